@@ -1,0 +1,1 @@
+"""micro-bench bundled plugin: torch."""

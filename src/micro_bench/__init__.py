@@ -1,0 +1,43 @@
+"""micro-bench: pluggable multi-label microscopy benchmarks.
+
+The public API. Importing this package is cheap: no torch, scikit-learn, zarr or dask, and no
+plugin manager is built until something asks for one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from micro_bench.components import KINDS, ComponentSpec, RunContext
+from micro_bench.errors import MicroBenchError
+from micro_bench.hookspecs import hookimpl
+
+if TYPE_CHECKING:  # pragma: no cover
+    from micro_bench.registry import Registry
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "KINDS",
+    "ComponentSpec",
+    "MicroBenchError",
+    "RunContext",
+    "__version__",
+    "get_plugin_manager",
+    "hookimpl",
+    "registries",
+]
+
+
+def get_plugin_manager(**kwargs: Any) -> Any:
+    """The process-wide plugin manager, built on first use (see :mod:`micro_bench.plugin_manager`)."""
+    from micro_bench.plugin_manager import get_plugin_manager as _get
+
+    return _get(**kwargs)
+
+
+def registries(pm: Any = None) -> dict[str, Registry]:
+    """Per-kind registries (``dataset``, ``model``, ...) built from the plugin manager's hooks."""
+    from micro_bench.registry import registries as _registries
+
+    return _registries(pm)

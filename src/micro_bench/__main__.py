@@ -1,0 +1,6 @@
+"""``python -m micro_bench``."""
+
+from micro_bench.cli import main
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

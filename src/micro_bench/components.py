@@ -1,0 +1,193 @@
+"""Component specifications and the contract each kind of component must meet.
+
+A plugin's provider hook returns :class:`ComponentSpec` objects. ``factory`` is preferably a
+lazy ``"package.module:callable"`` string so that listing and validating never import torch.
+The factory, called with the config's parameters, returns an object that satisfies the
+``Protocol`` of its kind below. Shapes are written in the names or docstrings:
+``labels: (N, K) bool`` means N samples by K classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import numpy as np
+
+__all__ = [
+    "KINDS",
+    "ComponentSpec",
+    "Dataset",
+    "Loss",
+    "Metric",
+    "RunContext",
+    "Schedule",
+    "Trainer",
+    "TTAPolicy",
+]
+
+#: Registry kinds, in the order a run composes them. Config keys are the same words, except
+#: ``metrics`` (a list of ``metric`` components).
+KINDS: tuple[str, ...] = ("dataset", "model", "trainer", "loss", "scheduler", "tta", "metric")
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """One named component a plugin provides.
+
+    Args:
+        name: the config-facing id, e.g. ``"focal"``. Lower case, ``[a-z0-9_:.-]``.
+        factory: ``"package.module:callable"`` (imported on first use) or the callable itself.
+        description: one line shown by ``micro-bench list``.
+        extra: free-form metadata (e.g. ``{"paper": "Lin et al. 2017"}``), shown by ``list -v``.
+    """
+
+    name: str
+    factory: str | Callable[..., Any]
+    description: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"ComponentSpec.name must be a non-empty str, got {self.name!r}")
+        if isinstance(self.factory, str):
+            module, sep, attr = self.factory.partition(":")
+            if not sep or not module or not attr:
+                raise ValueError(
+                    f"ComponentSpec {self.name!r}: factory {self.factory!r} must look like "
+                    "'package.module:callable'"
+                )
+        elif not callable(self.factory):
+            raise TypeError(
+                f"ComponentSpec {self.name!r}: factory must be a 'module:callable' string or a "
+                f"callable, got {type(self.factory).__name__}"
+            )
+
+
+@dataclass
+class RunContext:
+    """What a trainer gets from the runner besides the components.
+
+    Attributes:
+        directory: the run's folder; checkpoints go in ``directory / "checkpoints"``.
+        seed: the run's seed; every random draw derives from it.
+        label: the table row this run produces.
+        log: writes one line to the run's log file (and the terminal when verbose).
+        epoch_end: call once per finished epoch with ``(epoch, metrics)``; the runner fires the
+            ``micro_bench_epoch_end`` hook from it.
+        progress: whether to show progress bars.
+        position: ``(index, total)`` of this run in the benchmark, for progress text.
+    """
+
+    directory: Any
+    seed: int = 0
+    label: str = ""
+    log: Callable[[str], None] = print
+    epoch_end: Callable[[int, Mapping[str, float]], None] = lambda epoch, metrics: None
+    progress: bool = True
+    position: tuple[int, int] = (1, 1)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Dataset(Protocol):
+    """A multi-label image dataset.
+
+    Attributes:
+        classes: K class names.
+        channels: C channel names, e.g. ``("red", "green", "blue", "yellow")``.
+        ids: N sample ids.
+        labels: ``(N, K) bool``.
+        resolution: side length R of the square images served.
+        fingerprint: a hash that changes whenever ids, labels or pixels would change.
+    """
+
+    classes: Sequence[str]
+    channels: Sequence[str]
+    ids: Sequence[str]
+    labels: np.ndarray
+    resolution: int
+    fingerprint: str
+
+    def split_indices(
+        self, part: str, *, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0
+    ) -> np.ndarray:
+        """Sorted ``int64`` indices of ``part`` (``"train"``, ``"val"`` or ``"test"``)."""
+
+    def images(self, indices: np.ndarray | None = None) -> Any:
+        """Lazy ``(n, C, R, R) uint8`` array (a dask array) of the given samples."""
+
+    def channel_stats(self, *, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel ``(mean, std)``, each ``(C,) float64`` on the 0-255 scale, over train."""
+
+    def torch_dataset(self, indices: np.ndarray, *, augment: bool, mean: Any, std: Any, seed: int = 0) -> Any:
+        """A ``torch.utils.data.Dataset`` of ``(image (C, R, R) float32 standardized, target (K,) float32)``."""
+
+    def describe(self) -> Mapping[str, Any]:
+        """What produced the data, for table headers: ``{"name", "n", "resolution", ...}``."""
+
+
+class Loss(Protocol):
+    """``(logits (B, K) float, targets (B, K) float in {0, 1}) -> scalar tensor``, mean over all elements."""
+
+    def __call__(self, logits: Any, targets: Any) -> Any: ...
+
+
+class Schedule(Protocol):
+    """A learning-rate schedule as a pure function of the global step.
+
+    Attributes:
+        epochs: the number of epochs the schedule spans (``None`` if it has no own length).
+    """
+
+    epochs: int | None
+
+    def multiplier(self, step: int, steps_per_epoch: int) -> float:
+        """Factor applied to each parameter group's base rate at ``step`` (0-based), ``>= 0``."""
+
+    def attach(self, optimizer: Any, steps_per_epoch: int) -> Any:
+        """A torch ``LRScheduler`` stepping ``optimizer`` once per iteration by ``multiplier``."""
+
+
+class TTAPolicy(Protocol):
+    """Test-time augmentation: views of a batch and a reduction of their predictions."""
+
+    def views(self, batch: Any, generator: Any | None = None) -> Iterable[Any]:
+        """Yield ``(B, C, H, W)`` tensors; the first is the batch itself where the policy keeps it."""
+
+    def reduce(self, probabilities: Any) -> Any:
+        """``(V, B, K)`` probabilities of V views -> ``(B, K)``."""
+
+
+class Metric(Protocol):
+    """``(y_true (N, K) bool, y_score (N, K) float, y_pred (N, K) bool) -> float`` or a
+    per-class mapping ``{class_index_as_str: float}``."""
+
+    def __call__(self, y_true: np.ndarray, y_score: np.ndarray, y_pred: np.ndarray) -> float | Mapping[str, float]: ...
+
+
+class Trainer(Protocol):
+    """Fits a model and predicts probabilities.
+
+    ``loss`` and ``schedule`` may be ``None`` for trainers that do not use them (``sklearn``).
+    """
+
+    def fit(
+        self,
+        model: Any,
+        dataset: Dataset,
+        train_idx: np.ndarray,
+        val_idx: np.ndarray,
+        *,
+        loss: Loss | None,
+        schedule: Schedule | None,
+        context: RunContext,
+    ) -> Mapping[str, Any]:
+        """Train ``model`` in place; return a history (e.g. ``{"train_loss": [...]}``)."""
+
+    def predict(
+        self, model: Any, dataset: Dataset, indices: np.ndarray, *, tta: TTAPolicy | None, context: RunContext
+    ) -> np.ndarray:
+        """``(len(indices), K) float`` probabilities in ``[0, 1]``."""

@@ -1,0 +1,21 @@
+"""Exceptions a user may see. Their text is the one-line message the CLI prints."""
+
+from __future__ import annotations
+
+__all__ = ["ComponentError", "ConfigError", "MicroBenchError", "PluginError"]
+
+
+class MicroBenchError(Exception):
+    """Base class: the CLI prints ``str(error)`` on one line and exits non-zero."""
+
+
+class ConfigError(MicroBenchError, ValueError):
+    """A benchmark file or override is wrong; the message names the file and key path."""
+
+
+class ComponentError(MicroBenchError, LookupError):
+    """An unknown component name, a duplicate, or parameters that do not fit the factory."""
+
+
+class PluginError(MicroBenchError, RuntimeError):
+    """A plugin failed to load or broke its contract."""

@@ -1,0 +1,244 @@
+"""Hook specifications: every hook micro-bench calls, as a typed signature plus its contract.
+
+The pluggy project name and the entry-point group are both ``micro_bench``. Implement a hook
+with :data:`micro_bench.hookimpl`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import click
+
+    from micro_bench.components import ComponentSpec
+    from micro_bench.config import BenchmarkConfig
+    from micro_bench.results import RunResult
+    from micro_bench.runner import Run
+
+__all__ = ["PROJECT", "hookimpl", "hookspec"]
+
+PROJECT = "micro_bench"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def micro_bench_datasets() -> Iterable[ComponentSpec]:
+    """Provide datasets (config key ``dataset``).
+
+    Every implementation is called; names must be unique across plugins. Each factory returns an
+    object meeting :class:`micro_bench.components.Dataset`.
+
+    Example::
+
+        @hookimpl
+        def micro_bench_datasets():
+            return [ComponentSpec("my_cells", "my_pkg.data:make", "My cell screen")]
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def micro_bench_models() -> Iterable[ComponentSpec]:
+    """Provide models (config key ``model``).
+
+    Every implementation is called. A factory is called with the config's parameters plus
+    ``num_classes`` and ``in_chans`` from the dataset, and returns a torch ``nn.Module`` with
+    ``layer_groups()`` or a scikit-learn style estimator.
+
+    Example::
+
+        @hookimpl
+        def micro_bench_models():
+            return [ComponentSpec("tiny_cnn", "my_pkg.models:tiny_cnn", "3-layer CNN")]
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def micro_bench_trainers() -> Iterable[ComponentSpec]:
+    """Provide trainers (config key ``trainer``).
+
+    Every implementation is called. Each factory returns an object meeting
+    :class:`micro_bench.components.Trainer` (``fit`` and ``predict``).
+
+    Example::
+
+        @hookimpl
+        def micro_bench_trainers():
+            return [ComponentSpec("lightning", "my_pkg.train:LightningTrainer")]
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def micro_bench_losses() -> Iterable[ComponentSpec]:
+    """Provide losses (config key ``loss``).
+
+    Every implementation is called. Each factory returns a callable
+    ``(logits (B, K), targets (B, K)) -> scalar tensor``, the mean over all elements.
+
+    Example::
+
+        @hookimpl
+        def micro_bench_losses():
+            return [ComponentSpec("asl", "micro_bench_asl.loss:AsymmetricLoss")]
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def micro_bench_schedulers() -> Iterable[ComponentSpec]:
+    """Provide learning-rate schedules (config key ``scheduler``).
+
+    Every implementation is called. Each factory returns an object meeting
+    :class:`micro_bench.components.Schedule`: ``multiplier(step, steps_per_epoch)``, ``epochs``
+    and ``attach(optimizer, steps_per_epoch)``.
+
+    Example::
+
+        @hookimpl
+        def micro_bench_schedulers():
+            return [ComponentSpec("step", "my_pkg.sched:StepSchedule")]
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def micro_bench_tta_policies() -> Iterable[ComponentSpec]:
+    """Provide test-time augmentation policies (config key ``tta``).
+
+    Every implementation is called. Each factory returns an object meeting
+    :class:`micro_bench.components.TTAPolicy`: ``views(batch)`` and ``reduce(probabilities)``.
+
+    Example::
+
+        @hookimpl
+        def micro_bench_tta_policies():
+            return [ComponentSpec("rot90", "my_pkg.tta:Rot90")]
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def micro_bench_metrics() -> Iterable[ComponentSpec]:
+    """Provide metrics (config key ``metrics``, a list; registry kind ``metric``).
+
+    Every implementation is called. Each factory, called with the config's parameters, returns a
+    callable ``(y_true (N, K) bool, y_score (N, K) float, y_pred (N, K) bool)`` returning a
+    float, or a per-class mapping ``{"0": value, ...}``.
+
+    Example::
+
+        @hookimpl
+        def micro_bench_metrics():
+            return [ComponentSpec("kaggle_f1", "my_pkg.metrics:kaggle_f1")]
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def micro_bench_resolve_component(kind: str, name: str) -> ComponentSpec | None:
+    """Resolve a name no provider hook listed, for open namespaces such as ``timm:<model>``.
+
+    The first non-``None`` result wins. Return ``None`` for names you do not own.
+
+    Example::
+
+        @hookimpl
+        def micro_bench_resolve_component(kind, name):
+            if kind == "model" and name.startswith("timm:"):
+                return ComponentSpec(name, functools.partial(make_timm, name[5:]))
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def micro_bench_add_commands(cli: click.Group) -> None:
+    """Add commands to the ``micro-bench`` command line group.
+
+    Every implementation is called once, when the CLI starts.
+
+    Example::
+
+        @hookimpl
+        def micro_bench_add_commands(cli):
+            @cli.command("hello")
+            def hello():
+                click.echo("hi")
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def micro_bench_configure(config: BenchmarkConfig) -> None:
+    """Inspect a loaded benchmark config before any run starts.
+
+    Every implementation is called. Raise ``micro_bench.config.ConfigError`` to reject it.
+
+    Example::
+
+        @hookimpl
+        def micro_bench_configure(config):
+            if config.seed is None:
+                raise ConfigError("seed required")
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def micro_bench_run_start(run: Run) -> None:
+    """Called when a run begins (not for runs reused from the cache). Every implementation is called.
+
+    Example::
+
+        @hookimpl
+        def micro_bench_run_start(run):
+            print("starting", run.label, run.key)
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def micro_bench_epoch_end(run: Run, epoch: int, metrics: Mapping[str, Any]) -> None:
+    """Called after each training epoch with that epoch's numbers (``train_loss``, ``lr``, ...).
+
+    Every implementation is called. Useful for loggers (TensorBoard, W&B, CSV).
+
+    Example::
+
+        @hookimpl
+        def micro_bench_epoch_end(run, epoch, metrics):
+            writer.add_scalar("loss", metrics["train_loss"], epoch)
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def micro_bench_run_end(run: Run, result: RunResult) -> None:
+    """Called when a run finishes and its result is written. Every implementation is called.
+
+    Example::
+
+        @hookimpl
+        def micro_bench_run_end(run, result):
+            print(run.label, result.metrics["f1_macro"])
+
+    .. versionadded:: 0.1
+    """
