@@ -1,1 +1,1 @@
-"""micro-bench bundled plugin: resnet."""
+"""micro-bench bundled plugin: ImageNet ResNets (timm) with a 4-channel stem and fastai layer groups."""

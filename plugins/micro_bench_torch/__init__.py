@@ -1,1 +1,1 @@
-"""micro-bench bundled plugin: torch."""
+"""micro-bench bundled plugin: the ``torch`` trainer (Adam, layer groups, freezing, checkpoints) and lr_find."""

@@ -1,0 +1,162 @@
+"""``HPADataset``: the :class:`micro_bench.components.Dataset` over an HPA zarr store."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from micro_bench_hpa.split import PARTS, split_name, stratified_split
+from micro_bench_hpa.store import DONE, PENDING, StoreError, open_store
+
+__all__ = ["HPADataset", "hpa"]
+
+
+class HPADataset:
+    """Samples of a store at one resolution; samples marked bad at conversion are left out.
+
+    Attributes:
+        classes: the 28 class names; channels: ``("red", "green", "blue", "yellow")``.
+        ids: N ids; labels: ``(N, 28) bool``; resolution: R.
+        fingerprint: sha256 over ids, labels, per-sample pixel digests and R.
+        rows: ``(N,) int64`` store row of each sample.
+    """
+
+    def __init__(self, store_path: str | Path, resolution: int, *, name: str = "hpa") -> None:
+        self.path = Path(store_path)
+        self.name = name
+        group = open_store(self.path)
+        resolutions = list(group.attrs["resolutions"])
+        if int(resolution) not in resolutions:
+            raise StoreError(f"{self.path}: no images at resolution {resolution}; it holds {resolutions}")
+        status = group["status"][:]
+        if (status == PENDING).any():
+            raise StoreError(
+                f"{self.path}: conversion unfinished ({int((status == PENDING).sum())} samples pending); "
+                "run the same `micro-bench data convert` command again to resume"
+            )
+        self.resolution = int(resolution)
+        self.rows = np.flatnonzero(status == DONE).astype(np.int64)
+        self.classes: Sequence[str] = tuple(group.attrs["classes"])
+        self.channels: Sequence[str] = tuple(group.attrs["channels"])
+        self.ids: Sequence[str] = [str(i) for i in group["ids"][:][self.rows]]
+        self.labels: np.ndarray = np.asarray(group["labels"][:], dtype=bool)[self.rows]
+        self.digests: np.ndarray = group["digest"][:][self.rows]
+        self.attrs: dict[str, Any] = dict(group.attrs)
+        h = hashlib.sha256()
+        for part in ("\n".join(self.ids).encode(), self.labels.tobytes(), self.digests.tobytes(), str(self.resolution).encode()):
+            h.update(part)
+        self.fingerprint = h.hexdigest()[:16]
+        self._splits: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __repr__(self) -> str:
+        return f"HPADataset({str(self.path)!r}, resolution={self.resolution}, n={len(self)})"
+
+    # --- splits -----------------------------------------------------------------------------
+    def split_codes(self, *, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> np.ndarray:
+        """``(N,) int8`` part codes (0 train, 1 val, 2 test), cached in ``splits/<name>``."""
+        key = split_name(fractions, seed)
+        if key in self._splits:
+            return self._splits[key]
+        group = open_store(self.path)
+        n_store = group["status"].shape[0]
+        cached = f"splits/{key}"
+        if cached in group:
+            codes = group[cached][:][self.rows]
+        else:
+            codes = stratified_split(self.labels, fractions, seed)
+            full = np.full(n_store, -1, dtype=np.int8)
+            full[self.rows] = codes
+            try:
+                writable = open_store(self.path, mode="r+")
+                writable.create_array(cached, data=full, overwrite=True)
+                writable[cached].attrs.update({"fractions": list(fractions), "seed": seed, "parts": list(PARTS)})
+            except (OSError, PermissionError):
+                pass  # read-only store: the split is recomputed (deterministically) next time
+        self._splits[key] = codes
+        return codes
+
+    def split_indices(self, part: str, *, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> np.ndarray:
+        """Sorted ``(n,) int64`` dataset indices of ``part`` (``"train"``, ``"val"`` or ``"test"``)."""
+        if part not in PARTS:
+            raise ValueError(f"unknown split part {part!r}; expected one of {', '.join(PARTS)}")
+        codes = self.split_codes(fractions=fractions, seed=seed)
+        return np.flatnonzero(codes == PARTS.index(part)).astype(np.int64)
+
+    # --- pixels -----------------------------------------------------------------------------
+    def images(self, indices: np.ndarray | None = None) -> Any:
+        """Lazy ``(n, 4, R, R) uint8`` dask array of the given dataset indices (all if None)."""
+        import dask.array as da
+
+        arr = open_store(self.path)[f"images/{self.resolution}"]
+        block = arr.shards[0] if arr.shards else arr.chunks[0]
+        lazy = da.from_zarr(arr, chunks=(block, *arr.shape[1:]))
+        rows = self.rows if indices is None else self.rows[np.asarray(indices, dtype=np.int64)]
+        if len(rows) == arr.shape[0] and np.array_equal(rows, np.arange(arr.shape[0])):
+            return lazy
+        return lazy[rows]
+
+    def channel_stats(self, *, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel ``(mean (4,), std (4,))`` float64 on the 0-255 scale over the train part.
+
+        Cached in ``stats/<split name>/<R>`` as a ``(2, 4) float64`` array when the store is writable.
+        """
+        from micro_bench_hpa.stats import channel_mean_std
+
+        key = f"stats/{split_name(fractions, seed)}/{self.resolution}"
+        group = open_store(self.path)
+        if key in group:
+            ms = group[key][:]
+            return ms[0].astype(np.float64), ms[1].astype(np.float64)
+        mean, std = channel_mean_std(self.images(self.split_indices("train", fractions=fractions, seed=seed)))
+        try:
+            open_store(self.path, mode="r+").create_array(key, data=np.stack([mean, std]), overwrite=True)
+        except (OSError, PermissionError):
+            pass
+        return mean, std
+
+    def torch_dataset(self, indices: np.ndarray, *, augment: bool, mean: Any, std: Any, seed: int = 0) -> Any:
+        """A torch ``Dataset`` of ``(image (4, R, R) float32 standardized, target (28,) float32)``."""
+        from micro_bench_hpa.torch_data import HPATorchDataset
+
+        idx = np.asarray(indices, dtype=np.int64)
+        return HPATorchDataset(
+            self.path, self.resolution, self.rows[idx], self.labels[idx], augment=augment, mean=mean, std=std, seed=seed
+        )
+
+    def describe(self) -> Mapping[str, Any]:
+        """``{"name", "n", "resolution", "source", "fingerprint", "store", "classes", "channels"}``."""
+        return {
+            "name": self.name,
+            "n": len(self),
+            "resolution": self.resolution,
+            "source": self.attrs.get("source", ""),
+            "fingerprint": self.fingerprint,
+            "store": str(self.path),
+            "classes": len(self.classes),
+            "channels": list(self.channels),
+            "tool_version": self.attrs.get("tool_version", ""),
+        }
+
+
+def hpa(store: str | Path = "data/hpa.zarr", resolution: int = 256) -> HPADataset:
+    """The real HPA data, from a store made by ``micro-bench data convert``.
+
+    Args:
+        store: path of the zarr store.
+        resolution: image side to serve (one the store was converted at: 512, 256 or 64 by default).
+    """
+    path = Path(store)
+    if not path.exists():
+        raise StoreError(
+            f"HPA store not found at {path.resolve()}: download the Kaggle 'Human Protein Atlas Image "
+            f"Classification' train set (see data/README.md), then run `micro-bench data convert "
+            f"<download folder> {store}`; or use `--profile smoke`, which runs on the embedded hpa_synth dataset"
+        )
+    return HPADataset(path, resolution, name="hpa")

@@ -1,0 +1,252 @@
+"""The HPA zarr v3 store (DESIGN.md section 5): create, open, write blocks of samples, resume.
+
+Layout::
+
+    hpa.zarr/             attrs: format "micro-bench/hpa", format_version, classes, channels,
+                          source, tool_version, resolutions, block_size
+      ids                 (N,) str
+      labels              (N, 28) bool
+      images/<R>          (N, 4, R, R) uint8; one chunk per sample, one shard per block
+      status              (N,) int8: 0 pending, 1 written, 2 bad (skipped, zero pixels)
+      digest              (N,) uint64: blake2b-64 of the sample's pixels at every resolution
+      splits/<name>       (N,) int8 (written by :mod:`micro_bench_hpa.split`)
+      stats/<split>/<R>   (2, 4) float64 mean/std (written by :mod:`micro_bench_hpa.stats`)
+
+A *block* is ``block_size`` consecutive samples: exactly one shard of every image array and one
+chunk of ``status``/``digest``. Writers that run in parallel must each own whole blocks (see
+:func:`blocks`), because writing two chunks of one shard from two processes is a
+read-modify-write race. Every file write is atomic (zarr's ``LocalStore`` renames a
+``*.partial`` file), and ``status`` is written after the pixels, so a process killed at any
+moment leaves each block either marked written or pending; :func:`clean_partials` removes the
+temporary files a kill leaves behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+from zarr.codecs import BloscCodec
+
+import micro_bench
+from micro_bench.errors import MicroBenchError
+from micro_bench_hpa.classes import HPA_CHANNELS, HPA_CLASSES
+
+__all__ = [
+    "BAD",
+    "DONE",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "PENDING",
+    "StoreError",
+    "blocks",
+    "clean_partials",
+    "create_store",
+    "pixel_digest",
+    "open_store",
+    "pending_blocks",
+    "write_samples",
+]
+
+FORMAT = "micro-bench/hpa"
+FORMAT_VERSION = 1
+PENDING, DONE, BAD = 0, 1, 2
+DEFAULT_BLOCK = 32
+
+
+def default_compressor() -> BloscCodec:
+    """Blosc lz4, byte shuffle: chosen by ``benchmarks/perf/loader.py`` (docs/performance.md)."""
+    return BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
+
+
+class StoreError(MicroBenchError, ValueError):
+    """A path is not a micro-bench/hpa store, or does not match what the caller asked for."""
+
+
+def create_store(
+    path: str | Path,
+    *,
+    ids: Sequence[str],
+    labels: np.ndarray,
+    resolutions: Sequence[int],
+    source: str,
+    attrs: Mapping[str, Any] | None = None,
+    block_size: int = DEFAULT_BLOCK,
+    overwrite: bool = False,
+) -> zarr.Group:
+    """Create an empty store for N samples, or reopen an unfinished one with the same content.
+
+    Args:
+        path: the ``.zarr`` directory.
+        ids: N sample ids (unique).
+        labels: ``(N, 28) bool`` multi-hot targets.
+        resolutions: image side lengths to store, e.g. ``(512, 256, 64)``.
+        source: where the pixels come from (a folder, ``"hpa_synth(seed=0)"``, ...).
+        attrs: extra root attributes (e.g. generator parameters).
+        block_size: samples per shard and per parallel write task.
+        overwrite: replace whatever is at ``path``.
+
+    Returns:
+        The root group, open for writing. If ``path`` already holds a store with the same ids,
+        labels, resolutions and block size, it is reopened so that writing can resume.
+    """
+    labels = np.asarray(labels)
+    ids = [str(i) for i in ids]
+    n = len(ids)
+    if labels.shape != (n, len(HPA_CLASSES)) or labels.dtype != bool:
+        raise StoreError(f"{path}: labels must be ({n}, {len(HPA_CLASSES)}) bool, got {labels.shape} {labels.dtype}")
+    if len(set(ids)) != n:
+        raise StoreError(f"{path}: ids must be unique ({n - len(set(ids))} duplicates)")
+    res = sorted({int(r) for r in resolutions}, reverse=True)
+    if not res or min(res) < 1:
+        raise StoreError(f"{path}: resolutions must be positive integers, got {list(resolutions)}")
+    path = Path(path)
+    if path.exists() and not overwrite:
+        group = open_store(path, mode="r+")
+        same = (
+            group.attrs["resolutions"] == res
+            and group.attrs["block_size"] == block_size
+            and list(group["ids"][:]) == ids
+            and np.array_equal(group["labels"][:], labels)
+        )
+        if not same:
+            raise StoreError(
+                f"{path}: holds a different store (ids, labels, resolutions or block size differ); "
+                "delete it or choose another destination"
+            )
+        clean_partials(path)
+        return group
+    group = zarr.open_group(path, mode="w", zarr_format=3)
+    group.attrs.update(
+        {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "classes": list(HPA_CLASSES),
+            "channels": list(HPA_CHANNELS),
+            "source": source,
+            "tool_version": micro_bench.__version__,
+            "resolutions": res,
+            "block_size": block_size,
+            **dict(attrs or {}),
+        }
+    )
+    group.create_array("ids", shape=(n,), dtype=str, chunks=(max(n, 1),), fill_value="")
+    group["ids"][:] = np.array(ids, dtype=object)
+    group.create_array("labels", data=labels, chunks=(max(n, 1), len(HPA_CLASSES)))
+    step = max(min(block_size, n), 1)
+    group.create_array("status", shape=(n,), dtype="int8", chunks=(step,), fill_value=PENDING)
+    group.create_array("digest", shape=(n,), dtype="uint64", chunks=(step,), fill_value=0)
+    images = group.create_group("images")
+    for r in res:
+        images.create_array(
+            str(r),
+            shape=(n, len(HPA_CHANNELS), r, r),
+            dtype="uint8",
+            chunks=(1, len(HPA_CHANNELS), r, r),
+            shards=(step, len(HPA_CHANNELS), r, r),
+            compressors=default_compressor(),
+            fill_value=0,
+            dimension_names=("sample", "channel", "y", "x"),
+        )
+    return group
+
+
+def open_store(path: str | Path, mode: str = "r") -> zarr.Group:
+    """Open a micro-bench/hpa store; a clear one-line :class:`StoreError` if it is not one."""
+    path = Path(path)
+    if not (path / "zarr.json").is_file():
+        raise StoreError(
+            f"{path}: not a micro-bench/hpa zarr store (expected a directory with zarr.json, "
+            "made by `micro-bench data convert` or `micro-bench data synth`)"
+        )
+    group = zarr.open_group(path, mode=mode, zarr_format=3)
+    fmt = group.attrs.get("format")
+    if fmt != FORMAT:
+        raise StoreError(f"{path}: zarr attribute format is {fmt!r}, expected {FORMAT!r}")
+    if group.attrs.get("format_version", 0) > FORMAT_VERSION:
+        raise StoreError(
+            f"{path}: format_version {group.attrs['format_version']} is newer than this "
+            f"micro-bench reads ({FORMAT_VERSION}); upgrade micro-bench"
+        )
+    return group
+
+
+def _group(group_or_path: zarr.Group | str | Path) -> zarr.Group:
+    if isinstance(group_or_path, zarr.Group):
+        return group_or_path
+    return open_store(group_or_path, mode="r+")
+
+
+def pixel_digest(sample: Mapping[int, np.ndarray]) -> int:
+    """blake2b-64 of one sample's ``(4, R, R) uint8`` pixels at each resolution, largest first."""
+    h = hashlib.blake2b(digest_size=8)
+    for r in sorted(sample, reverse=True):
+        h.update(np.ascontiguousarray(sample[r], dtype=np.uint8).tobytes())
+    return int.from_bytes(h.digest(), "little")
+
+
+def write_samples(
+    group_or_path: zarr.Group | str | Path,
+    start: int,
+    images: Mapping[int, np.ndarray],
+    *,
+    bad: Sequence[int] = (),
+) -> None:
+    """Write samples ``start .. start + n`` at every resolution, then mark them written.
+
+    Args:
+        group_or_path: the store (a group open for writing, or its path).
+        start: index of the first sample.
+        images: ``{R: (n, 4, R, R) uint8}`` for every resolution of the store.
+        bad: positions within the block (``0 .. n-1``) of samples that failed to decode: their
+            pixels must be zero; they are marked bad and datasets leave them out.
+
+    Parallel callers must pass whole blocks (``start`` a multiple of ``block_size``).
+    """
+    group = _group(group_or_path)
+    res = group.attrs["resolutions"]
+    if sorted(images) != sorted(res):
+        raise StoreError(f"write_samples: got resolutions {sorted(images)}, the store has {sorted(res)}")
+    sizes = {len(a) for a in images.values()}
+    if len(sizes) != 1:
+        raise StoreError(f"write_samples: blocks of different lengths {sorted(sizes)}")
+    n = sizes.pop()
+    n_total = group["status"].shape[0]
+    if start < 0 or start + n > n_total:
+        raise StoreError(f"write_samples: samples {start}..{start + n} outside 0..{n_total}")
+    for r, arr in images.items():
+        arr = np.asarray(arr)
+        if arr.shape != (n, len(HPA_CHANNELS), r, r) or arr.dtype != np.uint8:
+            raise StoreError(f"write_samples: images[{r}] must be ({n}, 4, {r}, {r}) uint8, got {arr.shape} {arr.dtype}")
+        group[f"images/{r}"][start : start + n] = arr
+    bad_set = {int(b) for b in bad}
+    digests = [0 if i in bad_set else pixel_digest({r: images[r][i] for r in images}) for i in range(n)]
+    status = np.full(n, DONE, dtype=np.int8)
+    status[sorted(bad_set)] = BAD
+    group["digest"][start : start + n] = np.array(digests, dtype=np.uint64)
+    group["status"][start : start + n] = status
+
+
+def blocks(group: zarr.Group) -> list[tuple[int, int]]:
+    """Shard-aligned ``(start, stop)`` ranges covering all samples."""
+    n = group["status"].shape[0]
+    step = group["status"].chunks[0]
+    return [(s, min(s + step, n)) for s in range(0, n, step)]
+
+
+def pending_blocks(group: zarr.Group) -> list[tuple[int, int]]:
+    """The blocks that still hold a pending sample."""
+    status = group["status"][:]
+    return [(a, b) for a, b in blocks(group) if (status[a:b] == PENDING).any()]
+
+
+def clean_partials(path: str | Path) -> int:
+    """Delete ``*.partial`` files an interrupted atomic write left behind; returns how many."""
+    stale = list(Path(path).rglob("*.partial"))
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return len(stale)

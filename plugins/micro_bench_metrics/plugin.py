@@ -1,0 +1,62 @@
+"""Entry module of the bundled metrics plugin: the paper's metric set and Fig. 5 curves.
+
+Imports only the standard library and micro_bench; the formulas live in
+:mod:`micro_bench_metrics.formulas` and are imported on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from micro_bench import ComponentSpec, hookimpl
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from collections.abc import Iterable
+
+__all__ = ["METRIC_IDS", "micro_bench_metrics", "micro_bench_run_end"]
+
+#: (metric id, factory attribute in micro_bench_metrics.catalog, description)
+_METRICS: tuple[tuple[str, str, str], ...] = (
+    ("precision_macro", "precision_macro", "Precision, mean over classes (zero_division=0)"),
+    ("recall_macro", "recall_macro", "Recall, mean over classes (zero_division=0)"),
+    ("f1_macro", "f1_macro", "F1-score, mean over classes (zero_division=0)"),
+    ("roc_auc_macro", "roc_auc_macro", "ROC-AUC, mean over classes with both labels present"),
+    ("pr_auc_macro", "pr_auc_macro", "PR-AUC (average precision), mean over classes with positives"),
+    ("precision_micro", "precision_micro", "Precision over all N*K decisions"),
+    ("recall_micro", "recall_micro", "Recall over all N*K decisions"),
+    ("f1_micro", "f1_micro", "F1-score over all N*K decisions"),
+    ("roc_auc_micro", "roc_auc_micro", "ROC-AUC over all N*K scores"),
+    ("pr_auc_micro", "pr_auc_micro", "PR-AUC (average precision) over all N*K scores"),
+    ("hamming_loss", "hamming_loss", "Fraction of wrong labels over all N*K entries"),
+    ("per_class_precision", "per_class_precision", "Precision of each class (Table V)"),
+    ("per_class_recall", "per_class_recall", "Recall of each class (Table V)"),
+    ("per_class_f1", "per_class_f1", "F1-score of each class (Table V)"),
+    ("per_class_support", "per_class_support", "Number of positives of each class"),
+    ("per_class_roc_auc", "per_class_roc_auc", "ROC-AUC of each class (nan where undefined)"),
+    ("auc_excluded_classes", "auc_excluded_classes_metric", "Classes left out of roc_auc_macro (constant labels)"),
+)
+
+METRIC_IDS: tuple[str, ...] = tuple(metric_id for metric_id, _, _ in _METRICS)
+
+
+@hookimpl
+def micro_bench_metrics() -> Iterable[ComponentSpec]:
+    """The paper's metrics (macro/micro precision, recall, F1, ROC-AUC, PR-AUC, Hamming loss,
+    per-class values for Table V)."""
+    return [
+        ComponentSpec(
+            metric_id,
+            f"micro_bench_metrics.catalog:{attr}",
+            description,
+            {"per_class": metric_id.startswith("per_class_"), "docs": "docs/metrics.md"},
+        )
+        for metric_id, attr, description in _METRICS
+    ]
+
+
+@hookimpl
+def micro_bench_run_end(run: Any, result: Any) -> None:
+    """Write ``roc.png`` and ``pr.png`` (Fig. 5) beside a finished run's ``predictions.npz``."""
+    from micro_bench_metrics.curves import plot_run_predictions
+
+    plot_run_predictions(run.directory)

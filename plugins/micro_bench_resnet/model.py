@@ -1,0 +1,205 @@
+"""timm classifiers with a C-channel stem and fastai-style layer groups.
+
+``resnet50_4ch`` is the paper's model: torchvision's ImageNet ResNet50 (timm ``resnet50.tv_in1k``)
+whose first convolution takes the 4 HPA channels ``[red, green, blue, yellow]``, dropout before
+the classifier, and three layer groups for differential learning rates and freezing.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import timm
+import torch
+from timm.models import group_parameters
+from torch import nn
+
+from micro_bench.errors import ComponentError
+
+__all__ = [
+    "STEM_INITS",
+    "TimmClassifier",
+    "resnet18_4ch",
+    "resnet34_4ch",
+    "resnet50_4ch",
+    "stem_weight",
+    "timm_model",
+]
+
+#: How the extra (yellow) input channel of a pretrained 3-channel stem is initialised.
+STEM_INITS = ("copy_red", "timm", "zeros")
+StemInit = Literal["copy_red", "timm", "zeros"]
+
+
+class TimmClassifier(nn.Module):
+    """A timm model with ``layer_groups()``: ``[stem..middle], [rest of the body], [head]``.
+
+    ``forward``: ``(B, C, H, W) float32`` -> logits ``(B, K)``. The wrapped model is ``self.net``.
+    """
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """Three lists of parameters, each parameter exactly once, in network order.
+
+        The body is split with timm's coarse ``group_matcher`` (for ResNets: stem, layer1..layer4)
+        into its first half (stem..layer2) and second half (layer3, layer4); the third group is the
+        classifier (``get_classifier()``).
+        """
+        head_ids = {id(p) for p in self.net.get_classifier().parameters()}
+        named = dict(self.net.named_parameters())
+        groups = group_parameters(self.net, self.net.group_matcher(coarse=True))
+        body = [
+            [named[n] for n in names if id(named[n]) not in head_ids] for names in groups.values()
+        ]
+        body = [g for g in body if g]
+        cut = math.ceil(len(body) / 2)
+        first = [p for g in body[:cut] for p in g]
+        second = [p for g in body[cut:] for p in g]
+        head = [named[n] for n in named if id(named[n]) in head_ids]
+        return [first, second, head]
+
+
+def stem_weight(weight: torch.Tensor, in_chans: int, stem_init: StemInit) -> torch.Tensor:
+    """Adapt a 3-channel stem kernel ``(O, 3, k, k)`` to ``(O, in_chans, k, k)``.
+
+    ``copy_red``: RGB kept, every extra channel gets channel 0's (red) kernel (the paper).
+    ``zeros``: RGB kept, extra channels zero (fastai). ``timm``: timm's ``adapt_input_conv``
+    (repeat the RGB kernels and scale by ``3 / in_chans``).
+    """
+    if stem_init == "timm":
+        from timm.models import adapt_input_conv
+
+        return adapt_input_conv(in_chans, weight)
+    if in_chans < 3:
+        raise ValueError(f"stem_init {stem_init!r} needs in_chans >= 3, got {in_chans}")
+    extra = in_chans - 3
+    if stem_init == "copy_red":
+        fill = weight[:, :1].expand(-1, extra, -1, -1)
+    elif stem_init == "zeros":
+        fill = weight.new_zeros(weight.shape[0], extra, *weight.shape[2:])
+    else:
+        raise ValueError(f"unknown stem_init {stem_init!r}; expected one of {', '.join(STEM_INITS)}")
+    return torch.cat([weight, fill], dim=1).contiguous()
+
+
+def _pretrained_kwargs(pretrained: bool | str | None, arch: str) -> dict[str, Any]:
+    """timm ``create_model`` keywords for ``pretrained``: ``imagenet``/True, a file, or False."""
+    if pretrained in (False, None, "false", "none", ""):
+        return {"pretrained": False}
+    if pretrained is True or pretrained == "imagenet":
+        return {"pretrained": True}  # timm's hub: torchvision's original weights for *.tv_in1k
+    path = Path(str(pretrained)).expanduser()
+    if not path.is_file():
+        raise ComponentError(
+            f"model {arch!r}: pretrained={str(pretrained)!r} is neither 'imagenet', false, nor an "
+            "existing file (expected a 3-channel ImageNet state dict saved with torch.save)"
+        )
+    return {"pretrained": True, "pretrained_cfg_overlay": {"file": str(path)}}
+
+
+def timm_model(
+    arch: str,
+    num_classes: int,
+    in_chans: int = 4,
+    pretrained: bool | str | None = False,
+    stem_init: StemInit = "copy_red",
+    dropout: float = 0.0,
+) -> TimmClassifier:
+    """Any timm classifier with ``in_chans`` inputs, ``num_classes`` logits and layer groups.
+
+    Args:
+        arch: timm name, e.g. ``"resnet50.tv_in1k"``.
+        num_classes: K outputs (logits; sigmoid is applied at prediction).
+        in_chans: C input channels; channel order ``[red, green, blue, yellow]`` for HPA.
+        pretrained: ``"imagenet"`` (timm hub), a local 3-channel state-dict file (loaded by timm
+            through ``pretrained_cfg_overlay=dict(file=...)``), or ``False`` (random init).
+        stem_init: ``copy_red``, ``timm`` or ``zeros``; see :func:`stem_weight`.
+        dropout: dropout rate before the classifier (timm ``drop_rate``).
+    """
+    if stem_init not in STEM_INITS:
+        raise ComponentError(
+            f"model {arch!r}: unknown stem_init {stem_init!r}; expected one of {', '.join(STEM_INITS)}"
+        )
+    kwargs = _pretrained_kwargs(pretrained, arch)
+    timm_adapts = stem_init == "timm" or in_chans == 3
+    try:
+        net = timm.create_model(
+            arch,
+            num_classes=num_classes,
+            in_chans=in_chans if timm_adapts else 3,
+            drop_rate=dropout,
+            **kwargs,
+        )
+    except RuntimeError as error:  # unknown architecture
+        raise ComponentError(f"model 'timm:{arch}': {error}") from error
+    if not timm_adapts:
+        _replace_stem(net, in_chans, stem_init)
+    return TimmClassifier(net)
+
+
+def _replace_stem(net: nn.Module, in_chans: int, stem_init: StemInit) -> None:
+    """Swap the first convolution for an ``in_chans`` one initialised by :func:`stem_weight`."""
+    name = net.pretrained_cfg.get("first_conv", "conv1")
+    if isinstance(name, (list, tuple)):
+        name = name[0]
+    old = net.get_submodule(name)
+    if not isinstance(old, nn.Conv2d):
+        raise ComponentError(f"stem {name!r} of {type(net).__name__} is not a Conv2d")
+    new = nn.Conv2d(
+        in_chans,
+        old.out_channels,
+        old.kernel_size,
+        stride=old.stride,
+        padding=old.padding,
+        dilation=old.dilation,
+        groups=old.groups,
+        bias=old.bias is not None,
+        padding_mode=old.padding_mode,
+    )
+    with torch.no_grad():
+        new.weight.copy_(stem_weight(old.weight, in_chans, stem_init))
+        if old.bias is not None:
+            new.bias.copy_(old.bias)
+    parent, _, attr = name.rpartition(".")
+    setattr(net.get_submodule(parent) if parent else net, attr, new)
+
+
+def resnet50_4ch(
+    num_classes: int,
+    in_chans: int = 4,
+    pretrained: bool | str | None = "imagenet",
+    stem_init: StemInit = "copy_red",
+    dropout: float = 0.5,
+) -> TimmClassifier:
+    """The paper's ResNet50 (``resnet50.tv_in1k``); see :func:`timm_model` for the arguments."""
+    return timm_model("resnet50.tv_in1k", num_classes, in_chans, pretrained, stem_init, dropout)
+
+
+def resnet34_4ch(
+    num_classes: int,
+    in_chans: int = 4,
+    pretrained: bool | str | None = "imagenet",
+    stem_init: StemInit = "copy_red",
+    dropout: float = 0.5,
+) -> TimmClassifier:
+    """ResNet34 (``resnet34.tv_in1k``); see :func:`timm_model` for the arguments."""
+    return timm_model("resnet34.tv_in1k", num_classes, in_chans, pretrained, stem_init, dropout)
+
+
+def resnet18_4ch(
+    num_classes: int,
+    in_chans: int = 4,
+    pretrained: bool | str | None = "imagenet",
+    stem_init: StemInit = "copy_red",
+    dropout: float = 0.5,
+) -> TimmClassifier:
+    """ResNet18 (``resnet18.tv_in1k``); see :func:`timm_model` for the arguments."""
+    return timm_model("resnet18.tv_in1k", num_classes, in_chans, pretrained, stem_init, dropout)

@@ -1,0 +1,38 @@
+"""Entry module of the bundled ``micro_bench_schedulers`` plugin: ``sgdr``, ``constant``, ``one_cycle``.
+
+Imports only the standard library and :mod:`micro_bench`; the factories are lazy strings.
+"""
+
+from __future__ import annotations
+
+from micro_bench import ComponentSpec, hookimpl
+
+__all__ = ["micro_bench_schedulers"]
+
+
+@hookimpl
+def micro_bench_schedulers() -> list[ComponentSpec]:
+    """The bundled learning-rate schedules (per-iteration multipliers of each group's base rate)."""
+    return [
+        ComponentSpec(
+            "sgdr",
+            "micro_bench_schedulers.sgdr:SGDR",
+            "Cosine annealing to 0 with warm restarts; cycle_len, cycle_mult, cycles, warmup",
+            {
+                "paper": "Loshchilov & Hutter: SGDR: Stochastic Gradient Descent with Warm "
+                "Restarts, ICLR 2017 (arXiv:1608.03983)",
+                "warmup": "fastai 0.7 CosAnneal: lr/100 for the first 1/20 of the first cycle",
+            },
+        ),
+        ComponentSpec(
+            "constant",
+            "micro_bench_schedulers.constant:Constant",
+            "Constant learning rate (each group keeps its base rate)",
+        ),
+        ComponentSpec(
+            "one_cycle",
+            "micro_bench_schedulers.one_cycle:OneCycle",
+            "One-cycle policy with cosine annealing (as torch OneCycleLR, no momentum cycling)",
+            {"paper": "Smith & Topin: Super-Convergence, 2018 (arXiv:1708.07120)"},
+        ),
+    ]

@@ -1,0 +1,68 @@
+"""Figures the torch plugin writes: the learning rate per iteration (paper Fig. 4) and the
+lr_find curve (paper Fig. 3). Matplotlib's object API with the Agg canvas (no global state)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["plot_lr_find", "plot_lr_history"]
+
+
+def _figure():  # type: ignore[no-untyped-def]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot(1, 1, 1)
+
+
+def plot_lr_history(lrs: Sequence[float], path: str | Path, *, title: str = "") -> Path:
+    """Learning rate (the head's group) against the iteration number, written to ``path``."""
+    fig, ax = _figure()
+    ax.plot(range(len(lrs)), lrs, lw=1.2)
+    ax.set_xlabel("iterations")
+    ax.set_ylabel("learning rate")
+    ax.set_title(title or "Learning rate per iteration")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
+def plot_lr_find(
+    lrs: Sequence[float],
+    losses: Sequence[float],
+    path: str | Path,
+    *,
+    suggestion: float | None = None,
+    rule: str = "",
+    skip_start: int = 10,
+    skip_end: int = 5,
+) -> Path:
+    """Smoothed training loss against the learning rate on a log axis, the suggestion marked.
+
+    The first ``skip_start`` and last ``skip_end`` points are left out (fastai's defaults), unless
+    that would leave fewer than 2 points.
+    """
+    lo, hi = skip_start, len(lrs) - skip_end
+    if hi - lo < 2:
+        lo, hi = 0, len(lrs)
+    fig, ax = _figure()
+    ax.plot(lrs[lo:hi], losses[lo:hi], lw=1.2)
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("loss (smoothed)")
+    if suggestion is not None:
+        ax.axvline(suggestion, color="tab:red", ls="--", lw=1, label=f"{suggestion:.2g} ({rule})")
+        ax.legend(loc="best")
+    ax.set_title("Training loss vs learning rate")
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path

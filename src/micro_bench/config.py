@@ -1,0 +1,313 @@
+"""Benchmark files: YAML -> frozen dataclasses, with profiles, ``--set`` overrides and errors that
+name the file, the key path and what was expected.
+
+Merging rule (runs over the base, a profile over the file, ``--set`` over everything): mappings
+merge key by key; a component mapping whose ``name`` differs from the one it overrides replaces
+it (its parameters would not fit the other factory); lists and scalars replace.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from micro_bench.errors import ConfigError
+
+__all__ = [
+    "COMPONENT_KEYS",
+    "SCHEMA_VERSION",
+    "BenchmarkConfig",
+    "Component",
+    "RunConfig",
+    "load_config",
+    "parse_set",
+]
+
+SCHEMA_VERSION = 1
+#: Config keys holding one component, and the registry kind of each.
+COMPONENT_KEYS = {"dataset": "dataset", "model": "model", "trainer": "trainer", "loss": "loss",
+                  "scheduler": "scheduler", "tta": "tta"}
+REQUIRED_COMPONENTS = ("dataset", "model", "trainer")
+RUN_KEYS = set(COMPONENT_KEYS) | {"label", "seed", "split", "evaluate", "metrics"}
+TOP_KEYS = RUN_KEYS - {"label"} | {"version", "name", "title", "description", "table", "runs",
+                                   "reference", "profiles"}
+SPLIT_DEFAULTS = {"method": "multilabel_stratified", "fractions": [0.8, 0.1, 0.1], "seed": 0}
+EVALUATE_DEFAULTS = {"split": "val", "threshold": 0.5}
+TABLE_DEFAULTS: dict[str, Any] = {"kind": "metrics"}
+
+
+@dataclass(frozen=True)
+class Component:
+    """A configured component: registry ``name`` plus factory ``params``."""
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **copy.deepcopy(dict(self.params))}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One fully resolved run: one row of the benchmark's table."""
+
+    benchmark: str
+    index: int
+    label: str
+    seed: int
+    dataset: Component
+    model: Component
+    trainer: Component
+    loss: Component | None
+    scheduler: Component | None
+    tta: Component | None
+    split: Mapping[str, Any]
+    evaluate: Mapping[str, Any]
+    metrics: tuple[Component, ...]
+    #: Where each key came from in the file, e.g. ``{"model": "runs[2].model"}``, for errors.
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, the basis of the run key (``label`` and ``index`` excluded from the hash)."""
+        out: dict[str, Any] = {"benchmark": self.benchmark, "label": self.label, "seed": self.seed}
+        for key in COMPONENT_KEYS:
+            comp = getattr(self, key)
+            out[key] = comp.to_dict() if comp is not None else None
+        out["split"] = dict(self.split)
+        out["evaluate"] = dict(self.evaluate)
+        out["metrics"] = [m.to_dict() for m in self.metrics]
+        return json.loads(json.dumps(out))
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """A loaded benchmark file."""
+
+    path: Path
+    name: str
+    title: str
+    profile: str | None
+    runs: tuple[RunConfig, ...]
+    table: Mapping[str, Any]
+    reference: Path | None
+    profiles: tuple[str, ...]
+    overrides: tuple[str, ...] = ()
+
+    @property
+    def metrics(self) -> tuple[Component, ...]:
+        return self.runs[0].metrics if self.runs else ()
+
+
+class _Ctx:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def error(self, where: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {where}: {message}" if where else f"{self.path}: {message}")
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _deep_merge(base: Any, over: Any) -> Any:
+    if isinstance(base, Mapping) and isinstance(over, Mapping):
+        if "name" in over and "name" in base and over["name"] != base["name"]:
+            return copy.deepcopy(dict(over))
+        merged = copy.deepcopy(dict(base))
+        for key, value in over.items():
+            merged[key] = _deep_merge(merged[key], value) if key in merged else copy.deepcopy(value)
+        return merged
+    if isinstance(base, str) and isinstance(over, Mapping) and "name" not in over:
+        return _deep_merge({"name": base}, over)  # `loss: focal` then `loss: {gamma: 1}`
+    return copy.deepcopy(over)
+
+
+def parse_set(expr: str) -> tuple[list[str], Any]:
+    """``"trainer.lr=0.01"`` -> (["trainer", "lr"], 0.01); the value is read as YAML."""
+    import yaml
+
+    key, sep, raw = expr.partition("=")
+    if not sep or not key.strip() or any(not part for part in key.strip().split(".")):
+        raise ConfigError(f"--set {expr!r}: expected KEY.PATH=VALUE, e.g. trainer.lr=0.01")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {expr!r}: the value is not valid YAML ({exc.__class__.__name__})") from None
+    return key.strip().split("."), value
+
+
+def _apply_set(target: dict[str, Any], path: list[str], value: Any, expr: str) -> None:
+    if path[0] not in RUN_KEYS:
+        raise ConfigError(f"--set {expr!r}: unknown key {path[0]!r}; settable: {', '.join(sorted(RUN_KEYS - {'label'}))}")
+    node: Any = target
+    for i, part in enumerate(path[:-1]):
+        child = node.get(part)
+        if isinstance(child, str) and path[0] in COMPONENT_KEYS and i == 0:
+            child = node[part] = {"name": child}
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {expr!r}: {'.'.join(path[: i + 1])} is a {_type_name(child)}, not a mapping")
+        node = child
+    node[path[-1]] = _deep_merge(node.get(path[-1]), value) if isinstance(value, Mapping) else value
+
+
+def _component(raw: Any, where: str, ctx: _Ctx, optional: bool) -> Component | None:
+    if raw is None:
+        if optional:
+            return None
+        raise ctx.error(where, "missing; expected a component name or a mapping with 'name'")
+    if isinstance(raw, str) and raw:
+        return Component(raw, {})
+    if isinstance(raw, Mapping):
+        name = raw.get("name")
+        if not isinstance(name, str) or not name:
+            raise ctx.error(where, f"expected a mapping with a 'name' string, got keys {sorted(raw)}")
+        return Component(name, {k: v for k, v in raw.items() if k != "name"})
+    raise ctx.error(where, f"expected a component name or a mapping with 'name', got {_type_name(raw)} {raw!r}")
+
+
+def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str, ctx: _Ctx) -> None:
+    for key in raw:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ctx.error(f"{where}{key}", f"unknown key{hint} Allowed: {', '.join(sorted(allowed))}")
+
+
+def _read_yaml(path: Path) -> Any:
+    import yaml
+
+    if not path.is_file():
+        raise ConfigError(f"benchmark file {str(path)!r} not found")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}: {where}invalid YAML ({problem})") from None
+
+
+def load_config(
+    path: str | Path, *, profile: str | None = None, overrides: Sequence[str] = ()
+) -> BenchmarkConfig:
+    """Read and validate a benchmark file (structure only; see :func:`micro_bench.validate`)."""
+    path = Path(path)
+    ctx = _Ctx(path)
+    raw = _read_yaml(path)
+    if not isinstance(raw, Mapping):
+        raise ctx.error("", f"expected a mapping at the top level, got {_type_name(raw)}")
+    if "version" not in raw:
+        raise ctx.error("version", f"missing; add 'version: {SCHEMA_VERSION}'")
+    if raw["version"] != SCHEMA_VERSION:
+        raise ctx.error("version", f"unsupported version {raw['version']!r}; this micro-bench reads version {SCHEMA_VERSION}")
+    _check_keys(raw, TOP_KEYS, "", ctx)
+    profiles = raw.get("profiles") or {}
+    if not isinstance(profiles, Mapping):
+        raise ctx.error("profiles", f"expected a mapping of profile name -> overrides, got {_type_name(profiles)}")
+    base = {k: v for k, v in raw.items() if k not in {"runs", "profiles"}}
+    runs_raw = raw.get("runs") or [{}]
+    run_patches: Mapping[str, Any] = {}
+    if profile is not None:
+        if profile not in profiles:
+            raise ctx.error("profiles", f"unknown profile {profile!r}; available: {', '.join(profiles) or '(none)'}")
+        patch = profiles[profile]
+        if not isinstance(patch, Mapping):
+            raise ctx.error(f"profiles.{profile}", f"expected a mapping, got {_type_name(patch)}")
+        _check_keys(patch, TOP_KEYS - {"profiles", "version"}, f"profiles.{profile}.", ctx)
+        patch = dict(patch)
+        prof_runs = patch.pop("runs", None)
+        if isinstance(prof_runs, list):
+            runs_raw = prof_runs
+        elif isinstance(prof_runs, Mapping):
+            run_patches = prof_runs
+        elif prof_runs is not None:
+            raise ctx.error(f"profiles.{profile}.runs", "expected a list of runs or a mapping label -> overrides")
+        base = _deep_merge(base, patch)
+    if not isinstance(runs_raw, list) or not runs_raw:
+        raise ctx.error("runs", f"expected a non-empty list of runs, got {_type_name(runs_raw)}")
+    parsed_sets = [(parse_set(expr), expr) for expr in overrides]
+    name = base.get("name") or path.stem
+    if not isinstance(name, str):
+        raise ctx.error("name", f"expected a string, got {_type_name(name)}")
+    runs = []
+    labels: set[str] = set()
+    for i, run_raw in enumerate(runs_raw):
+        where = f"runs[{i}]"
+        if not isinstance(run_raw, Mapping):
+            raise ctx.error(where, f"expected a mapping, got {_type_name(run_raw)}")
+        _check_keys(run_raw, RUN_KEYS, f"{where}.", ctx)
+        label = str(run_raw.get("label", f"run{i}"))
+        if label in labels:
+            raise ctx.error(f"{where}.label", f"duplicate label {label!r}; each run is one table row")
+        labels.add(label)
+        merged = _deep_merge(_deep_merge(base, run_raw), run_patches.get(label, {}))
+        for (keys, value), expr in parsed_sets:
+            _apply_set(merged, keys, value, expr)
+        runs.append(_run(name, i, label, merged, run_raw, ctx))
+    unknown_patches = set(run_patches) - labels
+    if unknown_patches:
+        raise ctx.error(f"profiles.{profile}.runs", f"no run labelled {sorted(unknown_patches)[0]!r}; labels: {', '.join(sorted(labels))}")
+    table = _deep_merge(TABLE_DEFAULTS, base.get("table") or {})
+    if table.get("kind") not in ("metrics", "per_class"):
+        raise ctx.error("table.kind", f"expected 'metrics' or 'per_class', got {table.get('kind')!r}")
+    reference = base.get("reference")
+    if reference is not None and not isinstance(reference, str):
+        raise ctx.error("reference", f"expected a path string, got {_type_name(reference)}")
+    ref_path = (path.parent / reference) if reference else None
+    if ref_path is not None and not ref_path.is_file():
+        raise ctx.error("reference", f"file {str(ref_path)!r} not found")
+    return BenchmarkConfig(
+        path=path, name=name, title=str(base.get("title") or name), profile=profile, runs=tuple(runs),
+        table=table, reference=ref_path, profiles=tuple(profiles), overrides=tuple(overrides),
+    )
+
+
+def _where(key: str, run_raw: Mapping[str, Any], index: int) -> str:
+    return f"runs[{index}].{key}" if key in run_raw else key
+
+
+def _run(bench: str, i: int, label: str, merged: Mapping[str, Any], run_raw: Mapping[str, Any], ctx: _Ctx) -> RunConfig:
+    comps = {
+        key: _component(merged.get(key), _where(key, run_raw, i), ctx, optional=key not in REQUIRED_COMPONENTS)
+        for key in COMPONENT_KEYS
+    }
+    seed = merged.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ctx.error(_where("seed", run_raw, i), f"expected an integer, got {_type_name(seed)} {seed!r}")
+    split = _section(merged, "split", SPLIT_DEFAULTS, run_raw, i, ctx)
+    fractions = split["fractions"]
+    if (not isinstance(fractions, list) or len(fractions) != 3
+            or not all(isinstance(f, (int, float)) and not isinstance(f, bool) and f >= 0 for f in fractions)
+            or abs(sum(fractions) - 1.0) > 1e-6):
+        raise ctx.error(_where("split", run_raw, i) + ".fractions", f"expected three non-negative numbers summing to 1, got {fractions!r}")
+    evaluate = _section(merged, "evaluate", EVALUATE_DEFAULTS, run_raw, i, ctx)
+    if evaluate["split"] not in ("train", "val", "test"):
+        raise ctx.error(_where("evaluate", run_raw, i) + ".split", f"expected train, val or test, got {evaluate['split']!r}")
+    thr = evaluate["threshold"]
+    if not (thr in ("tuned", "prevalence") or (isinstance(thr, (int, float)) and not isinstance(thr, bool) and 0 <= thr <= 1)):
+        raise ctx.error(_where("evaluate", run_raw, i) + ".threshold", f"expected a number in [0, 1], 'tuned' or 'prevalence', got {thr!r}")
+    metrics_raw = merged.get("metrics")
+    if not isinstance(metrics_raw, list) or not metrics_raw:
+        raise ctx.error(_where("metrics", run_raw, i), f"expected a non-empty list of metric names, got {_type_name(metrics_raw)}")
+    metrics = tuple(
+        _component(m, f"{_where('metrics', run_raw, i)}[{j}]", ctx, optional=False) for j, m in enumerate(metrics_raw)
+    )
+    origins = {key: _where(key, run_raw, i) for key in (*COMPONENT_KEYS, "metrics")}
+    return RunConfig(benchmark=bench, index=i, label=label, seed=seed, split=split, evaluate=evaluate,
+                     metrics=metrics, origins=origins, **comps)  # type: ignore[arg-type]
+
+
+def _section(merged: Mapping[str, Any], key: str, defaults: Mapping[str, Any], run_raw: Mapping[str, Any], i: int, ctx: _Ctx) -> dict[str, Any]:
+    value = merged.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise ctx.error(_where(key, run_raw, i), f"expected a mapping, got {_type_name(value)}")
+    _check_keys(value, set(defaults), f"{_where(key, run_raw, i)}.", ctx)
+    return {**defaults, **value}

@@ -1,0 +1,317 @@
+"""Conformance checks: does a registered component meet the contract of its kind?
+
+Each check builds the component through its registry (so parameter binding is exercised too),
+feeds it small seeded random inputs and checks what comes back against the ``Protocol`` of its
+kind in :mod:`micro_bench.components`. ``micro-bench check-plugin NAME`` prints one line per
+:class:`CheckResult`; :mod:`micro_bench.testing` turns a failed check into a test failure.
+
+Spec metadata a plugin can set in ``ComponentSpec.extra``:
+
+* ``conformance_params``: keyword parameters used to build the component for the check (a small
+  dataset: ``{"n": 40, "resolution": 32}``; a model without downloads: ``{"pretrained": False}``).
+* ``conformance_skip``: a reason string; the component is reported as skipped, not checked
+  (for example a dataset that needs a converted store on disk).
+* ``range``: ``[low, high]`` of a metric's values when it is not ``[0, 1]`` (``null`` = unbounded).
+
+torch and numpy are imported inside the checks, never at module import.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from micro_bench.components import KINDS
+from micro_bench.errors import PluginError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import pluggy
+
+    from micro_bench.registry import Registry
+
+__all__ = ["NUM_CLASSES", "CheckResult", "check_all", "check_component", "check_plugin", "summarize"]
+
+#: K, the number of classes the checks use for models, losses, metrics and TTA reductions.
+NUM_CLASSES = 5
+_BATCH, _CHANS, _SIDE, _SEED = 2, 4, 32, 0
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of checking one component (``plugin`` is the plugin that registered it)."""
+
+    kind: str
+    name: str
+    plugin: str
+    ok: bool
+    message: str
+    skipped: bool = False
+
+    @property
+    def status(self) -> str:
+        """``"PASS"``, ``"FAIL"`` or ``"SKIP"``."""
+        return "SKIP" if self.skipped else ("PASS" if self.ok else "FAIL")
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.kind} {self.name} [{self.plugin}]: {self.message}"
+
+
+class _Violation(AssertionError):
+    """A component broke its contract; the text says how."""
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise _Violation(message)
+
+
+def _finite(value: Any) -> bool:
+    import torch
+
+    return bool(torch.isfinite(torch.as_tensor(value)).all())
+
+
+def _check_model(model: Any) -> str:
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        missing = [m for m in ("fit", "predict_proba") if not callable(getattr(model, m, None))]
+        _require(not missing, f"is neither a torch nn.Module nor an estimator (missing {missing})")
+        return "scikit-learn style estimator with fit/predict_proba"
+    x = torch.rand(_BATCH, _CHANS, _SIDE, _SIDE, generator=torch.Generator().manual_seed(_SEED))
+    model.eval()
+    with torch.no_grad():
+        out = model(x)
+    shape = (_BATCH, NUM_CLASSES)
+    _require(torch.is_tensor(out), f"forward returned {type(out).__name__}, expected a tensor")
+    _require(tuple(out.shape) == shape, f"maps {tuple(x.shape)} to {tuple(out.shape)}, expected {shape}")
+    _require(_finite(out), "forward produced non-finite logits")
+    _require(callable(getattr(model, "layer_groups", None)), "has no layer_groups() method")
+    owner: dict[int, int] = {}
+    for index, group in enumerate(model.layer_groups()):
+        items = [group] if isinstance(group, torch.nn.Module | torch.Tensor) else list(group)
+        for item in items:
+            params = item.parameters() if isinstance(item, torch.nn.Module) else [item]
+            for p in params:
+                _require(id(p) not in owner, f"layer_groups() {owner.get(id(p))} and {index} share a parameter")
+                owner[id(p)] = index
+    names = {id(p): n for n, p in model.named_parameters()}
+    missing = [n for i, n in names.items() if i not in owner]
+    _require(not missing, f"layer_groups() misses {len(missing)} of {len(names)} parameters, e.g. {missing[:3]}")
+    _require(set(owner) <= set(names), "layer_groups() holds parameters that are not the model's")
+    return f"(2, 4, 32, 32) -> finite (2, {NUM_CLASSES}) logits; {len(set(owner.values()))} layer groups cover all parameters"
+
+
+def _check_loss(loss: Any) -> str:
+    import torch
+
+    _require(callable(loss), f"is a {type(loss).__name__}, not a callable (logits, targets) -> scalar")
+    g = torch.Generator().manual_seed(_SEED)
+    targets = torch.randint(0, 2, (8, NUM_CLASSES), generator=g).float()
+    for label, scale in (("random", 3.0), ("saturated", 20.0)):
+        logits = (torch.randn(8, NUM_CLASSES, generator=g) * scale).requires_grad_(True)
+        value = loss(logits, targets)
+        _require(torch.is_tensor(value) and value.ndim == 0, f"returned {value!r}, expected a 0-d tensor")
+        _require(_finite(value.detach()), f"non-finite loss {value.item()} on {label} logits")
+        _require(value.requires_grad, "the loss is not differentiable with respect to the logits")
+        value.backward()
+        _require(logits.grad is not None and _finite(logits.grad), f"non-finite gradient on {label} logits")
+    _require(bool(logits.grad.abs().sum() > 0), "the gradient is identically zero")
+    x = torch.randn(4, NUM_CLASSES, generator=g)
+    y = targets[:4]
+    one, two = float(loss(x, y)), float(loss(torch.cat([x, x]), torch.cat([y, y])))
+    _require(math.isclose(one, two, rel_tol=1e-4, abs_tol=1e-6), f"not a mean: {one} on a batch, {two} on it twice")
+    return "finite scalar and gradient (also on saturated logits); mean reduction"
+
+
+def _check_metric(metric: Any, value_range: tuple[float | None, float | None]) -> str:
+    import numpy as np
+
+    _require(callable(metric), f"is a {type(metric).__name__}, not a callable")
+    rng = np.random.default_rng(_SEED)
+    y_true = rng.random((40, NUM_CLASSES)) < 0.4
+    y_true[0], y_true[1] = True, False  # every class has positives and negatives
+    y_score = rng.random((40, NUM_CLASSES))
+    value = metric(y_true, y_score, y_score >= 0.5)
+    values = dict(value) if isinstance(value, Mapping) else {"value": value}
+    _require(bool(values), "returned an empty mapping")
+    low = -math.inf if value_range[0] is None else float(value_range[0])
+    high = math.inf if value_range[1] is None else float(value_range[1])
+    for key, v in values.items():
+        _require(isinstance(key, str), f"per-class keys must be str, got {key!r}")
+        _require(isinstance(v, int | float | np.number) and not isinstance(v, bool), f"{key}: {v!r} is not a number")
+        _require(low <= float(v) <= high, f"{key}: {float(v)} outside its range [{low}, {high}]")
+    kind = f"{len(values)} per-class values" if isinstance(value, Mapping) else f"{float(value):.4g}"
+    return f"{kind} in [{low}, {high}] on random inputs"
+
+
+def _check_tta(policy: Any) -> str:
+    import torch
+
+    g = torch.Generator().manual_seed(_SEED)
+    batch = torch.rand(_BATCH, _CHANS, _SIDE, _SIDE, generator=g)
+    views = list(policy.views(batch.clone(), generator=g))
+    _require(len(views) > 0, "views() yielded nothing")
+    for i, view in enumerate(views):
+        _require(torch.is_tensor(view), f"view {i} is a {type(view).__name__}, expected a tensor")
+        _require(view.shape == batch.shape and view.dtype == batch.dtype, f"view {i} has shape {tuple(view.shape)}, expected {tuple(batch.shape)}")
+    probs = torch.rand(len(views), _BATCH, NUM_CLASSES, generator=g)
+    reduced = policy.reduce(probs)
+    shape = (_BATCH, NUM_CLASSES)
+    _require(torch.is_tensor(reduced) and tuple(reduced.shape) == shape, f"reduce((V, B, K)) gave {getattr(reduced, 'shape', reduced)}, expected {shape}")
+    _require(_finite(reduced) and bool(((reduced >= 0) & (reduced <= 1)).all()), "reduced probabilities leave [0, 1]")
+    same = policy.reduce(probs[:1].expand_as(probs).clone())
+    _require(torch.allclose(same, probs[0], atol=1e-6), "reducing identical views does not return that view")
+    return f"{len(views)} views keep shape {tuple(batch.shape)}; reduce (V, B, K) -> (B, K)"
+
+
+def _check_schedule(schedule: Any, steps_per_epoch: int = 10) -> str:
+    import torch
+
+    epochs = getattr(schedule, "epochs", "missing")
+    _require(epochs is None or (isinstance(epochs, int) and not isinstance(epochs, bool) and epochs > 0), f"epochs is {epochs!r}, expected a positive int or None")
+    steps = (epochs or 3) * steps_per_epoch
+    factors = [float(schedule.multiplier(step, steps_per_epoch)) for step in range(steps)]
+    bad = [(s, f) for s, f in enumerate(factors) if not (math.isfinite(f) and f >= 0)]
+    _require(not bad, f"multiplier(step, {steps_per_epoch}) is negative or non-finite at (step, value) {bad[:3]}")
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    scheduler = schedule.attach(optimizer, steps_per_epoch)
+    _require(isinstance(scheduler, torch.optim.lr_scheduler.LRScheduler), f"attach() returned {type(scheduler).__name__}, expected a torch LRScheduler")
+    for step, factor in enumerate(factors):
+        lr = optimizer.param_groups[0]["lr"]
+        _require(math.isclose(lr, 0.1 * factor, rel_tol=1e-6, abs_tol=1e-12), f"after attach(), step {step}: lr {lr} != base 0.1 x multiplier {factor}")
+        optimizer.step()
+        scheduler.step()
+    return f"multiplier finite and >= 0 over {steps} steps (epochs={epochs}); attach() follows it"
+
+
+def _check_dataset(ds: Any) -> str:
+    import numpy as np
+
+    labels = ds.labels
+    _require(isinstance(labels, np.ndarray) and labels.dtype == bool and labels.ndim == 2, f"labels must be an (N, K) bool ndarray, got {getattr(labels, 'dtype', type(labels))} {getattr(labels, 'shape', '')}")
+    n, k = labels.shape
+    _require(len(ds.classes) == k, f"{len(ds.classes)} classes but labels have {k} columns")
+    _require(len(ds.ids) == n, f"{len(ds.ids)} ids but {n} label rows")
+    c, r = len(ds.channels), ds.resolution
+    _require(isinstance(r, int) and r > 0, f"resolution is {r!r}, expected a positive int")
+    _require(isinstance(ds.fingerprint, str) and bool(ds.fingerprint), "fingerprint must be a non-empty str")
+    picked = np.arange(min(n, 3), dtype=np.int64)
+    lazy = ds.images(picked)
+    _require(tuple(lazy.shape) == (len(picked), c, r, r) and lazy.dtype == np.uint8, f"images() is {lazy.dtype} {tuple(lazy.shape)}, expected uint8 {(len(picked), c, r, r)}")
+    pixels = np.asarray(lazy)
+    _require(pixels.shape == (len(picked), c, r, r) and pixels.dtype == np.uint8, f"computed images are {pixels.dtype} {pixels.shape}")
+    parts = [ds.split_indices(part) for part in ("train", "val", "test")]
+    for part, idx in zip(("train", "val", "test"), parts, strict=True):
+        _require(idx.dtype == np.int64 and bool(np.all(np.diff(idx) > 0)), f"split_indices({part!r}) must be sorted unique int64")
+        _require(idx.size == 0 or (idx[0] >= 0 and idx[-1] < n), f"split_indices({part!r}) out of [0, {n})")
+    _require(sum(p.size for p in parts) == np.unique(np.concatenate(parts)).size, "train/val/test splits overlap")
+    return f"N={n}, K={k}, images uint8 (n, {c}, {r}, {r}); ids, labels and splits agree"
+
+
+def _check_trainer(trainer: Any) -> str:
+    missing = [m for m in ("fit", "predict") if not callable(getattr(trainer, m, None))]
+    _require(not missing, f"missing {missing} (a Trainer has fit(...) and predict(...))")
+    return "has fit() and predict()"
+
+
+_CHECKS: dict[str, Callable[..., str]] = {
+    "model": _check_model,
+    "loss": _check_loss,
+    "tta": _check_tta,
+    "scheduler": _check_schedule,
+    "dataset": _check_dataset,
+    "trainer": _check_trainer,
+}
+
+
+def check_component(kind: str, name: str, registry: Registry, **params: Any) -> CheckResult:
+    """Build ``name`` from ``registry`` and check it against the contract of ``kind``.
+
+    ``params`` override the spec's ``extra["conformance_params"]``; models always get
+    ``num_classes=5`` and ``in_chans=4``. Never raises for a misbehaving component: the failure
+    is the returned result's ``message``.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown component kind {kind!r}; expected one of {', '.join(KINDS)}")
+    try:
+        plugin, spec = registry.plugin_of(name), registry.spec(name)
+    except Exception as exc:  # an unknown name: the registry's message lists what exists
+        return CheckResult(kind, name, "?", False, str(exc))
+    extra = dict(spec.extra or {})
+    if extra.get("conformance_skip") and not params:
+        return CheckResult(kind, name, plugin, True, f"skipped: {extra['conformance_skip']}", skipped=True)
+    build = {**dict(extra.get("conformance_params", {})), **params}
+    if kind == "model":
+        build.update(num_classes=NUM_CLASSES, in_chans=_CHANS)
+    stage = "could not be created"
+    try:
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(_SEED)
+            component = registry.create(name, **build)
+            stage = "failed its check"
+            if kind == "metric":
+                low, high = extra.get("range", (0.0, 1.0))
+                return CheckResult(kind, name, plugin, True, _check_metric(component, (low, high)))
+            return CheckResult(kind, name, plugin, True, _CHECKS[kind](component))
+    except _Violation as exc:
+        return CheckResult(kind, name, plugin, False, str(exc))
+    except Exception as exc:  # the component itself crashed: report, never propagate
+        return CheckResult(kind, name, plugin, False, f"{stage}: {type(exc).__name__}: {exc}")
+
+
+def _aliases(pm: pluggy.PluginManager, plugin_name: str) -> set[str]:
+    """Plugin names ``plugin_name`` may refer to: itself, or a distribution/module providing it."""
+    from micro_bench.plugin_manager import plugin_infos
+
+    names = {plugin_name}
+    for info in plugin_infos(pm):
+        if plugin_name in (info.distribution, info.module):
+            names.add(info.name)
+        if info.name in names and info.status == "broken":
+            raise PluginError(f"plugin {info.name!r} ({info.distribution or info.module}) is broken: {info.error}")
+    return names
+
+
+def _run(pm: pluggy.PluginManager, keep: Callable[[str], bool]) -> list[CheckResult]:
+    from micro_bench import registries
+
+    results = []
+    for kind, registry in registries(pm).items():
+        for name in registry.names():
+            if keep(registry.plugin_of(name)):
+                results.append(check_component(kind, name, registry))
+    return results
+
+
+def check_plugin(pm: pluggy.PluginManager, plugin_name: str) -> list[CheckResult]:
+    """Check every component that plugin ``plugin_name`` registered in ``pm`` (one result each).
+
+    ``plugin_name`` is the plugin's name (an entry point's name, e.g. ``asl``) or its
+    distribution or module name. Raises :class:`PluginError` when no such plugin is loaded or it
+    failed to load. A plugin that only adds commands or lifecycle hooks yields ``[]``.
+    """
+    try:
+        names = _aliases(pm, plugin_name)
+    except PluginError as exc:
+        return [CheckResult("plugin", plugin_name, plugin_name, False, str(exc))]
+    loaded = {n for n, _ in pm.list_name_plugin()}
+    if not names & loaded:
+        raise PluginError(f"no plugin named {plugin_name!r} is loaded; loaded plugins: {', '.join(sorted(loaded))}")
+    return _run(pm, lambda owner: owner in names)
+
+
+def check_all(pm: pluggy.PluginManager) -> list[CheckResult]:
+    """Check every registered component of every kind (what the project's own tests run)."""
+    return _run(pm, lambda owner: True)
+
+
+def summarize(results: Iterable[CheckResult]) -> str:
+    """``"12 passed, 1 failed, 2 skipped"``."""
+    results = list(results)
+    counts = [sum(r.status == s for r in results) for s in ("PASS", "FAIL", "SKIP")]
+    return f"{counts[0]} passed, {counts[1]} failed, {counts[2]} skipped"

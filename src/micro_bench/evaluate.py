@@ -1,0 +1,50 @@
+"""Turn a trained model's scores into thresholds, predictions and metric values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+__all__ = ["class_counts", "compute_metrics", "thresholds_for"]
+
+
+def thresholds_for(
+    rule: float | str,
+    num_classes: int,
+    val: tuple[Any, Any] | None,
+) -> dict[str, Any]:
+    """Thresholds for ``rule``: a constant, or fitted on ``val = (y_true (N,K) bool, y_score (N,K))``.
+
+    Returns ``{"rule": ..., "fitted_on": "val" | None, "values": [K floats]}``.
+    """
+    import numpy as np
+
+    from micro_bench.thresholds import fit_thresholds
+
+    if isinstance(rule, (int, float)) and not isinstance(rule, bool):
+        return {"rule": float(rule), "fitted_on": None, "values": [float(rule)] * num_classes}
+    if val is None:
+        raise ValueError(f"threshold rule {rule!r} needs validation predictions")
+    values = fit_thresholds(rule, np.asarray(val[0], bool), np.asarray(val[1], float))
+    return {"rule": rule, "fitted_on": "val", "values": [float(v) for v in values]}
+
+
+def compute_metrics(
+    metrics: Mapping[str, Callable[..., Any]], y_true: Any, y_score: Any, y_pred: Any
+) -> dict[str, Any]:
+    """Apply every metric; per-class metrics come back as ``{class_index: value}`` mappings."""
+    out: dict[str, Any] = {}
+    for name, metric in metrics.items():
+        value = metric(y_true, y_score, y_pred)
+        out[name] = {str(k): float(v) for k, v in value.items()} if isinstance(value, Mapping) else float(value)
+    return out
+
+
+def class_counts(labels: Any, splits: Mapping[str, Any]) -> dict[str, Any]:
+    """Per-class positives and sample counts of each split: ``{"train": [K ints], ..., "n": {...}}``."""
+    out: dict[str, Any] = {"n": {}}
+    for part, idx in splits.items():
+        part_labels = labels[idx]
+        out[part] = [int(c) for c in part_labels.sum(axis=0)]
+        out["n"][part] = int(len(idx))
+    return out

@@ -1,0 +1,198 @@
+"""Per-kind registries built from the provider hooks.
+
+A duplicate name is an error naming both plugins; an unknown name lists what exists and
+suggests the closest; parameters are bound against the factory's signature before the call.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib
+import inspect
+import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import pluggy
+
+from micro_bench.components import KINDS, ComponentSpec
+from micro_bench.errors import ComponentError, PluginError
+
+__all__ = ["HOOKS", "PLURALS", "Registry", "clear_cache", "registries"]
+
+#: The provider hook of each kind.
+HOOKS: dict[str, str] = {
+    "dataset": "micro_bench_datasets",
+    "model": "micro_bench_models",
+    "trainer": "micro_bench_trainers",
+    "loss": "micro_bench_losses",
+    "scheduler": "micro_bench_schedulers",
+    "tta": "micro_bench_tta_policies",
+    "metric": "micro_bench_metrics",
+}
+PLURALS = {"dataset": "datasets", "model": "models", "trainer": "trainers", "loss": "losses",
+           "scheduler": "schedulers", "tta": "tta policies", "metric": "metrics"}
+
+_CACHE: dict[tuple[int, frozenset[int]], dict[str, Registry]] = {}
+
+
+def clear_cache() -> None:
+    """Forget built registries (after plugins are registered or unregistered)."""
+    _CACHE.clear()
+
+
+class Registry:
+    """The components of one kind, by name, with the plugin that supplied each."""
+
+    def __init__(self, kind: str, pm: pluggy.PluginManager) -> None:
+        self.kind = kind
+        self._pm = pm
+        self._specs: dict[str, ComponentSpec] = {}
+        self._owners: dict[str, str] = {}
+        #: ``(plugin, message)`` for hooks that returned something other than ComponentSpecs.
+        self.problems: list[tuple[str, str]] = []
+        self._collect()
+
+    # -- building ---------------------------------------------------------------------------
+    def _collect(self) -> None:
+        hook = getattr(self._pm.hook, HOOKS[self.kind])
+        strict = os.environ.get("MICRO_BENCH_STRICT_PLUGINS", "") not in ("", "0")
+        for impl in hook.get_hookimpls():  # registration order
+            plugin = impl.plugin_name
+            try:
+                returned = impl.function()
+                specs = list(returned or ())
+                bad = [s for s in specs if not isinstance(s, ComponentSpec)]
+                if bad:
+                    raise PluginError(
+                        f"plugin {plugin!r}: {HOOKS[self.kind]}() must return ComponentSpec objects, "
+                        f"got {type(bad[0]).__name__} {bad[0]!r}"
+                    )
+            except Exception as exc:  # noqa: BLE001 - a broken plugin must not brick the tool
+                message = str(exc) if isinstance(exc, PluginError) else (
+                    f"plugin {plugin!r}: {HOOKS[self.kind]}() raised {type(exc).__name__}: {exc}"
+                )
+                if strict:
+                    raise PluginError(message) from exc
+                self.problems.append((plugin, message))
+                continue
+            for spec in specs:
+                self._add(spec, plugin)
+
+    def _add(self, spec: ComponentSpec, plugin: str) -> None:
+        if spec.name in self._specs:
+            raise ComponentError(
+                f"duplicate {self.kind} {spec.name!r}: provided by plugin {self._owners[spec.name]!r} "
+                f"and by plugin {plugin!r}. Rename one, or disable a plugin with "
+                f"MICRO_BENCH_DISABLED_PLUGINS"
+            )
+        self._specs[spec.name] = spec
+        self._owners[spec.name] = plugin
+
+    # -- lookup -----------------------------------------------------------------------------
+    def names(self, pattern: str | None = None) -> list[str]:
+        """Sorted names, optionally filtered by a glob (``"resnet*"``) or substring."""
+        names = sorted(self._specs)
+        if pattern:
+            glob = pattern if any(ch in pattern for ch in "*?[") else f"*{pattern}*"
+            names = [n for n in names if fnmatch.fnmatchcase(n, glob)]
+        return names
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __iter__(self) -> Iterable[str]:
+        return iter(self.names())
+
+    def spec(self, name: str) -> ComponentSpec:
+        """The spec for ``name``; open namespaces (``timm:<model>``) are asked through
+        ``micro_bench_resolve_component``. Unknown names raise with a suggestion."""
+        if name in self._specs:
+            return self._specs[name]
+        resolved = self._pm.hook.micro_bench_resolve_component(kind=self.kind, name=name)
+        if resolved is not None:
+            if not isinstance(resolved, ComponentSpec):
+                raise PluginError(
+                    f"micro_bench_resolve_component({self.kind!r}, {name!r}) returned "
+                    f"{type(resolved).__name__}, expected ComponentSpec or None"
+                )
+            return resolved
+        raise ComponentError(self.unknown_message(name))
+
+    def unknown_message(self, name: str, where: str = "") -> str:
+        names = self.names()
+        close = difflib.get_close_matches(str(name), names, n=1, cutoff=0.6)
+        lines = [f"unknown {self.kind} {name!r}" + (f" ({where})" if where else "")]
+        hint = f"Did you mean: {close[0]}?  " if close else ""
+        lines.append(f"{hint}Available {PLURALS[self.kind]}: {', '.join(names) or '(none)'}")
+        return "\n".join(lines)
+
+    def plugin_of(self, name: str) -> str:
+        """The name of the plugin that provides ``name``."""
+        self.spec(name)
+        return self._owners.get(name, "<resolver>")
+
+    def load(self, name: str) -> Callable[..., Any]:
+        """Import and return the factory of ``name``."""
+        spec = self.spec(name)
+        if callable(spec.factory):
+            return spec.factory
+        module_name, _, attr = spec.factory.partition(":")
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except Exception as exc:
+            plugin = self._owners.get(name, "<resolver>")
+            raise PluginError(
+                f"{self.kind} {name!r} (plugin {plugin!r}): cannot import factory "
+                f"{spec.factory!r}: {type(exc).__name__}: {exc}"
+            ) from exc
+        return obj
+
+    def bind(self, name: str, params: Mapping[str, Any], where: str = "") -> inspect.BoundArguments | None:
+        """Check ``params`` against the factory's signature without calling it (``None`` when the
+        factory has no introspectable signature, e.g. a builtin)."""
+        factory = self.load(name)
+        try:
+            signature = inspect.signature(factory)
+        except (TypeError, ValueError):
+            return None
+        try:
+            return signature.bind(**params)
+        except TypeError as exc:
+            accepted = [
+                p.name for p in signature.parameters.values()
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            ]
+            unknown = [k for k in params if k not in accepted]
+            loc = f" ({where})" if where else ""
+            if unknown and not any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values()):
+                close = difflib.get_close_matches(unknown[0], accepted, n=1)
+                hint = f" Did you mean: {close[0]}?" if close else ""
+                raise ComponentError(
+                    f"{self.kind} {name!r} got unknown parameter {unknown[0]!r}{loc}.{hint} "
+                    f"Parameters: {', '.join(accepted) or '(none)'}"
+                ) from None
+            raise ComponentError(f"{self.kind} {name!r}{loc}: {exc}") from None
+
+    def create(self, name: str, /, **params: Any) -> Any:
+        """Build component ``name`` with ``params`` (bound against the factory signature first)."""
+        bound = self.bind(name, params)
+        if bound is None:
+            return self.load(name)(**params)
+        return self.load(name)(*bound.args, **bound.kwargs)
+
+
+def registries(pm: pluggy.PluginManager | None = None) -> dict[str, Registry]:
+    """Per-kind registries for ``pm`` (default: the process-wide manager), cached per manager."""
+    if pm is None:
+        from micro_bench.plugin_manager import get_plugin_manager
+
+        pm = get_plugin_manager()
+    # Keyed by the manager and its current plugins, so registering a plugin invalidates it.
+    key = (id(pm), frozenset(id(p) for p in pm.get_plugins()))
+    if key not in _CACHE:
+        _CACHE[key] = {kind: Registry(kind, pm) for kind in KINDS}
+    return _CACHE[key]

@@ -1,0 +1,95 @@
+"""Result records and their files under ``runs/<benchmark>/<key>/``.
+
+A run folder holds ``config.json`` (the resolved run config), ``result.json`` (written last and
+atomically: its presence marks a finished run), ``predictions.npz``, ``log.txt`` and whatever
+plugins add (checkpoints, figures). ``runs/<benchmark>/index.json`` lists the rows of the
+benchmark's table in order, with the table settings and the reference file, so that
+``micro-bench tables`` can rebuild every table from the cache alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RESULT_FILE", "RunResult", "atomic_write_text", "read_index", "read_result", "write_json"]
+
+RESULT_FILE = "result.json"
+INDEX_FILE = "index.json"
+
+
+@dataclass
+class RunResult:
+    """What one run produced.
+
+    Attributes:
+        metrics: metric id -> float, or -> ``{class_index: float}`` for per-class metrics.
+        thresholds: ``{"rule": ..., "fitted_on": split, "values": [K floats]}``.
+        counts: split -> K per-class positive counts, plus ``"n"``: split -> samples.
+    """
+
+    benchmark: str
+    label: str
+    key: str
+    metrics: dict[str, Any]
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, Any] = field(default_factory=dict)
+    dataset: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    version: str = ""
+    cached: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("cached")
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunResult:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
+
+
+def _jsonable(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def read_result(directory: Path) -> RunResult | None:
+    """The finished result in ``directory``, or ``None`` if the run has not finished."""
+    path = Path(directory) / RESULT_FILE
+    if not path.is_file():
+        return None
+    return RunResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def read_index(benchmark_dir: Path) -> dict[str, Any]:
+    path = Path(benchmark_dir) / INDEX_FILE
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,229 @@
+"""Expand a benchmark into runs, reuse finished ones, execute the rest, fire lifecycle hooks.
+
+One run: dataset -> split -> model/trainer/loss/schedule/TTA -> ``trainer.fit`` ->
+``trainer.predict`` on the evaluated split -> thresholds -> metrics -> ``runs/<bench>/<key>/``.
+The key hashes the resolved run config, the dataset fingerprint and the package version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from micro_bench.components import RunContext
+from micro_bench.config import BenchmarkConfig, Component, RunConfig
+from micro_bench.evaluate import class_counts, compute_metrics, thresholds_for
+from micro_bench.results import RunResult, read_result, write_json
+
+__all__ = ["Prepared", "Run", "prepare", "run_benchmark", "run_key", "run_one"]
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Run:
+    """One run as the lifecycle hooks see it."""
+
+    config: RunConfig
+    key: str
+    directory: Path
+    position: tuple[int, int] = (1, 1)
+
+    @property
+    def label(self) -> str:
+        return self.config.label
+
+    @property
+    def benchmark(self) -> str:
+        return self.config.benchmark
+
+
+@dataclass
+class Prepared:
+    """The built components of one run."""
+
+    config: RunConfig
+    dataset: Any
+    splits: dict[str, Any]
+    model: Any
+    trainer: Any
+    loss: Any
+    schedule: Any
+    tta: Any
+    metrics: dict[str, Callable[..., Any]] = field(default_factory=dict)
+
+    @property
+    def train_idx(self) -> Any:
+        return self.splits["train"]
+
+    @property
+    def val_idx(self) -> Any:
+        return self.splits["val"]
+
+    @property
+    def test_idx(self) -> Any:
+        return self.splits["test"]
+
+
+def _registries(regs: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    if regs is not None:
+        return regs
+    from micro_bench.registry import registries
+
+    return registries()
+
+
+def _create(regs: Mapping[str, Any], kind: str, comp: Component | None, **extra: Any) -> Any:
+    if comp is None:
+        return None
+    return regs[kind].create(comp.name, **comp.params, **extra)
+
+
+def build_dataset(cfg: RunConfig, regs: Mapping[str, Any] | None = None) -> Any:
+    return _create(_registries(regs), "dataset", cfg.dataset)
+
+
+def prepare(cfg: RunConfig, registries: Mapping[str, Any] | None = None, dataset: Any = None) -> Prepared:
+    """Build every component of ``cfg`` (the dataset may be passed in to share it across runs)."""
+    regs = _registries(registries)
+    ds = dataset if dataset is not None else build_dataset(cfg, regs)
+    split_args = {"fractions": tuple(cfg.split["fractions"]), "seed": cfg.split["seed"]}
+    splits = {part: ds.split_indices(part, **split_args) for part in SPLITS}
+    model = _create(regs, "model", cfg.model, num_classes=len(ds.classes), in_chans=len(ds.channels))
+    metrics = {m.name: regs["metric"].create(m.name, **m.params) for m in cfg.metrics}
+    return Prepared(
+        config=cfg, dataset=ds, splits=splits, model=model,
+        trainer=_create(regs, "trainer", cfg.trainer), loss=_create(regs, "loss", cfg.loss),
+        schedule=_create(regs, "scheduler", cfg.scheduler), tta=_create(regs, "tta", cfg.tta),
+        metrics=metrics,
+    )
+
+
+def run_key(cfg: RunConfig, fingerprint: str) -> str:
+    """Hash of the resolved config (without the row label), dataset fingerprint and version."""
+    from micro_bench import __version__
+
+    data = cfg.to_dict()
+    data.pop("label", None)
+    blob = json.dumps({"config": data, "dataset": fingerprint, "version": __version__}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _logger(path: Path, echo: Callable[[str], None] | None) -> Callable[[str], None]:
+    def log(line: str) -> None:
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+        if echo is not None:
+            echo(line)
+
+    return log
+
+
+def run_one(
+    cfg: RunConfig, out: Path, *, pm: Any = None, registries: Mapping[str, Any] | None = None,
+    dataset: Any = None, force: bool = False, position: tuple[int, int] = (1, 1),
+    progress: bool = True, echo: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Execute (or reuse) one run and return its result."""
+    import numpy as np
+
+    from micro_bench import __version__
+
+    if pm is None:
+        from micro_bench.plugin_manager import get_plugin_manager
+
+        pm = get_plugin_manager()
+    regs = _registries(registries)
+    ds = dataset if dataset is not None else build_dataset(cfg, regs)
+    key = run_key(cfg, ds.fingerprint)
+    directory = Path(out) / cfg.benchmark / key
+    finished = read_result(directory)
+    if finished is not None and not force:
+        finished.cached = True
+        finished.label = cfg.label
+        return finished
+    if force and directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_json(directory / "config.json", {"key": key, "dataset_fingerprint": ds.fingerprint,
+                                           "version": __version__, "run": cfg.to_dict()})
+    run = Run(cfg, key, directory, position)
+    log = _logger(directory / "log.txt", echo)
+    ctx = RunContext(
+        directory=directory, seed=cfg.seed, label=cfg.label, log=log, progress=progress,
+        position=position,
+        epoch_end=lambda epoch, m: pm.hook.micro_bench_epoch_end(run=run, epoch=epoch, metrics=m),
+    )
+    pm.hook.micro_bench_run_start(run=run)
+    built = prepare(cfg, regs, dataset=ds)
+    t0 = time.perf_counter()
+    history = built.trainer.fit(built.model, ds, built.train_idx, built.val_idx, loss=built.loss,
+                                schedule=built.schedule, context=ctx) or {}
+    t1 = time.perf_counter()
+    part = cfg.evaluate["split"]
+    eval_idx = built.splits[part]
+    y_score = np.asarray(built.trainer.predict(built.model, ds, eval_idx, tta=built.tta, context=ctx), float)
+    y_true = np.asarray(ds.labels[eval_idx], bool)
+    rule = cfg.evaluate["threshold"]
+    val = None
+    if isinstance(rule, str):
+        val_score = y_score if part == "val" else built.trainer.predict(
+            built.model, ds, built.val_idx, tta=built.tta, context=ctx)
+        val = (ds.labels[built.val_idx], val_score)
+    thresholds = thresholds_for(rule, y_true.shape[1], val)
+    y_pred = y_score >= np.asarray(thresholds["values"])[None, :]
+    t2 = time.perf_counter()
+    np.savez_compressed(directory / "predictions.npz", ids=np.asarray([ds.ids[i] for i in eval_idx]),
+                        y_true=y_true, y_score=y_score, y_pred=y_pred)
+    result = RunResult(
+        benchmark=cfg.benchmark, label=cfg.label, key=key,
+        metrics=compute_metrics(built.metrics, y_true, y_score, y_pred),
+        thresholds=thresholds, history=dict(history), dataset=dict(ds.describe()),
+        counts=class_counts(ds.labels, built.splits),
+        timings={"fit_s": t1 - t0, "predict_s": t2 - t1}, config=cfg.to_dict(), version=__version__,
+    )
+    result.dataset.setdefault("fingerprint", ds.fingerprint)
+    write_json(directory / "result.json", result.to_dict())
+    log(f"finished {cfg.label!r}: " + ", ".join(
+        f"{k}={v:.4f}" for k, v in result.metrics.items() if isinstance(v, float)))
+    pm.hook.micro_bench_run_end(run=run, result=result)
+    return result
+
+
+def run_benchmark(
+    config: BenchmarkConfig, out: str | Path = "runs", *, force: bool = False, pm: Any = None,
+    executor: str = "local", scheduler: str | None = None, progress: bool = True,
+    echo: Callable[[str], None] | None = print,
+) -> list[RunResult]:
+    """Run every row of ``config`` and write ``<out>/<benchmark>/index.json`` for the tables."""
+    from micro_bench.dispatch import run_all
+
+    results = run_all(config, Path(out), force=force, pm=pm, executor=executor, scheduler=scheduler,
+                      progress=progress, echo=echo)
+    write_index(config, Path(out), results)
+    return results
+
+
+def write_index(config: BenchmarkConfig, out: Path, results: list[RunResult]) -> Path:
+    """Write the benchmark's table manifest: rows in order, table settings, reference data."""
+    reference = config.reference.read_text(encoding="utf-8") if config.reference else None
+    counts_ref = None
+    if config.reference is not None:
+        counts_path = config.reference.with_name(config.reference.stem + "_counts.csv")
+        counts_ref = counts_path.read_text(encoding="utf-8") if counts_path.is_file() else None
+    path = out / config.name / "index.json"
+    write_json(path, {
+        "benchmark": config.name, "title": config.title, "config_file": str(config.path),
+        "profile": config.profile, "overrides": list(config.overrides), "table": dict(config.table),
+        "metrics": [m.name for m in config.metrics], "reference_csv": reference,
+        "reference_counts_csv": counts_ref,
+        "rows": [{"label": r.label, "key": r.key} for r in results],
+        "dataset": results[0].dataset if results else {},
+    })
+    return path

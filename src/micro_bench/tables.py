@@ -1,0 +1,168 @@
+"""Render a benchmark's cached results as the paper's tables: ours, the paper's, and the delta.
+
+Input is ``runs/<benchmark>/index.json`` (written by the runner) plus each row's
+``result.json``. Output formats: Markdown (cells ``ours (paper, Δ)``), CSV and LaTeX (separate
+columns for ours, paper and delta).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from micro_bench.results import read_index, read_result
+
+__all__ = ["Table", "build_table", "discover", "metric_title", "render"]
+
+_TITLES = {"precision": "Precision", "recall": "Recall", "f1": "F1", "roc_auc": "ROC AUC",
+           "pr_auc": "PR AUC", "hamming_loss": "Hamming loss", "support": "Support"}
+
+
+def metric_title(metric: str) -> str:
+    """``"f1_macro"`` -> ``"F1 (macro)"``; ``"per_class_f1"`` -> ``"F1"``."""
+    name = metric.removeprefix("per_class_")
+    for avg in ("macro", "micro"):
+        if name.endswith(f"_{avg}"):
+            base = name[: -len(avg) - 1]
+            return f"{_TITLES.get(base, base)} ({avg})"
+    return _TITLES.get(name, name)
+
+
+@dataclass
+class Cell:
+    ours: float | None
+    paper: float | None = None
+
+    @property
+    def delta(self) -> float | None:
+        if self.ours is None or self.paper is None:
+            return None
+        return self.ours - self.paper
+
+
+@dataclass
+class Table:
+    """Rows of labelled cells under grouped column headers."""
+
+    title: str
+    header: list[str]
+    row_label: str
+    columns: list[str]
+    rows: list[tuple[str, list[Cell]]] = field(default_factory=list)
+    digits: int = 4
+
+
+def _read_csv(text: str | None) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text))) if text else []
+
+
+def _num(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _header(index: Mapping[str, Any]) -> list[str]:
+    ds = index.get("dataset") or {}
+    data = ", ".join(f"{k} {v}" for k, v in ds.items() if k in ("name", "n", "resolution", "source", "difficulty"))
+    lines = [f"Data: {data or 'unknown'}" + (f"; profile `{index['profile']}`" if index.get("profile") else "; full configuration")]
+    if index.get("overrides"):
+        lines.append("Overrides: " + " ".join(f"`{o}`" for o in index["overrides"]))
+    if ds.get("name") != "hpa":
+        lines.append("The paper's numbers are on the real HPA data; on other data compare trends, not values.")
+    lines.append(f"Config: `{index.get('config_file', '')}`; runs: {', '.join(r['key'] for r in index['rows'])}")
+    return lines
+
+
+def build_table(benchmark_dir: Path) -> Table:
+    """Build the table of one benchmark folder (``runs/<benchmark>``)."""
+    index = read_index(benchmark_dir)
+    results = {row["key"]: read_result(Path(benchmark_dir) / row["key"]) for row in index["rows"]}
+    missing = [row["label"] for row in index["rows"] if results[row["key"]] is None]
+    if missing:
+        raise FileNotFoundError(f"{benchmark_dir}: no finished result for rows {missing}; run the benchmark first")
+    ref = _read_csv(index.get("reference_csv"))
+    if (index.get("table") or {}).get("kind") == "per_class":
+        return _per_class(index, results, ref)
+    by_label = {r.get("label"): r for r in ref}
+    metrics = index["metrics"]
+    table = Table(index["title"], _header(index), "Run", [metric_title(m) for m in metrics])
+    for row in index["rows"]:
+        result = results[row["key"]]
+        paper = by_label.get(row["label"], {})
+        table.rows.append((row["label"], [Cell(result.metrics.get(m), _num(paper.get(m))) for m in metrics]))
+    return table
+
+
+def _per_class(index: Mapping[str, Any], results: Mapping[str, Any], ref: Sequence[dict[str, str]]) -> Table:
+    metrics = index["table"].get("metrics") or [m for m in index["metrics"] if m.startswith("per_class_")]
+    labels = [row["label"] for row in index["rows"]]
+    paper = {(r["class"], r["label"]): r for r in ref}
+    counts_ref = {r["class"]: r for r in _read_csv(index.get("reference_counts_csv"))}
+    columns = [f"{metric_title(m)} {label}" for m in metrics for label in labels] + ["Test", "Val", "Train"]
+    table = Table(index["title"], _header(index), "Class", columns, digits=2)
+    first = results[index["rows"][0]["key"]]
+    num_classes = len(first.counts.get("train", []))
+    for k in range(num_classes):
+        cells = []
+        for m in metrics:
+            for row in index["rows"]:
+                ours = results[row["key"]].metrics.get(m, {}).get(str(k))
+                ref_row = paper.get((str(k), row["label"]), {})
+                cells.append(Cell(ours, _num(ref_row.get(m.removeprefix("per_class_")))))
+        for part in ("test", "val", "train"):
+            cells.append(Cell(float(first.counts[part][k]), _num(counts_ref.get(str(k), {}).get(part))))
+        table.rows.append((str(k), cells))
+    return table
+
+
+def _fmt(value: float | None, digits: int, signed: bool = False) -> str:
+    if value is None:
+        return "–"
+    if float(value).is_integer() and abs(value) >= 1 and not signed:
+        return str(int(value))
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def render(table: Table, fmt: str = "md") -> str:
+    """Render as ``md``, ``csv`` or ``tex``."""
+    if fmt == "md":
+        head = [f"### {table.title}", "", *[f"{line}  " for line in table.header], "",
+                "Each cell: ours (paper, Δ = ours − paper).", ""]
+        lines = ["| " + " | ".join([table.row_label, *table.columns]) + " |",
+                 "|" + "---|" * (len(table.columns) + 1)]
+        for label, cells in table.rows:
+            parts = [_fmt(c.ours, table.digits) + (
+                f" ({_fmt(c.paper, table.digits)}, {_fmt(c.delta, table.digits, True)})" if c.paper is not None else "")
+                for c in cells]
+            lines.append("| " + " | ".join([label, *parts]) + " |")
+        return "\n".join(head + lines) + "\n"
+    flat_cols = [table.row_label] + [f"{c} {suffix}".strip() for c in table.columns for suffix in ("", "paper", "delta")]
+    flat_rows = [[label] + [_fmt(v, table.digits, signed=(j % 3 == 2)) for c in cells
+                            for j, v in enumerate((c.ours, c.paper, c.delta))]
+                 for label, cells in table.rows]
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(flat_cols)
+        writer.writerows(flat_rows)
+        return buf.getvalue()
+    if fmt == "tex":
+        esc = lambda s: s.replace("_", r"\_").replace("%", r"\%").replace("&", r"\&").replace("γ", r"$\gamma$")  # noqa: E731
+        out = [r"\begin{table}[t]", r"\centering", r"\caption{" + esc(table.title) + "}",
+               r"\begin{tabular}{l" + "r" * (len(flat_cols) - 1) + "}", r"\hline",
+               " & ".join(esc(c) for c in flat_cols) + r" \\", r"\hline"]
+        out += [" & ".join(esc(v) for v in row) + r" \\" for row in flat_rows]
+        out += [r"\hline", r"\end{tabular}", r"\end{table}"]
+        return "\n".join(out) + "\n"
+    raise ValueError(f"unknown table format {fmt!r}; expected md, csv or tex")
+
+
+def discover(runs_dir: Path) -> list[Path]:
+    """Benchmark folders under ``runs_dir`` that have an ``index.json``, sorted by name."""
+    return sorted(p.parent for p in Path(runs_dir).glob("*/index.json"))

@@ -1,0 +1,43 @@
+"""Shared fixtures. The embedded dataset's cache goes to a per-session temp folder."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+REPO = TESTS.parent
+sys.path.insert(0, str(TESTS))  # in-test plugin modules (toy_plugin)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_dir(tmp_path_factory):
+    os.environ.setdefault("MICRO_BENCH_CACHE", str(tmp_path_factory.mktemp("mb-cache")))
+    yield
+
+
+@pytest.fixture
+def toy_pm(monkeypatch):
+    """An isolated plugin manager with only the toy plugin, installed process-wide."""
+    import toy_plugin
+
+    from micro_bench.plugin_manager import make_plugin_manager, set_plugin_manager
+
+    monkeypatch.delenv("MICRO_BENCH_PLUGINS_DIR", raising=False)
+    pm = make_plugin_manager(builtins=False, entrypoints=False, plugins=[toy_plugin])
+    previous = set_plugin_manager(pm)
+    yield pm
+    set_plugin_manager(previous)
+
+
+@pytest.fixture
+def write_yaml(tmp_path):
+    def write(text: str, name: str = "bench.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write

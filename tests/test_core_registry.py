@@ -1,0 +1,115 @@
+"""Registries: duplicates, unknown names, parameter binding, lazy factories, resolvers."""
+
+from __future__ import annotations
+
+import pytest
+
+from micro_bench import ComponentSpec, hookimpl
+from micro_bench.errors import ComponentError
+from micro_bench.plugin_manager import make_plugin_manager
+from micro_bench.registry import registries
+
+
+def focal(gamma: float = 2.0, alpha: float | None = None):
+    return ("focal", gamma, alpha)
+
+
+class Losses:
+    @hookimpl
+    def micro_bench_losses(self):
+        return [ComponentSpec("focal", focal, "Focal"), ComponentSpec("bce", "builtins:dict", "BCE")]
+
+
+class MoreLosses:
+    @hookimpl
+    def micro_bench_losses(self):
+        return [ComponentSpec("focal", focal, "Another focal")]
+
+
+class Resolver:
+    @hookimpl
+    def micro_bench_resolve_component(self, kind, name):
+        if kind == "model" and name.startswith("timm:"):
+            return ComponentSpec(name, lambda num_classes=2, in_chans=4: (name[5:], num_classes))
+        return None
+
+
+def pm_with(*plugins):
+    return make_plugin_manager(builtins=False, entrypoints=False, plugins=plugins)
+
+
+def test_create_binds_and_calls():
+    regs = registries(pm_with(Losses()))
+    assert regs["loss"].names() == ["bce", "focal"]
+    assert regs["loss"].create("focal", gamma=0.5) == ("focal", 0.5, None)
+    assert regs["loss"].plugin_of("focal").startswith("micro_bench") or regs["loss"].plugin_of("focal")
+
+
+def test_duplicate_names_both_plugins():
+    pm = make_plugin_manager(builtins=False, entrypoints=False)
+    pm.register(Losses(), name="plugin_a")
+    pm.register(MoreLosses(), name="plugin_b")
+    with pytest.raises(ComponentError) as err:
+        registries(pm)
+    assert str(err.value).startswith("duplicate loss 'focal': provided by plugin 'plugin_a' and by plugin 'plugin_b'")
+
+
+def test_unknown_name_suggests():
+    regs = registries(pm_with(Losses()))
+    with pytest.raises(ComponentError) as err:
+        regs["loss"].create("focall")
+    assert str(err.value) == "unknown loss 'focall'\nDid you mean: focal?  Available losses: bce, focal"
+
+
+def test_unknown_parameter_suggests():
+    regs = registries(pm_with(Losses()))
+    with pytest.raises(ComponentError) as err:
+        regs["loss"].create("focal", gama=1.0)
+    assert str(err.value) == "loss 'focal' got unknown parameter 'gama'. Did you mean: gamma? Parameters: gamma, alpha"
+
+
+def test_lazy_factory_string_is_imported_on_create():
+    regs = registries(pm_with(Losses()))
+    assert regs["loss"].create("bce", a=1) == {"a": 1}
+
+
+def test_resolver_open_namespace():
+    regs = registries(pm_with(Resolver()))
+    assert regs["model"].create("timm:convnext_tiny", num_classes=3) == ("convnext_tiny", 3)
+    with pytest.raises(ComponentError, match="unknown model 'convnext'"):
+        regs["model"].spec("convnext")
+
+
+def test_wrong_return_type_is_a_problem_not_a_crash(monkeypatch):
+    class Bad:
+        @hookimpl
+        def micro_bench_losses(self):
+            return ["not a spec"]
+
+    pm = make_plugin_manager(builtins=False, entrypoints=False)
+    pm.register(Bad(), name="bad_plugin")
+    pm.register(Losses(), name="good")
+    regs = registries(pm)
+    assert regs["loss"].names() == ["bce", "focal"]
+    assert regs["loss"].problems[0][0] == "bad_plugin"
+    assert "must return ComponentSpec objects, got str" in regs["loss"].problems[0][1]
+    monkeypatch.setenv("MICRO_BENCH_STRICT_PLUGINS", "1")
+    from micro_bench.errors import PluginError
+    from micro_bench.registry import Registry
+
+    with pytest.raises(PluginError, match="bad_plugin"):
+        Registry("loss", pm)
+
+
+def test_registering_later_invalidates_cache():
+    pm = pm_with()
+    assert registries(pm)["loss"].names() == []
+    pm.register(Losses())
+    assert registries(pm)["loss"].names() == ["bce", "focal"]
+
+
+def test_spec_validation():
+    with pytest.raises(ValueError, match="must look like 'package.module:callable'"):
+        ComponentSpec("x", "no_colon")
+    with pytest.raises(TypeError, match="non-empty str"):
+        ComponentSpec("", focal)

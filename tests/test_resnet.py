@@ -1,0 +1,119 @@
+"""The 4-channel ResNets: stem initialisation from a local weights file, forward, layer groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import timm
+import torch
+
+from micro_bench.errors import ComponentError
+from micro_bench_resnet import plugin
+from micro_bench_resnet.model import resnet18_4ch, resnet50_4ch, stem_weight, timm_model
+
+torch.set_num_threads(1)
+
+
+def _weights_file(tmp_path: Path, arch: str) -> tuple[Path, torch.Tensor]:
+    """A randomly initialised 3-channel ImageNet-shaped state dict saved like a checkpoint."""
+    torch.manual_seed(0)
+    reference = timm.create_model(arch, pretrained=False, num_classes=1000)
+    path = tmp_path / f"{arch}.pth"
+    torch.save(reference.state_dict(), path)
+    return path, reference.conv1.weight.detach().clone()
+
+
+@pytest.fixture(scope="module")
+def r18(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, torch.Tensor]:
+    return _weights_file(tmp_path_factory.mktemp("w"), "resnet18")
+
+
+def test_copy_red_keeps_rgb_and_copies_red_to_yellow(r18: tuple[Path, torch.Tensor]) -> None:
+    path, rgb = r18
+    model = resnet18_4ch(num_classes=5, pretrained=str(path), stem_init="copy_red")
+    w = model.net.conv1.weight.detach()
+    assert w.shape == (64, 4, 7, 7)
+    torch.testing.assert_close(w[:, :3], rgb, rtol=0, atol=0)
+    torch.testing.assert_close(w[:, 3], rgb[:, 0], rtol=0, atol=0)
+
+
+def test_zeros_keeps_rgb_and_zeroes_yellow(r18: tuple[Path, torch.Tensor]) -> None:
+    path, rgb = r18
+    w = resnet18_4ch(num_classes=5, pretrained=str(path), stem_init="zeros").net.conv1.weight
+    torch.testing.assert_close(w[:, :3].detach(), rgb, rtol=0, atol=0)
+    assert torch.count_nonzero(w[:, 3]) == 0
+
+
+def test_timm_init_repeats_and_scales_by_three_quarters(r18: tuple[Path, torch.Tensor]) -> None:
+    path, rgb = r18
+    w = resnet18_4ch(num_classes=5, pretrained=str(path), stem_init="timm").net.conv1.weight.detach()
+    torch.testing.assert_close(w[:, :3], rgb * 0.75)
+    torch.testing.assert_close(w[:, 3], rgb[:, 0] * 0.75)
+
+
+def test_rest_of_the_file_is_loaded_and_head_is_new(r18: tuple[Path, torch.Tensor]) -> None:
+    path, _ = r18
+    state = torch.load(path, weights_only=True)
+    model = resnet18_4ch(num_classes=5, pretrained=str(path))
+    torch.testing.assert_close(model.net.layer3[0].conv1.weight.detach(), state["layer3.0.conv1.weight"])
+    assert model.net.fc.weight.shape == (5, 512)
+
+
+def test_stem_weight_matches_manual_construction() -> None:
+    w = torch.randn(8, 3, 3, 3)
+    out = stem_weight(w, 5, "copy_red")
+    assert out.shape == (8, 5, 3, 3)
+    assert torch.equal(out[:, 3], w[:, 0]) and torch.equal(out[:, 4], w[:, 0])
+    with pytest.raises(ValueError, match="stem_init"):
+        stem_weight(w, 4, "bogus")  # type: ignore[arg-type]
+
+
+def test_layer_groups_cover_every_parameter_once() -> None:
+    model = resnet18_4ch(num_classes=3, pretrained=False)
+    groups = model.layer_groups()
+    assert len(groups) == 3
+    ids = [id(p) for g in groups for p in g]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == {id(p) for p in model.parameters()}
+    net = model.net
+    assert {id(p) for p in groups[2]} == {id(p) for p in net.fc.parameters()}
+    first = {id(p) for m in (net.conv1, net.bn1, net.layer1, net.layer2) for p in m.parameters()}
+    assert {id(p) for p in groups[0]} == first
+
+
+def test_resnet50_forward_from_file(tmp_path: Path) -> None:
+    path, rgb = _weights_file(tmp_path, "resnet50")
+    model = resnet50_4ch(num_classes=28, pretrained=str(path)).eval()
+    assert model.net.drop_rate == 0.5
+    torch.testing.assert_close(model.net.conv1.weight[:, 3].detach(), rgb[:, 0], rtol=0, atol=0)
+    with torch.no_grad():
+        out = model(torch.randn(2, 4, 32, 32))
+    assert out.shape == (2, 28) and torch.isfinite(out).all()
+    sizes = [sum(p.numel() for p in g) for g in model.layer_groups()]
+    assert sum(sizes) == sum(p.numel() for p in model.parameters())
+    assert sizes[2] == 2048 * 28 + 28
+
+
+def test_bad_pretrained_and_stem_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ComponentError, match="missing.pth"):
+        resnet18_4ch(num_classes=2, pretrained=str(tmp_path / "missing.pth"))
+    with pytest.raises(ComponentError, match="stem_init"):
+        resnet18_4ch(num_classes=2, pretrained=False, stem_init="red")  # type: ignore[arg-type]
+
+
+def test_plugin_specs_and_timm_resolver() -> None:
+    names = {spec.name for spec in plugin.micro_bench_models()}
+    assert names == {"resnet18_4ch", "resnet34_4ch", "resnet50_4ch"}
+    assert plugin.micro_bench_resolve_component("loss", "timm:resnet18") is None
+    spec = plugin.micro_bench_resolve_component("model", "timm:resnet18")
+    assert spec is not None and spec.name == "timm:resnet18"
+    model = spec.factory(num_classes=3, in_chans=4).eval()
+    assert model(torch.randn(1, 4, 32, 32)).shape == (1, 3)
+    assert len(model.layer_groups()) == 3
+
+
+def test_timm_model_generic_layer_groups() -> None:
+    model = timm_model("efficientnet_b0", num_classes=3, in_chans=4, stem_init="zeros")
+    ids = [id(p) for g in model.layer_groups() for p in g]
+    assert sorted(ids) == sorted(id(p) for p in model.parameters())
