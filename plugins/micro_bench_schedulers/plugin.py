@@ -33,6 +33,9 @@ def micro_bench_schedulers() -> list[ComponentSpec]:
             "one_cycle",
             "micro_bench_schedulers.one_cycle:OneCycle",
             "One-cycle policy with cosine annealing (as torch OneCycleLR, no momentum cycling)",
-            {"paper": "Smith & Topin: Super-Convergence, 2018 (arXiv:1708.07120)"},
+            {
+                "paper": "Smith & Topin: Super-Convergence, 2018 (arXiv:1708.07120)",
+                "conformance_params": {"epochs": 2},  # a cycle needs an end: epochs is required
+            },
         ),
     ]

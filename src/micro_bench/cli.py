@@ -7,7 +7,6 @@ Building the CLI imports only plugin entry modules (standard library + micro_ben
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,9 +27,7 @@ class _PluginGroup(click.Group):
         if self._loaded:
             return
         self._loaded = True
-        plugins_dir = ctx.params.get("plugins_dir") if ctx is not None else None
-        if plugins_dir:
-            os.environ["MICRO_BENCH_PLUGINS_DIR"] = str(plugins_dir)
+        _use_plugins_dir(ctx.params.get("plugins_dir") if ctx is not None else None)
         _pm().hook.micro_bench_add_commands(cli=self)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -51,10 +48,18 @@ class _PluginGroup(click.Group):
             raise click.ClickException(str(exc)) from None
 
 
+_PLUGINS_DIR: list[Path] = []
+
+
+def _use_plugins_dir(plugins_dir: Path | None) -> None:
+    if plugins_dir is not None and not _PLUGINS_DIR:
+        _PLUGINS_DIR.append(plugins_dir)
+
+
 def _pm() -> Any:
     from micro_bench.plugin_manager import get_plugin_manager
 
-    return get_plugin_manager()
+    return get_plugin_manager(plugins_dir=_PLUGINS_DIR[0] if _PLUGINS_DIR else None)
 
 
 @click.group(cls=_PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,6 +73,7 @@ def cli(plugins_dir: Path | None) -> None:
     First run, on the embedded hpa_synth data:
       micro-bench run benchmarks/hpa_table4.yaml --profile smoke
     """
+    _use_plugins_dir(plugins_dir)
 
 
 def _load(file: Path, profile: str | None, overrides: tuple[str, ...]) -> Any:

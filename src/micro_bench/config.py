@@ -168,7 +168,8 @@ def _component(raw: Any, where: str, ctx: _Ctx, optional: bool) -> Component | N
     if isinstance(raw, Mapping):
         name = raw.get("name")
         if not isinstance(name, str) or not name:
-            raise ctx.error(where, f"expected a mapping with a 'name' string, got keys {sorted(raw)}")
+            raise ctx.error(where, f"expected a mapping with a 'name' string, got keys {sorted(raw)} "
+                                   "(is the base component missing?)")
         return Component(name, {k: v for k, v in raw.items() if k != "name"})
     raise ctx.error(where, f"expected a component name or a mapping with 'name', got {_type_name(raw)} {raw!r}")
 
@@ -213,7 +214,7 @@ def load_config(
     if not isinstance(profiles, Mapping):
         raise ctx.error("profiles", f"expected a mapping of profile name -> overrides, got {_type_name(profiles)}")
     base = {k: v for k, v in raw.items() if k not in {"runs", "profiles"}}
-    runs_raw = raw.get("runs") or [{}]
+    runs_raw = raw["runs"] if "runs" in raw else [{}]
     run_patches: Mapping[str, Any] = {}
     if profile is not None:
         if profile not in profiles:

@@ -101,7 +101,7 @@ def stamp(
     s_eff = float(np.hypot(s_px, PSF_PX))
     integral = amps * 2 * np.pi * max(s_px, PSF_PX) ** 2
     k = int(np.ceil(2.5 * s_eff))
-    if len(points) * (2 * k + 1) ** 2 < 4 * R * R * (2 * k + 1) / (2 * k + 1 + 8):
+    if 3 * len(points) * (2 * k + 1) ** 2 < 2 * R * R * (2 * k + 1) + 16 * len(points):
         return _direct(points * R - 0.5, integral, s_eff, k, R)
     img = _splat(points * R - 0.5, integral, R)
     return ndimage.gaussian_filter(img, s_eff, truncate=2.5, mode="constant") if s_eff > 0 else img

@@ -1,0 +1,55 @@
+"""Pixel features of the baselines: standardized ``(C, R, R)`` images flattened (paper III-A).
+
+Images stream from the dataset's dask array straight into one preallocated ``float32`` matrix
+with ``dask.array.store``, so the features exist once in memory (no concatenated copy).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["pixel_features"]
+
+
+def pixel_features(
+    dataset: Any, indices: np.ndarray, mean: np.ndarray, std: np.ndarray, *, resolution: int
+) -> np.ndarray:
+    """``(n, C * resolution**2) float32`` standardized pixels of ``dataset`` samples ``indices``.
+
+    Args:
+        dataset: a :class:`micro_bench.components.Dataset`; ``images(indices)`` is a dask
+            ``(n, C, R, R) uint8`` array.
+        indices: ``(n,) int`` sample indices.
+        mean, std: ``(C,)`` per-channel statistics on the 0-255 scale.
+        resolution: side length of the features; ``R`` must equal it or be a multiple of it
+            (then ``R / resolution`` pixel blocks are averaged with ``dask.array.coarsen``).
+
+    Raises:
+        ValueError: ``R`` is not a multiple of ``resolution``, or ``mean``/``std`` do not have C
+            entries, or a std is not positive.
+    """
+    import dask.array as da
+
+    images = dataset.images(np.asarray(indices))
+    n, channels, height, width = images.shape
+    mean = np.asarray(mean, dtype=np.float32).reshape(-1)
+    std = np.asarray(std, dtype=np.float32).reshape(-1)
+    if mean.shape != (channels,) or std.shape != (channels,):
+        raise ValueError(f"sklearn trainer: channel stats must have {channels} entries, got {mean.shape} and {std.shape}")
+    if not (std > 0).all():
+        raise ValueError(f"sklearn trainer: channel std must be > 0, got {std.tolist()}")
+    if height != width or height % resolution:
+        raise ValueError(
+            f"sklearn trainer: dataset images are {height}x{width}, expected square with a side that is a "
+            f"multiple of resolution={resolution} (set dataset.resolution: {resolution})"
+        )
+    x = images.rechunk({1: -1, 2: -1, 3: -1}).astype(np.float32)
+    factor = height // resolution
+    if factor > 1:
+        x = da.coarsen(np.mean, x, {2: factor, 3: factor}).astype(np.float32)
+    x = (x - mean[None, :, None, None]) / std[None, :, None, None]
+    out = np.empty((n, channels * resolution * resolution), dtype=np.float32)
+    da.store(x.reshape(n, -1), out, lock=False)
+    return out

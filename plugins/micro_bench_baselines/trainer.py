@@ -1,0 +1,108 @@
+"""The ``sklearn`` trainer: fits a scikit-learn estimator on standardized, flattened pixels.
+
+``fit`` reads the training images through dask into one ``(n, C * R * R) float32`` matrix
+(standardized per channel with ``dataset.channel_stats``, the paper's 64x64x4 by default), fits
+the estimator one-vs-rest on the ``(n, K)`` labels, and logs every class that is constant in the
+training labels (a class without positives predicts probability 0). ``n_jobs`` sets joblib's
+parallelism for fit and predict. ``predict`` returns ``(n, K) float`` probabilities.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from micro_bench_baselines.features import pixel_features
+
+__all__ = ["SklearnTrainer"]
+
+
+class SklearnTrainer:
+    """Fit/predict for scikit-learn estimators with ``fit(X, Y)`` and ``predict_proba(X)``.
+
+    Args:
+        n_jobs: joblib workers for the one-vs-rest fits and predictions (``-1``: all cores).
+        resolution: side length of the pixel features (the paper: 64).
+    """
+
+    def __init__(self, n_jobs: int | None = -1, resolution: int = 64) -> None:
+        if resolution < 1:
+            raise ValueError(f"sklearn trainer: resolution must be >= 1, got {resolution}")
+        self.n_jobs = n_jobs
+        self.resolution = resolution
+        self._stats: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _channel_stats(self, dataset: Any, context: Any) -> tuple[np.ndarray, np.ndarray]:
+        split = dict(getattr(context, "extra", {}).get("split", {}))
+        kwargs = {key: split[key] for key in ("fractions", "seed") if key in split}
+        mean, std = dataset.channel_stats(**kwargs)
+        return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+
+    def fit(
+        self,
+        model: Any,
+        dataset: Any,
+        train_idx: np.ndarray,
+        val_idx: np.ndarray,
+        *,
+        loss: Any = None,
+        schedule: Any = None,
+        context: Any,
+    ) -> Mapping[str, Any]:
+        """Fit ``model`` in place on the ``train_idx`` samples; return sizes, timings, skipped classes."""
+        from joblib import parallel_config
+
+        if len(train_idx) == 0:
+            raise ValueError("sklearn trainer: the training split is empty")
+        self._stats = self._channel_stats(dataset, context)
+        t0 = time.perf_counter()
+        x = pixel_features(dataset, train_idx, *self._stats, resolution=self.resolution)
+        y = np.asarray(dataset.labels[np.asarray(train_idx)], dtype=np.int8)
+        t1 = time.perf_counter()
+        constant = _log_constant_classes(y, dataset.classes, context)
+        context.log(f"sklearn: fitting {type(model).__name__} on {x.shape[0]} x {x.shape[1]} features, {y.shape[1]} classes")
+        with parallel_config(n_jobs=self.n_jobs):
+            model.fit(x, y)
+        t2 = time.perf_counter()
+        return {
+            "n_train": int(x.shape[0]),
+            "n_features": int(x.shape[1]),
+            "constant_classes": constant,
+            "features_s": t1 - t0,
+            "fit_s": t2 - t1,
+        }
+
+    def predict(self, model: Any, dataset: Any, indices: np.ndarray, *, tta: Any = None, context: Any) -> np.ndarray:
+        """``(len(indices), K) float64`` probabilities; ``tta`` is ignored (logged if given)."""
+        from joblib import parallel_config
+
+        if self._stats is None:
+            raise RuntimeError("sklearn trainer: predict() called before fit()")
+        if tta is not None:
+            context.log("sklearn: test-time augmentation does not apply to pixel baselines; ignored")
+        x = pixel_features(dataset, indices, *self._stats, resolution=self.resolution)
+        with parallel_config(n_jobs=self.n_jobs):
+            proba = np.asarray(model.predict_proba(x), dtype=np.float64)
+        k = len(dataset.classes)
+        if proba.shape != (len(indices), k):
+            raise ValueError(f"sklearn trainer: {type(model).__name__}.predict_proba gave {proba.shape}, expected {(len(indices), k)}")
+        return proba
+
+
+def _log_constant_classes(y: np.ndarray, classes: Any, context: Any) -> list[int]:
+    """Log each class whose ``(n, K)`` training column is all 0 or all 1; return their indices."""
+    positives = y.sum(axis=0)
+    constant = []
+    for k in np.flatnonzero((positives == 0) | (positives == y.shape[0])):
+        name = classes[k] if k < len(classes) else str(k)
+        if positives[k] == 0:
+            context.log(f"sklearn: class {k} ({name}) has no positives in the {y.shape[0]} training samples; "
+                        "it predicts all-negative (probability 0)")
+        else:
+            context.log(f"sklearn: class {k} ({name}) is positive in all {y.shape[0]} training samples; "
+                        "it predicts all-positive (probability 1)")
+        constant.append(int(k))
+    return constant

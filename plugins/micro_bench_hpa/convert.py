@@ -1,0 +1,165 @@
+"""``micro-bench data convert``: an HPA source folder -> a zarr store, in parallel with dask.
+
+1. :func:`~micro_bench_hpa.validate.plan_conversion` checks every input (headers only).
+2. The store is created for the good samples, or reopened if an earlier run was interrupted.
+3. Each pending block (one shard of every resolution) is one dask task: decode four channels
+   per sample, resize (antialiased), write the block, record decode failures in
+   ``DEST/convert_issues/<start>.json`` and only then mark the block written. Tasks own whole
+   shards, so parallel writes never touch the same file.
+4. ``DEST/convert_report.json`` lists every skipped sample with its reason.
+
+A kill at any moment leaves each block either fully written or pending, so running the same
+command again finishes the job and yields the same store as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from micro_bench_hpa.readers import ReadError, load_sample
+from micro_bench_hpa.store import BAD, DONE, create_store, open_store, pending_blocks, write_samples
+from micro_bench_hpa.validate import Issue, plan_conversion
+
+__all__ = ["INTENSITY_RULE", "convert", "convert_block"]
+
+INTENSITY_RULE = "uint8 as is; uint16 -> round(x / 257); RGB channel files -> own colour plane"
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.partial")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
+    tmp.replace(path)
+
+
+def convert_block(dest: str, start: int, ids: Sequence[str], paths: Sequence[dict[str, Path]], resolutions: Sequence[int]) -> int:
+    """Decode, resize and write samples ``start .. start + len(ids)``; returns how many.
+
+    Runs inside a dask worker. Samples that fail to decode are written as zeros, marked bad and
+    listed in ``dest/convert_issues/<start>.json`` (written before the block is marked done).
+    """
+    n = len(ids)
+    out = {int(r): np.zeros((n, 4, int(r), int(r)), dtype=np.uint8) for r in resolutions}
+    bad, issues = [], []
+    for i, files in enumerate(paths):
+        try:
+            sample = load_sample(files, resolutions)
+        except ReadError as err:
+            bad.append(i)
+            issues.append([err.kind, ids[i], f"{err.path.name}: {err.detail}"])
+            continue
+        for r, a in sample.items():
+            out[r][i] = a
+    _write_json(Path(dest) / "convert_issues" / f"{start:09d}.json", issues)
+    write_samples(open_store(dest, mode="r+"), start, out, bad=bad)
+    return n
+
+
+def _run_local(tasks: list[Any], sizes: list[int], workers: int, progress: Callable[[int], None]) -> None:
+    import dask
+    from dask.callbacks import Callback
+
+    keys = {t.key: s for t, s in zip(tasks, sizes, strict=True)}
+
+    class _Progress(Callback):
+        def _posttask(self, key, result, dsk, state, id):  # noqa: A002 - dask's signature
+            if key in keys:
+                progress(keys[key])
+
+    scheduler = "synchronous" if workers <= 1 else "processes"
+    with _Progress():
+        dask.compute(*tasks, scheduler=scheduler, num_workers=max(workers, 1))
+
+
+def _run_distributed(tasks: list[Any], sizes: list[int], address: str, progress: Callable[[int], None]) -> None:
+    from distributed import Client, as_completed
+
+    with Client(address) as client:
+        futures = client.compute(tasks)
+        size = {f.key: s for f, s in zip(futures, sizes, strict=True)}
+        for fut in as_completed(futures):
+            fut.result()
+            progress(size[fut.key])
+
+
+def convert(
+    src: str | Path,
+    dest: str | Path,
+    *,
+    resolutions: Sequence[int] = (512, 256, 64),
+    scheduler: str | None = None,
+    workers: int | None = None,
+    block_size: int = 32,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Convert ``src`` into the store ``dest`` (or finish an interrupted conversion).
+
+    Args:
+        src: source folder (Kaggle layout, full-size 16-bit fields or external data).
+        dest: the ``.zarr`` directory.
+        resolutions: output sides.
+        scheduler: a dask.distributed scheduler address; ``None`` runs local worker processes.
+        workers: local worker processes (default: CPU count; 1 runs in this process).
+        block_size: samples per shard and per task.
+        progress: show a tqdm bar (samples/s).
+
+    Returns:
+        The report written to ``dest/convert_report.json``: counts, skipped samples with reasons.
+    """
+    import dask
+    from tqdm.auto import tqdm
+
+    res = sorted({int(r) for r in resolutions}, reverse=True)
+    plan = plan_conversion(src, min_side=res[0])
+    if not plan.ids:
+        raise ValueError(f"{src}: no valid sample to convert ({len(plan.issues)} problems, first: {plan.issues[:1]})")
+    dest = Path(dest)
+    group = create_store(
+        dest,
+        ids=plan.ids,
+        labels=plan.labels,
+        resolutions=res,
+        source=str(Path(src).resolve().name),
+        attrs={"label_csv": plan.label_csv.name, "intensity_rule": INTENSITY_RULE},
+        block_size=block_size,
+    )
+    todo = pending_blocks(group)
+    delayed = dask.delayed(convert_block, pure=True)
+    tasks = [delayed(str(dest), a, plan.ids[a:b], plan.paths[a:b], res, dask_key_name=f"block-{a}") for a, b in todo]
+    sizes = [b - a for a, b in todo]
+    bar = tqdm(total=len(plan.ids), initial=len(plan.ids) - sum(sizes), unit="sample", disable=not progress, desc="convert")
+    try:
+        if scheduler:
+            _run_distributed(tasks, sizes, scheduler, bar.update)
+        else:
+            _run_local(tasks, sizes, workers if workers is not None else (os.cpu_count() or 1), bar.update)
+    finally:
+        bar.close()
+    return _report(dest, plan.issues)
+
+
+def _report(dest: Path, issues: list[Issue]) -> dict[str, Any]:
+    group = open_store(dest)
+    status = group["status"][:]
+    decode: list[Issue] = []
+    for f in sorted((dest / "convert_issues").glob("*.json")):
+        decode += [tuple(i) for i in json.loads(f.read_text())]
+    skipped = sorted(issues + decode)
+    by_kind: dict[str, int] = {}
+    for kind, _, _ in skipped:
+        by_kind[kind] = by_kind.get(kind, 0) + 1
+    report = {
+        "store": str(dest),
+        "written": int((status == DONE).sum()),
+        "skipped_after_decode": int((status == BAD).sum()),
+        "problems": by_kind,
+        "skipped": [{"kind": k, "id": i, "detail": d} for k, i, d in skipped],
+    }
+    _write_json(dest / "convert_report.json", report)
+    return report

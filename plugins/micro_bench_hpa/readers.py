@@ -1,0 +1,198 @@
+"""Readers for HPA sources: label CSVs, per-channel image files, decoding and resizing.
+
+Supported layouts (``SRC`` is the folder given to ``micro-bench data convert``):
+
+* Kaggle 2018: ``SRC/train.csv`` and ``SRC/train/<id>_{red,green,blue,yellow}.png`` (8-bit,
+  512x512), or the same files flat in ``SRC``.
+* Full-size release: the same naming with 16-bit PNG or TIFF fields (2048x2048 or 3072x3072);
+  other files in the folder (``*_cellmask.png``, ``*_nucleimask.png``) are ignored.
+* HPA v18 external data: ``SRC/HPAv18RBGY_wodpl.csv`` with ids such as ``10580_1610_C1_1``;
+  channel files may be RGB-coloured (as downloaded from proteinatlas.org).
+
+Intensity rules (documented in docs/data.md):
+
+* 16-bit: ``uint8 = round(x / 257)``: the linear map of the full 0-65535 range onto 0-255
+  (65535 -> 255), the same for every image, so intensities stay comparable across samples
+  (no per-image contrast stretch).
+* RGB-coloured channel files: the channel's own colour plane (red -> R, green -> G, blue -> B,
+  yellow -> mean of R and G).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from micro_bench_hpa.classes import HPA_CHANNELS, N_CLASSES
+
+__all__ = [
+    "ALLOWED_SIZES",
+    "LABEL_CSVS",
+    "ReadError",
+    "find_label_csv",
+    "image_folder",
+    "index_images",
+    "inspect_image",
+    "load_sample",
+    "parse_label_rows",
+    "read_channel",
+    "to_uint8",
+]
+
+#: Label files looked for in SRC, in order.
+LABEL_CSVS: tuple[str, ...] = ("train.csv", "HPAv18RBGY_wodpl.csv")
+#: Accepted square sides of a channel image.
+ALLOWED_SIZES: tuple[int, ...] = (512, 1024, 2048, 3072)
+_EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
+_NAME = re.compile(r"^(?P<id>.+)_(?P<color>red|green|blue|yellow)$")
+_MODES = {"L": "uint8", "I;16": "uint16", "I;16B": "uint16", "I;16L": "uint16", "I": "uint16", "RGB": "uint8"}
+
+
+class ReadError(ValueError):
+    """A channel file that cannot be used; ``kind`` is the report category."""
+
+    def __init__(self, kind: str, path: Path, detail: str) -> None:
+        super().__init__(f"{path}: {detail}")
+        self.kind = kind
+        self.path = path
+        self.detail = detail
+
+
+def find_label_csv(src: Path) -> Path:
+    """The label CSV in ``src`` (see :data:`LABEL_CSVS`), or a clear error."""
+    for name in LABEL_CSVS:
+        if (src / name).is_file():
+            return src / name
+    raise FileNotFoundError(f"{src}: no label CSV found; expected one of {', '.join(LABEL_CSVS)} (columns Id,Target)")
+
+
+def image_folder(src: Path) -> Path:
+    """``src/train`` when it exists (the Kaggle zip layout), else ``src`` itself (flat)."""
+    return src / "train" if (src / "train").is_dir() else src
+
+
+def parse_label_rows(path: Path) -> tuple[list[tuple[str, list[int]]], list[tuple[str, str, str]]]:
+    """Parse ``Id,Target`` rows leniently.
+
+    Returns:
+        ``(rows, issues)``: rows are ``(id, sorted unique class indices)`` of the good lines;
+        issues are ``(kind, id, detail)`` for ``bad_label``, ``empty_target`` and ``duplicate_id``
+        (every occurrence of a duplicated id is dropped).
+    """
+    rows: list[tuple[str, list[int]]] = []
+    issues: list[tuple[str, str, str]] = []
+    seen: dict[str, int] = {}
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or not {"Id", "Target"} <= set(reader.fieldnames):
+            raise ValueError(f"{path}: expected a CSV with columns Id,Target, got {reader.fieldnames}")
+        for line, row in enumerate(reader, start=2):
+            sid, target = (row["Id"] or "").strip(), (row["Target"] or "").strip()
+            seen[sid] = seen.get(sid, 0) + 1
+            if not target:
+                issues.append(("empty_target", sid, f"{path.name}:{line}: no class index"))
+                continue
+            try:
+                classes = sorted({int(t) for t in target.split()})
+            except ValueError:
+                issues.append(("bad_label", sid, f"{path.name}:{line}: Target {target!r} is not integers"))
+                continue
+            if classes[0] < 0 or classes[-1] >= N_CLASSES:
+                issues.append(("bad_label", sid, f"{path.name}:{line}: label outside 0-{N_CLASSES - 1} in {target!r}"))
+                continue
+            rows.append((sid, classes))
+    dups = {s for s, c in seen.items() if c > 1}
+    issues += [("duplicate_id", s, f"{path.name}: id listed {seen[s]} times") for s in sorted(dups)]
+    return [r for r in rows if r[0] not in dups], issues
+
+
+def index_images(folder: Path) -> dict[str, dict[str, Path]]:
+    """``{id: {color: path}}`` of every ``<id>_<color>.<ext>`` file in ``folder``."""
+    out: dict[str, dict[str, Path]] = {}
+    for p in sorted(folder.iterdir()):
+        if p.suffix.lower() not in _EXTENSIONS:
+            continue
+        m = _NAME.match(p.stem)
+        if m:
+            out.setdefault(m["id"], {})[m["color"]] = p
+    return out
+
+
+def inspect_image(path: Path) -> tuple[int, int, str]:
+    """Read only the header: ``(width, height, dtype)``; :class:`ReadError` ``unreadable``/``wrong_dtype``."""
+    try:
+        with Image.open(path) as im:
+            w, h, mode = im.width, im.height, im.mode
+    except Exception as exc:  # PIL raises many types for non-images
+        raise ReadError("unreadable", path, f"not a readable image ({type(exc).__name__}: {exc})") from None
+    if mode not in _MODES:
+        raise ReadError("wrong_dtype", path, f"pixel mode {mode!r}; expected 8-bit (L), 16-bit (I;16) or RGB")
+    return w, h, _MODES[mode]
+
+
+def to_uint8(a: np.ndarray) -> np.ndarray:
+    """Map ``uint8`` (unchanged) or ``uint16`` (``round(x / 257)``) pixels to ``uint8``."""
+    if a.dtype == np.uint8:
+        return a
+    if a.dtype in (np.uint16, np.int32, np.uint32) and a.max(initial=0) <= 65535:
+        return ((a.astype(np.uint32) * 2 + 257) // 514).astype(np.uint8)
+    raise ValueError(f"cannot map pixels of dtype {a.dtype} to uint8")
+
+
+def read_channel(path: Path, color: str) -> np.ndarray:
+    """Decode one channel file to ``(H, W) uint8`` by the module's intensity rules."""
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
+
+            a = np.asarray(tifffile.imread(path))
+        else:
+            with Image.open(path) as im:
+                im.load()
+                a = np.asarray(im)
+    except Exception as exc:
+        kind = "truncated" if "truncat" in str(exc).lower() or isinstance(exc, EOFError) else "unreadable"
+        raise ReadError(kind, path, f"cannot decode ({type(exc).__name__}: {exc})") from None
+    if a.ndim == 3 and a.shape[-1] in (3, 4):
+        planes = {"red": a[..., 0], "green": a[..., 1], "blue": a[..., 2]}
+        a = planes.get(color, ((a[..., 0].astype(np.uint16) + a[..., 1]) // 2).astype(a.dtype))
+    if a.ndim != 2:
+        raise ReadError("wrong_dtype", path, f"expected a single-channel image, got shape {a.shape}")
+    try:
+        return to_uint8(a)
+    except ValueError as exc:
+        raise ReadError("wrong_dtype", path, str(exc)) from None
+
+
+def resize(a: np.ndarray, r: int) -> np.ndarray:
+    """Antialiased bilinear resize (PIL's triangle filter widened by the reduction factor)."""
+    if a.shape == (r, r):
+        return a
+    return np.asarray(Image.fromarray(a).resize((r, r), Image.Resampling.BILINEAR))
+
+
+def load_sample(paths: Mapping[str, Path], resolutions: Sequence[int]) -> dict[int, np.ndarray]:
+    """Decode four channels and resize each to every resolution.
+
+    Args:
+        paths: ``{color: file}`` for red, green, blue, yellow.
+        resolutions: output sides.
+
+    Returns:
+        ``{R: (4, R, R) uint8}`` in channel order red, green, blue, yellow. Raises
+        :class:`ReadError` (``missing_channel``, ``unreadable``, ``truncated``, ``wrong_size``, ...).
+    """
+    channels = []
+    for color in HPA_CHANNELS:
+        if color not in paths:
+            raise ReadError("missing_channel", Path(f"<{color}>"), f"no {color} channel file")
+        channels.append(read_channel(paths[color], color))
+    shapes = {c.shape for c in channels}
+    if len(shapes) != 1 or (shape := shapes.pop())[0] != shape[1] or shape[0] not in ALLOWED_SIZES:
+        raise ReadError("wrong_size", paths["red"], f"channel shapes {sorted(c.shape for c in channels)}; expected equal squares of {ALLOWED_SIZES}")
+    return {int(r): np.stack([resize(c, int(r)) for c in channels]) for r in resolutions}

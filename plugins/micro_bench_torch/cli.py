@@ -1,0 +1,61 @@
+"""``micro-bench lr-find FILE``: the learning-rate range test on a benchmark's first run (or
+``--run LABEL``), writing ``lr_find.png`` / ``lr_find.json`` and printing the suggestion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["lr_find_command"]
+
+
+@click.command("lr-find")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--profile", "-p", default=None, help="Profile of the benchmark file to merge (e.g. smoke).")
+@click.option("--set", "overrides", multiple=True, metavar="K=V", help="Override one key, e.g. trainer.lr=0.01.")
+@click.option("--run", "run_label", default=None, help="Label of the run whose components are used (default: the first).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: runs/<benchmark>/lr_find).")
+@click.option("--num-iter", type=int, default=100, show_default=True, help="Iterations (capped at one pass).")
+@click.option("--start-lr", type=float, default=1e-7, show_default=True)
+@click.option("--end-lr", type=float, default=10.0, show_default=True)
+def lr_find_command(file: Path, profile: str | None, overrides: tuple[str, ...], run_label: str | None,
+                    out: Path | None, num_iter: int, start_lr: float, end_lr: float) -> None:
+    """Sweep the learning rate exponentially over one pass and suggest one (paper Fig. 3)."""
+    from micro_bench.config import load_config
+    from micro_bench.errors import ConfigError
+    from micro_bench.runner import prepare
+    from micro_bench_torch.lr_find import lr_find
+    from micro_bench_torch.trainer import split_args
+
+    config = load_config(file, profile=profile, overrides=overrides)
+    runs = [r for r in config.runs if run_label is None or r.label == run_label]
+    if not runs:
+        labels = ", ".join(repr(r.label) for r in config.runs)
+        raise ConfigError(f"{file}: no run labelled {run_label!r}; labels are {labels}")
+    run = runs[0]
+    built = prepare(run)
+    if built.loss is None:
+        raise ConfigError(f"{file}: lr-find needs a loss (runs[{run.index}].loss)")
+    trainer = built.trainer
+    mean, std = built.dataset.channel_stats(**split_args_from(run))
+    result = lr_find(
+        built.model, built.dataset, built.train_idx, loss=built.loss, start_lr=start_lr, end_lr=end_lr,
+        num_iter=num_iter, batch_size=getattr(trainer, "batch_size", 64),
+        lr_groups=getattr(trainer, "lr_groups", (0.1, 0.333, 1.0)),
+        frozen=getattr(trainer, "freeze_epochs", 1) > 0, seed=run.seed, mean=mean, std=std,
+        device=str(trainer.runtime.device) if hasattr(trainer, "runtime") else "auto",
+    )
+    folder = out if out is not None else Path("runs") / config.name / "lr_find"
+    path = result.save(folder)
+    click.echo(f"{config.name} [{run.label}]: suggested lr {result.suggestion:.3g} ({result.rule}); "
+               f"{len(result.lrs)} iterations, {result.stopped}")
+    click.echo(f"wrote {path} and {path.with_suffix('.png')}")
+    del split_args  # imported for its documentation link; the run config carries the split
+
+
+def split_args_from(run: object) -> dict[str, object]:
+    """``fractions``/``seed`` of a run config's split, for ``dataset.channel_stats``."""
+    split = getattr(run, "split", {}) or {}
+    return {"fractions": tuple(split.get("fractions", (0.8, 0.1, 0.1))), "seed": split.get("seed", 0)}

@@ -1,0 +1,128 @@
+"""The inner loops: one training epoch, a mean loss over a split, batched prediction with TTA."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from micro_bench_torch.errors import TrainingDiverged
+from micro_bench_torch.runtime import Runtime
+
+__all__ = ["EpochStats", "mean_loss", "predict_proba", "train_epoch"]
+
+
+@dataclass
+class EpochStats:
+    """What one training epoch produced: mean loss, per-iteration rates (the head group's, the
+    rate each step used), wall time and throughput."""
+
+    loss: float
+    lrs: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    samples: int = 0
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.samples / self.seconds if self.seconds > 0 else 0.0
+
+
+def train_epoch(
+    net: nn.Module,
+    loader: DataLoader,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    rt: Runtime,
+    *,
+    epoch: int,
+    desc: str = "",
+    progress: bool = True,
+) -> EpochStats:
+    """One pass over ``loader`` of ``(x (B, C, H, W) float32, y (B, K) float32)``.
+
+    ``scheduler`` (or ``None``) is stepped after every optimizer step. A NaN/inf loss raises
+    :class:`TrainingDiverged` before the bad step is taken. ``epoch`` is 1-based, for messages.
+    """
+    net.train()
+    total, count, lrs = 0.0, 0, []
+    start = time.perf_counter()
+    bar = tqdm(loader, desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+    for step, (x, y) in enumerate(bar, start=1):
+        x, y = rt.batch(x), y.to(rt.device, non_blocking=True)
+        with rt.autocast():
+            logits = net(x)
+        loss = loss_fn(logits.float(), y)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            lr = optimizer.param_groups[-1]["lr"]
+            raise TrainingDiverged(
+                f"training diverged: loss is {value} at epoch {epoch}, step {step}/{len(loader)} "
+                f"(head lr {lr:.3g}); the last good checkpoint is kept; try a lower trainer.lr"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        lrs.append(float(optimizer.param_groups[-1]["lr"]))
+        if scheduler is not None:
+            scheduler.step()
+        total += value * len(x)
+        count += len(x)
+        if progress and (step % 10 == 0 or step == len(loader)):
+            rate = count / max(time.perf_counter() - start, 1e-9)
+            bar.set_postfix(loss=f"{total / count:.4f}", lr=f"{lrs[-1]:.2e}", samples_s=f"{rate:.0f}")
+    bar.close()
+    return EpochStats(total / max(count, 1), lrs, time.perf_counter() - start, count)
+
+
+@torch.inference_mode()
+def mean_loss(
+    net: nn.Module,
+    loader: DataLoader,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    rt: Runtime,
+) -> float:
+    """Sample-weighted mean of ``loss_fn`` over ``loader`` in eval mode (``nan`` when empty)."""
+    net.eval()
+    total, count = 0.0, 0
+    for x, y in loader:
+        with rt.autocast():
+            logits = net(rt.batch(x))
+        total += float(loss_fn(logits.float(), y.to(rt.device))) * len(x)
+        count += len(x)
+    return total / count if count else math.nan
+
+
+@torch.inference_mode()
+def predict_proba(
+    net: nn.Module, loader: DataLoader, rt: Runtime, *, tta: Any = None, seed: int = 0, progress: bool = False
+) -> np.ndarray:
+    """Sigmoid probabilities ``(n, K) float32`` over ``loader`` in eval mode.
+
+    With a TTA policy every batch ``(B, C, H, W)`` (on the CPU) is expanded into its views, each
+    view predicted, and the ``(V, B, K)`` stack reduced by ``tta.reduce`` to ``(B, K)``.
+    Random policies draw from one ``torch.Generator`` seeded with ``seed``.
+    """
+    net.eval()
+    generator = torch.Generator().manual_seed(seed)
+    out: list[torch.Tensor] = []
+    for x, _ in tqdm(loader, desc="predict", disable=not progress, leave=False, dynamic_ncols=True):
+        views = [x] if tta is None else list(tta.views(x, generator=generator))
+        probs = []
+        for view in views:
+            with rt.autocast():
+                logits = net(rt.batch(view))
+            probs.append(torch.sigmoid(logits.float()).cpu())
+        stacked = torch.stack(probs)
+        out.append(stacked[0] if tta is None else torch.as_tensor(tta.reduce(stacked)))
+    if not out:
+        return np.zeros((0, 0), np.float32)
+    return torch.cat(out).numpy().astype(np.float32, copy=False)

@@ -1,0 +1,167 @@
+"""``lr_find``: the learning-rate range test (Smith 2017; fastai's ``lr_find``, the paper's Fig. 3).
+
+The rate grows exponentially from ``start_lr`` to ``end_lr`` over at most one pass of the
+training data; the loss is smoothed with a bias-corrected exponential moving average; the sweep
+stops once the smoothed loss exceeds ``divergence`` times its best value (or is NaN). Weights,
+optimizer state, trainable flags and the RNG are restored afterwards. The suggested rate and the
+rule that picked it are recorded with the curve.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from micro_bench_torch.figures import plot_lr_find
+from micro_bench_torch.groups import build_optimizer, set_trainable
+from micro_bench_torch.runtime import resolve_runtime
+
+__all__ = ["LRFindResult", "lr_find", "suggest_lr"]
+
+
+@dataclass
+class LRFindResult:
+    """The sweep: ``lrs`` (head group), raw and smoothed ``losses``, the suggestion and its rule."""
+
+    lrs: list[float]
+    losses: list[float]
+    smoothed: list[float]
+    suggestion: float
+    rule: str
+    candidates: dict[str, float] = field(default_factory=dict)
+    stopped: str = "end of sweep"
+
+    def plot(self, path: str | Path) -> Path:
+        """Write the loss-vs-lr figure (log x axis) to ``path``."""
+        return plot_lr_find(self.lrs, self.smoothed, path, suggestion=self.suggestion, rule=self.rule)
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``lr_find.json`` and ``lr_find.png`` into ``directory``; returns the JSON path."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.plot(directory / "lr_find.png")
+        path = directory / "lr_find.json"
+        path.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+        return path
+
+
+def suggest_lr(lrs: Sequence[float], smoothed: Sequence[float], *, skip_start: int = 10,
+               skip_end: int = 5) -> tuple[float, str, dict[str, float]]:
+    """Pick a rate from a sweep: ``(rate, rule, candidates)``.
+
+    ``steepest``: where the smoothed loss falls fastest against ``log10(lr)``, looking only
+    before its minimum (after dropping ``skip_start`` noisy first points). ``min/10``: a tenth of
+    the rate at the minimum. The steepest point is preferred; ``min/10`` is used when fewer than
+    3 points precede the minimum.
+    """
+    lr, loss = np.asarray(lrs, float), np.asarray(smoothed, float)
+    end = len(loss) - skip_end if len(loss) - skip_end - skip_start >= 3 else len(loss)
+    start = skip_start if end - skip_start >= 3 else 0
+    best = start + int(np.nanargmin(loss[start:end]))
+    candidates = {"min/10": float(lr[best] / 10)}
+    if best - start >= 3:
+        slope = np.gradient(loss[start : best + 1], np.log10(lr[start : best + 1]))
+        candidates["steepest"] = float(lr[start + int(np.argmin(slope))])
+        return candidates["steepest"], "steepest descent of smoothed loss", candidates
+    return candidates["min/10"], "min/10 (rate at the smoothed minimum / 10)", candidates
+
+
+def lr_find(
+    model: nn.Module,
+    dataset: Any,
+    train_idx: np.ndarray,
+    *,
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    start_lr: float = 1e-7,
+    end_lr: float = 10.0,
+    num_iter: int = 100,
+    beta: float = 0.98,
+    divergence: float = 4.0,
+    batch_size: int = 64,
+    lr_groups: Sequence[float] = (0.1, 0.333, 1.0),
+    frozen: bool = True,
+    optimizer: torch.optim.Optimizer | None = None,
+    augment: bool = True,
+    device: str = "auto",
+    seed: int = 0,
+    mean: Any = None,
+    std: Any = None,
+) -> LRFindResult:
+    """Sweep the learning rate over one pass of ``train_idx`` and suggest one.
+
+    Args:
+        model: restored to its state (weights, buffers, ``requires_grad``, mode) afterwards.
+        dataset: a :class:`~micro_bench.components.Dataset` (``torch_dataset`` is used).
+        loss: ``(logits (B, K), targets (B, K)) -> scalar``.
+        start_lr, end_lr: the head group's rate at the first and last iteration; other groups
+            keep their ``lr_groups`` ratios.
+        num_iter: iterations of the sweep, capped at one pass of the data.
+        beta: EMA factor of the smoothed loss (bias-corrected: ``avg / (1 - beta**i)``).
+        divergence: stop when the smoothed loss exceeds ``divergence *`` its best.
+        frozen: only the head trains (fastai 0.7: ``lr_find`` before ``unfreeze``).
+        optimizer: sweep this optimizer's groups (its state is restored) instead of a fresh Adam.
+        mean, std: channel statistics; default ``dataset.channel_stats()``.
+    """
+    if not 0 < start_lr < end_lr:
+        raise ValueError(f"lr_find: need 0 < start_lr < end_lr, got {start_lr!r}, {end_lr!r}")
+    rt = resolve_runtime(device)
+    if mean is None or std is None:
+        mean, std = dataset.channel_stats()
+    generator = torch.Generator().manual_seed(seed)
+    data = dataset.torch_dataset(np.asarray(train_idx), augment=augment, mean=mean, std=std, seed=seed)
+    loader = DataLoader(data, batch_size=batch_size, shuffle=True, generator=generator,
+                        drop_last=len(data) % batch_size == 1)
+    n = max(min(num_iter, len(loader)), 2)
+    saved_model = copy.deepcopy(model.state_dict())
+    saved_flags = [p.requires_grad for p in model.parameters()]
+    saved_training, saved_rng = model.training, torch.get_rng_state()
+    opt = optimizer if optimizer is not None else build_optimizer(model, 1.0, lr_groups)
+    saved_opt = copy.deepcopy(opt.state_dict())
+    ratios = [g["lr"] / opt.param_groups[-1]["lr"] for g in opt.param_groups]
+    lrs, losses, smoothed, stopped = [], [], [], "end of sweep"
+    try:
+        torch.manual_seed(seed)
+        rt.model(model)
+        set_trainable(model, frozen)
+        model.train()
+        avg, best = 0.0, math.inf
+        for i, (x, y) in enumerate(loader):
+            if i >= n:
+                break
+            lr = start_lr * (end_lr / start_lr) ** (i / (n - 1))
+            for group, ratio in zip(opt.param_groups, ratios, strict=True):
+                group["lr"] = lr * ratio
+            value = loss(model(rt.batch(x)).float(), y.to(rt.device))
+            raw = float(value.detach())
+            avg = beta * avg + (1 - beta) * raw
+            smooth = avg / (1 - beta ** (i + 1))
+            lrs.append(lr), losses.append(raw), smoothed.append(smooth)
+            if not math.isfinite(smooth) or (i > 0 and smooth > divergence * best):
+                stopped = f"diverged at lr {lr:.3g} (smoothed loss {smooth:.4g} > {divergence} x best {best:.4g})"
+                break
+            best = min(best, smooth)
+            opt.zero_grad(set_to_none=True)
+            value.backward()
+            opt.step()
+    finally:
+        model.load_state_dict(saved_model)
+        opt.load_state_dict(saved_opt)
+        for p, flag in zip(model.parameters(), saved_flags, strict=True):
+            p.requires_grad_(flag)
+        model.train(saved_training)
+        torch.set_rng_state(saved_rng)
+    finite = [(a, b, c) for a, b, c in zip(lrs, losses, smoothed, strict=True) if math.isfinite(c)]
+    if len(finite) < 2:
+        raise ValueError(f"lr_find: the loss was not finite from the start (start_lr {start_lr}); lower start_lr")
+    suggestion, rule, candidates = suggest_lr([f[0] for f in finite], [f[2] for f in finite])
+    return LRFindResult(lrs, losses, smoothed, suggestion, rule, candidates, stopped)

@@ -1,0 +1,213 @@
+"""The ``torch`` trainer: the paper's fastai-0.7 recipe as one object.
+
+Adam with one parameter group per layer group at ``lr * lr_groups[i]`` (lr/10, lr/3, lr);
+``freeze_epochs`` epochs at the constant base rate training only the head, then every layer for
+``epochs`` epochs under the schedule (stepped per iteration), as in fastai 0.7's
+``learn.fit(lr, 1); learn.unfreeze(); learn.fit(lrs, 3, cycle_len=1, cycle_mult=2)``: a run
+lasts ``freeze_epochs + epochs`` epochs (1 + 7 = 8 for the paper's SGDR runs, "on average 8").
+Standardization with the train split's channel statistics, augmentation on train only, a
+checkpoint after every epoch (atomic; resumed from), a NaN guard, progress bars, the learning
+rate per iteration recorded and drawn (``lr.png``, the paper's Fig. 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from micro_bench_torch import distributed
+from micro_bench_torch.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from micro_bench_torch.errors import CheckpointError
+from micro_bench_torch.figures import plot_lr_history
+from micro_bench_torch.groups import build_optimizer, set_trainable
+from micro_bench_torch.loops import mean_loss, predict_proba, train_epoch
+from micro_bench_torch.runtime import Runtime, epoch_seed, resolve_runtime
+
+__all__ = ["TorchTrainer", "split_args"]
+
+
+def split_args(context: Any) -> dict[str, Any]:
+    """``fractions``/``seed`` of the run's split from ``context.extra["split"]`` (the dataset's
+    defaults when absent), for ``dataset.channel_stats``."""
+    split = (getattr(context, "extra", None) or {}).get("split") or {}
+    return {k: (tuple(v) if k == "fractions" else v) for k, v in split.items() if k in ("fractions", "seed")}
+
+
+class TorchTrainer:
+    """Fits a ``nn.Module`` with ``layer_groups()`` on a :class:`~micro_bench.components.Dataset`.
+
+    Args:
+        batch_size: samples per step (per process under torchrun).
+        lr: the head's base learning rate; group ``i`` uses ``lr * lr_groups[i]``.
+        lr_groups: one factor per layer group (paper: lr/10, lr/3, lr).
+        freeze_epochs: epochs at the start training only the head, at the constant base rate.
+        epochs: epochs after the frozen phase; ``None`` takes the schedule's own length.
+        weight_decay: Adam's L2 penalty.
+        num_workers: DataLoader worker processes.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+        amp: bf16 autocast on CUDA.
+        channels_last: NHWC memory format (``"auto"``: on).
+        threads: CPU intra-op threads during fit/predict (``None``: torch's default).
+        augment: training-time augmentation (the dataset's rotation/flip/lighting).
+        checkpoint: write ``checkpoints/last.pt`` after every epoch and resume from it.
+    """
+
+    def __init__(
+        self,
+        batch_size: int = 64,
+        lr: float = 0.02,
+        lr_groups: Sequence[float] = (0.1, 0.333, 1.0),
+        freeze_epochs: int = 1,
+        epochs: int | None = None,
+        weight_decay: float = 0.0,
+        num_workers: int = 0,
+        device: str = "auto",
+        amp: bool = True,
+        channels_last: bool | str = "auto",
+        threads: int | None = None,
+        augment: bool = True,
+        checkpoint: bool = True,
+    ) -> None:
+        for key, value, low in (("batch_size", batch_size, 1), ("freeze_epochs", freeze_epochs, 0),
+                                ("num_workers", num_workers, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"trainer 'torch': {key} must be an integer >= {low}, got {value!r}")
+        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0):
+            raise ValueError(f"trainer 'torch': epochs must be an integer >= 0 or null, got {epochs!r}")
+        if not lr > 0 or not all(f > 0 for f in lr_groups):
+            raise ValueError(f"trainer 'torch': lr and lr_groups must be > 0, got {lr!r}, {list(lr_groups)!r}")
+        self.batch_size, self.lr, self.lr_groups = batch_size, float(lr), tuple(float(f) for f in lr_groups)
+        self.freeze_epochs, self.epochs, self.weight_decay = freeze_epochs, epochs, float(weight_decay)
+        self.num_workers, self.augment, self.checkpoint = num_workers, bool(augment), bool(checkpoint)
+        self.runtime: Runtime = resolve_runtime(device, amp, channels_last, threads)
+
+    def settings(self) -> dict[str, Any]:
+        """The options that shape training (checked against a checkpoint before resuming)."""
+        return {"batch_size": self.batch_size, "lr": self.lr, "lr_groups": list(self.lr_groups),
+                "freeze_epochs": self.freeze_epochs, "epochs": self.epochs,
+                "weight_decay": self.weight_decay, "augment": self.augment}
+
+    def steps_per_epoch(self, n_train: int) -> int:
+        """Optimizer steps per epoch for ``n_train`` samples (per process under torchrun)."""
+        n = -(-n_train // distributed.world_size())
+        return n // self.batch_size if n % self.batch_size == 1 else -(-n // self.batch_size)
+
+    def _loader(self, data: Any, *, shuffle_seed: int | None) -> DataLoader:
+        sampler = distributed.sampler(data, shuffle_seed) if shuffle_seed is not None else None
+        n = len(sampler) if sampler is not None else len(data)
+        generator = torch.Generator().manual_seed(shuffle_seed) if shuffle_seed is not None else None
+        return DataLoader(
+            data, batch_size=self.batch_size, sampler=sampler, generator=generator,
+            shuffle=shuffle_seed is not None and sampler is None, num_workers=self.num_workers,
+            pin_memory=self.runtime.device.type == "cuda",
+            drop_last=shuffle_seed is not None and n % self.batch_size == 1,  # no batch of 1 for BN
+        )
+
+    def fit(self, model: nn.Module, dataset: Any, train_idx: np.ndarray, val_idx: np.ndarray, *,
+            loss: Any, schedule: Any, context: Any) -> Mapping[str, Any]:
+        """Train ``model`` in place; return the history (per-epoch lists and ``lr_iter``)."""
+        if loss is None:
+            raise ValueError("trainer 'torch' needs a loss: set the config key 'loss' (e.g. loss: bce)")
+        main_epochs = self.epochs if self.epochs is not None else getattr(schedule, "epochs", None)
+        if main_epochs is None:
+            raise ValueError(
+                "trainer 'torch': trainer.epochs is not set and the scheduler "
+                f"({type(schedule).__name__ if schedule is not None else 'none'}) has no length of its "
+                "own; set trainer.epochs"
+            )
+        with self.runtime.threads_set():
+            return self._fit(model, dataset, np.asarray(train_idx), np.asarray(val_idx), loss,
+                             schedule, context, self.freeze_epochs + main_epochs)
+
+    def _fit(self, model: nn.Module, dataset: Any, train_idx: np.ndarray, val_idx: np.ndarray,
+             loss: Any, schedule: Any, context: Any, total: int) -> dict[str, Any]:
+        rt, main = self.runtime, distributed.is_main()
+        distributed.setup(rt.device)
+        mean, std = dataset.channel_stats(**split_args(context))
+        rt.model(model)
+        optimizer = build_optimizer(model, self.lr, self.lr_groups, self.weight_decay)
+        val_loader = self._loader(dataset.torch_dataset(val_idx, augment=False, mean=mean, std=std,
+                                                        seed=context.seed), shuffle_seed=None)
+        steps = self.steps_per_epoch(len(train_idx))
+        if steps < 1:
+            raise ValueError(f"trainer 'torch': the train split has {len(train_idx)} samples; need at least 2")
+        path = Path(context.directory) / "checkpoints" / "last.pt"
+        history: dict[str, Any] = {"epoch": [], "train_loss": [], "val_loss": [], "lr": [],
+                                   "seconds": [], "samples_per_s": [], "lr_iter": []}
+        scheduler, start = None, 0
+        state = load_checkpoint(path) if self.checkpoint else None
+        if state is not None:
+            if state.get("settings") != self.settings() or state.get("steps_per_epoch") != steps:
+                raise CheckpointError(
+                    f"checkpoint {path} was written with other trainer settings or data "
+                    f"({state.get('settings')}, {state.get('steps_per_epoch')} steps per epoch); "
+                    "delete it (or run with --force) to start over"
+                )
+            model.load_state_dict(state["model"])
+            if state["epoch"] >= self.freeze_epochs and schedule is not None:
+                scheduler = schedule.attach(optimizer, steps)
+            optimizer.load_state_dict(state["optimizer"])
+            if scheduler is not None and state.get("scheduler") is not None:
+                scheduler.load_state_dict(state["scheduler"])
+            set_rng_state(state["rng"])
+            history, start = state["history"], state["epoch"]
+            context.log(f"resuming from {path} after epoch {start}/{total}")
+        index, count = getattr(context, "position", (1, 1))
+        for epoch in range(start, total):
+            frozen = epoch < self.freeze_epochs
+            if not frozen and scheduler is None and schedule is not None:
+                scheduler = schedule.attach(optimizer, steps)
+            set_trainable(model, frozen)
+            seed = epoch_seed(context.seed, epoch)
+            torch.manual_seed(seed)
+            data = dataset.torch_dataset(train_idx, augment=self.augment, mean=mean, std=std, seed=seed)
+            stats = train_epoch(
+                distributed.wrap(model, rt.device), self._loader(data, shuffle_seed=seed), loss,
+                optimizer, scheduler, rt, epoch=epoch + 1, progress=bool(context.progress) and main,
+                desc=f"run {index}/{count} {context.label} epoch {epoch + 1}/{total}"
+                + (" (head only)" if frozen else ""),
+            )
+            val_loss = mean_loss(model, val_loader, loss, rt)
+            for key, value in (("epoch", epoch + 1), ("train_loss", stats.loss), ("val_loss", val_loss),
+                               ("lr", stats.lrs[-1] if stats.lrs else self.lr), ("seconds", stats.seconds),
+                               ("samples_per_s", stats.samples_per_s)):
+                history[key].append(value)
+            history["lr_iter"].extend(stats.lrs)
+            if self.checkpoint and main:
+                save_checkpoint(path, {
+                    "format": 1, "epoch": epoch + 1, "total_epochs": total, "steps_per_epoch": steps,
+                    "settings": self.settings(), "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    "rng": rng_state(), "history": history,
+                })
+            distributed.barrier()
+            context.log(f"epoch {epoch + 1}/{total}: train_loss={stats.loss:.4f} val_loss={val_loss:.4f} "
+                        f"lr={history['lr'][-1]:.3g} ({stats.samples_per_s:.0f} samples/s)")
+            context.epoch_end(epoch + 1, {"train_loss": stats.loss, "val_loss": val_loss,
+                                          "lr": history["lr"][-1]})
+        set_trainable(model, False)
+        if main and history["lr_iter"]:
+            plot_lr_history(history["lr_iter"], Path(context.directory) / "lr.png",
+                            title=f"Learning rate per iteration ({context.label})" if context.label else "")
+        return history
+
+    def predict(self, model: nn.Module, dataset: Any, indices: np.ndarray, *, tta: Any,
+                context: Any) -> np.ndarray:
+        """Sigmoid probabilities ``(len(indices), K) float32``, with the TTA policy when given."""
+        indices = np.asarray(indices)
+        if len(indices) == 0:
+            return np.zeros((0, len(dataset.classes)), np.float32)
+        rt = self.runtime
+        with rt.threads_set():
+            mean, std = dataset.channel_stats(**split_args(context))
+            data = dataset.torch_dataset(indices, augment=False, mean=mean, std=std, seed=context.seed)
+            return predict_proba(rt.model(model), self._loader(data, shuffle_seed=None), rt, tta=tta,
+                                 seed=context.seed, progress=bool(getattr(context, "progress", False)))
+

@@ -1,0 +1,29 @@
+"""Entry module of the bundled ``micro_bench_tta`` plugin: ``none``, ``flips`` and ``random``.
+
+Imports only the standard library and :mod:`micro_bench`; the factories are lazy strings.
+"""
+
+from __future__ import annotations
+
+from micro_bench import ComponentSpec, hookimpl
+
+__all__ = ["micro_bench_tta_policies"]
+
+
+@hookimpl
+def micro_bench_tta_policies() -> list[ComponentSpec]:
+    """The bundled test-time augmentation policies; each takes ``reduce`` and ``blend``."""
+    return [
+        ComponentSpec("none", "micro_bench_tta.identity:NoTTA", "No test-time augmentation: the plain view only"),
+        ComponentSpec(
+            "flips",
+            "micro_bench_tta.dihedral:Flips",
+            "The 8 dihedral (D4) views: identity, rot90 x3 and their horizontal flips",
+        ),
+        ComponentSpec(
+            "random",
+            "micro_bench_tta.random_views:RandomViews",
+            "The plain view plus n random training augmentations (rotation, flips, lighting)",
+            {"paper": "fastai 0.7 learn.TTA (n_aug=4, mean of the plain and augmented predictions)"},
+        ),
+    ]

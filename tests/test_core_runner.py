@@ -1,0 +1,188 @@
+"""The runner end to end on in-test plugins: results on disk, caching, --force, hooks, tables."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import toy_plugin
+from click.testing import CliRunner
+
+from micro_bench import hookimpl
+from micro_bench.cli import cli
+from micro_bench.config import load_config
+from micro_bench.runner import run_benchmark
+from micro_bench.tables import build_table, render
+
+BENCH = """\
+version: 1
+name: toybench
+title: Toy table
+seed: 3
+dataset: {name: toy, n: 40}
+model: prevalence
+trainer: {name: toy_trainer, epochs: 2}
+evaluate: {split: test, threshold: 0.5}
+metrics: [mean_score, accuracy]
+reference: ref.csv
+runs:
+  - {label: quiet, model: {noise: 0.0}}
+  - {label: noisy, model: {noise: 0.5}}
+"""
+REF = "label,mean_score,accuracy\nquiet,0.25,0.5\nnoisy,0.5,0.75\n"
+
+
+@pytest.fixture
+def bench(tmp_path):
+    (tmp_path / "ref.csv").write_text(REF)
+    path = tmp_path / "toy.yaml"
+    path.write_text(BENCH)
+    return path
+
+
+class Recorder:
+    def __init__(self):
+        self.events = []
+
+    @hookimpl
+    def micro_bench_run_start(self, run):
+        self.events.append(("start", run.label))
+
+    @hookimpl
+    def micro_bench_epoch_end(self, run, epoch, metrics):
+        self.events.append(("epoch", run.label, epoch, metrics["train_loss"]))
+
+    @hookimpl
+    def micro_bench_run_end(self, run, result):
+        self.events.append(("end", run.label, round(result.metrics["mean_score"], 6)))
+
+
+def test_cli_run_writes_results_and_table(bench, tmp_path, toy_pm):
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(cli, ["run", str(bench), "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "[run 1/2] quiet" in result.output and "[run 2/2] noisy" in result.output
+    index = json.loads((out / "toybench" / "index.json").read_text())
+    assert [r["label"] for r in index["rows"]] == ["quiet", "noisy"]
+    run_dir = out / "toybench" / index["rows"][0]["key"]
+    res = json.loads((run_dir / "result.json").read_text())
+    preds = np.load(run_dir / "predictions.npz")
+    # quiet: every score equals the train prevalence, so mean_score is its mean over classes.
+    assert res["metrics"]["mean_score"] == pytest.approx(float(np.mean(preds["y_score"])))
+    assert res["metrics"]["accuracy"] == pytest.approx(float(np.mean(preds["y_true"] == preds["y_pred"])))
+    assert res["thresholds"] == {"rule": 0.5, "fitted_on": None, "values": [0.5, 0.5, 0.5]}
+    assert sum(res["counts"]["n"].values()) == 40
+    assert json.loads((run_dir / "config.json").read_text())["run"]["model"] == {"name": "prevalence", "noise": 0.0}
+    assert "toy fit done" in (run_dir / "log.txt").read_text()
+    # The table: ours, the paper's, the delta.
+    md = (out / "toybench" / "table.md").read_text()
+    ours = res["metrics"]["mean_score"]
+    assert f"| quiet | {ours:.4f} (0.2500, {ours - 0.25:+.4f})" in md
+    assert "Toy table" in result.output
+
+
+def test_second_run_reuses_and_force_recomputes(bench, tmp_path, toy_pm):
+    out = tmp_path / "runs"
+    config = load_config(bench)
+    before = toy_plugin.CALLS["fit"]
+    first = run_benchmark(config, out, pm=toy_pm, echo=None)
+    assert toy_plugin.CALLS["fit"] == before + 2
+    second = run_benchmark(config, out, pm=toy_pm, echo=None)
+    assert toy_plugin.CALLS["fit"] == before + 2  # no work done
+    assert all(r.cached for r in second)
+    assert [r.metrics for r in second] == [r.metrics for r in first]
+    run_benchmark(config, out, pm=toy_pm, echo=None, force=True)
+    assert toy_plugin.CALLS["fit"] == before + 4
+
+
+def test_key_changes_with_config(bench, tmp_path, toy_pm):
+    out = tmp_path / "runs"
+    a = run_benchmark(load_config(bench), out, pm=toy_pm, echo=None)
+    b = run_benchmark(load_config(bench, overrides=["seed=4"]), out, pm=toy_pm, echo=None)
+    assert {r.key for r in a}.isdisjoint({r.key for r in b})
+
+
+def test_lifecycle_hooks_fire_in_order(bench, tmp_path, toy_pm):
+    recorder = Recorder()
+    toy_pm.register(recorder)
+    run_benchmark(load_config(bench), tmp_path / "runs", pm=toy_pm, echo=None)
+    labels = [e[:2] for e in recorder.events]
+    assert labels == [("start", "quiet"), ("epoch", "quiet"), ("epoch", "quiet"), ("end", "quiet"),
+                      ("start", "noisy"), ("epoch", "noisy"), ("epoch", "noisy"), ("end", "noisy")]
+    assert recorder.events[2][2:] == (1, 0.5)
+
+
+def test_tuned_thresholds_recorded(bench, tmp_path, toy_pm):
+    cfg = load_config(bench, overrides=["evaluate.threshold=prevalence"])
+    results = run_benchmark(cfg, tmp_path / "runs", pm=toy_pm, echo=None)
+    assert results[0].thresholds["rule"] == "prevalence"
+    assert results[0].thresholds["fitted_on"] == "val"
+    assert len(results[0].thresholds["values"]) == 3
+
+
+def test_tables_formats_and_command(bench, tmp_path, toy_pm):
+    out = tmp_path / "runs"
+    run_benchmark(load_config(bench), out, pm=toy_pm, echo=None)
+    table = build_table(out / "toybench")
+    assert table.columns == ["mean_score", "accuracy"]
+    quiet = table.rows[0][1][0]
+    assert quiet.paper == 0.25 and quiet.delta == pytest.approx(quiet.ours - 0.25)
+    csv_text = render(table, "csv").splitlines()
+    assert csv_text[0] == "Run,mean_score,mean_score paper,mean_score delta,accuracy,accuracy paper,accuracy delta"
+    assert csv_text[1].startswith(f"quiet,{quiet.ours:.4f},0.2500,{quiet.delta:+.4f}")
+    tex = render(table, "tex")
+    assert r"\begin{tabular}{lrrrrrr}" in tex and r"mean\_score" in tex
+    docs = tmp_path / "docs"
+    result = CliRunner().invoke(cli, ["tables", str(out), "--out", str(docs)])
+    assert result.exit_code == 0, result.output
+    assert (docs / "toybench.md").read_text() == render(table, "md")
+
+
+def test_per_class_table(tmp_path, toy_pm):
+    (tmp_path / "pc.csv").write_text("class,label,positives\n0,quiet,3\n")
+    (tmp_path / "pc_counts.csv").write_text("class,test,val,train\n0,1,2,3\n")
+    path = tmp_path / "pc.yaml"
+    path.write_text(BENCH.replace("reference: ref.csv", "reference: pc.csv\ntable: {kind: per_class, metrics: [per_class_positives]}")
+                    .replace("[mean_score, accuracy]", "[per_class_positives]"))
+    out = tmp_path / "runs"
+    results = run_benchmark(load_config(path), out, pm=toy_pm, echo=None)
+    table = build_table(out / "toybench")
+    assert table.columns == ["positives quiet", "positives noisy", "Test", "Val", "Train"]
+    assert [label for label, _ in table.rows] == ["0", "1", "2"]
+    first = table.rows[0][1]
+    assert first[0].ours == results[0].metrics["per_class_positives"]["0"] and first[0].paper == 3.0
+    assert first[2].ours == results[0].counts["test"][0] and first[2].paper == 1.0
+
+
+def test_dask_executor_matches_local(bench, tmp_path, toy_pm):
+    pytest.importorskip("distributed")
+    local = run_benchmark(load_config(bench), tmp_path / "a", pm=toy_pm, echo=None)
+    remote = run_benchmark(load_config(bench), tmp_path / "b", pm=toy_pm, echo=None, executor="dask")
+    assert [r.metrics for r in remote] == [r.metrics for r in local]
+    assert [r.key for r in remote] == [r.key for r in local]
+
+
+def test_cli_errors_are_one_line_and_nonzero(tmp_path, toy_pm):
+    result = CliRunner().invoke(cli, ["run", str(tmp_path / "missing.yaml")])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: benchmark file '{tmp_path / 'missing.yaml'}' not found"
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = ("import sys; from micro_bench.cli import cli\n"
+            "try:\n    cli(['--help'], standalone_mode=False)\nexcept SystemExit: pass\n"
+            "cli(['list'], standalone_mode=False)\n"
+            "heavy = [m for m in ('torch', 'sklearn', 'zarr', 'dask', 'timm') if m in sys.modules]\n"
+            "print('HEAVY', heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "HEAVY []" in out
+
+
+def test_importtime_shows_no_heavy_import():
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "micro_bench", "--help"],
+                          capture_output=True, text=True, check=True)
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
+    assert imported.isdisjoint({"torch", "sklearn", "zarr", "dask"})
