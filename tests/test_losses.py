@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -140,3 +143,8 @@ def test_plugin_specs_are_lazy_and_resolve() -> None:
     assert set(specs) == {"bce", "focal"}
     assert specs["bce"].factory == "micro_bench_losses.focal:bce"
     assert specs["focal"].factory == "micro_bench_losses.focal:FocalLoss"
+
+
+def test_plugin_module_imports_no_torch() -> None:
+    code = "import sys, micro_bench_losses.plugin; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -163,3 +165,8 @@ def test_plugin_specs() -> None:
         "constant": "micro_bench_schedulers.constant:Constant",
         "one_cycle": "micro_bench_schedulers.one_cycle:OneCycle",
     }
+
+
+def test_plugin_module_imports_no_torch() -> None:
+    code = "import sys, micro_bench_schedulers.plugin; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

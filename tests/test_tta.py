@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -160,3 +162,8 @@ def test_plugin_specs() -> None:
         "flips": "micro_bench_tta.dihedral:Flips",
         "random": "micro_bench_tta.random_views:RandomViews",
     }
+
+
+def test_plugin_module_imports_no_torch() -> None:
+    code = "import sys, micro_bench_tta.plugin; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -31,6 +31,8 @@ class OneCycle(MultiplierSchedule):
         final_div_factor: the final rate is ``base / (div_factor * final_div_factor)`` (``>= 1``).
     """
 
+    epochs: int
+
     def __init__(
         self, epochs: int, pct_start: float = 0.25, div_factor: float = 25.0, final_div_factor: float = 1e4
     ) -> None:

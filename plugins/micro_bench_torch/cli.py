@@ -27,7 +27,6 @@ def lr_find_command(file: Path, profile: str | None, overrides: tuple[str, ...],
     from micro_bench.errors import ConfigError
     from micro_bench.runner import prepare
     from micro_bench_torch.lr_find import lr_find
-    from micro_bench_torch.trainer import split_args
 
     config = load_config(file, profile=profile, overrides=overrides)
     runs = [r for r in config.runs if run_label is None or r.label == run_label]
@@ -52,7 +51,6 @@ def lr_find_command(file: Path, profile: str | None, overrides: tuple[str, ...],
     click.echo(f"{config.name} [{run.label}]: suggested lr {result.suggestion:.3g} ({result.rule}); "
                f"{len(result.lrs)} iterations, {result.stopped}")
     click.echo(f"wrote {path} and {path.with_suffix('.png')}")
-    del split_args  # imported for its documentation link; the run config carries the split
 
 
 def split_args_from(run: object) -> dict[str, object]:
