@@ -8,9 +8,9 @@ import sys
 
 import numpy as np
 import pytest
-import toy_plugin
 from click.testing import CliRunner
 
+import toy_plugin
 from micro_bench import hookimpl
 from micro_bench.cli import cli
 from micro_bench.config import load_config

@@ -214,7 +214,7 @@ def load_config(
     if not isinstance(profiles, Mapping):
         raise ctx.error("profiles", f"expected a mapping of profile name -> overrides, got {_type_name(profiles)}")
     base = {k: v for k, v in raw.items() if k not in {"runs", "profiles"}}
-    runs_raw = raw["runs"] if "runs" in raw else [{}]
+    runs_raw = raw.get("runs", [{}])
     run_patches: Mapping[str, Any] = {}
     if profile is not None:
         if profile not in profiles:

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="empty-body"
 """Hook specifications: every hook micro-bench calls, as a typed signature plus its contract.
 
 The pluggy project name and the entry-point group are both ``micro_bench``. Implement a hook

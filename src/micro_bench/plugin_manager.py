@@ -108,9 +108,11 @@ def _load_entrypoints(pm: pluggy.PluginManager, strict: bool, disabled: set[str]
         dist = getattr(ep, "dist", None)
         dist_name = dist.metadata["Name"] if dist is not None else None
         version = dist.version if dist is not None else None
-        base = dict(name=ep.name, module=ep.value, distribution=dist_name, version=version)
+        def info(status: str = "ok", error: str | None = None) -> PluginInfo:
+            return PluginInfo(ep.name, ep.value, dist_name, version, status, error, "entrypoint")  # noqa: B023
+
         if ep.name in disabled:
-            _record(pm, PluginInfo(**base, status="disabled", source="entrypoint"), strict)
+            _record(pm, info("disabled"), strict)
             continue
         if pm.get_plugin(ep.name) is not None:
             continue
@@ -122,9 +124,9 @@ def _load_entrypoints(pm: pluggy.PluginManager, strict: bool, disabled: set[str]
                 f"{type(exc).__name__}: {exc}. Fix or upgrade {dist_name or ep.value}, "
                 f"or skip it with MICRO_BENCH_DISABLED_PLUGINS={ep.name}"
             )
-            _record(pm, PluginInfo(**base, status="broken", error=error, source="entrypoint"), strict)
+            _record(pm, info("broken", error), strict)
             continue
-        _record(pm, PluginInfo(**base, source="entrypoint"), strict)
+        _record(pm, info(), strict)
 
 
 def _load_plugins_dir(pm: pluggy.PluginManager, directory: Path, strict: bool) -> None:
@@ -185,12 +187,12 @@ def make_plugin_manager(
         entrypoints = not _truthy("MICRO_BENCH_DISABLE_PLUGIN_AUTOLOAD")
     if entrypoints:
         _load_entrypoints(pm, strict, disabled)
-    plugins_dir = plugins_dir or os.environ.get("MICRO_BENCH_PLUGINS_DIR") or None
-    if plugins_dir:
-        _load_plugins_dir(pm, Path(plugins_dir), strict)
+    folder = plugins_dir or os.environ.get("MICRO_BENCH_PLUGINS_DIR") or None
+    if folder:
+        _load_plugins_dir(pm, Path(folder), strict)
     for plugin in plugins:
-        name = pm.register(plugin)
-        _record(pm, PluginInfo(str(name), repr(plugin), source="registered"), strict)
+        registered = pm.register(plugin)
+        _record(pm, PluginInfo(str(registered), repr(plugin), source="registered"), strict)
     return pm
 
 

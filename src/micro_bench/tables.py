@@ -82,8 +82,9 @@ def _header(index: Mapping[str, Any]) -> list[str]:
 def build_table(benchmark_dir: Path) -> Table:
     """Build the table of one benchmark folder (``runs/<benchmark>``)."""
     index = read_index(benchmark_dir)
-    results = {row["key"]: read_result(Path(benchmark_dir) / row["key"]) for row in index["rows"]}
-    missing = [row["label"] for row in index["rows"] if results[row["key"]] is None]
+    found = {row["key"]: read_result(Path(benchmark_dir) / row["key"]) for row in index["rows"]}
+    missing = [row["label"] for row in index["rows"] if found[row["key"]] is None]
+    results = {key: r for key, r in found.items() if r is not None}
     if missing:
         raise FileNotFoundError(f"{benchmark_dir}: no finished result for rows {missing}; run the benchmark first")
     ref = _read_csv(index.get("reference_csv"))

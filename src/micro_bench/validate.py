@@ -13,7 +13,7 @@ __all__ = ["MODEL_INJECTED", "check_param_types", "validate_config"]
 
 #: Parameters the runner passes to every model factory (taken from the dataset).
 MODEL_INJECTED = {"num_classes": 28, "in_chans": 4}
-_SIMPLE = {"int": int, "float": (int, float), "bool": bool, "str": str}
+_SIMPLE: dict[str, type | tuple[type, ...]] = {"int": int, "float": (int, float), "bool": bool, "str": str}
 
 
 def check_param_types(factory: Any, params: Mapping[str, Any], where: str) -> None:

@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 
 from micro_bench_hpa.synth import shapes
-from micro_bench_hpa.synth.fields import SmoothField, polyline_points, stamp
+from micro_bench_hpa.synth.fields import PSF_PX, SmoothField, polyline_points, stamp
 from micro_bench_hpa.synth.scene import Scene
 
 __all__ = ["Painter"]
@@ -54,9 +54,11 @@ class Painter:
         flat = pts.reshape(-1, 2)
         keep = self.cells.owner(flat) == np.repeat(cell, s)
         amp = np.repeat(np.broadcast_to(np.asarray(amps, dtype=np.float64), (f,)), s) * keep
-        s_px = max(sigma * self.R, 0.5)
-        # a row of spots every step_px pixels has peak ~ density * sqrt(2 pi) * s_px * amp
-        return stamp(flat, amp * step_px / (np.sqrt(2 * np.pi) * s_px), sigma, self.R)
+        # spots every step_px pixels whose summed cross-section is that of a line of peak
+        # ``amp`` and std ``sigma``: sqrt(2 pi) sigma amp (field units), at every resolution
+        s_px = max(sigma * self.R, PSF_PX)
+        per_spot = np.sqrt(2 * np.pi) * sigma * self.R * step_px / (2 * np.pi * s_px * s_px)
+        return stamp(flat, amp * per_spot, sigma, self.R)
 
     def per_cell_map(self, values: np.ndarray) -> np.ndarray:
         """``(R, R)``: per-cell ``values`` ``(n,)`` painted over each cell territory (0 outside)."""
@@ -107,7 +109,7 @@ class Painter:
         sc = self.scene
         net = np.exp(-0.5 * (self._er_net.grid(self.R) / 0.35) ** 2)
         falloff = np.clip(1.25 - sc.crho, 0.0, 1.0)
-        return sc.cyto * (0.25 + 0.75 * net) * falloff + 0.25 * sc.ring(1.05, 1.5)
+        return sc.cyto * (0.25 + 0.75 * net) * falloff + 0.25 * sc.ring(1.05, 0.003)
 
     @cached_property
     def nuclei(self) -> np.ndarray:

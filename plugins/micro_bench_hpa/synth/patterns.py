@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from micro_bench_hpa.synth import shapes
-from micro_bench_hpa.synth.fields import SmoothField
+from micro_bench_hpa.synth.fields import PSF_PX, SmoothField
 from micro_bench_hpa.synth.painter import Painter
 
 __all__ = ["PATTERNS", "Pattern"]
@@ -28,7 +28,7 @@ def nucleoplasm(p: Painter, rng: Rng) -> np.ndarray:
 
 
 def nuclear_membrane(p: Painter, rng: Rng) -> np.ndarray:
-    return p.scene.ring(0.97, 0.7) * p.texture
+    return p.scene.ring(0.97, 0.0015) * p.texture
 
 
 def nucleoli(p: Painter, rng: Rng) -> np.ndarray:
@@ -94,7 +94,7 @@ def intermediate_filaments(p: Painter, rng: Rng) -> np.ndarray:
     start = c.nuc_point(cell, rng.uniform(1.1, 1.6, len(cell)), angle)
     tangent = np.pi / 2 - angle + rng.choice([0.0, np.pi], len(cell))  # around the nucleus
     walks = shapes.random_walks(rng, start, tangent, 10, c.radius[cell] * 0.13, 0.3)
-    return p.lines(walks, cell, 0.8, 0.0015) + 0.2 * p.scene.ring(1.3, 3.0)
+    return p.lines(walks, cell, 0.8, 0.0015) + 0.2 * p.scene.ring(1.3, 0.006)
 
 
 def actin_filaments(p: Painter, rng: Rng) -> np.ndarray:
@@ -106,7 +106,7 @@ def actin_filaments(p: Painter, rng: Rng) -> np.ndarray:
     along = np.stack([np.cos(orient), np.sin(orient)], axis=1) * (1.6 * c.radius[cell])[:, None]
     mid = c.seeds[cell] + normal * across[:, None]
     fibres = p.lines(shapes.segment(mid - along, mid + along, 3), cell, 0.8, 0.0015)
-    return fibres + 0.5 * _border(p, p.scene.edge_out, 1.2)
+    return fibres + 0.5 * _border(p, p.scene.edge_out, 0.0025)
 
 
 def focal_adhesions(p: Painter, rng: Rng) -> np.ndarray:
@@ -181,20 +181,22 @@ def lipid_droplets(p: Painter, rng: Rng) -> np.ndarray:
     return p.lines(rings, cell, 0.8, 0.0015)
 
 
-def _border(p: Painter, distance_px: np.ndarray, width_px: float) -> np.ndarray:
-    w = np.hypot(width_px, 0.5)
-    return np.exp(-0.5 * (distance_px / w) ** 2) * (p.scene.label < p.cells.n)
+def _border(p: Painter, distance_px: np.ndarray, width: float) -> np.ndarray:
+    """A line along ``distance_px == 0`` of std ``width`` (field units), integral kept at any R."""
+    w = np.hypot(width * p.R, PSF_PX)
+    peak = min(1.0, width * p.R / w)
+    return peak * np.exp(-0.5 * (distance_px / w) ** 2) * (p.scene.label < p.cells.n)
 
 
 def plasma_membrane(p: Painter, rng: Rng) -> np.ndarray:
     sc = p.scene
-    return _border(p, np.minimum(sc.edge_out, sc.edge_nb), 0.0025 * p.R) * p.texture
+    return _border(p, np.minimum(sc.edge_out, sc.edge_nb), 0.0025) * p.texture
 
 
 def cell_junctions(p: Painter, rng: Rng) -> np.ndarray:
     sc = p.scene
     shared = sc.edge_nb < sc.edge_out
-    return 1.2 * _border(p, sc.edge_nb, 0.003 * p.R) * shared * p.texture
+    return 1.2 * _border(p, sc.edge_nb, 0.003) * shared * p.texture
 
 
 def mitochondria(p: Painter, rng: Rng) -> np.ndarray:

@@ -13,7 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
-from micro_bench_hpa.synth.fields import SmoothField, pixel_centres
+from micro_bench_hpa.synth.fields import PSF_PX, SmoothField, pixel_centres
 
 __all__ = ["Cells", "Scene", "draw_cells"]
 
@@ -127,8 +127,8 @@ class Scene:
     def _rasterize(self) -> None:
         cells, R = self.cells, self.R
         y = pixel_centres(R)
-        best = np.full((R, R), np.inf)
-        second = np.full((R, R), np.inf)
+        best = np.full((R, R), 100.0)  # squared metric distances; 100 = far from every seed
+        second = np.full((R, R), 100.0)
         label = np.full((R, R), cells.n, dtype=np.int64)
         reach = cells.radius * 1.5 * np.sqrt(np.max(np.abs(cells.metric), axis=1)) + 2.5 / R
         for i in range(cells.n):
@@ -153,8 +153,6 @@ class Scene:
         label[~inside] = cells.n
         self.label = label
         self.cell = np.clip(self.edge_out + 0.5, 0.0, 1.0) * (label < cells.n)
-        # second cell exists at the shared border only where it reaches that far
-        self.neighbour = (d2 / np.append(cells.radius, 1.0).max()) < wobble * 1.6
 
     @cached_property
     def nrho(self) -> np.ndarray:
@@ -183,8 +181,13 @@ class Scene:
     def cyto(self) -> np.ndarray:
         return self.cell - self.nucleus
 
-    def ring(self, rho: float, width_px: float = 1.0) -> np.ndarray:
-        """Soft ring at nuclear radius ``rho``, ``width_px`` pixels wide (std), inside cells."""
-        px = self.cells.nuc_axes.mean() * self.R
-        w = np.hypot(width_px, 0.5) / px
-        return np.exp(-0.5 * ((self.nrho - rho) / w) ** 2) * self.cell
+    def ring(self, rho: float, width: float) -> np.ndarray:
+        """Ring at nuclear radius ``rho``, ``width`` field units wide (std), inside cells.
+
+        Its peak is 1 when ``width * R`` exceeds the point-spread function and lower below,
+        so that its integral across the ring does not depend on the resolution.
+        """
+        w_px = np.hypot(width * self.R, PSF_PX)
+        w = w_px / (self.cells.nuc_axes.mean() * self.R)
+        peak = min(1.0, width * self.R / w_px)
+        return peak * np.exp(-0.5 * ((self.nrho - rho) / w) ** 2) * self.cell

@@ -1,0 +1,85 @@
+"""The ``micro-bench data`` command group: convert, split, stats (and synth, from ``synth.cli``).
+
+Only stdlib, click and micro_bench are imported at module level; each command imports its
+machinery when it runs, so ``micro-bench --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import click
+
+__all__ = ["data"]
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: expected comma-separated integers, e.g. 512,256,64") from None
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: expected comma-separated numbers, e.g. 0.8,0.1,0.1") from None
+
+
+@click.group("data")
+def data() -> None:
+    """Make and inspect HPA zarr stores (convert, synth, split, stats)."""
+
+
+@data.command("convert")
+@click.argument("src", type=click.Path(exists=True, file_okay=False))
+@click.argument("dest", type=click.Path())
+@click.option("--resolutions", default="512,256,64", show_default=True, help="Output sides, comma-separated.")
+@click.option("--scheduler", default=None, metavar="ADDR", help="dask.distributed scheduler address (default: local processes).")
+@click.option("--workers", type=int, default=None, help="Local worker processes (default: all cores).")
+@click.option("--block-size", type=int, default=32, show_default=True, help="Samples per shard and per task.")
+def convert_cmd(src: str, dest: str, resolutions: str, scheduler: str | None, workers: int | None, block_size: int) -> None:
+    """Convert the Kaggle HPA layout in SRC into the zarr store DEST (resumable)."""
+    from micro_bench_hpa.convert import convert
+
+    report = convert(src, dest, resolutions=_ints(resolutions), scheduler=scheduler, workers=workers, block_size=block_size)
+    click.echo(f"{report['written']} samples written to {dest}; report: {dest}/convert_report.json")
+    for kind, count in sorted(report["problems"].items()):
+        click.echo(f"  skipped {count:6d}  {kind}")
+
+
+@data.command("split")
+@click.argument("source", metavar="STORE_OR_CSV", type=click.Path(exists=True))
+@click.option("--out", type=click.Path(), default=None, help="Manifest CSV (Id,split); default beside the input.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--fractions", default="0.8,0.1,0.1", show_default=True, help="train,val,test")
+def split_cmd(source: str, out: str | None, seed: int, fractions: str) -> None:
+    """Multilabel stratified train/val/test split of a store or a label CSV."""
+    from micro_bench_hpa.split_cmd import run_split
+
+    for line in run_split(source, out=out, seed=seed, fractions=_floats(fractions)):
+        click.echo(line)
+
+
+@data.command("stats")
+@click.argument("store", type=click.Path(exists=True, file_okay=False))
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--fractions", default="0.8,0.1,0.1", show_default=True)
+def stats_cmd(store: str, seed: int, fractions: str) -> None:
+    """Per-channel mean/std of the train part at every resolution, stored in STORE."""
+    from micro_bench_hpa.dataset import HPADataset
+    from micro_bench_hpa.store import open_store
+
+    for r in open_store(store).attrs["resolutions"]:
+        mean, std = HPADataset(store, r).channel_stats(fractions=_floats(fractions), seed=seed)
+        click.echo(f"{r:5d}  mean {' '.join(f'{m:7.3f}' for m in mean)}  std {' '.join(f'{s:7.3f}' for s in std)}")
+
+
+def _add_synth() -> None:
+    try:
+        from micro_bench_hpa.synth.cli import synth
+    except ImportError:  # the generator is optional; `data --help` must work without it
+        return
+    data.add_command(synth, "synth")
+
+
+_add_synth()

@@ -1,0 +1,39 @@
+"""Entry module of the bundled ``hpa`` plugin: the HPA datasets and the ``data`` commands.
+
+Imports only the standard library and micro_bench; factories are lazy strings.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from micro_bench import ComponentSpec, hookimpl
+
+if TYPE_CHECKING:  # pragma: no cover
+    import click
+
+
+@hookimpl
+def micro_bench_datasets() -> list[ComponentSpec]:
+    """The real HPA store and the embedded synthetic HPA-like dataset."""
+    return [
+        ComponentSpec(
+            "hpa",
+            "micro_bench_hpa.dataset:hpa",
+            "Human Protein Atlas Kaggle 2018 (4 ch, 28 classes), from `micro-bench data convert`",
+            {"paper": "Zhao & Tang", "source": "proteinatlas.org, CC BY-SA 3.0"},
+        ),
+        ComponentSpec(
+            "hpa_synth",
+            "micro_bench_hpa.synth.dataset:hpa_synth",
+            "Synthetic HPA-like cells with real HPA label sets (embedded default, no download)",
+        ),
+    ]
+
+
+@hookimpl
+def micro_bench_add_commands(cli: click.Group) -> None:
+    """Add ``micro-bench data convert|synth|split|stats``."""
+    from micro_bench_hpa.cli import data
+
+    cli.add_command(data)
