@@ -18,23 +18,28 @@ Classes without positives (HPA's rare classes make this common in a 10 % split):
   decisions, so they are undefined only if the pooled labels are constant (then ``nan``).
 * Hamming loss is the mean of ``y_true != y_pred`` over all ``N * K`` entries.
 
-ROC-AUC is the Mann-Whitney statistic with average ranks for ties, identical to
+Both AUCs come from one descending sort of the scores per column (:func:`rank_scores`): ROC-AUC
+is the Mann-Whitney statistic with ties counted half, identical to
 ``sklearn.metrics.roc_auc_score``; PR-AUC is the step-wise average precision of
 ``sklearn.metrics.average_precision_score`` (no interpolation), both checked in the tests.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from scipy.stats import rankdata
 
 __all__ = [
     "MetricInputs",
+    "Ranking",
     "auc_excluded_classes",
+    "average_precision_from_ranking",
     "average_precision_per_class",
     "confusion_counts",
+    "rank_scores",
+    "roc_auc_from_ranking",
     "roc_auc_per_class",
 ]
 
@@ -56,43 +61,85 @@ def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray
     return tp, pred_pos - tp, true_pos - tp
 
 
-def roc_auc_per_class(y_true: np.ndarray, y_score: np.ndarray) -> np.ndarray:
-    """``(K,) float64`` ROC-AUC of each column; ``nan`` where the column of ``y_true`` is constant.
+@dataclass(frozen=True)
+class Ranking:
+    """Scores sorted descending per column, shared by ROC-AUC and average precision.
 
-    Mann-Whitney: ``(sum of positive ranks - P (P + 1) / 2) / (P * Q)`` with average ranks.
+    Attributes (all ``(N, K)``): ``hit`` bool labels in score order; ``tp``/``fp`` inclusive
+    cumulative positives/negatives; ``tp_end``/``fp_end`` those counts at the end of each row's
+    group of tied scores; ``fp_start`` negatives strictly before the row's tie group.
+    ``n_pos``/``n_neg`` are ``(K,) float64``.
     """
-    ranks = rankdata(y_score, axis=0, method="average")
-    n_pos = y_true.sum(axis=0, dtype=np.float64)
-    n_neg = y_true.shape[0] - n_pos
-    rank_sum = np.where(y_true, ranks, 0.0).sum(axis=0)
-    den = n_pos * n_neg
-    auc = np.full(y_true.shape[1], np.nan)
-    np.divide(rank_sum - n_pos * (n_pos + 1) / 2, den, out=auc, where=den > 0)
+
+    hit: np.ndarray
+    tp_end: np.ndarray
+    fp_end: np.ndarray
+    fp_start: np.ndarray
+    n_pos: np.ndarray
+    n_neg: np.ndarray
+
+
+def rank_scores(y_true: np.ndarray, y_score: np.ndarray) -> Ranking:
+    """One sort of ``(N, K)`` scores (descending) with tie groups resolved, see :class:`Ranking`."""
+    n, k = y_true.shape
+    order = np.argsort(-y_score, axis=0)
+    score = np.take_along_axis(y_score, order, axis=0)
+    hit = np.take_along_axis(y_true, order, axis=0)
+    tp = np.cumsum(hit, axis=0, dtype=np.float64)
+    fp = np.arange(1, n + 1, dtype=np.float64)[:, None] - tp
+    rows = np.arange(n)[:, None]
+    new_group = np.ones((n, k), dtype=bool)
+    new_group[1:] = score[1:] != score[:-1]
+    is_end = np.ones((n, k), dtype=bool)
+    is_end[:-1] = new_group[1:]
+    # Last row of each tie group, propagated backwards; first row, propagated forwards.
+    end_idx = np.minimum.accumulate(np.where(is_end, rows, n - 1)[::-1], axis=0)[::-1]
+    start_idx = np.maximum.accumulate(np.where(new_group, rows, 0), axis=0)
+    fp_excl = fp - ~hit
+    n_pos = tp[-1] if n else np.zeros(k)
+    return Ranking(
+        hit=hit,
+        tp_end=np.take_along_axis(tp, end_idx, axis=0),
+        fp_end=np.take_along_axis(fp, end_idx, axis=0),
+        fp_start=np.take_along_axis(fp_excl, start_idx, axis=0),
+        n_pos=n_pos,
+        n_neg=n - n_pos,
+    )
+
+
+def roc_auc_from_ranking(r: Ranking) -> np.ndarray:
+    """``(K,) float64`` ROC-AUC; ``nan`` where a column has no positives or no negatives.
+
+    Mann-Whitney: each positive counts the negatives scored below it plus half the tied ones.
+    """
+    below_or_tied = r.n_neg - 0.5 * (r.fp_end + r.fp_start)
+    u = np.where(r.hit, below_or_tied, 0.0).sum(axis=0)
+    den = r.n_pos * r.n_neg
+    auc = np.full(r.n_pos.shape, np.nan)
+    np.divide(u, den, out=auc, where=den > 0)
     return auc
 
 
-def average_precision_per_class(y_true: np.ndarray, y_score: np.ndarray) -> np.ndarray:
-    """``(K,) float64`` average precision of each column; ``nan`` where a column has no positives.
+def average_precision_from_ranking(r: Ranking) -> np.ndarray:
+    """``(K,) float64`` average precision; ``nan`` where a column has no positives.
 
     ``AP = sum_n (R_n - R_{n-1}) P_n`` over distinct score thresholds, as scikit-learn: every
     positive contributes ``precision / P`` at the end of its group of tied scores.
     """
-    n, k = y_true.shape
-    order = np.argsort(-y_score, axis=0, kind="stable")
-    score = np.take_along_axis(y_score, order, axis=0)
-    hit = np.take_along_axis(y_true, order, axis=0)
-    tp = np.cumsum(hit, axis=0, dtype=np.float64)
-    precision = tp / np.arange(1, n + 1, dtype=np.float64)[:, None]
-    # Index of the last row of each tie group, propagated backwards to every row of the group.
-    is_end = np.ones((n, k), dtype=bool)
-    is_end[:-1] = score[:-1] != score[1:]
-    end_idx = np.where(is_end, np.arange(n)[:, None], n - 1)
-    end_idx = np.minimum.accumulate(end_idx[::-1], axis=0)[::-1]
-    group_precision = np.take_along_axis(precision, end_idx, axis=0)
-    n_pos = tp[-1] if n else np.zeros(k)
-    ap = np.full(k, np.nan)
-    np.divide(np.where(hit, group_precision, 0.0).sum(axis=0), n_pos, out=ap, where=n_pos > 0)
+    precision = r.tp_end / (r.tp_end + r.fp_end)
+    ap = np.full(r.n_pos.shape, np.nan)
+    np.divide(np.where(r.hit, precision, 0.0).sum(axis=0), r.n_pos, out=ap, where=r.n_pos > 0)
     return ap
+
+
+def roc_auc_per_class(y_true: np.ndarray, y_score: np.ndarray) -> np.ndarray:
+    """``(K,) float64`` ROC-AUC of each column of ``(N, K)`` inputs (``nan`` if undefined)."""
+    return roc_auc_from_ranking(rank_scores(y_true, y_score))
+
+
+def average_precision_per_class(y_true: np.ndarray, y_score: np.ndarray) -> np.ndarray:
+    """``(K,) float64`` average precision of each column of ``(N, K)`` inputs (``nan`` if undefined)."""
+    return average_precision_from_ranking(rank_scores(y_true, y_score))
 
 
 def _nanmean_or_nan(values: np.ndarray) -> float:
@@ -151,12 +198,22 @@ class MetricInputs:
         return (tp + fn).astype(np.float64)
 
     @cached_property
+    def ranking(self) -> Ranking:
+        """Per-class sorted scores, shared by ROC-AUC and PR-AUC."""
+        return rank_scores(self.y_true, self.y_score)
+
+    @cached_property
+    def ranking_micro(self) -> Ranking:
+        """All ``N * K`` scores sorted as one column."""
+        return rank_scores(self.y_true.reshape(-1, 1), self.y_score.reshape(-1, 1))
+
+    @cached_property
     def roc_auc(self) -> np.ndarray:
-        return roc_auc_per_class(self.y_true, self.y_score)
+        return roc_auc_from_ranking(self.ranking)
 
     @cached_property
     def average_precision(self) -> np.ndarray:
-        return average_precision_per_class(self.y_true, self.y_score)
+        return average_precision_from_ranking(self.ranking)
 
     # ---- averages --------------------------------------------------------------------------
     def micro_prf(self) -> tuple[float, float, float]:
@@ -166,10 +223,10 @@ class MetricInputs:
         return float(p), float(r), float(f)
 
     def roc_auc_micro(self) -> float:
-        return float(roc_auc_per_class(self.y_true.reshape(-1, 1), self.y_score.reshape(-1, 1))[0])
+        return float(roc_auc_from_ranking(self.ranking_micro)[0])
 
     def pr_auc_micro(self) -> float:
-        return float(average_precision_per_class(self.y_true.reshape(-1, 1), self.y_score.reshape(-1, 1))[0])
+        return float(average_precision_from_ranking(self.ranking_micro)[0])
 
     def roc_auc_macro(self) -> float:
         return _nanmean_or_nan(self.roc_auc)

@@ -1,0 +1,96 @@
+"""The zarr v3 store: layout, block writes, reopening for resume, clear errors."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import zarr
+
+from micro_bench_hpa.classes import HPA_CLASSES
+from micro_bench_hpa.store import (
+    BAD,
+    DONE,
+    PENDING,
+    StoreError,
+    blocks,
+    create_store,
+    open_store,
+    pending_blocks,
+    pixel_digest,
+    write_samples,
+)
+
+RES = (32, 16)
+
+
+def _make(path, n=10, block=4):
+    rng = np.random.default_rng(0)
+    labels = rng.random((n, 28)) < 0.2
+    ids = [f"id{i}" for i in range(n)]
+    return create_store(path, ids=ids, labels=labels, resolutions=RES, source="test", block_size=block), labels
+
+
+def _pixels(rng, a, b):
+    return {r: rng.integers(0, 256, (b - a, 4, r, r), dtype=np.uint8) for r in RES}
+
+
+def test_layout_and_attrs(tmp_path):
+    group, labels = _make(tmp_path / "s.zarr")
+    g = open_store(tmp_path / "s.zarr")
+    assert g.attrs["format"] == "micro-bench/hpa" and g.attrs["format_version"] == 1
+    assert g.attrs["classes"] == list(HPA_CLASSES) and len(HPA_CLASSES) == 28
+    assert g.attrs["channels"] == ["red", "green", "blue", "yellow"]
+    assert g.attrs["resolutions"] == [32, 16]
+    assert list(g["ids"][:]) == [f"id{i}" for i in range(10)]
+    assert np.array_equal(g["labels"][:], labels)
+    img = g["images/32"]
+    assert img.shape == (10, 4, 32, 32) and img.dtype == np.uint8
+    assert img.chunks == (1, 4, 32, 32) and img.shards == (4, 4, 32, 32)
+    assert (g["status"][:] == PENDING).all()
+    assert blocks(g) == [(0, 4), (4, 8), (8, 10)]
+
+
+def test_parallel_block_writes_then_resume_state(tmp_path):
+    path = tmp_path / "s.zarr"
+    group, labels = _make(path)
+    rng = np.random.default_rng(1)
+    data = {ab: _pixels(rng, *ab) for ab in blocks(group)}
+    first = blocks(group)[:2]
+    with ThreadPoolExecutor(2) as pool:  # shard-aligned blocks: no shared shard file
+        list(pool.map(lambda ab: write_samples(path, ab[0], data[ab]), first))
+    assert pending_blocks(group) == [(8, 10)]
+    again, _ = _make(path)  # same content: reopened, not cleared
+    assert pending_blocks(again) == [(8, 10)]
+    write_samples(again, 8, data[(8, 10)], bad=[1])
+    g = open_store(path)
+    assert g["status"][:].tolist() == [DONE] * 9 + [BAD]
+    for (a, b), px in data.items():
+        for r in RES:
+            assert np.array_equal(g[f"images/{r}"][a:b], px[r])
+    assert g["digest"][0] == pixel_digest({r: data[(0, 4)][r][0] for r in RES})
+    assert g["digest"][9] == 0
+
+
+def test_reopening_with_other_content_is_refused(tmp_path):
+    _make(tmp_path / "s.zarr")
+    with pytest.raises(StoreError, match="s.zarr: holds a different store"):
+        create_store(tmp_path / "s.zarr", ids=["x"], labels=np.zeros((1, 28), bool), resolutions=RES, source="t")
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path):
+    with pytest.raises(StoreError, match=r"labels must be \(2, 28\) bool"):
+        create_store(tmp_path / "a.zarr", ids=["a", "b"], labels=np.zeros((2, 27), bool), resolutions=RES, source="t")
+    with pytest.raises(StoreError, match="ids must be unique"):
+        create_store(tmp_path / "a.zarr", ids=["a", "a"], labels=np.zeros((2, 28), bool), resolutions=RES, source="t")
+    with pytest.raises(StoreError, match="nothing.zarr: not a micro-bench/hpa zarr store"):
+        open_store(tmp_path / "nothing.zarr")
+    zarr.open_group(tmp_path / "other.zarr", mode="w").attrs["format"] = "else"
+    with pytest.raises(StoreError, match="other.zarr: zarr attribute format is 'else', expected 'micro-bench/hpa'"):
+        open_store(tmp_path / "other.zarr")
+    group, _ = _make(tmp_path / "s.zarr")
+    with pytest.raises(StoreError, match="got resolutions \\[32\\], the store has \\[16, 32\\]"):
+        write_samples(group, 0, {32: np.zeros((4, 4, 32, 32), np.uint8)})
+    with pytest.raises(StoreError, match=r"images\[16\] must be \(4, 4, 16, 16\) uint8"):
+        write_samples(group, 0, {32: np.zeros((4, 4, 32, 32), np.uint8), 16: np.zeros((4, 4, 16, 16), np.float32)})

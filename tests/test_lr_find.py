@@ -1,0 +1,123 @@
+"""lr_find: the exponential sweep, smoothing, divergence stop, restoration, suggestion, CLI."""
+
+from __future__ import annotations
+
+import json
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from micro_bench_torch.groups import build_optimizer
+from micro_bench_torch.lr_find import lr_find, suggest_lr
+from micro_bench_torch.testing import synthetic_dataset
+
+torch.set_num_threads(1)
+
+DS = synthetic_dataset(n=64, k=3, resolution=16)
+TRAIN = DS.split_indices("train")
+BCE = nn.BCEWithLogitsLoss()
+
+
+class TinyNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.stem = nn.Sequential(nn.Conv2d(4, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+        self.mid = nn.Sequential(nn.Flatten(), nn.Linear(8, 8), nn.ReLU())
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.mid(self.stem(x)))
+
+    def layer_groups(self) -> list[list[nn.Module]]:
+        return [[self.stem], [self.mid], [self.head]]
+
+
+def test_sweep_is_exponential_smoothed_and_restores_everything() -> None:
+    model = TinyNet()
+    opt = build_optimizer(model, 0.02, (0.1, 0.333, 1.0))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    opt_before = [dict(g) for g in opt.param_groups]
+    result = lr_find(model, DS, TRAIN, loss=BCE, start_lr=1e-5, end_lr=1e-1, num_iter=6, batch_size=8,
+                     optimizer=opt, frozen=False, device="cpu", beta=0.9, divergence=1e9)
+    assert len(result.lrs) == 6 and result.stopped == "end of sweep"
+    np.testing.assert_allclose(result.lrs, np.geomspace(1e-5, 1e-1, 6), rtol=1e-12)
+    ema, expected = 0.0, []
+    for i, raw in enumerate(result.losses):
+        ema = 0.9 * ema + 0.1 * raw
+        expected.append(ema / (1 - 0.9 ** (i + 1)))
+    np.testing.assert_allclose(result.smoothed, expected, rtol=1e-12)
+    assert result.smoothed[0] == pytest.approx(result.losses[0])  # bias correction
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, before[k], rtol=0, atol=0, msg=k)
+    assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in opt_before]
+    assert opt.state_dict()["state"] == {}
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_one_pass_cap_and_divergence_stop() -> None:
+    model = TinyNet()
+    capped = lr_find(model, DS, TRAIN, loss=BCE, num_iter=1000, batch_size=16, device="cpu")
+    assert len(capped.lrs) == int(np.ceil(len(TRAIN) / 16))  # one pass
+    big = lr_find(model, DS, TRAIN, loss=BCE, start_lr=1e-3, end_lr=1e6, num_iter=7, batch_size=8,
+                  frozen=False, device="cpu", divergence=1.05)
+    assert big.stopped.startswith("diverged") and len(big.lrs) < 7
+    assert big.smoothed[-1] > 1.05 * min(big.smoothed[:-1])
+
+
+def test_frozen_sweep_leaves_body_frozen_state_restored() -> None:
+    model = TinyNet()
+    model.stem[0].weight.requires_grad_(False)
+    lr_find(model, DS, TRAIN, loss=BCE, num_iter=3, batch_size=8, device="cpu")
+    assert not model.stem[0].weight.requires_grad and model.head.weight.requires_grad
+
+
+def test_suggestion_rules() -> None:
+    lrs = np.geomspace(1e-6, 10, 200)
+    x = np.log10(lrs)
+    loss = 1 / (1 + np.exp(3 * (x + 2))) + 0.05 * np.exp(x - 0.5)  # steepest fall at 1e-2
+    rate, rule, candidates = suggest_lr(lrs, loss)
+    assert rule.startswith("steepest") and rate == pytest.approx(1e-2, rel=0.1)
+    assert candidates["min/10"] == pytest.approx(lrs[np.argmin(loss)] / 10)
+    rate, rule, _ = suggest_lr(lrs[:4], [1.0, 0.9, 1.2, 2.0], skip_start=0, skip_end=0)
+    assert rule.startswith("min/10") and rate == pytest.approx(lrs[1] / 10)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(0.01, 10), min_size=3, max_size=60))
+def test_suggestion_lies_within_the_sweep(losses: list[float]) -> None:
+    lrs = np.geomspace(1e-5, 1, len(losses))
+    rate, _, candidates = suggest_lr(lrs, losses)
+    assert rate in candidates.values()
+    assert lrs[0] / 10 - 1e-18 <= rate <= lrs[-1]
+
+
+def test_save_and_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import micro_bench.config
+    import micro_bench.runner
+    from micro_bench_torch.cli import lr_find_command
+    from micro_bench_torch.trainer import TorchTrainer
+
+    run = types.SimpleNamespace(label="BCE", index=0, seed=0, split={"fractions": [0.8, 0.1, 0.1], "seed": 0})
+    config = types.SimpleNamespace(name="bench", runs=(run,))
+    built = types.SimpleNamespace(dataset=DS, train_idx=TRAIN, model=TinyNet(), loss=BCE,
+                                  trainer=TorchTrainer(batch_size=8, device="cpu"))
+    monkeypatch.setattr(micro_bench.config, "load_config", lambda path, profile=None, overrides=(): config)
+    monkeypatch.setattr(micro_bench.runner, "prepare", lambda cfg: built)
+    bench = tmp_path / "bench.yaml"
+    bench.write_text("version: 1\n")
+    out = CliRunner().invoke(lr_find_command, [str(bench), "--out", str(tmp_path / "o"), "--num-iter", "5"])
+    assert out.exit_code == 0, out.output
+    assert "suggested lr" in out.output
+    data = json.loads((tmp_path / "o" / "lr_find.json").read_text())
+    assert len(data["lrs"]) == 5 and data["rule"] and data["suggestion"] > 0
+    assert (tmp_path / "o" / "lr_find.png").stat().st_size > 0
+    bad = CliRunner().invoke(lr_find_command, [str(bench), "--run", "nope"])
+    assert bad.exit_code != 0 and "no run labelled 'nope'" in str(bad.exception)
