@@ -146,3 +146,16 @@ def test_bad_input_is_a_clear_error(args: tuple[np.ndarray, ...], match: str) ->
 def test_unknown_metric_id_lists_the_known_ones() -> None:
     with pytest.raises(ValueError, match="unknown metric id 'f1'.*f1_macro"):
         Metric("f1")
+
+
+def test_consecutive_calls_see_in_place_changes() -> None:
+    rng = np.random.default_rng(0)
+    y_true = rng.random((20, 3)) < 0.5
+    y_score = rng.random((20, 3))
+    y_pred = y_score >= 0.5
+    before = Metric("roc_auc_macro")(y_true, y_score, y_pred)
+    y_score[:] = 1 - y_score  # same objects, new values
+    after = Metric("roc_auc_macro")(y_true, y_score, y_pred)
+    assert after == pytest.approx(1 - before)
+    y_pred[:] = ~y_pred
+    assert Metric("hamming_loss")(y_true, y_score, y_pred) == np.mean(y_true != y_pred)

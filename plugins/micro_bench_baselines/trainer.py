@@ -4,7 +4,8 @@
 (standardized per channel with ``dataset.channel_stats``, the paper's 64x64x4 by default), fits
 the estimator one-vs-rest on the ``(n, K)`` labels, and logs every class that is constant in the
 training labels (a class without positives predicts probability 0). ``n_jobs`` sets joblib's
-parallelism for fit and predict. ``predict`` returns ``(n, K) float`` probabilities.
+parallelism for fit and predict, with threads: scikit-learn's solvers and tree builders release
+the GIL, and threads share the one feature matrix (processes would memory-map a copy of it). ``predict`` returns ``(n, K) float`` probabilities.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class SklearnTrainer:
         t1 = time.perf_counter()
         constant = _log_constant_classes(y, dataset.classes, context)
         context.log(f"sklearn: fitting {type(model).__name__} on {x.shape[0]} x {x.shape[1]} features, {y.shape[1]} classes")
-        with parallel_config(n_jobs=self.n_jobs):
+        with parallel_config(backend="threading", n_jobs=self.n_jobs):
             model.fit(x, y)
         t2 = time.perf_counter()
         return {
@@ -84,7 +85,7 @@ class SklearnTrainer:
         if tta is not None:
             context.log("sklearn: test-time augmentation does not apply to pixel baselines; ignored")
         x = pixel_features(dataset, indices, *self._stats, resolution=self.resolution)
-        with parallel_config(n_jobs=self.n_jobs):
+        with parallel_config(backend="threading", n_jobs=self.n_jobs):
             proba = np.asarray(model.predict_proba(x), dtype=np.float64)
         k = len(dataset.classes)
         if proba.shape != (len(indices), k):

@@ -6,6 +6,8 @@ machinery when it runs, so ``micro-bench --help`` stays fast.
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 __all__ = ["data"]
@@ -25,7 +27,29 @@ def _floats(text: str) -> list[float]:
         raise click.BadParameter(f"{text!r}: expected comma-separated numbers, e.g. 0.8,0.1,0.1") from None
 
 
-@click.group("data")
+class _DataGroup(click.Group):
+    """Adds ``synth`` from ``micro_bench_hpa.synth.cli`` lazily (only when asked for), if present."""
+
+    _lazy = {"synth": "micro_bench_hpa.synth.cli:synth"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.commands or name not in self._lazy:
+            return super().get_command(ctx, name)
+        module, _, attr = self._lazy[name].partition(":")
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            return click.Command(name, help=f"(unavailable: {exc})", callback=lambda err=exc: _unavailable(name, err))
+
+
+def _unavailable(name: str, exc: Exception) -> None:
+    raise click.ClickException(f"`data {name}` is unavailable: {exc}")
+
+
+@click.group("data", cls=_DataGroup)
 def data() -> None:
     """Make and inspect HPA zarr stores (convert, synth, split, stats)."""
 
@@ -73,13 +97,3 @@ def stats_cmd(store: str, seed: int, fractions: str) -> None:
         mean, std = HPADataset(store, r).channel_stats(fractions=_floats(fractions), seed=seed)
         click.echo(f"{r:5d}  mean {' '.join(f'{m:7.3f}' for m in mean)}  std {' '.join(f'{s:7.3f}' for s in std)}")
 
-
-def _add_synth() -> None:
-    try:
-        from micro_bench_hpa.synth.cli import synth
-    except ImportError:  # the generator is optional; `data --help` must work without it
-        return
-    data.add_command(synth, "synth")
-
-
-_add_synth()

@@ -155,7 +155,6 @@ def _report(dest: Path, issues: list[Issue]) -> dict[str, Any]:
     for kind, _, _ in skipped:
         by_kind[kind] = by_kind.get(kind, 0) + 1
     report = {
-        "store": str(dest),
         "written": int((status == DONE).sum()),
         "skipped_after_decode": int((status == BAD).sum()),
         "problems": by_kind,

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from micro_bench_hpa.split import PARTS, duplicate_report, read_label_csv, split_name, stratified_split, write_manifest
+from micro_bench_hpa.split import (
+    PARTS,
+    duplicate_report,
+    read_label_csv,
+    split_name,
+    stratified_split,
+    write_manifest,
+)
 
 __all__ = ["run_split"]
 

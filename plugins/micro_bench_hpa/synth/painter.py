@@ -41,7 +41,7 @@ class Painter:
     # -- drawing -----------------------------------------------------------------------------
     def spots(self, points: np.ndarray, amps: np.ndarray | float, sigma: float) -> np.ndarray:
         """Gaussian spots (see :func:`~micro_bench_hpa.synth.fields.stamp`)."""
-        return stamp(points, amps, sigma, self.R)
+        return stamp(points, amps, sigma, self.R, self.scene.psf_px)
 
     def lines(
         self, polylines: np.ndarray, cell: np.ndarray, amps: np.ndarray | float, sigma: float
@@ -52,13 +52,18 @@ class Painter:
         pts = polyline_points(polylines, self.R, step_px)  # (f, s, 2)
         f, s = pts.shape[:2]
         flat = pts.reshape(-1, 2)
-        keep = self.cells.owner(flat) == np.repeat(cell, s)
+        keep = self._owner_px(flat) == np.repeat(cell, s)
         amp = np.repeat(np.broadcast_to(np.asarray(amps, dtype=np.float64), (f,)), s) * keep
         # spots every step_px pixels whose summed cross-section is that of a line of peak
         # ``amp`` and std ``sigma``: sqrt(2 pi) sigma amp (field units), at every resolution
         s_px = max(sigma * self.R, PSF_PX)
         per_spot = np.sqrt(2 * np.pi) * sigma * self.R * step_px / (2 * np.pi * s_px * s_px)
-        return stamp(flat, amp * per_spot, sigma, self.R)
+        return stamp(flat, amp * per_spot, sigma, self.R, self.scene.psf_px)
+
+    def _owner_px(self, points: np.ndarray) -> np.ndarray:
+        """``(m,)`` owner cell of ``points`` read from the label image (``n`` = background)."""
+        idx = np.clip((points * self.R).astype(np.int64), 0, self.R - 1)
+        return self.scene.label[idx[:, 0], idx[:, 1]]
 
     def per_cell_map(self, values: np.ndarray) -> np.ndarray:
         """``(R, R)``: per-cell ``values`` ``(n,)`` painted over each cell territory (0 outside)."""

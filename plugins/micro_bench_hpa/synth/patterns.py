@@ -40,7 +40,7 @@ def fibrillar_center(p: Painter, rng: Rng) -> np.ndarray:
     mask = np.arange(3)[None, :] < c.n_nucleoli[:, None]
     centres = np.repeat(c.nucleoli[mask], 4, axis=0)
     jitter = rng.normal(0, float(c.nuc_axes.mean()) * 0.1, centres.shape)
-    return p.spots(centres + jitter, rng.uniform(0.7, 1.2, len(centres)), 0.0025)
+    return p.spots(centres + jitter, rng.uniform(1.4, 2.0, len(centres)), 0.0025)
 
 
 def nuclear_speckles(p: Painter, rng: Rng) -> np.ndarray:
@@ -125,7 +125,7 @@ def microtubules(p: Painter, rng: Rng) -> np.ndarray:
 
 def microtubule_ends(p: Painter, rng: Rng) -> np.ndarray:
     ends = p.microtubule_ends
-    return p.spots(ends, rng.uniform(0.7, 1.1, len(ends)), 0.003)
+    return p.spots(ends, rng.uniform(1.0, 1.5, len(ends)), 0.003)
 
 
 def cytokinetic_bridge(p: Painter, rng: Rng) -> np.ndarray:
@@ -136,8 +136,8 @@ def cytokinetic_bridge(p: Painter, rng: Rng) -> np.ndarray:
     mid = 0.5 * (c.seeds[i] + c.seeds[j])
     half = 0.22 * (c.seeds[j] - c.seeds[i])
     bridge = np.concatenate([shapes.segment(mid - half, mid, 4), shapes.segment(mid, mid + half, 4)])
-    line = p.lines(bridge, np.concatenate([i, j]), 0.7, 0.0025)
-    return line + p.spots(mid, 1.2, 0.004)
+    line = p.lines(bridge, np.concatenate([i, j]), 1.5, 0.003)
+    return line + p.spots(mid, 2.0, 0.005)
 
 
 def mitotic_spindle(p: Painter, rng: Rng) -> np.ndarray:
@@ -165,13 +165,13 @@ def _beside_nucleus(p: Painter, rng: Rng, rho: float) -> tuple[np.ndarray, np.nd
 
 def mtoc(p: Painter, rng: Rng) -> np.ndarray:
     pts, keep = _beside_nucleus(p, rng, 1.25)
-    return p.spots(pts, 1.2 * keep, 0.006) + 0.25 * p.microtubules
+    return p.spots(pts, 2.0 * keep, 0.006) + 0.3 * p.microtubules
 
 
 def centrosome(p: Painter, rng: Rng) -> np.ndarray:
     pts, keep = _beside_nucleus(p, rng, 1.15)
     pair = np.concatenate([pts, pts + rng.normal(0, 0.006, pts.shape)])
-    return p.spots(pair, 1.2 * np.tile(keep, 2), 0.0025)
+    return p.spots(pair, 2.0 * np.tile(keep, 2), 0.003)
 
 
 def lipid_droplets(p: Painter, rng: Rng) -> np.ndarray:
@@ -183,8 +183,8 @@ def lipid_droplets(p: Painter, rng: Rng) -> np.ndarray:
 
 def _border(p: Painter, distance_px: np.ndarray, width: float) -> np.ndarray:
     """A line along ``distance_px == 0`` of std ``width`` (field units), integral kept at any R."""
-    w = np.hypot(width * p.R, PSF_PX)
-    peak = min(1.0, width * p.R / w)
+    w = np.hypot(width * p.R, p.scene.psf_px)
+    peak = max(width * p.R, PSF_PX) / w
     return peak * np.exp(-0.5 * (distance_px / w) ** 2) * (p.scene.label < p.cells.n)
 
 

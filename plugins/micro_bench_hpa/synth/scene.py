@@ -119,16 +119,17 @@ class Scene:
     pixels, to the outer cell edge / to the border with a neighbouring cell).
     """
 
-    def __init__(self, cells: Cells, resolution: int) -> None:
+    def __init__(self, cells: Cells, resolution: int, psf_px: float = PSF_PX) -> None:
         self.cells = cells
         self.R = resolution
+        self.psf_px = max(float(psf_px), PSF_PX)
         self._rasterize()
 
     def _rasterize(self) -> None:
         cells, R = self.cells, self.R
-        y = pixel_centres(R)
-        best = np.full((R, R), 100.0)  # squared metric distances; 100 = far from every seed
-        second = np.full((R, R), 100.0)
+        y = pixel_centres(R).astype(np.float32)
+        best = np.full((R, R), 100.0, dtype=np.float32)  # squared metric distances; 100 = far
+        second = np.full((R, R), 100.0, dtype=np.float32)
         label = np.full((R, R), cells.n, dtype=np.int64)
         reach = cells.radius * 1.5 * np.sqrt(np.max(np.abs(cells.metric), axis=1)) + 2.5 / R
         for i in range(cells.n):
@@ -136,14 +137,14 @@ class Scene:
             ys = slice(max(0, int((sy - r) * R)), min(R, int(np.ceil((sy + r) * R))))
             xs = slice(max(0, int((sx - r) * R)), min(R, int(np.ceil((sx + r) * R))))
             dy, dx = y[ys, None] - sy, y[None, xs] - sx
-            a, b, c = cells.metric[i]
-            d2 = a * dy * dy + 2 * b * dy * dx + c * dx * dx
+            a, b, c = cells.metric[i].astype(np.float32)
+            d2 = (a * dy * dy) + (2 * b * dy) * dx + c * dx * dx
             bb, ss, ll = best[ys, xs], second[ys, xs], label[ys, xs]
             closer = d2 < bb
             ss[...] = np.where(closer, bb, np.minimum(ss, d2))
             ll[closer] = i
             bb[closer] = d2[closer]
-        d1, d2 = np.sqrt(best), np.sqrt(second)
+        d1, d2 = np.sqrt(best).astype(np.float64), np.sqrt(second).astype(np.float64)
         radius = np.append(cells.radius, 1.0)[label]
         wobble = 1.0 + 0.08 * cells.edge.grid(R)
         self.crho = d1 / radius
@@ -152,7 +153,11 @@ class Scene:
         inside = self.edge_out > 0
         label[~inside] = cells.n
         self.label = label
-        self.cell = np.clip(self.edge_out + 0.5, 0.0, 1.0) * (label < cells.n)
+        self.cell = self._soft(self.edge_out) * (label < cells.n)
+
+    def _soft(self, distance_px: np.ndarray) -> np.ndarray:
+        """A soft step from 0 to 1 where ``distance_px`` crosses 0, about two PSF wide."""
+        return np.clip(distance_px / (2.0 * self.psf_px) + 0.5, 0.0, 1.0)
 
     @cached_property
     def nrho(self) -> np.ndarray:
@@ -175,7 +180,7 @@ class Scene:
     @cached_property
     def nucleus(self) -> np.ndarray:
         px = self.cells.nuc_axes.min() * self.R  # pixels per unit of rho (approximately)
-        return np.clip((1.0 - self.nrho) * px + 0.5, 0.0, 1.0) * self.cell
+        return self._soft((1.0 - self.nrho) * px) * self.cell
 
     @cached_property
     def cyto(self) -> np.ndarray:
@@ -187,7 +192,7 @@ class Scene:
         Its peak is 1 when ``width * R`` exceeds the point-spread function and lower below,
         so that its integral across the ring does not depend on the resolution.
         """
-        w_px = np.hypot(width * self.R, PSF_PX)
+        w_px = np.hypot(width * self.R, self.psf_px)
         w = w_px / (self.cells.nuc_axes.mean() * self.R)
-        peak = min(1.0, width * self.R / w_px)
+        peak = max(width * self.R, PSF_PX) / w_px
         return peak * np.exp(-0.5 * ((self.nrho - rho) / w) ** 2) * self.cell

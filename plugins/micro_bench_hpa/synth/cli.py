@@ -1,0 +1,51 @@
+"""``micro-bench data synth``: write the synthetic dataset as a store, PNGs or a preview."""
+
+from __future__ import annotations
+
+import click
+
+__all__ = ["synth"]
+
+
+def _resolutions(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        res = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers like 64 or 256,64, got {value!r}") from None
+    if any(r < 8 for r in res):
+        raise click.BadParameter(f"resolutions must be >= 8 pixels, got {value!r}")
+    return res
+
+
+@click.command("synth")
+@click.argument("dest", type=click.Path(path_type=str))
+@click.option("--n", "n", type=click.IntRange(min=1), default=600, show_default=True, help="Number of samples.")
+@click.option("--resolution", "resolution", default="64", show_default=True, callback=_resolutions,
+              help="Side length(s) in pixels, comma-separated for a multi-resolution store.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of labels and images.")
+@click.option("--difficulty", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
+              help="0..1: noise, blur, intensity jitter, lower pattern contrast.")
+@click.option("--png", is_flag=True, help="Write the Kaggle layout (train.csv + train/<id>_<color>.png).")
+@click.option("--preview", is_flag=True, help="DEST is a .png figure of example samples per class.")
+def synth(dest: str, n: int, resolution: tuple[int, ...], seed: int, difficulty: float,
+          png: bool, preview: bool) -> None:
+    """Generate the synthetic HPA-like dataset (real HPA label sets, rendered cells) at DEST."""
+    if png and preview:
+        raise click.UsageError("--png and --preview are exclusive")
+    if preview:
+        from micro_bench_hpa.synth.preview import save_preview
+
+        path = save_preview(dest, resolution=max(resolution), seed=seed, difficulty=difficulty, pool=n)
+    elif png:
+        from micro_bench_hpa.synth.generate import write_png_layout
+
+        if len(resolution) > 1:
+            raise click.BadParameter("--png writes one resolution", param_hint="--resolution")
+        path = write_png_layout(dest, n=n, resolution=resolution[0], seed=seed,
+                                difficulty=difficulty, progress=True)
+    else:
+        from micro_bench_hpa.synth.generate import generate_store
+
+        path = generate_store(dest, n=n, resolutions=resolution, seed=seed, difficulty=difficulty,
+                              progress=True)
+    click.echo(f"wrote {path}")

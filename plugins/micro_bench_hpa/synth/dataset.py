@@ -1,0 +1,73 @@
+"""The ``hpa_synth`` dataset factory: generate once into a cache folder, then reuse it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from micro_bench_hpa.synth.render import GENERATOR_VERSION
+
+__all__ = ["cache_root", "hpa_synth", "synth_store_path"]
+
+
+def cache_root() -> Path:
+    """``$MICRO_BENCH_CACHE`` or ``~/.cache/micro-bench``."""
+    env = os.environ.get("MICRO_BENCH_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "micro-bench"
+
+
+def synth_store_path(n: int, resolution: int, seed: int, difficulty: float,
+                     cache_dir: str | Path | None = None) -> Path:
+    """Where the store for these parameters lives: ``<cache>/hpa_synth/<hash>.zarr``.
+
+    The hash covers the parameters and :data:`~micro_bench_hpa.synth.render.GENERATOR_VERSION`,
+    so a new generator never reuses old pixels.
+    """
+    key = json.dumps({"n": n, "resolution": resolution, "seed": seed, "difficulty": float(difficulty),
+                      "generator_version": GENERATOR_VERSION}, sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
+    return root / "hpa_synth" / f"n{n}-r{resolution}-s{seed}-{digest}.zarr"
+
+
+def hpa_synth(n: int = 600, resolution: int = 64, seed: int = 0, difficulty: float = 0.5,
+              cache_dir: str | Path | None = None):  # noqa: ANN201 - HPADataset, imported lazily
+    """The embedded synthetic HPA-like dataset.
+
+    Label sets are real HPA rows (stratified draw, see :mod:`micro_bench_hpa.synth.labels`);
+    images are rendered cells whose green channel shows one pattern per label.
+
+    Args:
+        n: number of samples.
+        resolution: image side in pixels.
+        seed: seed of the label draw and the rendering.
+        difficulty: ``0..1``: noise, blur, intensity jitter, lower pattern contrast.
+        cache_dir: cache folder (default ``$MICRO_BENCH_CACHE`` or ``~/.cache/micro-bench``).
+
+    Returns:
+        ``micro_bench_hpa.dataset.HPADataset`` over the cached store. The first call renders
+        into a temporary folder next to the cache entry and renames it into place, so an
+        interrupted generation is never reused; later calls open the store directly.
+    """
+    from micro_bench_hpa.dataset import HPADataset
+    from micro_bench_hpa.synth.generate import generate_store
+
+    path = synth_store_path(n, resolution, seed, difficulty, cache_dir)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent))
+        try:
+            generate_store(tmp / "store.zarr", n=n, resolutions=resolution, seed=seed,
+                           difficulty=difficulty)
+            try:
+                os.replace(tmp / "store.zarr", path)
+            except OSError:  # another process finished first: keep theirs
+                if not path.exists():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return HPADataset(path, resolution, name="hpa_synth")
