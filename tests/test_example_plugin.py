@@ -102,7 +102,7 @@ def test_smoke_benchmark_with_asl_runs(site, tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = sorted((tmp_path / "asl_vs_focal").glob("*/result.json"))
     assert len(results) == 3
-    by_loss = {json.loads((r.parent / "config.json").read_text())["loss"]["name"]: json.loads(r.read_text()) for r in results}
+    by_loss = {json.loads((r.parent / "config.json").read_text())["run"]["loss"]["name"]: json.loads(r.read_text()) for r in results}
     assert set(by_loss) == {"bce", "focal", "asl"}
     for result in by_loss.values():
         assert 0.0 <= result["metrics"]["f1_macro"] <= 1.0

@@ -114,13 +114,11 @@ def main() -> None:
         cnn_tr, cnn_te = predict(cnn, x[tr]), predict(cnn, x[te])
 
     yte = y[te][:, keep]
-    prevalence = ytr.mean(0)
-    chance_f1 = float(np.mean([2 * p / (1 + p) for p, ok in zip(yte.mean(0), (yte.sum(0) > 0) & (yte.sum(0) < len(yte))) if ok]))
+    chance_f1 = float(np.mean([2 * p / (1 + p) for p, ok in zip(yte.mean(0), (yte.sum(0) > 0) & (yte.sum(0) < len(yte)), strict=True) if ok]))
     print(f"hpa_synth n={args.n} R={args.resolution} difficulty={args.difficulty} seed={args.seed}: "
           f"{len(tr)} train / {len(te)} test, {int(keep.sum())} classes")
     print(f"{'model':10s} {'macro ROC-AUC':>14s} {'macro-F1@0.5':>13s} {'macro-F1 tuned':>15s}")
     print(f"{'chance':10s} {0.5:14.3f} {'':13s} {chance_f1:15.3f}  (all-positive F1)")
-    del prevalence
     for name, s_tr, s_te in (("logreg", lr_tr, lr_te), ("small CNN", cnn_tr, cnn_te)):
         at05 = macro_scores(yte, s_te)
         tuned = macro_scores(yte, s_te, tuned_thresholds(ytr, s_tr))

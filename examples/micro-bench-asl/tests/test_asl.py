@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from micro_bench.testing import assert_conforms, registered
 from torchvision.ops import sigmoid_focal_loss
 
 import micro_bench_asl.plugin
-from micro_bench.testing import assert_conforms, registered
 from micro_bench_asl.loss import AsymmetricLoss, asymmetric_loss
 
 torch.set_num_threads(1)

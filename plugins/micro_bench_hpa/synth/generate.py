@@ -70,8 +70,9 @@ def generate_store(
         ``dest`` as a Path. Root attributes record ``synth`` = ``{n, seed, difficulty,
         generator_version, hpa_rows}`` (``hpa_rows``: the drawn rows of the HPA label table).
     """
-    from micro_bench_hpa.store import create_store, pending_blocks, write_samples
     from threadpoolctl import threadpool_limits
+
+    from micro_bench_hpa.store import create_store, pending_blocks, write_samples
 
     res = _check(n, [resolutions] if isinstance(resolutions, int) else resolutions, difficulty)
     rows, labels = synth_labels(n, seed)

@@ -1,70 +1,32 @@
-"""Conformance checks: does a registered component meet the contract of its kind?
+"""The per-kind contract checks behind :mod:`micro_bench.conformance`.
 
-Each check builds the component through its registry (so parameter binding is exercised too),
-feeds it small seeded random inputs and checks what comes back against the ``Protocol`` of its
-kind in :mod:`micro_bench.components`. ``micro-bench check-plugin NAME`` prints one line per
-:class:`CheckResult`; :mod:`micro_bench.testing` turns a failed check into a test failure.
-
-Spec metadata a plugin can set in ``ComponentSpec.extra``:
-
-* ``conformance_params``: keyword parameters used to build the component for the check (a small
-  dataset: ``{"n": 40, "resolution": 32}``; a model without downloads: ``{"pretrained": False}``).
-* ``conformance_skip``: a reason string; the component is reported as skipped, not checked
-  (for example a dataset that needs a converted store on disk).
-* ``range``: ``[low, high]`` of a metric's values when it is not ``[0, 1]`` (``null`` = unbounded).
-
-torch and numpy are imported inside the checks, never at module import.
+Each ``check_<kind>(component) -> str`` feeds the built component small seeded random inputs
+(``B=2`` images of ``4 x 32 x 32``, ``K=5`` classes) and returns a one-line description of what
+passed, or raises :class:`Violation` saying what broke. torch and numpy are imported inside.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from micro_bench.components import KINDS
-from micro_bench.errors import PluginError
-
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    import pluggy
-
-    from micro_bench.registry import Registry
-
-__all__ = ["NUM_CLASSES", "CheckResult", "check_all", "check_component", "check_plugin", "summarize"]
+__all__ = ["CHECKS", "IN_CHANS", "NUM_CLASSES", "SEED", "Violation", "check_metric"]
 
 #: K, the number of classes the checks use for models, losses, metrics and TTA reductions.
 NUM_CLASSES = 5
-_BATCH, _CHANS, _SIDE, _SEED = 2, 4, 32, 0
+#: The seed of every random input; C, the channels a model is built with.
+SEED, IN_CHANS = 0, 4
+_BATCH, _CHANS, _SIDE, _SEED = 2, IN_CHANS, 32, SEED
 
 
-@dataclass(frozen=True)
-class CheckResult:
-    """The outcome of checking one component (``plugin`` is the plugin that registered it)."""
-
-    kind: str
-    name: str
-    plugin: str
-    ok: bool
-    message: str
-    skipped: bool = False
-
-    @property
-    def status(self) -> str:
-        """``"PASS"``, ``"FAIL"`` or ``"SKIP"``."""
-        return "SKIP" if self.skipped else ("PASS" if self.ok else "FAIL")
-
-    def __str__(self) -> str:
-        return f"{self.status} {self.kind} {self.name} [{self.plugin}]: {self.message}"
-
-
-class _Violation(AssertionError):
+class Violation(AssertionError):
     """A component broke its contract; the text says how."""
 
 
 def _require(condition: bool, message: str) -> None:
     if not condition:
-        raise _Violation(message)
+        raise Violation(message)
 
 
 def _finite(value: Any) -> bool:
@@ -73,7 +35,7 @@ def _finite(value: Any) -> bool:
     return bool(torch.isfinite(torch.as_tensor(value)).all())
 
 
-def _check_model(model: Any) -> str:
+def check_model(model: Any) -> str:
     import torch
 
     if not isinstance(model, torch.nn.Module):
@@ -90,7 +52,8 @@ def _check_model(model: Any) -> str:
     _require(_finite(out), "forward produced non-finite logits")
     _require(callable(getattr(model, "layer_groups", None)), "has no layer_groups() method")
     owner: dict[int, int] = {}
-    for index, group in enumerate(model.layer_groups()):
+    groups: Any = model.layer_groups  # checked callable just above
+    for index, group in enumerate(groups()):
         items = [group] if isinstance(group, torch.nn.Module | torch.Tensor) else list(group)
         for item in items:
             params = item.parameters() if isinstance(item, torch.nn.Module) else [item]
@@ -104,7 +67,7 @@ def _check_model(model: Any) -> str:
     return f"(2, 4, 32, 32) -> finite (2, {NUM_CLASSES}) logits; {len(set(owner.values()))} layer groups cover all parameters"
 
 
-def _check_loss(loss: Any) -> str:
+def check_loss(loss: Any) -> str:
     import torch
 
     _require(callable(loss), f"is a {type(loss).__name__}, not a callable (logits, targets) -> scalar")
@@ -118,7 +81,7 @@ def _check_loss(loss: Any) -> str:
         _require(value.requires_grad, "the loss is not differentiable with respect to the logits")
         value.backward()
         _require(logits.grad is not None and _finite(logits.grad), f"non-finite gradient on {label} logits")
-    _require(bool(logits.grad.abs().sum() > 0), "the gradient is identically zero")
+    _require(logits.grad is not None and bool(logits.grad.abs().sum() > 0), "the gradient is identically zero")
     x = torch.randn(4, NUM_CLASSES, generator=g)
     y = targets[:4]
     one, two = float(loss(x, y)), float(loss(torch.cat([x, x]), torch.cat([y, y])))
@@ -126,7 +89,7 @@ def _check_loss(loss: Any) -> str:
     return "finite scalar and gradient (also on saturated logits); mean reduction"
 
 
-def _check_metric(metric: Any, value_range: tuple[float | None, float | None]) -> str:
+def check_metric(metric: Any, value_range: tuple[float | None, float | None]) -> str:
     import numpy as np
 
     _require(callable(metric), f"is a {type(metric).__name__}, not a callable")
@@ -147,7 +110,7 @@ def _check_metric(metric: Any, value_range: tuple[float | None, float | None]) -
     return f"{kind} in [{low}, {high}] on random inputs"
 
 
-def _check_tta(policy: Any) -> str:
+def check_tta(policy: Any) -> str:
     import torch
 
     g = torch.Generator().manual_seed(_SEED)
@@ -167,12 +130,12 @@ def _check_tta(policy: Any) -> str:
     return f"{len(views)} views keep shape {tuple(batch.shape)}; reduce (V, B, K) -> (B, K)"
 
 
-def _check_schedule(schedule: Any, steps_per_epoch: int = 10) -> str:
+def check_schedule(schedule: Any, steps_per_epoch: int = 10) -> str:
     import torch
 
     epochs = getattr(schedule, "epochs", "missing")
     _require(epochs is None or (isinstance(epochs, int) and not isinstance(epochs, bool) and epochs > 0), f"epochs is {epochs!r}, expected a positive int or None")
-    steps = (epochs or 3) * steps_per_epoch
+    steps = (epochs if isinstance(epochs, int) else 3) * steps_per_epoch
     factors = [float(schedule.multiplier(step, steps_per_epoch)) for step in range(steps)]
     bad = [(s, f) for s, f in enumerate(factors) if not (math.isfinite(f) and f >= 0)]
     _require(not bad, f"multiplier(step, {steps_per_epoch}) is negative or non-finite at (step, value) {bad[:3]}")
@@ -187,7 +150,7 @@ def _check_schedule(schedule: Any, steps_per_epoch: int = 10) -> str:
     return f"multiplier finite and >= 0 over {steps} steps (epochs={epochs}); attach() follows it"
 
 
-def _check_dataset(ds: Any) -> str:
+def check_dataset(ds: Any) -> str:
     import numpy as np
 
     labels = ds.labels
@@ -211,107 +174,17 @@ def _check_dataset(ds: Any) -> str:
     return f"N={n}, K={k}, images uint8 (n, {c}, {r}, {r}); ids, labels and splits agree"
 
 
-def _check_trainer(trainer: Any) -> str:
+def check_trainer(trainer: Any) -> str:
     missing = [m for m in ("fit", "predict") if not callable(getattr(trainer, m, None))]
     _require(not missing, f"missing {missing} (a Trainer has fit(...) and predict(...))")
     return "has fit() and predict()"
 
 
-_CHECKS: dict[str, Callable[..., str]] = {
-    "model": _check_model,
-    "loss": _check_loss,
-    "tta": _check_tta,
-    "scheduler": _check_schedule,
-    "dataset": _check_dataset,
-    "trainer": _check_trainer,
+CHECKS: dict[str, Callable[..., str]] = {
+    "model": check_model,
+    "loss": check_loss,
+    "tta": check_tta,
+    "scheduler": check_schedule,
+    "dataset": check_dataset,
+    "trainer": check_trainer,
 }
-
-
-def check_component(kind: str, name: str, registry: Registry, **params: Any) -> CheckResult:
-    """Build ``name`` from ``registry`` and check it against the contract of ``kind``.
-
-    ``params`` override the spec's ``extra["conformance_params"]``; models always get
-    ``num_classes=5`` and ``in_chans=4``. Never raises for a misbehaving component: the failure
-    is the returned result's ``message``.
-    """
-    if kind not in KINDS:
-        raise ValueError(f"unknown component kind {kind!r}; expected one of {', '.join(KINDS)}")
-    try:
-        plugin, spec = registry.plugin_of(name), registry.spec(name)
-    except Exception as exc:  # an unknown name: the registry's message lists what exists
-        return CheckResult(kind, name, "?", False, str(exc))
-    extra = dict(spec.extra or {})
-    if extra.get("conformance_skip") and not params:
-        return CheckResult(kind, name, plugin, True, f"skipped: {extra['conformance_skip']}", skipped=True)
-    build = {**dict(extra.get("conformance_params", {})), **params}
-    if kind == "model":
-        build.update(num_classes=NUM_CLASSES, in_chans=_CHANS)
-    stage = "could not be created"
-    try:
-        import torch
-
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(_SEED)
-            component = registry.create(name, **build)
-            stage = "failed its check"
-            if kind == "metric":
-                low, high = extra.get("range", (0.0, 1.0))
-                return CheckResult(kind, name, plugin, True, _check_metric(component, (low, high)))
-            return CheckResult(kind, name, plugin, True, _CHECKS[kind](component))
-    except _Violation as exc:
-        return CheckResult(kind, name, plugin, False, str(exc))
-    except Exception as exc:  # the component itself crashed: report, never propagate
-        return CheckResult(kind, name, plugin, False, f"{stage}: {type(exc).__name__}: {exc}")
-
-
-def _aliases(pm: pluggy.PluginManager, plugin_name: str) -> set[str]:
-    """Plugin names ``plugin_name`` may refer to: itself, or a distribution/module providing it."""
-    from micro_bench.plugin_manager import plugin_infos
-
-    names = {plugin_name}
-    for info in plugin_infos(pm):
-        if plugin_name in (info.distribution, info.module):
-            names.add(info.name)
-        if info.name in names and info.status == "broken":
-            raise PluginError(f"plugin {info.name!r} ({info.distribution or info.module}) is broken: {info.error}")
-    return names
-
-
-def _run(pm: pluggy.PluginManager, keep: Callable[[str], bool]) -> list[CheckResult]:
-    from micro_bench import registries
-
-    results = []
-    for kind, registry in registries(pm).items():
-        for name in registry.names():
-            if keep(registry.plugin_of(name)):
-                results.append(check_component(kind, name, registry))
-    return results
-
-
-def check_plugin(pm: pluggy.PluginManager, plugin_name: str) -> list[CheckResult]:
-    """Check every component that plugin ``plugin_name`` registered in ``pm`` (one result each).
-
-    ``plugin_name`` is the plugin's name (an entry point's name, e.g. ``asl``) or its
-    distribution or module name. Raises :class:`PluginError` when no such plugin is loaded or it
-    failed to load. A plugin that only adds commands or lifecycle hooks yields ``[]``.
-    """
-    try:
-        names = _aliases(pm, plugin_name)
-    except PluginError as exc:
-        return [CheckResult("plugin", plugin_name, plugin_name, False, str(exc))]
-    loaded = {n for n, _ in pm.list_name_plugin()}
-    if not names & loaded:
-        raise PluginError(f"no plugin named {plugin_name!r} is loaded; loaded plugins: {', '.join(sorted(loaded))}")
-    return _run(pm, lambda owner: owner in names)
-
-
-def check_all(pm: pluggy.PluginManager) -> list[CheckResult]:
-    """Check every registered component of every kind (what the project's own tests run)."""
-    return _run(pm, lambda owner: True)
-
-
-def summarize(results: Iterable[CheckResult]) -> str:
-    """``"12 passed, 1 failed, 2 skipped"``."""
-    results = list(results)
-    counts = [sum(r.status == s for r in results) for s in ("PASS", "FAIL", "SKIP")]
-    return f"{counts[0]} passed, {counts[1]} failed, {counts[2]} skipped"

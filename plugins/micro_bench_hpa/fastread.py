@@ -1,0 +1,166 @@
+"""Fast reads of whole samples from the store's sharded, uncompressed image arrays.
+
+``zarr.Array.__getitem__`` costs about 1 ms per call before any byte is read: it hands the
+request to zarr's asyncio loop thread, builds an indexer, reads the shard index (a second file
+read) and decodes both through the codec pipeline. The torch Dataset reads one sample per item,
+so that overhead, not the disk, bounded training input to ~500 samples/s per core at 256 px.
+
+:class:`SampleReader` reads the same bytes with two synchronous byte-range gets of zarr's own
+store API (``StorePath.get_sync``): the shard index once per shard (then cached), and one inner
+chunk (= one sample) per read. It applies only to the exact layout :func:`create_store
+<micro_bench_hpa.store.create_store>` writes without a compressor; every other array (a
+compressor, another chunking, a store without synchronous gets) is read with plain zarr
+indexing, so results never depend on which path ran.
+
+The zarr v3 ``sharding_indexed`` codec as written by the store (spec:
+https://zarr-specs.readthedocs.io/en/latest/v3/codecs/sharding-indexed/)::
+
+    shard file = chunk bytes ... | index | crc32c
+    index      = S pairs (offset, nbytes), little-endian uint64, one per inner chunk in C order
+                 (here S = samples per shard, inner chunk = one sample (1, C, R, R));
+                 (2**64-1, 2**64-1) marks an empty chunk (never written, or all fill value)
+    crc32c     = 4 bytes, little-endian CRC-32C (Castagnoli) of the index bytes
+
+Inner chunks use only the ``bytes`` codec, so a chunk's bytes are the sample's pixels in C
+order. A missing shard file or an empty chunk reads as the fill value, as zarr does.
+The index is cached per reader: a store must not be rewritten while a reader is open (datasets
+refuse unfinished stores, so training never reads a store that is being written).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import google_crc32c
+import numpy as np
+import zarr
+from zarr.abc.store import RangeByteRequest, SuffixByteRequest, SupportsGetSync
+from zarr.codecs import BytesCodec, Crc32cCodec, Endian, ShardingCodec, ShardingCodecIndexLocation
+
+from micro_bench_hpa.store import StoreError
+
+__all__ = ["SampleReader", "fast_path_applies"]
+
+EMPTY = np.uint64(2**64 - 1)
+
+
+def fast_path_applies(array: zarr.Array) -> bool:
+    """Whether ``array`` has exactly the layout :class:`SampleReader` byte-range reads.
+
+    That is: zarr v3, uint8, one ``sharding_indexed`` codec whose inner chunk is one whole
+    sample ``(1, *shape[1:])`` encoded by ``bytes`` alone, index ``bytes`` (little endian) +
+    ``crc32c`` at the end of the shard, shards spanning whole samples, in a store with
+    synchronous gets (``LocalStore``, ``MemoryStore``).
+    """
+    meta = array.metadata
+    if getattr(meta, "zarr_format", None) != 3 or array.dtype != np.uint8 or len(meta.codecs) != 1:
+        return False
+    codec = meta.codecs[0]
+    if not isinstance(codec, ShardingCodec) or array.shards is None:
+        return False
+    inner_index_ok = (
+        len(codec.index_codecs) == 2
+        and isinstance(codec.index_codecs[0], BytesCodec)
+        and codec.index_codecs[0].endian in (Endian.little, None)
+        and isinstance(codec.index_codecs[1], Crc32cCodec)
+    )
+    return (
+        tuple(codec.chunk_shape) == (1, *array.shape[1:])
+        and tuple(array.shards[1:]) == tuple(array.shape[1:])
+        and len(codec.codecs) == 1
+        and isinstance(codec.codecs[0], BytesCodec)
+        and inner_index_ok
+        and codec.index_location == ShardingCodecIndexLocation.end
+        and isinstance(array.store_path.store, SupportsGetSync)
+    )
+
+
+class SampleReader:
+    """Reads samples (rows along axis 0) of an ``(N, C, R, R) uint8`` zarr array.
+
+    Args:
+        array: the zarr array (e.g. ``images/256`` of a store).
+        fast: use the byte-range path when it applies (``None``: decide by
+            :func:`fast_path_applies`; ``False``: always plain zarr reads, for comparison).
+
+    Attributes:
+        fast: whether the byte-range path is in use.
+        shape: the array's shape ``(N, C, R, R)``.
+    """
+
+    def __init__(self, array: zarr.Array, *, fast: bool | None = None) -> None:
+        self.array = array
+        self.shape: tuple[int, ...] = tuple(array.shape)
+        applies = fast_path_applies(array)
+        if fast and not applies:
+            raise StoreError(f"{array.store_path}: not an uncompressed one-sample-per-chunk sharded uint8 array")
+        self.fast = applies if fast is None else bool(fast)
+        self._per_shard = int(array.shards[0]) if array.shards else 1
+        self._sample_bytes = int(np.prod(self.shape[1:], dtype=np.int64))
+        self._fill = np.uint8(array.fill_value or 0)
+        self._index: dict[int, np.ndarray | None] = {}
+
+    def __repr__(self) -> str:
+        return f"SampleReader({str(self.array.store_path)!r}, fast={self.fast})"
+
+    def _shard_key(self, shard: int) -> zarr.storage.StorePath:
+        key = self.array.metadata.encode_chunk_key((shard,) + (0,) * (len(self.shape) - 1))
+        return self.array.store_path / key
+
+    def shard_index(self, shard: int) -> np.ndarray | None:
+        """``(S, 2) uint64`` (offset, nbytes) of each sample of ``shard``; ``None`` if no file."""
+        if shard not in self._index:
+            path = self._shard_key(shard)
+            size = 16 * self._per_shard + 4
+            buf = path.get_sync(byte_range=SuffixByteRequest(size))
+            if buf is None:
+                self._index[shard] = None
+            else:
+                raw = buf.to_bytes()
+                if len(raw) != size:
+                    raise StoreError(f"{path}: shard index is {len(raw)} bytes, expected {size}")
+                if google_crc32c.value(raw[:-4]) != int.from_bytes(raw[-4:], "little"):
+                    raise StoreError(f"{path}: shard index checksum (crc32c) mismatch; the file is corrupt")
+                self._index[shard] = np.frombuffer(raw[:-4], dtype="<u8").reshape(self._per_shard, 2)
+        return self._index[shard]
+
+    def _read_into(self, row: int, out: np.ndarray) -> None:
+        shard, pos = divmod(row, self._per_shard)
+        index = self.shard_index(shard)
+        if index is None or index[pos, 0] == EMPTY:
+            out.fill(self._fill)
+            return
+        offset, nbytes = int(index[pos, 0]), int(index[pos, 1])
+        path = self._shard_key(shard)
+        if nbytes != self._sample_bytes:
+            raise StoreError(f"{path}: sample {row} holds {nbytes} bytes, expected {self._sample_bytes}")
+        buf = path.get_sync(byte_range=RangeByteRequest(offset, offset + nbytes))
+        data = None if buf is None else buf.as_numpy_array()
+        if data is None or data.size != nbytes:
+            raise StoreError(f"{path}: truncated shard; sample {row} (bytes {offset}..{offset + nbytes}) is missing")
+        out.reshape(-1)[:] = data.view(np.uint8)
+
+    def read(self, row: int) -> np.ndarray:
+        """Sample ``row`` as a new ``(C, R, R) uint8`` array."""
+        row = self._check(row)
+        if not self.fast:
+            return np.asarray(self.array[row])
+        out = np.empty(self.shape[1:], dtype=np.uint8)
+        self._read_into(row, out)
+        return out
+
+    def read_many(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Samples ``rows`` (any order, repeats allowed) as a new ``(n, C, R, R) uint8`` array."""
+        rows = [self._check(r) for r in np.asarray(rows, dtype=np.int64).reshape(-1)]
+        if not self.fast:
+            return np.asarray(self.array.get_orthogonal_selection(np.asarray(rows, dtype=np.int64)))
+        out = np.empty((len(rows), *self.shape[1:]), dtype=np.uint8)
+        for k, row in enumerate(rows):
+            self._read_into(row, out[k])
+        return out
+
+    def _check(self, row: int) -> int:
+        row = int(row)
+        if not 0 <= row < self.shape[0]:
+            raise IndexError(f"{self.array.store_path}: row {row} outside 0..{self.shape[0] - 1}")
+        return row
