@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# No network in tests: a model hub download must fail at once, not retry for a minute.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
 TESTS = Path(__file__).parent
 REPO = TESTS.parent
 sys.path.insert(0, str(TESTS))  # in-test plugin modules (toy_plugin)

@@ -95,11 +95,12 @@ def test_resolution_that_does_not_divide_is_a_clear_error() -> None:
         pixel_features(FakeDataset(), np.array([0]), np.zeros(4), np.ones(4), resolution=64)
 
 
-@pytest.mark.parametrize("make", [lambda: logreg(C=1.0, num_classes=4, in_chans=4),
-                                  lambda: random_forest(n_estimators=20, num_classes=4, in_chans=4)])
-def test_learns_separable_toy_and_handles_class_without_positives(make: Any, context: RunContext) -> None:
+@pytest.mark.parametrize(("make", "n_jobs"), [(lambda: logreg(C=1.0, num_classes=4, in_chans=4), 1),
+                                             (lambda: logreg(C=1.0, num_classes=4, in_chans=4), 2),
+                                             (lambda: random_forest(n_estimators=20, num_classes=4, in_chans=4), 2)])
+def test_learns_separable_toy_and_handles_class_without_positives(make: Any, n_jobs: int, context: RunContext) -> None:
     ds = FakeDataset()
-    trainer = SklearnTrainer(n_jobs=1, resolution=16)
+    trainer = SklearnTrainer(n_jobs=n_jobs, resolution=16)
     model = make()
     history = trainer.fit(model, ds, ds.split_indices("train"), ds.split_indices("val"), context=context)
     assert history["constant_classes"] == [3]

@@ -302,8 +302,6 @@ _PENDING = {
     ("model", "resnet34_4ch"): 'needs extra={"conformance_params": {"pretrained": False}}',
     ("model", "resnet50_4ch"): 'needs extra={"conformance_params": {"pretrained": False}}',
     ("metric", "per_class_support"): 'counts: needs extra={"range": [0, None]}',
-    ("dataset", "hpa"): 'needs a converted store: extra={"conformance_skip": "needs data/hpa.zarr"}',
-    ("dataset", "hpa_synth"): 'needs extra={"conformance_params": {"n": 40, "resolution": 32}}',
 }
 
 

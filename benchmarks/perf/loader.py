@@ -1,12 +1,17 @@
 """Loader throughput: the paper-era PNG path against the zarr store at 256, in one run.
 
-(a) decode four 512x512 8-bit PNGs with PIL, resize each to 256 (antialiased bilinear), stack;
-(b) read (4, 256, 256) uint8 samples from the store, one per call (what the torch Dataset does
-    per item) and a whole shard per call (dask / block reads), for each candidate compressor.
-Single process (per-core numbers). Inputs: the real HPA PNGs in tests/data/hpa_png/ grouped four
-at a time into stand-in samples (see tests/data/README.md).
+(a)  decode four 512x512 8-bit PNGs with PIL, resize each to 256 (antialiased bilinear), stack;
+(b)  per-sample reads of ``(4, 256, 256) uint8`` through the training dataset path
+     (``HPATorchDataset.raw``: :class:`micro_bench_hpa.fastread.SampleReader`), in shuffled
+     order, next to plain ``zarr.Array[i]`` calls (what the dataset did before);
+(b') whole shards per call (dask / block reads);
+(t)  training items through ``DataLoader(batch_size=32, shuffle=True)`` with ``__getitems__``:
+     standardized float32 tensors, collated, without and with augmentation (compute, not I/O).
+Each rate is printed with its ratio to (a), for each candidate compressor. Single process,
+one torch thread (per-core numbers). Inputs: the real HPA PNGs in tests/data/hpa_png/ grouped
+four at a time into stand-in samples (see tests/data/README.md).
 
-    python benchmarks/perf/loader.py [--samples 64] [--repeat 3]
+    python benchmarks/perf/loader.py [--samples 128] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -15,13 +20,17 @@ import argparse
 import itertools
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
+from torch.utils.data import DataLoader
 from zarr.codecs import BloscCodec
 
 from micro_bench_hpa.store import blocks, create_store, open_store, write_samples
+from micro_bench_hpa.torch_data import HPATorchDataset
 
 COLORS = ("red", "green", "blue", "yellow")
 PNG_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "hpa_png"
@@ -40,10 +49,13 @@ def stand_in_samples(n: int) -> list[dict[str, Path]]:
 
 def pil_sample(files: dict[str, Path], r: int = 256) -> np.ndarray:
     """The paper-era path: ``(4, r, r) uint8``."""
-    return np.stack([np.asarray(Image.open(files[c]).resize((r, r), Image.Resampling.BILINEAR)) for c in COLORS])
+    return np.stack(
+        [np.asarray(Image.open(files[c]).resize((r, r), Image.Resampling.BILINEAR)) for c in COLORS]
+    )
 
 
-def rate(fn, n: int, repeat: int) -> float:
+def rate(fn: Callable[[], object], n: int, repeat: int) -> float:
+    """Best-of-``repeat`` items per second of ``fn``, which handles ``n`` items."""
     best = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()
@@ -52,29 +64,81 @@ def rate(fn, n: int, repeat: int) -> float:
     return n / best
 
 
+def _store(path: Path, pixels: np.ndarray, codec: object) -> None:
+    n = len(pixels)
+    g = create_store(
+        path,
+        ids=[str(i) for i in range(n)],
+        labels=np.zeros((n, 28), bool),
+        resolutions=(256,),
+        source="bench",
+        compressor=codec,
+    )
+    for a, b in blocks(g):
+        write_samples(g, a, {256: pixels[a:b]})
+
+
+def _epoch(data: HPATorchDataset, seed: int) -> None:
+    for _ in DataLoader(
+        data, batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(seed)
+    ):
+        pass
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--samples", type=int, default=64)
+    ap.add_argument("--samples", type=int, default=128)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
+    torch.set_num_threads(1)
     samples = stand_in_samples(args.samples)
+    n = len(samples)
     pixels = np.stack([pil_sample(s) for s in samples])
-    png = rate(lambda: [pil_sample(s) for s in samples], len(samples), args.repeat)
-    print(f"(a) PIL decode 4x512 PNG + resize 256 + stack: {png:8.1f} samples/s ({4 * png:.0f} channel-PNGs/s)")
-    labels = np.zeros((len(samples), 28), bool)
+    png = rate(lambda: [pil_sample(s) for s in samples], n, args.repeat)
+    print(
+        f"(a) PIL decode 4x512 PNG + resize 256 + stack: {png:8.1f} samples/s ({4 * png:.0f} channel-PNGs/s)"
+    )
+    order = np.random.default_rng(0).permutation(n)
+    mean, std = np.full(4, 50.0), np.full(4, 40.0)
     with tempfile.TemporaryDirectory() as tmp:
         for name, codec in CANDIDATES.items():
             path = Path(tmp) / f"{name}.zarr"
-            g = create_store(path, ids=[str(i) for i in range(len(samples))], labels=labels, resolutions=(256,),
-                             source="bench", compressor=codec)
-            for a, b in blocks(g):
-                write_samples(g, a, {256: pixels[a:b]})
+            _store(path, pixels, codec)
             arr = open_store(path)["images/256"]
+            data = HPATorchDataset(
+                path, 256, np.arange(n), np.zeros((n, 28), bool), augment=False, mean=mean, std=std
+            )
+            assert all(np.array_equal(data.raw(i), pixels[i]) for i in range(n))
             size = sum(p.stat().st_size for p in (path / "images").rglob("*") if p.is_file())
-            one = rate(lambda arr=arr: [arr[i] for i in range(len(samples))], len(samples), args.repeat)
-            blk = rate(lambda arr=arr, g=g: [arr[a:b] for a, b in blocks(g)], len(samples), args.repeat)
-            print(f"(b) store 256, {name:10s}: per sample {one:7.1f}/s ({one / png:5.1f}x), "
-                  f"whole shards {blk:7.1f}/s ({blk / png:5.1f}x), {size / len(samples) / 1024:6.1f} KiB/sample (raw 256.0)")
+            zarr_one = rate(lambda arr=arr: [arr[int(i)] for i in order], n, args.repeat)
+            one = rate(lambda data=data: [data.raw(int(i)) for i in order], n, args.repeat)
+            blk = rate(
+                lambda arr=arr, path=path: [arr[a:b] for a, b in blocks(open_store(path))],
+                n,
+                args.repeat,
+            )
+            reader = "fast" if data._sample_reader().fast else "zarr"
+            print(
+                f"(b) store 256, {name:10s}: per sample ({reader}) {one:8.1f}/s ({one / png:6.1f}x) "
+                f"[zarr Array[i] {zarr_one:7.1f}/s ({zarr_one / png:5.1f}x)]; "
+                f"(b') whole shards {blk:7.1f}/s ({blk / png:5.1f}x); {size / n / 1024:6.1f} KiB/sample (raw 256.0)"
+            )
+            if codec is None:
+                aug = HPATorchDataset(
+                    path,
+                    256,
+                    np.arange(n),
+                    np.zeros((n, 28), bool),
+                    augment=True,
+                    mean=mean,
+                    std=std,
+                )
+                items = rate(lambda data=data: _epoch(data, 0), n, args.repeat)
+                augmented = rate(lambda aug=aug: _epoch(aug, 0), n, args.repeat)
+                print(
+                    f"(t) training items, none: {items:8.1f}/s ({items / png:5.1f}x) standardized + collated; "
+                    f"{augmented:7.1f}/s ({augmented / png:5.1f}x) with flips, rotation, lighting"
+                )
 
 
 if __name__ == "__main__":

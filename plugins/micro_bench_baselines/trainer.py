@@ -11,7 +11,8 @@ the GIL, and threads share the one feature matrix (processes would memory-map a 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,20 @@ class SklearnTrainer:
         self.resolution = resolution
         self._stats: tuple[np.ndarray, np.ndarray] | None = None
 
+    @contextmanager
+    def _parallel(self) -> Iterator[None]:
+        """joblib threads for the per-class fits; BLAS single-threaded inside them when they run
+        in parallel, so that ``n_jobs`` workers use ``n_jobs`` cores, not ``n_jobs`` x cores."""
+        from joblib import effective_n_jobs, parallel_config
+        from threadpoolctl import threadpool_limits
+
+        with parallel_config(backend="threading", n_jobs=self.n_jobs):
+            if effective_n_jobs(self.n_jobs) > 1:
+                with threadpool_limits(limits=1, user_api="blas"):
+                    yield
+            else:
+                yield
+
     def _channel_stats(self, dataset: Any, context: Any) -> tuple[np.ndarray, np.ndarray]:
         split = dict(getattr(context, "extra", {}).get("split", {}))
         kwargs = {key: split[key] for key in ("fractions", "seed") if key in split}
@@ -54,8 +69,6 @@ class SklearnTrainer:
         context: Any,
     ) -> Mapping[str, Any]:
         """Fit ``model`` in place on the ``train_idx`` samples; return sizes, timings, skipped classes."""
-        from joblib import parallel_config
-
         if len(train_idx) == 0:
             raise ValueError("sklearn trainer: the training split is empty")
         self._stats = self._channel_stats(dataset, context)
@@ -65,7 +78,7 @@ class SklearnTrainer:
         t1 = time.perf_counter()
         constant = _log_constant_classes(y, dataset.classes, context)
         context.log(f"sklearn: fitting {type(model).__name__} on {x.shape[0]} x {x.shape[1]} features, {y.shape[1]} classes")
-        with parallel_config(backend="threading", n_jobs=self.n_jobs):
+        with self._parallel():
             model.fit(x, y)
         t2 = time.perf_counter()
         return {
@@ -78,14 +91,12 @@ class SklearnTrainer:
 
     def predict(self, model: Any, dataset: Any, indices: np.ndarray, *, tta: Any = None, context: Any) -> np.ndarray:
         """``(len(indices), K) float64`` probabilities; ``tta`` is ignored (logged if given)."""
-        from joblib import parallel_config
-
         if self._stats is None:
             raise RuntimeError("sklearn trainer: predict() called before fit()")
         if tta is not None:
             context.log("sklearn: test-time augmentation does not apply to pixel baselines; ignored")
         x = pixel_features(dataset, indices, *self._stats, resolution=self.resolution)
-        with parallel_config(backend="threading", n_jobs=self.n_jobs):
+        with self._parallel():
             proba = np.asarray(model.predict_proba(x), dtype=np.float64)
         k = len(dataset.classes)
         if proba.shape != (len(indices), k):

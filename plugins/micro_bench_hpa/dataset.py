@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -115,10 +116,8 @@ class HPADataset:
             ms = group[key][:]
             return ms[0].astype(np.float64), ms[1].astype(np.float64)
         mean, std = channel_mean_std(self.images(self.split_indices("train", fractions=fractions, seed=seed)))
-        try:
+        with contextlib.suppress(OSError, PermissionError):  # read-only store: recomputed next time
             open_store(self.path, mode="r+").create_array(key, data=np.stack([mean, std]), overwrite=True)
-        except (OSError, PermissionError):
-            pass
         return mean, std
 
     def torch_dataset(self, indices: np.ndarray, *, augment: bool, mean: Any, std: Any, seed: int = 0) -> Any:

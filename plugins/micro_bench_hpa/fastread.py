@@ -36,11 +36,13 @@ import numpy as np
 import zarr
 from zarr.abc.store import RangeByteRequest, SuffixByteRequest, SupportsGetSync
 from zarr.codecs import BytesCodec, Crc32cCodec, Endian, ShardingCodec, ShardingCodecIndexLocation
+from zarr.core.metadata import ArrayV3Metadata
 
 from micro_bench_hpa.store import StoreError
 
-__all__ = ["SampleReader", "fast_path_applies"]
+__all__ = ["EMPTY", "SampleReader", "fast_path_applies"]
 
+#: Offset and length of an index entry whose chunk is empty (not stored: reads as the fill value).
 EMPTY = np.uint64(2**64 - 1)
 
 
@@ -53,15 +55,15 @@ def fast_path_applies(array: zarr.Array) -> bool:
     synchronous gets (``LocalStore``, ``MemoryStore``).
     """
     meta = array.metadata
-    if getattr(meta, "zarr_format", None) != 3 or array.dtype != np.uint8 or len(meta.codecs) != 1:
+    if not isinstance(meta, ArrayV3Metadata) or array.dtype != np.uint8 or len(meta.codecs) != 1:
         return False
     codec = meta.codecs[0]
     if not isinstance(codec, ShardingCodec) or array.shards is None:
         return False
-    inner_index_ok = (
+    index_ok = (
         len(codec.index_codecs) == 2
         and isinstance(codec.index_codecs[0], BytesCodec)
-        and codec.index_codecs[0].endian in (Endian.little, None)
+        and codec.index_codecs[0].endian == Endian.little
         and isinstance(codec.index_codecs[1], Crc32cCodec)
     )
     return (
@@ -69,7 +71,7 @@ def fast_path_applies(array: zarr.Array) -> bool:
         and tuple(array.shards[1:]) == tuple(array.shape[1:])
         and len(codec.codecs) == 1
         and isinstance(codec.codecs[0], BytesCodec)
-        and inner_index_ok
+        and index_ok
         and codec.index_location == ShardingCodecIndexLocation.end
         and isinstance(array.store_path.store, SupportsGetSync)
     )
@@ -93,7 +95,9 @@ class SampleReader:
         self.shape: tuple[int, ...] = tuple(array.shape)
         applies = fast_path_applies(array)
         if fast and not applies:
-            raise StoreError(f"{array.store_path}: not an uncompressed one-sample-per-chunk sharded uint8 array")
+            raise StoreError(
+                f"{array.store_path}: not an uncompressed one-sample-per-chunk sharded uint8 array"
+            )
         self.fast = applies if fast is None else bool(fast)
         self._per_shard = int(array.shards[0]) if array.shards else 1
         self._sample_bytes = int(np.prod(self.shape[1:], dtype=np.int64))
@@ -120,8 +124,12 @@ class SampleReader:
                 if len(raw) != size:
                     raise StoreError(f"{path}: shard index is {len(raw)} bytes, expected {size}")
                 if google_crc32c.value(raw[:-4]) != int.from_bytes(raw[-4:], "little"):
-                    raise StoreError(f"{path}: shard index checksum (crc32c) mismatch; the file is corrupt")
-                self._index[shard] = np.frombuffer(raw[:-4], dtype="<u8").reshape(self._per_shard, 2)
+                    raise StoreError(
+                        f"{path}: shard index checksum (crc32c) mismatch; the file is corrupt"
+                    )
+                self._index[shard] = np.frombuffer(raw[:-4], dtype="<u8").reshape(
+                    self._per_shard, 2
+                )
         return self._index[shard]
 
     def _read_into(self, row: int, out: np.ndarray) -> None:
@@ -133,14 +141,18 @@ class SampleReader:
         offset, nbytes = int(index[pos, 0]), int(index[pos, 1])
         path = self._shard_key(shard)
         if nbytes != self._sample_bytes:
-            raise StoreError(f"{path}: sample {row} holds {nbytes} bytes, expected {self._sample_bytes}")
+            raise StoreError(
+                f"{path}: sample {row} holds {nbytes} bytes, expected {self._sample_bytes}"
+            )
         buf = path.get_sync(byte_range=RangeByteRequest(offset, offset + nbytes))
         data = None if buf is None else buf.as_numpy_array()
         if data is None or data.size != nbytes:
-            raise StoreError(f"{path}: truncated shard; sample {row} (bytes {offset}..{offset + nbytes}) is missing")
+            raise StoreError(
+                f"{path}: truncated shard; sample {row} (bytes {offset}..{offset + nbytes}) is missing"
+            )
         out.reshape(-1)[:] = data.view(np.uint8)
 
-    def read(self, row: int) -> np.ndarray:
+    def read(self, row: int | np.integer) -> np.ndarray:
         """Sample ``row`` as a new ``(C, R, R) uint8`` array."""
         row = self._check(row)
         if not self.fast:
@@ -159,7 +171,7 @@ class SampleReader:
             self._read_into(row, out[k])
         return out
 
-    def _check(self, row: int) -> int:
+    def _check(self, row: int | np.integer) -> int:
         row = int(row)
         if not 0 <= row < self.shape[0]:
             raise IndexError(f"{self.array.store_path}: row {row} outside 0..{self.shape[0] - 1}")

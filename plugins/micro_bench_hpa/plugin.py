@@ -21,12 +21,14 @@ def micro_bench_datasets() -> list[ComponentSpec]:
             "hpa",
             "micro_bench_hpa.dataset:hpa",
             "Human Protein Atlas Kaggle 2018 (4 ch, 28 classes), from `micro-bench data convert`",
-            {"paper": "Zhao & Tang", "source": "proteinatlas.org, CC BY-SA 3.0"},
+            {"paper": "Zhao & Tang", "source": "proteinatlas.org, CC BY-SA 3.0",
+             "conformance_skip": "needs a converted store (data/hpa.zarr); hpa_synth checks the same class"},
         ),
         ComponentSpec(
             "hpa_synth",
             "micro_bench_hpa.synth.dataset:hpa_synth",
             "Synthetic HPA-like cells with real HPA label sets (embedded default, no download)",
+            {"conformance_params": {"n": 60, "resolution": 32}},
         ),
     ]
 

@@ -59,9 +59,10 @@ DEFAULT_BLOCK = 32
 
 
 def default_compressor() -> BloscCodec | None:
-    """No compression, chosen by ``benchmarks/perf/loader.py`` on real HPA PNGs at 256: blosc lz4
-    saves only 21% of the bytes (zstd 38%) but reads whole shards 2.9x slower (1576 vs 4613
-    samples/s per core); per-sample reads are equal (~1100/s, bound by zarr's per-call cost)."""
+    """No compression, chosen by ``benchmarks/perf/loader.py`` on real HPA PNGs at 256 (numbers in
+    docs/performance.md): blosc lz4 saves only 21% of the bytes (zstd 38%), reads whole shards
+    slower, and takes per-sample reads off the byte-range fast path of
+    :mod:`micro_bench_hpa.fastread` (62x the PIL path per core) back to zarr calls (12x)."""
     return None
 
 

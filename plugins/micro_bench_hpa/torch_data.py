@@ -8,6 +8,10 @@ lighting)`` and ``c ~ 1 + U(-lighting, lighting)``, clipped to [0, 1], applied b
 standardization. Draws come from a per-dataset ``torch.Generator`` seeded with ``seed``; inside a
 ``DataLoader`` worker it is reseeded from ``torch.initial_seed()``, which the loader derives
 from its own seeded base seed, so runs repeat exactly.
+
+Pixels are read with :class:`~micro_bench_hpa.fastread.SampleReader` (byte-range reads of one
+sample, about 10x cheaper than a ``zarr.Array`` call); ``__getitems__`` serves a DataLoader batch
+in one call with the same values and random draws as item-by-item ``__getitem__``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import torch
 from torch.utils.data import Dataset as TorchDataset
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
+
+from micro_bench_hpa.fastread import SampleReader
 
 __all__ = ["HPATorchDataset", "augment"]
 
@@ -78,7 +84,7 @@ class HPATorchDataset(TorchDataset):
         if (self.std <= 0).any():
             raise ValueError(f"{self.store}: channel std must be positive, got {self.std.flatten().tolist()}")
         self.seed = int(seed)
-        self._array: Any = None
+        self._reader: SampleReader | None = None
         self._gen: torch.Generator | None = None
         self._worker: int | None = None
 
@@ -93,22 +99,46 @@ class HPATorchDataset(TorchDataset):
             self._worker = worker
         return self._gen
 
+    def _sample_reader(self) -> SampleReader:
+        if self._reader is None:
+            import zarr
+
+            from micro_bench_hpa.store import StoreError, open_store
+
+            array = open_store(self.store).get(f"images/{self.resolution}")
+            if not isinstance(array, zarr.Array):
+                raise StoreError(f"{self.store}: no array images/{self.resolution}")
+            self._reader = SampleReader(array)
+        return self._reader
+
     def raw(self, i: int) -> np.ndarray:
         """Item ``i`` as stored: ``(C, R, R) uint8``."""
-        if self._array is None:
-            from micro_bench_hpa.store import open_store
+        return self._sample_reader().read(int(self.rows[i]))
 
-            self._array = open_store(self.store)[f"images/{self.resolution}"]
-        return np.asarray(self._array[int(self.rows[i])])
+    def raw_many(self, indices: Sequence[int]) -> np.ndarray:
+        """Items ``indices`` as stored: ``(n, C, R, R) uint8``."""
+        return self._sample_reader().read_many(self.rows[np.asarray(indices, dtype=np.int64)])
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.from_numpy(self.raw(i)).to(torch.float32).div_(255.0)
+    def _item(self, raw: np.ndarray, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.from_numpy(raw).to(torch.float32).div_(255.0)
         if self.augment:
             x = augment(x, self._generator())
-        return (x - self.mean) / self.std, self.targets[i]
+        return x.sub_(self.mean).div_(self.std), self.targets[i]
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._item(self.raw(i), i)
+
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """``[self[i] for i in indices]``, reading the batch's samples in one pass.
+
+        torch's ``DataLoader`` calls this with a whole batch of indices when it exists; the
+        augmentation draws happen in the same order as item by item, so results are identical.
+        """
+        raw = self.raw_many(indices)
+        return [self._item(raw[k], int(i)) for k, i in enumerate(indices)]
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_array"] = None  # reopened in the worker
+        state["_reader"] = None  # reopened in the worker
         state["_gen"] = None
         return state

@@ -188,7 +188,7 @@ def check_plugin(name: str) -> None:
     if not results:
         raise click.ClickException(f"plugin {name!r} provides no components (see `micro-bench plugins`)")
     for r in results:
-        click.echo(f"{'PASS' if r.ok else 'FAIL'}  {r.kind:<9} {r.name:<22} {r.message}")
+        click.echo(f"{r.status}  {r.kind:<9} {r.name:<22} {r.message}")
     failed = sum(not r.ok for r in results)
     click.echo(f"{len(results) - failed} passed, {failed} failed")
     if failed:

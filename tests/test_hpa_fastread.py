@@ -1,0 +1,138 @@
+"""SampleReader: byte-range reads equal zarr's reads byte for byte; torch ``__getitems__``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import zarr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from zarr.codecs import BloscCodec
+
+from micro_bench_hpa.fastread import EMPTY, SampleReader, fast_path_applies
+from micro_bench_hpa.store import StoreError, blocks, create_store, open_store, write_samples
+from micro_bench_hpa.torch_data import HPATorchDataset
+
+N, R, BLOCK = 37, 16, 8  # 5 shards, the last one partial (5 of 8 samples)
+ZERO_ROW = 11  # all-zero pixels: zarr stores no chunk for it (empty index entry)
+MEAN, STD = np.array([100.0, 30.0, 120.0, 90.0]), np.array([70.0, 20.0, 75.0, 60.0])
+
+
+def _store(path, *, compressor="default", skip_block=None):
+    rng = np.random.default_rng(1)
+    labels = rng.random((N, 28)) < 0.2
+    g = create_store(
+        path,
+        ids=[f"s{i}" for i in range(N)],
+        labels=labels,
+        resolutions=(R,),
+        source="test",
+        block_size=BLOCK,
+        compressor=compressor,
+    )
+    for a, b in blocks(g):
+        if a == skip_block:
+            continue  # this shard file is never written
+        px = rng.integers(0, 256, (b - a, 4, R, R), dtype=np.uint8)
+        if a <= ZERO_ROW < b:
+            px[ZERO_ROW - a] = 0
+        write_samples(g, a, {R: px}, bad=[ZERO_ROW - a] if a <= ZERO_ROW < b else ())
+    return path
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return _store(tmp_path_factory.mktemp("fr") / "s.zarr", skip_block=16)
+
+
+@pytest.fixture(scope="module")
+def array(store):
+    return open_store(store)[f"images/{R}"]
+
+
+def test_fast_reads_equal_zarr_including_empty_chunk_missing_shard_and_partial_shard(
+    array, monkeypatch
+):
+    reader = SampleReader(array)
+    assert reader.fast and fast_path_applies(array)
+    ref = array[:]
+    index = reader.shard_index(ZERO_ROW // BLOCK)
+    assert (
+        index.shape == (BLOCK, 2) and index[ZERO_ROW % BLOCK, 0] == EMPTY
+    )  # the empty-chunk case is real
+    assert reader.shard_index(2) is None  # samples 16..23: no shard file, read as fill value
+    assert not ref[16:24].any() and ref[32:].any()
+    monkeypatch.setattr(
+        zarr.Array, "__getitem__", lambda *a: pytest.fail("fast path called zarr indexing")
+    )
+    for row in range(N):
+        got = reader.read(row)
+        assert got.dtype == np.uint8 and got.shape == (4, R, R)
+        assert np.array_equal(got, ref[row]), row
+    assert np.array_equal(reader.read_many(np.arange(N)), ref)
+    with pytest.raises(IndexError, match=f"row {N} outside 0..{N - 1}"):
+        reader.read(N)
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.lists(st.integers(0, N - 1), min_size=0, max_size=12))
+def test_read_many_any_order_and_repeats(array, rows):
+    fast, plain = SampleReader(array), SampleReader(array, fast=False)
+    got = fast.read_many(rows)
+    assert got.shape == (len(rows), 4, R, R)
+    assert np.array_equal(got, plain.read_many(rows))
+    assert np.array_equal(got, array[:][np.asarray(rows, dtype=np.int64)])
+
+
+def test_compressed_store_falls_back_to_zarr(tmp_path):
+    arr = open_store(_store(tmp_path / "z.zarr", compressor=BloscCodec(cname="lz4")))[f"images/{R}"]
+    reader = SampleReader(arr)
+    assert not reader.fast and not fast_path_applies(arr)
+    assert np.array_equal(reader.read_many([36, 2, 2]), arr[:][[36, 2, 2]])
+    with pytest.raises(
+        StoreError, match="not an uncompressed one-sample-per-chunk sharded uint8 array"
+    ):
+        SampleReader(arr, fast=True)
+
+
+def test_corrupt_shard_index_is_a_clear_error(tmp_path):
+    path = _store(tmp_path / "c.zarr")
+    shard = path / "images" / str(R) / "c" / "1" / "0" / "0" / "0"
+    data = bytearray(shard.read_bytes())
+    data[-20] ^= 0xFF  # a byte of the index
+    shard.write_bytes(bytes(data))
+    reader = SampleReader(open_store(path)[f"images/{R}"])
+    assert np.array_equal(
+        reader.read(0), open_store(path)[f"images/{R}"][0]
+    )  # other shards still read
+    with pytest.raises(
+        StoreError, match=r"images/16/c/1/0/0/0: shard index checksum \(crc32c\) mismatch"
+    ):
+        reader.read(BLOCK)
+
+
+def test_torch_getitems_equals_getitem_and_is_used_by_dataloader(store, monkeypatch):
+    torch.set_num_threads(1)
+    rows = np.array([30, 2, 35, 11, 9, 2])
+    labels = np.random.default_rng(0).random((len(rows), 28)) < 0.3
+
+    def make():
+        return HPATorchDataset(store, R, rows, labels, augment=True, mean=MEAN, std=STD, seed=4)
+
+    one, many = make(), make()
+    items = [one[i] for i in range(len(rows))]
+    batch = many.__getitems__(list(range(len(rows))))
+    assert all(
+        torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+        for a, b in zip(items, batch, strict=True)
+    )
+    plain = HPATorchDataset(store, R, rows, labels, augment=False, mean=MEAN, std=STD)
+    raw = open_store(store)[f"images/{R}"][:][rows].astype(np.float32)
+    want = (raw / 255 - MEAN[:, None, None] / 255) / (STD[:, None, None] / 255)
+    monkeypatch.setattr(
+        HPATorchDataset, "__getitem__", lambda *a: pytest.fail("DataLoader read item by item")
+    )
+    x, y = next(iter(torch.utils.data.DataLoader(plain, batch_size=len(rows))))
+    np.testing.assert_allclose(x.numpy(), want, rtol=1e-5, atol=1e-5)
+    assert torch.equal(y, torch.from_numpy(labels.astype(np.float32)))
