@@ -73,7 +73,8 @@ def test_cli_run_writes_results_and_table(bench, tmp_path, toy_pm):
     # quiet: every score equals the train prevalence, so mean_score is its mean over classes.
     assert res["metrics"]["mean_score"] == pytest.approx(float(np.mean(preds["y_score"])))
     assert res["metrics"]["accuracy"] == pytest.approx(float(np.mean(preds["y_true"] == preds["y_pred"])))
-    assert res["thresholds"] == {"rule": 0.5, "fitted_on": None, "values": [0.5, 0.5, 0.5]}
+    assert res["thresholds"] == {"rule": 0.5, "description": "constant 0.5 for every class",
+                                 "fitted_on": None, "values": [0.5, 0.5, 0.5]}
     assert sum(res["counts"]["n"].values()) == 40
     assert json.loads((run_dir / "config.json").read_text())["run"]["model"] == {"name": "prevalence", "noise": 0.0}
     assert "toy fit done" in (run_dir / "log.txt").read_text()
@@ -155,6 +156,18 @@ def test_per_class_table(tmp_path, toy_pm):
     first = table.rows[0][1]
     assert first[0].ours == results[0].metrics["per_class_positives"]["0"] and first[0].paper == 3.0
     assert first[2].ours == results[0].counts["test"][0] and first[2].paper == 1.0
+    assert first[2].count and first[2].delta is None  # counts sit beside the paper's, no delta
+    md = render(table, "md")
+    assert f"| {int(first[2].ours)} (1) |" in md or f"| {int(first[2].ours)} (1) " in md
+
+
+def test_nan_metrics_are_written_as_null(tmp_path):
+    from micro_bench.results import read_result, write_json
+
+    write_json(tmp_path / "result.json", {"benchmark": "b", "label": "l", "key": "k",
+                                          "metrics": {"roc_auc_macro": float("nan"), "x": {"0": float("inf")}}})
+    assert '"roc_auc_macro": null' in (tmp_path / "result.json").read_text()
+    assert read_result(tmp_path).metrics == {"roc_auc_macro": None, "x": {"0": None}}
 
 
 def test_dask_executor_matches_local(bench, tmp_path, toy_pm):

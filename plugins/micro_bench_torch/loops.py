@@ -50,35 +50,47 @@ def train_epoch(
     """One pass over ``loader`` of ``(x (B, C, H, W) float32, y (B, K) float32)``.
 
     ``scheduler`` (or ``None``) is stepped after every optimizer step. A NaN/inf loss raises
-    :class:`TrainingDiverged` before the bad step is taken. ``epoch`` is 1-based, for messages.
+    :class:`TrainingDiverged` (checked one step late, see ``settle``). ``epoch`` is 1-based, for messages.
     """
     net.train()
     total, count, lrs = 0.0, 0, []
+    pending: tuple[int, torch.Tensor, int] | None = None  # (step, loss, batch size) not yet read
+
+    def settle() -> None:
+        # Reading the loss syncs with the device; doing it one step late lets the next batch
+        # load while the accelerator still computes. A bad step is then already applied in
+        # memory, but the checkpoint on disk (the last finished epoch) stays good.
+        nonlocal total, count, pending
+        if pending is None:
+            return
+        step, loss, size = pending
+        value = float(loss)
+        if not math.isfinite(value):
+            raise TrainingDiverged(
+                f"training diverged: loss is {value} at epoch {epoch}, step {step}/{len(loader)} "
+                f"(head lr {lrs[step - 1]:.3g}); the last good checkpoint is kept; try a lower trainer.lr"
+            )
+        total, count, pending = total + value * size, count + size, None
+
     start = time.perf_counter()
     bar = tqdm(loader, desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
     for step, (x, y) in enumerate(bar, start=1):
         x, y = rt.batch(x), y.to(rt.device, non_blocking=True)
+        settle()
         with rt.autocast():
             logits = net(x)
         loss = loss_fn(logits.float(), y)
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            lr = optimizer.param_groups[-1]["lr"]
-            raise TrainingDiverged(
-                f"training diverged: loss is {value} at epoch {epoch}, step {step}/{len(loader)} "
-                f"(head lr {lr:.3g}); the last good checkpoint is kept; try a lower trainer.lr"
-            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
         lrs.append(float(optimizer.param_groups[-1]["lr"]))
+        optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        total += value * len(x)
-        count += len(x)
-        if progress and (step % 10 == 0 or step == len(loader)):
+        pending = (step, loss.detach(), len(x))
+        if progress and count and (step % 10 == 0 or step == len(loader)):
             rate = count / max(time.perf_counter() - start, 1e-9)
             bar.set_postfix(loss=f"{total / count:.4f}", lr=f"{lrs[-1]:.2e}", samples_s=f"{rate:.0f}")
+    settle()
     bar.close()
     return EpochStats(total / max(count, 1), lrs, time.perf_counter() - start, count)
 

@@ -19,14 +19,16 @@ def thresholds_for(
     """
     import numpy as np
 
-    from micro_bench.thresholds import fit_thresholds
+    from micro_bench.thresholds import describe_rule, fit_thresholds
 
     if isinstance(rule, (int, float)) and not isinstance(rule, bool):
-        return {"rule": float(rule), "fitted_on": None, "values": [float(rule)] * num_classes}
+        return {"rule": float(rule), "description": describe_rule(float(rule)), "fitted_on": None,
+                "values": [float(rule)] * num_classes}
     if val is None:
         raise ValueError(f"threshold rule {rule!r} needs validation predictions")
     values = fit_thresholds(rule, np.asarray(val[0], bool), np.asarray(val[1], float))
-    return {"rule": rule, "fitted_on": "val", "values": [float(v) for v in values]}
+    return {"rule": rule, "description": describe_rule(rule), "fitted_on": "val",
+            "values": [float(v) for v in values]}
 
 
 def compute_metrics(

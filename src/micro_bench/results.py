@@ -10,6 +10,7 @@ benchmark's table in order, with the table settings and the reference file, so t
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Mapping
@@ -70,8 +71,21 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def _finite(obj: Any) -> Any:
+    """Replace NaN/inf (an undefined AUC) by ``None`` so the file is strict JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    """Write strict JSON atomically; non-finite floats become ``null``."""
+    text = json.dumps(_finite(json.loads(json.dumps(data, default=_jsonable))), indent=2, allow_nan=False)
+    atomic_write_text(path, text + "\n")
 
 
 def _jsonable(obj: Any) -> Any:

@@ -157,7 +157,7 @@ def run_one(
     log = _logger(directory / "log.txt", echo)
     ctx = RunContext(
         directory=directory, seed=cfg.seed, label=cfg.label, log=log, progress=progress,
-        position=position,
+        position=position, extra={"split": dict(cfg.split), "benchmark": cfg.benchmark},
         epoch_end=lambda epoch, m: pm.hook.micro_bench_epoch_end(run=run, epoch=epoch, metrics=m),
     )
     pm.hook.micro_bench_run_start(run=run)

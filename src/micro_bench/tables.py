@@ -34,12 +34,15 @@ def metric_title(metric: str) -> str:
 
 @dataclass
 class Cell:
+    """Our value beside the paper's. ``count`` cells (example counts) show no delta."""
+
     ours: float | None
     paper: float | None = None
+    count: bool = False
 
     @property
     def delta(self) -> float | None:
-        if self.ours is None or self.paper is None:
+        if self.ours is None or self.paper is None or self.count:
             return None
         return self.ours - self.paper
 
@@ -117,17 +120,26 @@ def _per_class(index: Mapping[str, Any], results: Mapping[str, Any], ref: Sequen
                 ref_row = paper.get((str(k), row["label"]), {})
                 cells.append(Cell(ours, _num(ref_row.get(m.removeprefix("per_class_")))))
         for part in ("test", "val", "train"):
-            cells.append(Cell(float(first.counts[part][k]), _num(counts_ref.get(str(k), {}).get(part))))
+            cells.append(Cell(float(first.counts[part][k]), _num(counts_ref.get(str(k), {}).get(part)), count=True))
         table.rows.append((str(k), cells))
     return table
 
 
-def _fmt(value: float | None, digits: int, signed: bool = False) -> str:
+def _fmt(value: float | None, digits: int, signed: bool = False, count: bool = False) -> str:
     if value is None:
         return "–"
-    if float(value).is_integer() and abs(value) >= 1 and not signed:
+    if count:
         return str(int(value))
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def _md_cell(c: Cell, digits: int) -> str:
+    ours = _fmt(c.ours, digits, count=c.count)
+    if c.paper is None:
+        return ours
+    if c.count:
+        return f"{ours} ({_fmt(c.paper, digits, count=True)})"
+    return f"{ours} ({_fmt(c.paper, digits)}, {_fmt(c.delta, digits, True)})"
 
 
 def render(table: Table, fmt: str = "md") -> str:
@@ -138,13 +150,11 @@ def render(table: Table, fmt: str = "md") -> str:
         lines = ["| " + " | ".join([table.row_label, *table.columns]) + " |",
                  "|" + "---|" * (len(table.columns) + 1)]
         for label, cells in table.rows:
-            parts = [_fmt(c.ours, table.digits) + (
-                f" ({_fmt(c.paper, table.digits)}, {_fmt(c.delta, table.digits, True)})" if c.paper is not None else "")
-                for c in cells]
+            parts = [_md_cell(c, table.digits) for c in cells]
             lines.append("| " + " | ".join([label, *parts]) + " |")
         return "\n".join(head + lines) + "\n"
     flat_cols = [table.row_label] + [f"{c} {suffix}".strip() for c in table.columns for suffix in ("", "paper", "delta")]
-    flat_rows = [[label] + [_fmt(v, table.digits, signed=(j % 3 == 2)) for c in cells
+    flat_rows = [[label] + [_fmt(v, table.digits, signed=(j == 2), count=c.count and j < 2) for c in cells
                             for j, v in enumerate((c.ours, c.paper, c.delta))]
                  for label, cells in table.rows]
     if fmt == "csv":
