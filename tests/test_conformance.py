@@ -301,7 +301,6 @@ _PENDING = {
     ("model", "resnet18_4ch"): 'needs extra={"conformance_params": {"pretrained": False}}',
     ("model", "resnet34_4ch"): 'needs extra={"conformance_params": {"pretrained": False}}',
     ("model", "resnet50_4ch"): 'needs extra={"conformance_params": {"pretrained": False}}',
-    ("metric", "per_class_support"): 'counts: needs extra={"range": [0, None]}',
 }
 
 

@@ -139,6 +139,7 @@ class HPADataset:
             "fingerprint": self.fingerprint,
             "store": str(self.path),
             "classes": len(self.classes),
+            "class_names": list(self.classes),
             "channels": list(self.channels),
             "tool_version": self.attrs.get("tool_version", ""),
         }

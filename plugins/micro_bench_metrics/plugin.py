@@ -36,6 +36,9 @@ _METRICS: tuple[tuple[str, str, str], ...] = (
     ("auc_excluded_classes", "auc_excluded_classes_metric", "Classes left out of roc_auc_macro (constant labels)"),
 )
 
+#: Metrics that are counts, not values in [0, 1].
+_COUNTS = {"per_class_support", "auc_excluded_classes"}
+
 METRIC_IDS: tuple[str, ...] = tuple(metric_id for metric_id, _, _ in _METRICS)
 
 
@@ -48,7 +51,8 @@ def micro_bench_metrics() -> Iterable[ComponentSpec]:
             metric_id,
             f"micro_bench_metrics.catalog:{attr}",
             description,
-            {"per_class": metric_id.startswith("per_class_"), "docs": "docs/metrics.md"},
+            {"per_class": metric_id.startswith("per_class_"), "docs": "docs/metrics.md",
+             **({"range": [0, None]} if metric_id in _COUNTS else {})},
         )
         for metric_id, attr, description in _METRICS
     ]
@@ -56,7 +60,10 @@ def micro_bench_metrics() -> Iterable[ComponentSpec]:
 
 @hookimpl
 def micro_bench_run_end(run: Any, result: Any) -> None:
-    """Write ``roc.png`` and ``pr.png`` (Fig. 5) beside a finished run's ``predictions.npz``."""
+    """Write ``roc.png`` and ``pr.png`` (Fig. 5) beside a finished run's ``predictions.npz``, and
+    ``class_distribution.png`` (positives per class in train/val/test) from the result."""
     from micro_bench_metrics.curves import plot_run_predictions
+    from micro_bench_metrics.distribution import plot_run_distribution
 
     plot_run_predictions(run.directory)
+    plot_run_distribution(result, run.directory)
