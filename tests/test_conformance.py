@@ -297,16 +297,9 @@ def bundled_pm():
 
 #: Bundled components waiting for spec metadata from their plugin (see docs/writing-plugins.md,
 #: "Conformance metadata"); remove an entry once its plugin sets it.
-_PENDING = {
-    ("model", "resnet18_4ch"): 'needs extra={"conformance_params": {"pretrained": False}}',
-    ("model", "resnet34_4ch"): 'needs extra={"conformance_params": {"pretrained": False}}',
-    ("model", "resnet50_4ch"): 'needs extra={"conformance_params": {"pretrained": False}}',
-}
-
-
 @pytest.mark.parametrize(
     ("kind", "name"),
-    [pytest.param(*key, marks=pytest.mark.xfail(reason=_PENDING[key], strict=False)) if key in _PENDING else key for key in _bundled()],
+    _bundled(),
 )
 def test_bundled_component_conforms(bundled_pm, kind, name):
     result = check_component(kind, name, registries(bundled_pm)[kind])

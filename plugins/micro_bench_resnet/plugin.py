@@ -14,6 +14,10 @@ __all__ = ["micro_bench_models", "micro_bench_resolve_component"]
 _PAPER = {"paper": "Zhao & Tang: ResNet50, ImageNet weights, 4-channel stem, dropout 0.5"}
 
 
+#: Conformance checks build the model offline (random weights), never from the hub.
+_OFFLINE = {"conformance_params": {"pretrained": False}}
+
+
 @hookimpl
 def micro_bench_models() -> list[ComponentSpec]:
     """``resnet18_4ch``, ``resnet34_4ch`` and ``resnet50_4ch`` (the paper's model)."""
@@ -22,17 +26,19 @@ def micro_bench_models() -> list[ComponentSpec]:
             "resnet50_4ch",
             "micro_bench_resnet.model:resnet50_4ch",
             "ResNet50 (timm resnet50.tv_in1k) with a 4-channel stem and 3 fastai layer groups",
-            _PAPER,
+            {**_PAPER, **_OFFLINE},
         ),
         ComponentSpec(
             "resnet34_4ch",
             "micro_bench_resnet.model:resnet34_4ch",
             "ResNet34 (timm resnet34.tv_in1k) with a 4-channel stem and 3 fastai layer groups",
+            _OFFLINE,
         ),
         ComponentSpec(
             "resnet18_4ch",
             "micro_bench_resnet.model:resnet18_4ch",
             "ResNet18 (timm resnet18.tv_in1k) with a 4-channel stem and 3 fastai layer groups",
+            _OFFLINE,
         ),
     ]
 

@@ -5,14 +5,14 @@ Imports only the standard library and :mod:`micro_bench`; torch is imported when
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from micro_bench import ComponentSpec, hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import click
 
-__all__ = ["micro_bench_add_commands", "micro_bench_trainers"]
+__all__ = ["micro_bench_add_commands", "micro_bench_run_end", "micro_bench_trainers"]
 
 
 @hookimpl
@@ -26,6 +26,18 @@ def micro_bench_trainers() -> list[ComponentSpec]:
             {"paper": "Adam, batch 64, lr 0.02 with lr/10, lr/3, lr; first epoch trains the head"},
         )
     ]
+
+
+@hookimpl
+def micro_bench_run_end(run: Any, result: Any) -> None:
+    """Once a ``torch`` run's result is written, keep only the trained weights (``model.pt``):
+    the resume state is no longer needed. ``trainer: {keep_checkpoint: true}`` keeps it."""
+    trainer = run.config.trainer
+    if trainer.name != "torch" or trainer.params.get("keep_checkpoint", False):
+        return
+    from micro_bench_torch.checkpoint import finalize_checkpoint
+
+    finalize_checkpoint(run.directory / "checkpoints")
 
 
 @hookimpl

@@ -56,6 +56,8 @@ class TorchTrainer:
         threads: CPU intra-op threads during fit/predict (``None``: torch's default).
         augment: training-time augmentation (the dataset's rotation/flip/lighting).
         checkpoint: write ``checkpoints/last.pt`` after every epoch and resume from it.
+        keep_checkpoint: keep ``last.pt`` (with the optimizer state) after the run's result is
+            written; by default it is shrunk to ``checkpoints/model.pt`` (weights only).
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class TorchTrainer:
         threads: int | None = None,
         augment: bool = True,
         checkpoint: bool = True,
+        keep_checkpoint: bool = False,
     ) -> None:
         for key, value, low in (("batch_size", batch_size, 1), ("freeze_epochs", freeze_epochs, 0),
                                 ("num_workers", num_workers, 0)):
@@ -85,6 +88,7 @@ class TorchTrainer:
         self.batch_size, self.lr, self.lr_groups = batch_size, float(lr), tuple(float(f) for f in lr_groups)
         self.freeze_epochs, self.epochs, self.weight_decay = freeze_epochs, epochs, float(weight_decay)
         self.num_workers, self.augment, self.checkpoint = num_workers, bool(augment), bool(checkpoint)
+        self.keep_checkpoint = bool(keep_checkpoint)
         self.runtime: Runtime = resolve_runtime(device, amp, channels_last, threads)
 
     def settings(self) -> dict[str, Any]:

@@ -58,8 +58,10 @@ def _sorted_desc(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, n
 
 
 def _between(high: np.ndarray, low: np.ndarray) -> np.ndarray:
-    """A threshold in ``(low, high]``: the midpoint (``high`` itself when they are adjacent floats)."""
-    mid = low + (high - low) / 2
+    """A threshold in ``(low, high]``: the midpoint (``high`` itself when they are adjacent floats,
+    or when ``low`` is ``-inf``, where the midpoint is NaN)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        mid = low + (high - low) / 2
     return np.where(mid > low, mid, high)
 
 
