@@ -295,12 +295,7 @@ def bundled_pm():
     return make_plugin_manager(entrypoints=False, plugins_dir=None)
 
 
-#: Bundled components waiting for spec metadata from their plugin (see docs/writing-plugins.md,
-#: "Conformance metadata"); remove an entry once its plugin sets it.
-@pytest.mark.parametrize(
-    ("kind", "name"),
-    _bundled(),
-)
+@pytest.mark.parametrize(("kind", "name"), _bundled())
 def test_bundled_component_conforms(bundled_pm, kind, name):
     result = check_component(kind, name, registries(bundled_pm)[kind])
     assert result.ok, str(result)
