@@ -42,8 +42,11 @@ def plot_class_distribution(
         values = np.asarray(counts[part], float)
         n = (counts.get("n") or {}).get(part)
         label = f"{part} (n={n})" if n is not None else part
-        ax.barh(y + (j - (len(parts) - 1) / 2) * height, np.maximum(values, 0.8), height=height,
-                color=color, label=label)
+        # A log axis cannot show 0: a class absent from a part gets no bar, and a "0" instead.
+        offsets = y + (j - (len(parts) - 1) / 2) * height
+        ax.barh(offsets, np.where(values > 0, values, np.nan), height=height, color=color, label=label)
+        for pos in offsets[values == 0]:
+            ax.text(1.0, pos, " 0", va="center", ha="left", fontsize=6, color=color)
     ax.set_xscale("log")
     ax.set_yticks(y, labels, fontsize=7)
     ax.invert_yaxis()
