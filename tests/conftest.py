@@ -27,7 +27,6 @@ def _cache_dir(tmp_path_factory):
 def toy_pm(monkeypatch):
     """An isolated plugin manager with only the toy plugin, installed process-wide."""
     import toy_plugin
-
     from micro_bench.plugin_manager import make_plugin_manager, set_plugin_manager
 
     monkeypatch.delenv("MICRO_BENCH_PLUGINS_DIR", raising=False)
