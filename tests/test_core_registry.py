@@ -113,3 +113,12 @@ def test_spec_validation():
         ComponentSpec("x", "no_colon")
     with pytest.raises(TypeError, match="non-empty str"):
         ComponentSpec("", focal)
+
+
+def test_unregistering_removes_components():
+    pm = pm_with()
+    plugin = Losses()
+    pm.register(plugin, name="temp_losses")
+    assert registries(pm)["loss"].names() == ["bce", "focal"]
+    pm.unregister(name="temp_losses")
+    assert registries(pm)["loss"].names() == []

@@ -178,3 +178,15 @@ def test_missing_store_error_says_what_to_do(tmp_path):
 
     with pytest.raises(MicroBenchError, match=r"HPA store not found at .*nope.zarr.*micro-bench data convert.*--profile smoke"):
         hpa(store=str(tmp_path / "nope.zarr"))
+
+
+def test_distributed_scheduler_gives_the_same_store(tmp_path):
+    """`--scheduler ADDR`: the same blocks sent to a dask.distributed cluster (here an in-process one)."""
+    distributed = pytest.importorskip("distributed")
+    src, _ = make_source(tmp_path / "src", n=6)
+    convert(src, tmp_path / "local.zarr", resolutions=RES, workers=1, block_size=4, progress=False)
+    with distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as cluster:
+        report = convert(src, tmp_path / "dist.zarr", resolutions=RES, scheduler=cluster.scheduler_address,
+                         block_size=4, progress=False)
+    assert report["written"] == 6
+    assert store_bytes(tmp_path / "dist.zarr") == store_bytes(tmp_path / "local.zarr")

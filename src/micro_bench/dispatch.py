@@ -37,8 +37,10 @@ def _run_local(
             done = time.perf_counter() - started
             eta = f", about {_fmt_seconds(done / (i - 1) * (total - i + 1))} left" if i > 1 else ""
             echo(f"[run {i}/{total}] {cfg.label}{eta}")
+        # The run's log lines (one per epoch: losses, lr, samples/s) also go to the terminal.
         result = run_one(cfg, out, pm=pm, dataset=datasets[ds_key], force=force,
-                         position=(i, total), progress=progress, echo=None)
+                         position=(i, total), progress=progress,
+                         echo=(lambda line: echo(f"    {line}")) if echo else None)
         if echo and result.cached:
             echo(f"[run {i}/{total}] {cfg.label}: reused finished run {result.key} (use --force to recompute)")
         results.append(result)
