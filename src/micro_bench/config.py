@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from micro_bench.errors import ConfigError
+from micro_bench.merge import apply_set, deep_merge, parse_set
 
 __all__ = [
     "COMPONENT_KEYS",
@@ -115,49 +116,6 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _deep_merge(base: Any, over: Any) -> Any:
-    if isinstance(base, Mapping) and isinstance(over, Mapping):
-        if "name" in over and "name" in base and over["name"] != base["name"]:
-            return copy.deepcopy(dict(over))
-        merged = copy.deepcopy(dict(base))
-        for key, value in over.items():
-            merged[key] = _deep_merge(merged[key], value) if key in merged else copy.deepcopy(value)
-        return merged
-    if isinstance(base, str) and isinstance(over, Mapping) and "name" not in over:
-        return _deep_merge({"name": base}, over)  # `loss: focal` then `loss: {gamma: 1}`
-    return copy.deepcopy(over)
-
-
-def parse_set(expr: str) -> tuple[list[str], Any]:
-    """``"trainer.lr=0.01"`` -> (["trainer", "lr"], 0.01); the value is read as YAML."""
-    import yaml
-
-    key, sep, raw = expr.partition("=")
-    if not sep or not key.strip() or any(not part for part in key.strip().split(".")):
-        raise ConfigError(f"--set {expr!r}: expected KEY.PATH=VALUE, e.g. trainer.lr=0.01")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {expr!r}: the value is not valid YAML ({exc.__class__.__name__})") from None
-    return key.strip().split("."), value
-
-
-def _apply_set(target: dict[str, Any], path: list[str], value: Any, expr: str) -> None:
-    if path[0] not in RUN_KEYS:
-        raise ConfigError(f"--set {expr!r}: unknown key {path[0]!r}; settable: {', '.join(sorted(RUN_KEYS - {'label'}))}")
-    node: Any = target
-    for i, part in enumerate(path[:-1]):
-        child = node.get(part)
-        if isinstance(child, str) and path[0] in COMPONENT_KEYS and i == 0:
-            child = node[part] = {"name": child}
-        if child is None:
-            child = node[part] = {}
-        if not isinstance(child, dict):
-            raise ConfigError(f"--set {expr!r}: {'.'.join(path[: i + 1])} is a {_type_name(child)}, not a mapping")
-        node = child
-    node[path[-1]] = _deep_merge(node.get(path[-1]), value) if isinstance(value, Mapping) else value
-
-
 def _component(raw: Any, where: str, ctx: _Ctx, optional: bool) -> Component | None:
     if raw is None:
         if optional:
@@ -231,7 +189,7 @@ def load_config(
             run_patches = prof_runs
         elif prof_runs is not None:
             raise ctx.error(f"profiles.{profile}.runs", "expected a list of runs or a mapping label -> overrides")
-        base = _deep_merge(base, patch)
+        base = deep_merge(base, patch)
     if not isinstance(runs_raw, list) or not runs_raw:
         raise ctx.error("runs", f"expected a non-empty list of runs, got {_type_name(runs_raw)}")
     parsed_sets = [(parse_set(expr), expr) for expr in overrides]
@@ -249,14 +207,14 @@ def load_config(
         if label in labels:
             raise ctx.error(f"{where}.label", f"duplicate label {label!r}; each run is one table row")
         labels.add(label)
-        merged = _deep_merge(_deep_merge(base, run_raw), run_patches.get(label, {}))
+        merged = deep_merge(deep_merge(base, run_raw), run_patches.get(label, {}))
         for (keys, value), expr in parsed_sets:
-            _apply_set(merged, keys, value, expr)
+            apply_set(merged, keys, value, expr, settable=RUN_KEYS - {"label"}, components=COMPONENT_KEYS)
         runs.append(_run(name, i, label, merged, run_raw, ctx))
     unknown_patches = set(run_patches) - labels
     if unknown_patches:
         raise ctx.error(f"profiles.{profile}.runs", f"no run labelled {sorted(unknown_patches)[0]!r}; labels: {', '.join(sorted(labels))}")
-    table = _deep_merge(TABLE_DEFAULTS, base.get("table") or {})
+    table = deep_merge(TABLE_DEFAULTS, base.get("table") or {})
     if table.get("kind") not in ("metrics", "per_class"):
         raise ctx.error("table.kind", f"expected 'metrics' or 'per_class', got {table.get('kind')!r}")
     reference = base.get("reference")
