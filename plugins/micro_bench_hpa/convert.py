@@ -133,7 +133,7 @@ def convert(
     delayed = dask.delayed(convert_block, pure=True)
     tasks = [delayed(str(dest), a, plan.ids[a:b], plan.paths[a:b], res, dask_key_name=f"block-{a}") for a, b in todo]
     sizes = [b - a for a, b in todo]
-    bar = tqdm(total=len(plan.ids), initial=len(plan.ids) - sum(sizes), unit="sample", disable=not progress, desc="convert")
+    bar = tqdm(total=len(plan.ids), initial=len(plan.ids) - sum(sizes), unit="sample", disable=None if progress else True, desc="convert")
     try:
         if scheduler:
             _run_distributed(tasks, sizes, scheduler, bar.update)

@@ -73,7 +73,8 @@ def train_epoch(
         total, count, pending = total + value * size, count + size, None
 
     start = time.perf_counter()
-    bar = tqdm(loader, desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+    # disable=None: bars on a terminal only, so logs and CI output stay one line per epoch.
+    bar = tqdm(loader, desc=desc, disable=None if progress else True, leave=False, dynamic_ncols=True)
     for step, (x, y) in enumerate(bar, start=1):
         x, y = rt.batch(x), y.to(rt.device, non_blocking=True)
         settle()
@@ -126,7 +127,7 @@ def predict_proba(
     net.eval()
     generator = torch.Generator().manual_seed(seed)
     out: list[torch.Tensor] = []
-    for x, _ in tqdm(loader, desc="predict", disable=not progress, leave=False, dynamic_ncols=True):
+    for x, _ in tqdm(loader, desc="predict", disable=None if progress else True, leave=False, dynamic_ncols=True):
         views = [x] if tta is None else list(tta.views(x, generator=generator))
         probs = []
         for view in views:
