@@ -45,6 +45,11 @@ def synth(dest: str, n: int, resolution: tuple[int, ...], seed: int, difficulty:
                                 difficulty=difficulty, progress=True)
     else:
         from micro_bench_hpa.synth.generate import generate_store
+        from micro_bench_hpa.synth.heap import retain_freed_buffers
+
+        # This command is its own process, so it may tune malloc for the renderer (about 1.6x at
+        # 512 px); a library call (the hpa_synth factory inside a training run) leaves it alone.
+        retain_freed_buffers()
 
         path = generate_store(dest, n=n, resolutions=resolution, seed=seed, difficulty=difficulty,
                               progress=True)

