@@ -99,6 +99,15 @@ def test_second_run_reuses_and_force_recomputes(bench, tmp_path, toy_pm):
     assert toy_plugin.CALLS["fit"] == before + 4
 
 
+def test_model_factories_get_the_run_seed(bench, toy_pm):
+    from micro_bench.runner import prepare
+
+    cfg = load_config(bench, overrides=["seed=11"]).runs[0]
+    assert prepare(cfg).model.seed == 11
+    pinned = load_config(bench, overrides=["seed=11", "model.seed=5"]).runs[0]
+    assert prepare(pinned).model.seed == 5  # a seed set in the config wins
+
+
 def test_key_changes_with_config(bench, tmp_path, toy_pm):
     out = tmp_path / "runs"
     a = run_benchmark(load_config(bench), out, pm=toy_pm, echo=None)

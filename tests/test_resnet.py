@@ -117,3 +117,16 @@ def test_timm_model_generic_layer_groups() -> None:
     model = timm_model("efficientnet_b0", num_classes=3, in_chans=4, stem_init="zeros")
     ids = [id(p) for g in model.layer_groups() for p in g]
     assert sorted(ids) == sorted(id(p) for p in model.parameters())
+
+
+def test_seed_makes_initialisation_reproducible_without_touching_the_global_rng():
+    from micro_bench_resnet.model import resnet18_4ch
+
+    state = torch.get_rng_state()
+    a = resnet18_4ch(num_classes=3, pretrained=False, seed=7)
+    b = resnet18_4ch(num_classes=3, pretrained=False, seed=7)
+    c = resnet18_4ch(num_classes=3, pretrained=False, seed=8)
+    assert torch.equal(torch.get_rng_state(), state)
+    sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not torch.equal(sa["net.fc.weight"], sc["net.fc.weight"])

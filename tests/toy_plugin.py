@@ -49,8 +49,8 @@ class ToyDataset:
 class PrevalenceModel:
     """Predicts each class's training prevalence, plus a little seeded noise."""
 
-    def __init__(self, num_classes: int, in_chans: int, noise: float = 0.1) -> None:
-        self.num_classes, self.noise, self.prevalence = num_classes, noise, None
+    def __init__(self, num_classes: int, in_chans: int, noise: float = 0.1, seed: int | None = None) -> None:
+        self.num_classes, self.noise, self.prevalence, self.seed = num_classes, noise, None, seed
 
 
 class ToyTrainer:

@@ -142,6 +142,8 @@ class HPADataset:
             "class_names": list(self.classes),
             "channels": list(self.channels),
             "tool_version": self.attrs.get("tool_version", ""),
+            **({"generator_version": self.attrs["synth"]["generator_version"]}
+               if "generator_version" in self.attrs.get("synth", {}) else {}),
         }
 
 

@@ -112,6 +112,7 @@ def timm_model(
     pretrained: bool | str | None = False,
     stem_init: StemInit = "copy_red",
     dropout: float = 0.0,
+    seed: int | None = None,
 ) -> TimmClassifier:
     """Any timm classifier with ``in_chans`` inputs, ``num_classes`` logits and layer groups.
 
@@ -123,7 +124,18 @@ def timm_model(
             through ``pretrained_cfg_overlay=dict(file=...)``), or ``False`` (random init).
         stem_init: ``copy_red``, ``timm`` or ``zeros``; see :func:`stem_weight`.
         dropout: dropout rate before the classifier (timm ``drop_rate``).
+        seed: seeds the random initialisation (head, stem, or the whole net when not pretrained)
+            without touching the global RNG; the runner passes the run's seed.
     """
+    if seed is None:
+        return _timm_model(arch, num_classes, in_chans, pretrained, stem_init, dropout)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _timm_model(arch, num_classes, in_chans, pretrained, stem_init, dropout)
+
+
+def _timm_model(arch: str, num_classes: int, in_chans: int, pretrained: bool | str | None,
+                stem_init: StemInit, dropout: float) -> TimmClassifier:
     if stem_init not in STEM_INITS:
         raise ComponentError(
             f"model {arch!r}: unknown stem_init {stem_init!r}; expected one of {', '.join(STEM_INITS)}"
@@ -178,9 +190,10 @@ def resnet50_4ch(
     pretrained: bool | str | None = "imagenet",
     stem_init: StemInit = "copy_red",
     dropout: float = 0.5,
+    seed: int | None = None,
 ) -> TimmClassifier:
     """The paper's ResNet50 (``resnet50.tv_in1k``); see :func:`timm_model` for the arguments."""
-    return timm_model("resnet50.tv_in1k", num_classes, in_chans, pretrained, stem_init, dropout)
+    return timm_model("resnet50.tv_in1k", num_classes, in_chans, pretrained, stem_init, dropout, seed)
 
 
 def resnet34_4ch(
@@ -189,9 +202,10 @@ def resnet34_4ch(
     pretrained: bool | str | None = "imagenet",
     stem_init: StemInit = "copy_red",
     dropout: float = 0.5,
+    seed: int | None = None,
 ) -> TimmClassifier:
     """ResNet34 (``resnet34.tv_in1k``); see :func:`timm_model` for the arguments."""
-    return timm_model("resnet34.tv_in1k", num_classes, in_chans, pretrained, stem_init, dropout)
+    return timm_model("resnet34.tv_in1k", num_classes, in_chans, pretrained, stem_init, dropout, seed)
 
 
 def resnet18_4ch(
@@ -200,6 +214,7 @@ def resnet18_4ch(
     pretrained: bool | str | None = "imagenet",
     stem_init: StemInit = "copy_red",
     dropout: float = 0.5,
+    seed: int | None = None,
 ) -> TimmClassifier:
     """ResNet18 (``resnet18.tv_in1k``); see :func:`timm_model` for the arguments."""
-    return timm_model("resnet18.tv_in1k", num_classes, in_chans, pretrained, stem_init, dropout)
+    return timm_model("resnet18.tv_in1k", num_classes, in_chans, pretrained, stem_init, dropout, seed)

@@ -151,6 +151,15 @@ class Registry:
             ) from exc
         return obj
 
+    def accepts(self, name: str, parameter: str) -> bool:
+        """Whether the factory of ``name`` takes a keyword ``parameter`` (or ``**kwargs``)."""
+        try:
+            params = inspect.signature(self.load(name)).parameters.values()
+        except (TypeError, ValueError):
+            return False
+        return any(p.name == parameter and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                   or p.kind == p.VAR_KEYWORD for p in params)
+
     def bind(self, name: str, params: Mapping[str, Any], where: str = "") -> inspect.BoundArguments | None:
         """Check ``params`` against the factory's signature without calling it (``None`` when the
         factory has no introspectable signature, e.g. a builtin)."""

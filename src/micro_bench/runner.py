@@ -20,6 +20,7 @@ from micro_bench.components import RunContext
 from micro_bench.config import BenchmarkConfig, Component, RunConfig
 from micro_bench.evaluate import class_counts, compute_metrics, thresholds_for
 from micro_bench.results import RunResult, read_result, write_json
+from micro_bench.validate import model_extra
 
 __all__ = ["Prepared", "Run", "prepare", "run_benchmark", "run_key", "run_one"]
 
@@ -95,7 +96,8 @@ def prepare(cfg: RunConfig, registries: Mapping[str, Any] | None = None, dataset
     ds = dataset if dataset is not None else build_dataset(cfg, regs)
     split_args = {"fractions": tuple(cfg.split["fractions"]), "seed": cfg.split["seed"]}
     splits = {part: ds.split_indices(part, **split_args) for part in SPLITS}
-    model = _create(regs, "model", cfg.model, num_classes=len(ds.classes), in_chans=len(ds.channels))
+    model = _create(regs, "model", cfg.model, num_classes=len(ds.classes), in_chans=len(ds.channels),
+                    **model_extra(regs["model"], cfg.model.name, cfg.model.params, cfg.seed))
     metrics = {m.name: regs["metric"].create(m.name, **m.params) for m in cfg.metrics}
     return Prepared(
         config=cfg, dataset=ds, splits=splits, model=model,

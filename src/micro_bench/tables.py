@@ -72,7 +72,8 @@ def _num(value: str | None) -> float | None:
 
 def _header(index: Mapping[str, Any]) -> list[str]:
     ds = index.get("dataset") or {}
-    data = ", ".join(f"{k} {v}" for k, v in ds.items() if k in ("name", "n", "resolution", "source", "difficulty"))
+    shown = ("name", "n", "resolution", "source", "generator_version")
+    data = ", ".join(f"{k} {v}" for k, v in ds.items() if k in shown)
     lines = [f"Data: {data or 'unknown'}" + (f"; profile `{index['profile']}`" if index.get("profile") else "; full configuration")]
     if index.get("overrides"):
         lines.append("Overrides: " + " ".join(f"`{o}`" for o in index["overrides"]))

@@ -9,10 +9,18 @@ from typing import Any
 from micro_bench.config import COMPONENT_KEYS, BenchmarkConfig, Component
 from micro_bench.errors import ComponentError, ConfigError
 
-__all__ = ["MODEL_INJECTED", "check_param_types", "validate_config"]
+__all__ = ["MODEL_INJECTED", "check_param_types", "model_extra", "validate_config"]
 
 #: Parameters the runner passes to every model factory (taken from the dataset).
 MODEL_INJECTED = {"num_classes": 28, "in_chans": 4}
+
+
+def model_extra(registry: Any, name: str, params: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """What the runner adds to a model's parameters: ``seed`` (the run's) when the factory takes
+    one and the config does not set it, so initialisation never depends on the global RNG."""
+    if "seed" not in params and registry.accepts(name, "seed"):
+        return {"seed": seed}
+    return {}
 _SIMPLE: dict[str, type | tuple[type, ...]] = {"int": int, "float": (int, float), "bool": bool, "str": str}
 
 
@@ -37,13 +45,15 @@ def check_param_types(factory: Any, params: Mapping[str, Any], where: str) -> No
             raise ConfigError(f"{where}.{key}: expected {annotation}, got {type(value).__name__} {value!r}")
 
 
-def _check(registries: Mapping[str, Any], kind: str, comp: Component, where: str, path: str, extra: Mapping[str, Any]) -> None:
+def _check(registries: Mapping[str, Any], kind: str, comp: Component, where: str, path: str, seed: int) -> None:
     registry = registries[kind]
     loc = f"{path}: {where}"
     try:
         registry.spec(comp.name)
     except ComponentError:
         raise ConfigError(registry.unknown_message(comp.name, loc)) from None
+    extra = ({**MODEL_INJECTED, **model_extra(registry, comp.name, comp.params, seed)}
+             if kind == "model" else {})
     try:
         registry.bind(comp.name, {**comp.params, **extra}, where=loc)
     except ComponentError as exc:
@@ -58,9 +68,8 @@ def validate_config(config: BenchmarkConfig, registries: Mapping[str, Any], pm: 
             comp = getattr(run, key)
             if comp is None:
                 continue
-            extra = MODEL_INJECTED if kind == "model" else {}
-            _check(registries, kind, comp, run.origins.get(key, key), str(config.path), extra)
+            _check(registries, kind, comp, run.origins.get(key, key), str(config.path), run.seed)
         for j, metric in enumerate(run.metrics):
-            _check(registries, "metric", metric, f"{run.origins.get('metrics', 'metrics')}[{j}]", str(config.path), {})
+            _check(registries, "metric", metric, f"{run.origins.get('metrics', 'metrics')}[{j}]", str(config.path), run.seed)
     if pm is not None:
         pm.hook.micro_bench_configure(config=config)
