@@ -8,6 +8,7 @@ the classifier, and three layer groups for differential learning rates and freez
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -184,37 +185,25 @@ def _replace_stem(net: nn.Module, in_chans: int, stem_init: StemInit) -> None:
     setattr(net.get_submodule(parent) if parent else net, attr, new)
 
 
-def resnet50_4ch(
-    num_classes: int,
-    in_chans: int = 4,
-    pretrained: bool | str | None = "imagenet",
-    stem_init: StemInit = "copy_red",
-    dropout: float = 0.5,
-    seed: int | None = None,
-) -> TimmClassifier:
-    """The paper's ResNet50 (``resnet50.tv_in1k``); see :func:`timm_model` for the arguments."""
-    return timm_model("resnet50.tv_in1k", num_classes, in_chans, pretrained, stem_init, dropout, seed)
+def _variant(arch: str, name: str, doc: str) -> Callable[..., TimmClassifier]:
+    """A named factory for one timm architecture with the paper's defaults (ImageNet weights,
+    ``copy_red`` stem, dropout 0.5); its signature is what configs are checked against."""
+
+    def factory(
+        num_classes: int,
+        in_chans: int = 4,
+        pretrained: bool | str | None = "imagenet",
+        stem_init: StemInit = "copy_red",
+        dropout: float = 0.5,
+        seed: int | None = None,
+    ) -> TimmClassifier:
+        return timm_model(arch, num_classes, in_chans, pretrained, stem_init, dropout, seed)
+
+    factory.__name__ = factory.__qualname__ = name
+    factory.__doc__ = f"{doc} (``{arch}``); see :func:`timm_model` for the arguments."
+    return factory
 
 
-def resnet34_4ch(
-    num_classes: int,
-    in_chans: int = 4,
-    pretrained: bool | str | None = "imagenet",
-    stem_init: StemInit = "copy_red",
-    dropout: float = 0.5,
-    seed: int | None = None,
-) -> TimmClassifier:
-    """ResNet34 (``resnet34.tv_in1k``); see :func:`timm_model` for the arguments."""
-    return timm_model("resnet34.tv_in1k", num_classes, in_chans, pretrained, stem_init, dropout, seed)
-
-
-def resnet18_4ch(
-    num_classes: int,
-    in_chans: int = 4,
-    pretrained: bool | str | None = "imagenet",
-    stem_init: StemInit = "copy_red",
-    dropout: float = 0.5,
-    seed: int | None = None,
-) -> TimmClassifier:
-    """ResNet18 (``resnet18.tv_in1k``); see :func:`timm_model` for the arguments."""
-    return timm_model("resnet18.tv_in1k", num_classes, in_chans, pretrained, stem_init, dropout, seed)
+resnet50_4ch = _variant("resnet50.tv_in1k", "resnet50_4ch", "The paper's ResNet50")
+resnet34_4ch = _variant("resnet34.tv_in1k", "resnet34_4ch", "ResNet34")
+resnet18_4ch = _variant("resnet18.tv_in1k", "resnet18_4ch", "ResNet18")
