@@ -94,3 +94,20 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
         write_samples(group, 0, {32: np.zeros((4, 4, 32, 32), np.uint8)})
     with pytest.raises(StoreError, match=r"images\[16\] must be \(4, 4, 16, 16\) uint8"):
         write_samples(group, 0, {32: np.zeros((4, 4, 32, 32), np.uint8), 16: np.zeros((4, 4, 16, 16), np.float32)})
+
+
+def test_cache_array_written_atomically_once_by_racing_writers(tmp_path):
+    """torchrun ranks may cache the same split at once: one copy lands whole, no reader sees half."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from micro_bench_hpa.store import create_store, open_store, write_cache_array
+
+    path = tmp_path / "s.zarr"
+    create_store(path, ids=["a", "b", "c"], labels=np.zeros((3, 28), bool), resolutions=[8], source="test")
+    data = np.array([0, 1, 2], dtype=np.int8)
+    with ThreadPoolExecutor(4) as pool:
+        wrote = list(pool.map(lambda _: write_cache_array(path, "splits/x", data, {"seed": 0}), range(8)))
+    assert sum(wrote) >= 1
+    group = open_store(path)
+    assert np.array_equal(group["splits/x"][:], data) and group["splits/x"].attrs["seed"] == 0
+    assert not [p.name for p in (path / "splits").iterdir() if p.name.startswith(".tmp-")]  # none left

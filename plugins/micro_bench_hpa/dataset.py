@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from micro_bench_hpa.split import PARTS, split_name, stratified_split
-from micro_bench_hpa.store import DONE, PENDING, StoreError, open_store
+from micro_bench_hpa.store import DONE, PENDING, StoreError, open_store, write_cache_array
 
 __all__ = ["HPADataset", "hpa"]
 
@@ -74,12 +73,9 @@ class HPADataset:
             codes = stratified_split(self.labels, fractions, seed)
             full = np.full(n_store, -1, dtype=np.int8)
             full[self.rows] = codes
-            try:
-                writable = open_store(self.path, mode="r+")
-                writable.create_array(cached, data=full, overwrite=True)
-                writable[cached].attrs.update({"fractions": list(fractions), "seed": seed, "parts": list(PARTS)})
-            except (OSError, PermissionError):
-                pass  # read-only store: the split is recomputed (deterministically) next time
+            # Atomic: a read-only store recomputes it (deterministically) next time.
+            write_cache_array(self.path, cached, full,
+                              {"fractions": list(fractions), "seed": seed, "parts": list(PARTS)})
         self._splits[key] = codes
         return codes
 
@@ -116,8 +112,7 @@ class HPADataset:
             ms = group[key][:]
             return ms[0].astype(np.float64), ms[1].astype(np.float64)
         mean, std = channel_mean_std(self.images(self.split_indices("train", fractions=fractions, seed=seed)))
-        with contextlib.suppress(OSError, PermissionError):  # read-only store: recomputed next time
-            open_store(self.path, mode="r+").create_array(key, data=np.stack([mean, std]), overwrite=True)
+        write_cache_array(self.path, key, np.stack([mean, std]))  # atomic; read-only: recomputed
         return mean, std
 
     def torch_dataset(self, indices: np.ndarray, *, augment: bool, mean: Any, std: Any, seed: int = 0) -> Any:

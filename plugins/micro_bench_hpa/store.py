@@ -24,6 +24,9 @@ temporary files a kill leaves behind.
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,7 @@ from micro_bench_hpa.classes import HPA_CHANNELS, HPA_CLASSES
 
 __all__ = [
     "BAD",
+    "write_cache_array",
     "DONE",
     "FORMAT",
     "FORMAT_VERSION",
@@ -256,3 +260,26 @@ def clean_partials(path: str | Path) -> int:
     for p in stale:
         p.unlink(missing_ok=True)
     return len(stale)
+
+
+def write_cache_array(path: str | Path, key: str, data: np.ndarray, attrs: Mapping[str, Any] | None = None) -> bool:
+    """Write a derived array (a split, channel statistics) at ``key`` so that no reader ever sees
+    it half-written, even when several processes (torchrun ranks, parallel runs) write it at once.
+
+    The array is written under a temporary name beside its final place and its folder is renamed
+    into place (one atomic ``rename``); if another process got there first, its identical copy is
+    kept. Returns whether this call wrote it; ``False`` also for a read-only store.
+    """
+    root = Path(path)
+    parent, _, name = key.rpartition("/")
+    tmp_key = f"{parent}/.tmp-{name}-{uuid.uuid4().hex}" if parent else f".tmp-{name}-{uuid.uuid4().hex}"
+    try:
+        group = open_store(root, mode="r+")
+        group.create_array(tmp_key, data=data)
+        if attrs:
+            group[tmp_key].attrs.update(dict(attrs))
+        os.rename(root / tmp_key, root / key)
+    except OSError:  # read-only store, or another process renamed its copy into place first
+        shutil.rmtree(root / tmp_key, ignore_errors=True)
+        return False
+    return True

@@ -6,7 +6,9 @@ epoch seed) with gradients averaged by ``DistributedDataParallel``. ``batch_size
 process. Rank 0 alone writes checkpoints, figures and progress bars. Validation loss and
 prediction run the full split on every rank (simple and correct; not sharded). The model is
 re-wrapped whenever the set of trainable parameters changes (end of the frozen phase), since
-DDP fixes its gradient buckets at construction. Only the single-process path is tested here.
+DDP fixes its gradient buckets at construction. The runner writes results from rank 0 only.
+Tested on the CPU with two gloo processes (tests/test_torchrun.py); NCCL on several GPUs is not
+tested here (one GPU lent).
 """
 
 from __future__ import annotations

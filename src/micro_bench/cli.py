@@ -104,13 +104,18 @@ _set = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
 def run(file: Path, profile: str | None, overrides: tuple[str, ...], out: Path, force: bool,
         executor: str, scheduler: str | None, no_progress: bool) -> None:
     """Run a benchmark FILE and print its table beside the paper's numbers."""
+    from micro_bench.dist import is_main_process
     from micro_bench.runner import run_benchmark
     from micro_bench.tables import build_table, render
 
     config = _load(file, profile, overrides)
-    click.echo(f"{config.title} — {len(config.runs)} run(s)" + (f", profile {profile}" if profile else ""))
+    main = is_main_process()  # under torchrun, rank 0 alone prints and writes
+    if main:
+        click.echo(f"{config.title} — {len(config.runs)} run(s)" + (f", profile {profile}" if profile else ""))
     run_benchmark(config, out, force=force, pm=_pm(), executor=executor, scheduler=scheduler,
-                  progress=not no_progress, echo=click.echo)
+                  progress=not no_progress and main, echo=click.echo)
+    if not main:
+        return
     bench_dir = out / config.name
     table = build_table(bench_dir)
     for fmt in ("md", "csv", "tex"):

@@ -18,6 +18,7 @@ from typing import Any
 
 from micro_bench.components import RunContext
 from micro_bench.config import BenchmarkConfig, Component, RunConfig
+from micro_bench.dist import is_main_process
 from micro_bench.evaluate import class_counts, compute_metrics, thresholds_for
 from micro_bench.results import RunResult, read_result, write_json
 from micro_bench.validate import model_extra
@@ -150,19 +151,25 @@ def run_one(
         finished.cached = True
         finished.label = cfg.label
         return finished
-    if force and directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    write_json(directory / "config.json", {"key": key, "dataset_fingerprint": ds.fingerprint,
-                                           "version": __version__, "run": cfg.to_dict()})
+    # Under torchrun every rank trains (the collectives need them) but only rank 0 writes files
+    # and fires the lifecycle hooks, so loggers and figures see each run once.
+    main = is_main_process()
+    if main:
+        if force and directory.exists():
+            shutil.rmtree(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        write_json(directory / "config.json", {"key": key, "dataset_fingerprint": ds.fingerprint,
+                                               "version": __version__, "run": cfg.to_dict()})
     run = Run(cfg, key, directory, position)
-    log = _logger(directory / "log.txt", echo)
+    log = _logger(directory / "log.txt", echo) if main else (lambda line: None)
     ctx = RunContext(
         directory=directory, seed=cfg.seed, label=cfg.label, log=log, progress=progress,
         position=position, extra={"split": dict(cfg.split), "benchmark": cfg.benchmark},
-        epoch_end=lambda epoch, m: pm.hook.micro_bench_epoch_end(run=run, epoch=epoch, metrics=m),
+        epoch_end=(lambda epoch, m: pm.hook.micro_bench_epoch_end(run=run, epoch=epoch, metrics=m))
+        if main else (lambda epoch, m: None),
     )
-    pm.hook.micro_bench_run_start(run=run)
+    if main:
+        pm.hook.micro_bench_run_start(run=run)
     built = prepare(cfg, regs, dataset=ds)
     t0 = time.perf_counter()
     history = built.trainer.fit(built.model, ds, built.train_idx, built.val_idx, loss=built.loss,
@@ -181,8 +188,6 @@ def run_one(
     thresholds = thresholds_for(rule, y_true.shape[1], val)
     y_pred = y_score >= np.asarray(thresholds["values"])[None, :]
     t2 = time.perf_counter()
-    np.savez_compressed(directory / "predictions.npz", ids=np.asarray([ds.ids[i] for i in eval_idx]),
-                        y_true=y_true, y_score=y_score, y_pred=y_pred)
     result = RunResult(
         benchmark=cfg.benchmark, label=cfg.label, key=key,
         metrics=compute_metrics(built.metrics, y_true, y_score, y_pred),
@@ -191,6 +196,10 @@ def run_one(
         timings={"fit_s": t1 - t0, "predict_s": t2 - t1}, config=cfg.to_dict(), version=__version__,
     )
     result.dataset.setdefault("fingerprint", ds.fingerprint)
+    if not main:
+        return result
+    np.savez_compressed(directory / "predictions.npz", ids=np.asarray([ds.ids[i] for i in eval_idx]),
+                        y_true=y_true, y_score=y_score, y_pred=y_pred)
     write_json(directory / "result.json", result.to_dict())
     log(f"finished {cfg.label!r}: " + ", ".join(
         f"{k}={v:.4f}" for k, v in result.metrics.items() if isinstance(v, float)))
@@ -207,8 +216,9 @@ def run_benchmark(
     from micro_bench.dispatch import run_all
 
     results = run_all(config, Path(out), force=force, pm=pm, executor=executor, scheduler=scheduler,
-                      progress=progress, echo=echo)
-    write_index(config, Path(out), results)
+                      progress=progress, echo=echo if is_main_process() else None)
+    if is_main_process():
+        write_index(config, Path(out), results)
     return results
 
 
