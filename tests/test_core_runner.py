@@ -108,6 +108,23 @@ def test_model_factories_get_the_run_seed(bench, toy_pm):
     assert prepare(pinned).model.seed == 5  # a seed set in the config wins
 
 
+def test_failed_force_keeps_the_finished_run(bench, tmp_path, toy_pm, monkeypatch):
+    out = tmp_path / "runs"
+    config = load_config(bench)
+    first = run_benchmark(config, out, pm=toy_pm, echo=None)
+    run_dir = out / "toybench" / first[0].key
+    before = (run_dir / "result.json").read_text()
+
+    def broken_fit(self, *args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(toy_plugin.ToyTrainer, "fit", broken_fit)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        run_benchmark(config, out, pm=toy_pm, echo=None, force=True)
+    assert (run_dir / "result.json").read_text() == before
+    assert not list((out / "toybench").glob(".*.replaced"))
+
+
 def test_key_changes_with_config(bench, tmp_path, toy_pm):
     out = tmp_path / "runs"
     a = run_benchmark(load_config(bench), out, pm=toy_pm, echo=None)

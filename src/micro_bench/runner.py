@@ -134,10 +134,6 @@ def run_one(
     progress: bool = True, echo: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Execute (or reuse) one run and return its result."""
-    import numpy as np
-
-    from micro_bench import __version__
-
     if pm is None:
         from micro_bench.plugin_manager import get_plugin_manager
 
@@ -154,9 +150,35 @@ def run_one(
     # Under torchrun every rank trains (the collectives need them) but only rank 0 writes files
     # and fires the lifecycle hooks, so loggers and figures see each run once.
     main = is_main_process()
+    # --force keeps the finished run aside until the new one has finished: a failed recompute
+    # puts it back, so nothing already written is lost.
+    backup = directory.with_name(f".{directory.name}.replaced") if main and force and directory.exists() else None
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+        directory.rename(backup)
+    try:
+        result = _execute(cfg, key, directory, ds, regs, pm, main=main, position=position,
+                          progress=progress, echo=echo)
+    except BaseException:
+        if backup is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+            backup.rename(directory)
+        raise
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+    return result
+
+
+def _execute(
+    cfg: RunConfig, key: str, directory: Path, ds: Any, regs: Mapping[str, Any], pm: Any, *,
+    main: bool, position: tuple[int, int], progress: bool, echo: Callable[[str], None] | None,
+) -> RunResult:
+    """Train, predict, score and (on the main process) write one run into ``directory``."""
+    import numpy as np
+
+    from micro_bench import __version__
+
     if main:
-        if force and directory.exists():
-            shutil.rmtree(directory)
         directory.mkdir(parents=True, exist_ok=True)
         write_json(directory / "config.json", {"key": key, "dataset_fingerprint": ds.fingerprint,
                                                "version": __version__, "run": cfg.to_dict()})
