@@ -49,7 +49,8 @@ def micro_bench_models() -> Iterable[ComponentSpec]:
     """Provide models (config key ``model``).
 
     Every implementation is called. A factory is called with the config's parameters plus
-    ``num_classes`` and ``in_chans`` from the dataset, and returns a torch ``nn.Module`` with
+    ``num_classes`` and ``in_chans`` from the dataset (and the run's ``seed`` when it takes a
+    ``seed`` keyword the config does not set), and returns a torch ``nn.Module`` with
     ``layer_groups()`` or a scikit-learn style estimator.
 
     Example::
