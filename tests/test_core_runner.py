@@ -210,6 +210,21 @@ def test_cli_errors_are_one_line_and_nonzero(tmp_path, toy_pm):
     assert result.output.strip() == f"Error: benchmark file '{tmp_path / 'missing.yaml'}' not found"
 
 
+def test_list_verbose_shows_factory_and_metadata(toy_pm):
+    from micro_bench import ComponentSpec, hookimpl
+
+    class Meta:
+        @hookimpl
+        def micro_bench_losses(self):
+            return [ComponentSpec("meta_loss", "toy_plugin:mean_score", "A loss", {"paper": "X et al."})]
+
+    toy_pm.register(Meta(), name="meta")
+    out = CliRunner().invoke(cli, ["list", "loss", "-v"]).output
+    assert "meta_loss" in out and "factory: toy_plugin:mean_score" in out and "paper: X et al." in out
+    plain = CliRunner().invoke(cli, ["list", "loss"]).output
+    assert "factory:" not in plain
+
+
 def test_help_does_not_import_heavy_libraries():
     code = ("import sys; from micro_bench.cli import cli\n"
             "try:\n    cli(['--help'], standalone_mode=False)\nexcept SystemExit: pass\n"

@@ -139,7 +139,8 @@ def validate(file: Path, profile: str | None, overrides: tuple[str, ...]) -> Non
 @cli.command("list")
 @click.argument("kind", required=False)
 @click.argument("pattern", required=False)
-def list_(kind: str | None, pattern: str | None) -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Also show each component's factory and metadata.")
+def list_(kind: str | None, pattern: str | None, verbose: bool) -> None:
     """List components, optionally of one KIND (dataset, model, ...) matching PATTERN."""
     from micro_bench.components import KINDS
     from micro_bench.registry import registries
@@ -158,6 +159,12 @@ def list_(kind: str | None, pattern: str | None) -> None:
         for name in names:
             spec = registry.spec(name)
             click.echo(f"  {name:<22} {spec.description}  [{registry.plugin_of(name)}]")
+            if verbose:
+                factory = spec.factory if isinstance(spec.factory, str) else getattr(
+                    spec.factory, "__qualname__", repr(spec.factory))
+                click.echo(f"      factory: {factory}")
+                for key, value in spec.extra.items():
+                    click.echo(f"      {key}: {value}")
 
 
 @cli.command()
