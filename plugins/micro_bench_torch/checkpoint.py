@@ -1,4 +1,9 @@
-"""Atomic training checkpoints with everything a resumed run needs to continue identically."""
+"""Atomic training checkpoints with everything a resumed run needs to continue identically.
+
+Checkpoints are read with ``torch.load(weights_only=True)``: only tensors and plain Python
+containers/scalars are unpickled, so a planted file cannot run code. The RNG states are
+therefore stored as tensors and plain data (see :func:`rng_state`), not as pickled objects.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +21,15 @@ __all__ = ["finalize_checkpoint", "load_checkpoint", "rng_state", "save_checkpoi
 
 
 def rng_state() -> dict[str, Any]:
-    """The global RNG states of python, numpy, torch (and CUDA when present)."""
+    """The global RNG states of python, numpy, torch (and CUDA when present), as tensors and
+    plain data only (what ``weights_only`` loading accepts)."""
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
     state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "python": {"version": int(version), "state": torch.tensor(internal, dtype=torch.int64),
+                   "gauss": gauss},
+        "numpy": {"kind": str(kind), "keys": torch.from_numpy(np.asarray(keys, np.int64)),
+                  "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -29,8 +39,10 @@ def rng_state() -> dict[str, Any]:
 
 def set_rng_state(state: dict[str, Any]) -> None:
     """Restore what :func:`rng_state` returned."""
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    py, npy = state["python"], state["numpy"]
+    random.setstate((py["version"], tuple(int(x) for x in py["state"].tolist()), py["gauss"]))
+    np.random.set_state((npy["kind"], npy["keys"].numpy().astype(np.uint32), npy["pos"],
+                         npy["has_gauss"], npy["cached_gaussian"]))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -50,17 +62,20 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:
 
 
 def load_checkpoint(path: Path) -> dict[str, Any] | None:
-    """The checkpoint at ``path`` (on CPU), or ``None`` when there is none."""
+    """The checkpoint at ``path`` (on CPU), or ``None`` when there is none.
+
+    Loaded with ``weights_only=True``: a file holding anything but tensors and plain data (a
+    planted pickle, a checkpoint of an older micro-bench) is refused, never executed."""
     if not path.is_file():
         return None
     try:
-        # Our own file: it holds numpy/python RNG states, which need full unpickling.
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any unreadable file gets the same advice
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise CheckpointError(
-            f"checkpoint {path} is unreadable ({type(error).__name__}: {error}); delete it to "
-            "restart the run from scratch"
-        ) from error
+            f"checkpoint {path} is unreadable or not a plain-tensor checkpoint "
+            f"({type(error).__name__}: {first[:200]}); delete it to restart the run from scratch"
+        ) from None
 
 
 def finalize_checkpoint(folder: Path) -> Path | None:
