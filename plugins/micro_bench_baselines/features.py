@@ -1,7 +1,10 @@
 """Pixel features of the baselines: standardized ``(C, R, R)`` images flattened (paper III-A).
 
 Images stream from the dataset's dask array straight into one preallocated ``float32`` matrix
-with ``dask.array.store``, so the features exist once in memory (no concatenated copy).
+with ``dask.array.store``, so the features exist once in memory (no concatenated copy). The store
+runs on the local threaded scheduler on purpose: inside a dask.distributed worker the default
+scheduler is the cluster, which would fill a copy of ``out`` in another process and leave this
+one all zeros (every baseline then predicted a constant under ``--executor dask``).
 """
 
 from __future__ import annotations
@@ -51,5 +54,5 @@ def pixel_features(
         x = da.coarsen(np.mean, x, {2: factor, 3: factor}).astype(np.float32)
     x = (x - mean[None, :, None, None]) / std[None, :, None, None]
     out = np.empty((n, channels * resolution * resolution), dtype=np.float32)
-    da.store(x.reshape(n, -1), out, lock=False)
+    da.store(x.reshape(n, -1), out, lock=False, scheduler="threads")
     return out
