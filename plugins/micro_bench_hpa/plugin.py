@@ -5,6 +5,7 @@ Imports only the standard library and micro_bench; factories are lazy strings.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from micro_bench import ComponentSpec, hookimpl
@@ -39,3 +40,16 @@ def micro_bench_add_commands(cli: click.Group) -> None:
     from micro_bench_hpa.cli import data
 
     cli.add_command(data)
+
+
+def benchmarks_dir() -> Path:
+    """The paper's benchmark files: shipped in the wheel as ``micro_bench_hpa/benchmarks/``
+    (with ``reference/``), or, in a source checkout, the repository's ``benchmarks/``."""
+    packaged = Path(__file__).resolve().parent / "benchmarks"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@hookimpl
+def micro_bench_benchmarks() -> list[Path]:
+    """``hpa_table1`` ... ``hpa_table5``: the paper's Tables I-V."""
+    return sorted(benchmarks_dir().glob("hpa_table*.yaml"))

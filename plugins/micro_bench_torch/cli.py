@@ -1,4 +1,4 @@
-"""``micro-bench lr-find FILE``: the learning-rate range test on a benchmark's first run (or
+"""``micro-bench lr-find FILE`` (a path or a bundled benchmark name): the learning-rate range test on a benchmark's first run (or
 ``--run LABEL``), writing ``lr_find.png`` / ``lr_find.json`` and printing the suggestion."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ __all__ = ["lr_find_command"]
 
 
 @click.command("lr-find")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--profile", "-p", default=None, help="Profile of the benchmark file to merge (e.g. smoke).")
 @click.option("--set", "overrides", multiple=True, metavar="K=V", help="Override one key, e.g. trainer.lr=0.01.")
 @click.option("--run", "run_label", default=None, help="Label of the run whose components are used (default: the first).")
@@ -23,12 +23,13 @@ __all__ = ["lr_find_command"]
 def lr_find_command(file: Path, profile: str | None, overrides: tuple[str, ...], run_label: str | None,
                     out: Path | None, num_iter: int, start_lr: float, end_lr: float) -> None:
     """Sweep the learning rate exponentially over one pass and suggest one (paper Fig. 3)."""
+    from micro_bench.benchmarks import resolve_benchmark
     from micro_bench.config import load_config
     from micro_bench.errors import ConfigError
     from micro_bench.runner import prepare
     from micro_bench_torch.lr_find import lr_find
 
-    config = load_config(file, profile=profile, overrides=overrides)
+    config = load_config(resolve_benchmark(file), profile=profile, overrides=overrides)
     runs = [r for r in config.runs if run_label is None or r.label == run_label]
     if not runs:
         labels = ", ".join(repr(r.label) for r in config.runs)

@@ -71,17 +71,18 @@ def cli(plugins_dir: Path | None) -> None:
 
     \b
     First run, on the embedded hpa_synth data:
-      micro-bench run benchmarks/hpa_table4.yaml --profile smoke
+      micro-bench run hpa_table4 --profile smoke
     """
     _use_plugins_dir(plugins_dir)
 
 
 def _load(file: Path, profile: str | None, overrides: tuple[str, ...]) -> Any:
+    from micro_bench.benchmarks import resolve_benchmark
     from micro_bench.config import load_config
     from micro_bench.registry import registries
     from micro_bench.validate import validate_config
 
-    config = load_config(file, profile=profile, overrides=overrides)
+    config = load_config(resolve_benchmark(file, _pm()), profile=profile, overrides=overrides)
     validate_config(config, registries(_pm()), _pm())
     return config
 
@@ -103,7 +104,8 @@ _set = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 def run(file: Path, profile: str | None, overrides: tuple[str, ...], out: Path, force: bool,
         executor: str, scheduler: str | None, no_progress: bool) -> None:
-    """Run a benchmark FILE and print its table beside the paper's numbers."""
+    """Run a benchmark FILE (a path, or a bundled name such as hpa_table4) and print its table
+    beside the paper's numbers."""
     from micro_bench.dist import is_main_process
     from micro_bench.runner import run_benchmark
     from micro_bench.tables import build_table, render
@@ -131,7 +133,7 @@ def run(file: Path, profile: str | None, overrides: tuple[str, ...], out: Path, 
 @_profile
 @_set
 def validate(file: Path, profile: str | None, overrides: tuple[str, ...]) -> None:
-    """Check a benchmark FILE: structure, component names and parameters."""
+    """Check a benchmark FILE (path or bundled name): structure, component names and parameters."""
     config = _load(file, profile, overrides)
     click.echo(f"{file}: OK ({len(config.runs)} runs: {', '.join(r.label for r in config.runs)})")
 
@@ -141,10 +143,19 @@ def validate(file: Path, profile: str | None, overrides: tuple[str, ...]) -> Non
 @click.argument("pattern", required=False)
 @click.option("-v", "--verbose", is_flag=True, help="Also show each component's factory and metadata.")
 def list_(kind: str | None, pattern: str | None, verbose: bool) -> None:
-    """List components, optionally of one KIND (dataset, model, ...) matching PATTERN."""
+    """List components, optionally of one KIND (dataset, model, ..., or benchmark) matching PATTERN."""
     from micro_bench.components import KINDS
     from micro_bench.registry import registries
 
+    if kind in ("benchmark", "benchmarks"):
+        from micro_bench.benchmarks import bundled_benchmarks
+
+        for entry in bundled_benchmarks(_pm()).values():
+            if not pattern or pattern in entry.name:
+                click.echo(f"  {entry.name:<22} {entry.title}  [{entry.plugin}]")
+                if verbose:
+                    click.echo(f"      file: {entry.path}")
+        return
     regs = registries(_pm())
     aliases = {"datasets": "dataset", "models": "model", "trainers": "trainer", "losses": "loss",
                "schedulers": "scheduler", "metrics": "metric", "tta_policies": "tta"}

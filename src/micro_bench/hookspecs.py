@@ -8,6 +8,7 @@ with :data:`micro_bench.hookimpl`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -147,6 +148,24 @@ def micro_bench_metrics() -> Iterable[ComponentSpec]:
             return [ComponentSpec("kaggle_f1", "my_pkg.metrics:kaggle_f1")]
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def micro_bench_benchmarks() -> Iterable[str | Path]:
+    """Provide benchmark files (YAML), runnable by name: ``micro-bench run <name>``.
+
+    Every implementation is called. Return paths to files shipped with the plugin (package
+    data); a file's ``name`` key (default: its stem) is the benchmark's name, and a relative
+    ``reference:`` path resolves beside it, so ship the reference CSVs with it.
+
+    Example::
+
+        @hookimpl
+        def micro_bench_benchmarks():
+            return sorted((Path(__file__).parent / "benchmarks").glob("*.yaml"))
+
+    .. versionadded:: 0.2
     """
 
 

@@ -1,0 +1,77 @@
+"""Benchmarks by name: the YAML files plugins ship (hook ``micro_bench_benchmarks``).
+
+``micro-bench run hpa_table4`` finds ``hpa_table4`` among the files every plugin provides; an
+existing file path is used as it is. A benchmark's name is its file's ``name`` key (default: the
+file stem), its title the ``title`` key. Only YAML is read here: nothing heavy is imported.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from micro_bench.errors import ConfigError, PluginError
+
+__all__ = ["BenchmarkEntry", "bundled_benchmarks", "resolve_benchmark"]
+
+
+@dataclass(frozen=True)
+class BenchmarkEntry:
+    """One benchmark file a plugin provides."""
+
+    name: str
+    title: str
+    path: Path
+    plugin: str
+
+
+def _header(path: Path) -> tuple[str, str]:
+    import yaml
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        raw = None
+    raw = raw if isinstance(raw, dict) else {}
+    name = raw.get("name") if isinstance(raw.get("name"), str) else path.stem
+    return name, str(raw.get("title") or name)
+
+
+def bundled_benchmarks(pm: Any = None) -> dict[str, BenchmarkEntry]:
+    """Every benchmark file the plugins provide, by name (a name provided twice is an error)."""
+    if pm is None:
+        from micro_bench.plugin_manager import get_plugin_manager
+
+        pm = get_plugin_manager()
+    found: dict[str, BenchmarkEntry] = {}
+    for impl in pm.hook.micro_bench_benchmarks.get_hookimpls():
+        for item in impl.function() or ():
+            path = Path(str(item))
+            name, title = _header(path)
+            if name in found and found[name].path != path:
+                raise PluginError(
+                    f"duplicate benchmark {name!r}: {found[name].path} (plugin {found[name].plugin!r}) "
+                    f"and {path} (plugin {impl.plugin_name!r})"
+                )
+            found[name] = BenchmarkEntry(name, title, path, impl.plugin_name)
+    return dict(sorted(found.items()))
+
+
+def resolve_benchmark(name_or_path: str | Path, pm: Any = None) -> Path:
+    """The benchmark file for an existing path, else for a bundled benchmark's name."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    text = str(name_or_path)
+    entries = bundled_benchmarks(pm)
+    key = path.stem if text.endswith((".yaml", ".yml")) and path.stem in entries and path.parent == Path(".") else text
+    if key in entries:
+        return entries[key].path
+    close = difflib.get_close_matches(text, list(entries), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(
+        f"benchmark {text!r}: no such file and no bundled benchmark of that name.{hint} "
+        f"Bundled: {', '.join(entries) or '(none)'} (micro-bench list benchmark)"
+    )
