@@ -78,7 +78,12 @@ def _run_local(tasks: list[Any], sizes: list[int], workers: int, progress: Calla
 
 
 def _run_distributed(tasks: list[Any], sizes: list[int], address: str, progress: Callable[[int], None]) -> None:
-    from distributed import Client, as_completed
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:
+        from micro_bench.errors import MicroBenchError
+
+        raise MicroBenchError("--scheduler needs dask.distributed: pip install 'micro-bench[distributed]'") from exc
 
     with Client(address) as client:
         futures = client.compute(tasks)

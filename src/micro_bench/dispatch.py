@@ -62,8 +62,8 @@ def _run_dask(
 ) -> list[RunResult]:
     try:
         from distributed import Client, LocalCluster
-    except ImportError as exc:  # pragma: no cover - distributed is a dependency
-        raise MicroBenchError("--executor dask needs the 'distributed' package: pip install distributed") from exc
+    except ImportError as exc:  # pragma: no cover - the [distributed] extra
+        raise MicroBenchError("--executor dask needs dask.distributed: pip install 'micro-bench[distributed]'") from exc
     cluster = None
     if scheduler:
         client = Client(scheduler)
