@@ -37,7 +37,8 @@ def test_run_end_hook_respects_keep_checkpoint(tmp_path):
     save_checkpoint(folder / "last.pt", _state())
     run = SimpleNamespace(directory=tmp_path, config=SimpleNamespace(trainer=Component("torch", {"keep_checkpoint": True})))
     plugin.micro_bench_run_end(run=run, result=None)
-    assert (folder / "last.pt").exists()
+    assert (folder / "last.pt").exists() and (folder / "model.pt").exists()  # predict reads model.pt
+    (folder / "model.pt").unlink()
     run.config.trainer = Component("torch", {})
     plugin.micro_bench_run_end(run=run, result=None)
     assert not (folder / "last.pt").exists() and (folder / "model.pt").exists()

@@ -2,7 +2,8 @@
 
 ``fit`` reads the training images through dask into one ``(n, C * R * R) float32`` matrix
 (standardized per channel with ``dataset.channel_stats``, the paper's 64x64x4 by default), fits
-the estimator one-vs-rest on the ``(n, K)`` labels, and logs every class that is constant in the
+the estimator one-vs-rest on the ``(n, K)`` labels, saves it to ``checkpoints/model.skops`` (skops,
+see :mod:`micro_bench_baselines.persist`), and logs every class that is constant in the
 training labels (a class without positives predicts probability 0). ``n_jobs`` sets joblib's
 parallelism for fit and predict, with threads: scikit-learn's solvers and tree builders release
 the GIL, and threads share the one feature matrix (processes would memory-map a copy of it). ``predict`` returns ``(n, K) float`` probabilities.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -81,12 +83,18 @@ class SklearnTrainer:
         with self._parallel():
             model.fit(x, y)
         t2 = time.perf_counter()
+        if getattr(context, "directory", None) is not None:
+            # What `micro-bench predict` loads (micro_bench_predict writes model.json beside it).
+            from micro_bench_baselines.persist import save_estimator
+
+            save_estimator(Path(context.directory) / "checkpoints" / "model.skops", model)
         return {
             "n_train": int(x.shape[0]),
             "n_features": int(x.shape[1]),
             "constant_classes": constant,
             "features_s": t1 - t0,
             "fit_s": t2 - t1,
+            "channel_stats": {"mean": [float(v) for v in self._stats[0]], "std": [float(v) for v in self._stats[1]]},
         }
 
     def predict(self, model: Any, dataset: Any, indices: np.ndarray, *, tta: Any = None, context: Any) -> np.ndarray:

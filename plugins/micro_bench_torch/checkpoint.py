@@ -78,10 +78,11 @@ def load_checkpoint(path: Path) -> dict[str, Any] | None:
         ) from None
 
 
-def finalize_checkpoint(folder: Path) -> Path | None:
+def finalize_checkpoint(folder: Path, *, keep_last: bool = False) -> Path | None:
     """Shrink a finished run's ``last.pt`` (weights, optimizer, RNG: about 3x the model) to
-    ``model.pt`` (the trained weights and the history). Written atomically before ``last.pt``
-    is removed, so an interruption leaves one of the two intact. Returns ``model.pt`` or None."""
+    ``model.pt`` (the trained weights and the history, readable with ``weights_only=True``).
+    Written atomically before ``last.pt`` is removed (kept with ``keep_last``), so an
+    interruption leaves one of the two intact. Returns ``model.pt`` or None."""
     last = Path(folder) / "last.pt"
     state = load_checkpoint(last)
     if state is None:
@@ -90,5 +91,6 @@ def finalize_checkpoint(folder: Path) -> Path | None:
         "format": 1, "epoch": state["epoch"], "model": state["model"], "history": state["history"],
         "settings": state.get("settings"),
     })
-    last.unlink()
+    if not keep_last:
+        last.unlink()
     return final

@@ -30,14 +30,15 @@ def micro_bench_trainers() -> list[ComponentSpec]:
 
 @hookimpl
 def micro_bench_run_end(run: Any, result: Any) -> None:
-    """Once a ``torch`` run's result is written, keep only the trained weights (``model.pt``):
-    the resume state is no longer needed. ``trainer: {keep_checkpoint: true}`` keeps it."""
+    """Once a ``torch`` run's result is written, keep only the trained weights (``model.pt``,
+    what ``micro-bench predict`` loads): the resume state is no longer needed.
+    ``trainer: {keep_checkpoint: true}`` keeps ``last.pt`` beside it."""
     trainer = run.config.trainer
-    if trainer.name != "torch" or trainer.params.get("keep_checkpoint", False):
+    if trainer.name != "torch":
         return
     from micro_bench_torch.checkpoint import finalize_checkpoint
 
-    finalize_checkpoint(run.directory / "checkpoints")
+    finalize_checkpoint(run.directory / "checkpoints", keep_last=bool(trainer.params.get("keep_checkpoint", False)))
 
 
 @hookimpl

@@ -57,7 +57,8 @@ class TorchTrainer:
         augment: training-time augmentation (the dataset's rotation/flip/lighting).
         checkpoint: write ``checkpoints/last.pt`` after every epoch and resume from it.
         keep_checkpoint: keep ``last.pt`` (with the optimizer state) after the run's result is
-            written; by default it is shrunk to ``checkpoints/model.pt`` (weights only).
+            written; by default it is shrunk to ``checkpoints/model.pt`` (weights only, what
+            ``micro-bench predict`` loads; written in both cases).
     """
 
     def __init__(
@@ -162,6 +163,8 @@ class TorchTrainer:
             set_rng_state(state["rng"])
             history, start = state["history"], state["epoch"]
             context.log(f"resuming from {path} after epoch {start}/{total}")
+        # What prediction must standardize with (micro_bench_predict's model.json reads it).
+        history["channel_stats"] = {"mean": [float(v) for v in mean], "std": [float(v) for v in std]}
         index, count = getattr(context, "position", (1, 1))
         for epoch in range(start, total):
             frozen = epoch < self.freeze_epochs

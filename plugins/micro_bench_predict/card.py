@@ -1,0 +1,180 @@
+"""``model.json``: everything prediction needs from a finished run, beside the weights.
+
+A finished run whose trainer exports a model keeps, in ``<run>/checkpoints/``:
+
+* the weights: ``model.pt`` (torch: ``{"format", "epoch", "model": state_dict, ...}``, loaded with
+  ``torch.load(weights_only=True)``) or ``model.skops`` (scikit-learn, loaded with
+  ``skops.io.load`` trusting scikit-learn and numpy types only: never a pickle);
+* ``model.json`` (this module), format ``micro-bench/model`` version :data:`FORMAT_VERSION`::
+
+    format, format_version, micro_bench_version, kind ("torch" | "sklearn"),
+    weights {file, bytes, sha256},
+    run {benchmark, label, key, seed},
+    model {name, params (every factory argument, defaults included), num_classes, in_chans, head},
+    trainer {name, params}, tta {name, params} | null,
+    input {channels (order), resolution, dtype "uint8", layout "NCHW"},
+    statistics {mean, std (per channel, 0-255 scale), over "train", split {fractions, seed}},
+    classes [K names],
+    thresholds {rule, description, fitted_on, values [K]},
+    threshold_choices {"0.5" | "tuned" | "prevalence": [K]} (fitted on the run's validation
+      predictions when the run evaluated the validation split)
+
+The card is written by the ``micro_bench_run_end`` hook of this plugin (after the torch plugin has
+shrunk ``last.pt`` to ``model.pt``), from the run's config, its result and the channel statistics
+the trainer recorded in its history. Imports only the standard library and numpy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from micro_bench.errors import MicroBenchError
+
+__all__ = ["CARD_FILE", "FORMAT", "FORMAT_VERSION", "WEIGHTS", "ModelCardError", "build_card",
+           "read_card", "sha256_file", "write_card"]
+
+FORMAT = "micro-bench/model"
+#: Bump when a reader of the previous version would misread a card; older cards are refused.
+FORMAT_VERSION = 1
+CARD_FILE = "model.json"
+#: The weights file each exporting trainer leaves in ``checkpoints/``.
+WEIGHTS = {"torch": "model.pt", "sklearn": "model.skops"}
+
+
+class ModelCardError(MicroBenchError, ValueError):
+    """A run directory without a usable model (missing, older format, damaged weights)."""
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _bound_params(registry: Any, name: str, params: Mapping[str, Any], injected: Mapping[str, Any]) -> dict[str, Any]:
+    """The factory's arguments with defaults filled in (so a later change of a default does not
+    change the rebuilt architecture); injected ones (num_classes, in_chans) left out."""
+    try:
+        signature = inspect.signature(registry.load(name))
+        bound = signature.bind_partial(**params, **injected)
+        bound.apply_defaults()
+        full = dict(bound.arguments)
+    except (TypeError, ValueError):
+        full = dict(params)
+    out = {k: v for k, v in full.items() if k not in injected}
+    try:
+        json.dumps(out)
+    except TypeError:
+        out = dict(params)  # a default that is not plain data: keep what the config said
+    return out
+
+
+def _choices(directory: Path, run_cfg: Mapping[str, Any], num_classes: int) -> dict[str, list[float]]:
+    """Thresholds for each rule, fitted on the run's validation predictions when it saved them."""
+    import numpy as np
+
+    from micro_bench.thresholds import DEFAULT_THRESHOLD, fit_thresholds
+
+    out = {str(DEFAULT_THRESHOLD): [DEFAULT_THRESHOLD] * num_classes}
+    path = directory / "predictions.npz"
+    if run_cfg.get("evaluate", {}).get("split") != "val" or not path.is_file():
+        return out
+    with np.load(path, allow_pickle=False) as data:
+        y_true, y_score = data["y_true"], data["y_score"]
+    if len(y_true):
+        for rule in ("tuned", "prevalence"):
+            out[rule] = [float(v) for v in fit_thresholds(rule, y_true, y_score)]
+    return out
+
+
+def build_card(directory: Path, run: Mapping[str, Any], result: Any, kind: str,
+               registries: Mapping[str, Any]) -> dict[str, Any]:
+    """The card of the finished run in ``directory`` (``run``: the resolved run config as a dict)."""
+    from micro_bench import __version__
+
+    weights = directory / "checkpoints" / WEIGHTS[kind]
+    if not weights.is_file():
+        raise ModelCardError(f"{weights}: no trained weights to describe")
+    dataset = dict(result.dataset)
+    classes = list(dataset.get("class_names") or [])
+    channels = list(dataset.get("channels") or [])
+    stats = (result.history or {}).get("channel_stats")
+    if not classes or not channels or not stats:
+        raise ModelCardError(
+            f"{directory}: the result lacks class names, channels or the trainer's channel statistics")
+    injected = {"num_classes": len(classes), "in_chans": len(channels)}
+    from micro_bench.validate import model_extra
+
+    model = run["model"]
+    given = {k: v for k, v in model.items() if k != "name"}
+    given.update(model_extra(registries["model"], model["name"], given, int(run.get("seed", 0))))
+    params = _bound_params(registries["model"], model["name"], given, injected)
+    trainer, tta = run["trainer"], run.get("tta")
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "micro_bench_version": __version__,
+        "kind": kind,
+        "weights": {"file": weights.name, "bytes": weights.stat().st_size, "sha256": sha256_file(weights)},
+        "run": {"benchmark": run.get("benchmark"), "label": run.get("label"), "key": result.key,
+                "seed": run.get("seed", 0)},
+        "model": {"name": model["name"], "params": params, **injected, "head": params.get("head")},
+        "trainer": {"name": trainer["name"], "params": {k: v for k, v in trainer.items() if k != "name"}},
+        "tta": None if not tta else {"name": tta["name"], "params": {k: v for k, v in tta.items() if k != "name"}},
+        "input": {"channels": channels, "resolution": int(dataset["resolution"]), "dtype": "uint8",
+                  "layout": "NCHW"},
+        "statistics": {"mean": [float(v) for v in stats["mean"]], "std": [float(v) for v in stats["std"]],
+                       "scale": "0-255", "over": "train", "split": {k: run.get("split", {}).get(k)
+                                                                     for k in ("fractions", "seed")}},
+        "classes": classes,
+        "thresholds": dict(result.thresholds),
+        "threshold_choices": _choices(directory, run, len(classes)),
+    }
+
+
+def write_card(directory: Path, card: Mapping[str, Any]) -> Path:
+    from micro_bench.results import write_json
+
+    path = Path(directory) / "checkpoints" / CARD_FILE
+    write_json(path, card)
+    return path
+
+
+def read_card(directory: str | Path) -> dict[str, Any]:
+    """The card of run ``directory``, checked: format, version, weights present and unchanged."""
+    directory = Path(directory)
+    path = directory / "checkpoints" / CARD_FILE
+    if not path.is_file():
+        if not (directory / "result.json").is_file():
+            raise ModelCardError(f"{directory}: not a finished run (no result.json); pass a run directory "
+                                 "runs/<benchmark>/<key>, or a benchmark's runs directory with --run LABEL")
+        raise ModelCardError(
+            f"{path}: missing. The run kept no model to predict with: it ran with a trainer that does "
+            "not export one, with trainer.checkpoint: false, or before micro-bench saved models; "
+            "rerun it with --force")
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ModelCardError(f"{path}: unreadable ({error})") from None
+    if not isinstance(card, dict) or card.get("format") != FORMAT:
+        raise ModelCardError(f"{path}: not a micro-bench model card (format {FORMAT!r} expected)")
+    version = card.get("format_version")
+    if version != FORMAT_VERSION:
+        age = "an older" if isinstance(version, int) and version < FORMAT_VERSION else "another"
+        raise ModelCardError(
+            f"{path}: model format version {version!r} was written by {age} micro-bench "
+            f"({card.get('micro_bench_version', '?')}); this one reads version {FORMAT_VERSION}. "
+            "Rerun the benchmark row with --force to save the model in the current format")
+    weights = path.parent / card["weights"]["file"]
+    if not weights.is_file():
+        raise ModelCardError(f"{weights}: the weights named in {path} are missing")
+    if sha256_file(weights) != card["weights"]["sha256"]:
+        raise ModelCardError(f"{weights}: contents differ from the sha256 recorded in {path} (damaged or replaced)")
+    return card

@@ -1,0 +1,37 @@
+"""Entry module of the bundled ``predict`` plugin: ``model.json`` after each run, and the
+``micro-bench predict`` command.
+
+Imports only the standard library and :mod:`micro_bench`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from micro_bench import hookimpl
+
+__all__ = ["EXPORTING_TRAINERS", "micro_bench_run_end"]
+
+#: Trainers whose runs leave weights that :func:`micro_bench_predict.load_trained` can load.
+EXPORTING_TRAINERS = {"torch": "torch", "sklearn": "sklearn"}
+
+
+@hookimpl(trylast=True)
+def micro_bench_run_end(run: Any, result: Any) -> None:
+    """Write ``checkpoints/model.json`` beside the run's weights (after the torch plugin has
+    shrunk its checkpoint to ``model.pt``). A failure is logged, never fatal: the result stands."""
+    kind = EXPORTING_TRAINERS.get(run.config.trainer.name)
+    if kind is None:
+        return
+    from micro_bench_predict.card import WEIGHTS, ModelCardError, build_card, write_card
+
+    if not (run.directory / "checkpoints" / WEIGHTS[kind]).is_file():
+        return  # trainer.checkpoint: false keeps no weights; read_card says so
+    try:
+        from micro_bench import registries
+
+        card = build_card(run.directory, run.config.to_dict(), result, kind, registries())
+        write_card(run.directory, card)
+    except (ModelCardError, KeyError, OSError) as error:
+        with (run.directory / "log.txt").open("a", encoding="utf-8") as fh:
+            fh.write(f"model.json not written: {error}\n")
