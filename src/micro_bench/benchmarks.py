@@ -35,7 +35,8 @@ def _header(path: Path) -> tuple[str, str]:
     except (OSError, yaml.YAMLError):
         raw = None
     raw = raw if isinstance(raw, dict) else {}
-    name = raw.get("name") if isinstance(raw.get("name"), str) else path.stem
+    name = raw.get("name")
+    name = name if isinstance(name, str) else path.stem
     return name, str(raw.get("title") or name)
 
 
