@@ -28,7 +28,15 @@ class _PluginGroup(click.Group):
             return
         self._loaded = True
         _use_plugins_dir(ctx.params.get("plugins_dir") if ctx is not None else None)
-        _pm().hook.micro_bench_add_commands(cli=self)
+        pm = _pm()
+        # One implementation at a time: a plugin whose hook raises loses its commands, is listed
+        # as broken by `micro-bench plugins`, and every other command keeps working.
+        for impl in reversed(pm.hook.micro_bench_add_commands.get_hookimpls()):  # pluggy's order
+            try:
+                impl.function(cli=self)
+            except Exception as exc:  # noqa: BLE001 - a broken plugin must not brick the CLI
+                COMMAND_PROBLEMS.append((impl.plugin_name, f"micro_bench_add_commands() raised "
+                                                           f"{type(exc).__name__}: {exc}"))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load_plugin_commands(ctx)
@@ -42,10 +50,27 @@ class _PluginGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
+        """The CLI's single error boundary (see :mod:`micro_bench.failures`)."""
+        from micro_bench import failures
+
         try:
             return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
         except MicroBenchError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(failures.os_error_message(exc)) from None
+        except MemoryError:
+            raise click.ClickException("out of memory; try a smaller batch_size, resolution or "
+                                       "fewer workers") from None
+        except Exception as exc:  # noqa: BLE001 - a bug: traceback saved, said so, exit 70
+            failures.report_bug(exc)
+            ctx.exit(failures.BUG_EXIT)
+
+
+#: ``(plugin, message)`` of plugins whose ``micro_bench_add_commands`` raised.
+COMMAND_PROBLEMS: list[tuple[str, str]] = []
 
 
 _PLUGINS_DIR: list[Path] = []
@@ -186,8 +211,9 @@ def plugins(as_json: bool) -> None:
     from micro_bench.registry import registries
 
     pm = _pm()
+    cli._load_plugin_commands(click.get_current_context().find_root())  # records broken add_commands
     infos = [info.as_dict() for info in plugin_infos(pm)]
-    problems = [p for reg in registries(pm).values() for p in reg.problems]
+    problems = [p for reg in registries(pm).values() for p in reg.problems] + COMMAND_PROBLEMS
     for plugin, message in problems:
         for info in infos:
             if info["name"] == plugin and info["status"] == "ok":

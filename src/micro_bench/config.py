@@ -18,6 +18,7 @@ from typing import Any
 
 from micro_bench.errors import ConfigError
 from micro_bench.merge import apply_set, deep_merge, parse_set
+from micro_bench.yamlio import check_name, resolve_inside
 
 __all__ = [
     "COMPONENT_KEYS",
@@ -37,6 +38,8 @@ REQUIRED_COMPONENTS = ("dataset", "model", "trainer")
 RUN_KEYS = set(COMPONENT_KEYS) | {"label", "seed", "split", "evaluate", "metrics"}
 TOP_KEYS = RUN_KEYS - {"label"} | {"version", "name", "title", "description", "table", "runs",
                                    "reference", "profiles"}
+#: Split methods the bundled datasets implement (iterative stratification of the label sets).
+SPLIT_METHODS = ("multilabel_stratified",)
 SPLIT_DEFAULTS = {"method": "multilabel_stratified", "fractions": [0.8, 0.1, 0.1], "seed": 0}
 EVALUATE_DEFAULTS = {"split": "val", "threshold": 0.5}
 TABLE_DEFAULTS: dict[str, Any] = {"kind": "metrics"}
@@ -141,17 +144,9 @@ def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str, ctx: _Ctx
 
 
 def _read_yaml(path: Path) -> Any:
-    import yaml
+    from micro_bench.yamlio import read_yaml
 
-    if not path.is_file():
-        raise ConfigError(f"benchmark file {str(path)!r} not found")
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}: {where}invalid YAML ({problem})") from None
+    return read_yaml(path)
 
 
 def load_config(
@@ -193,9 +188,7 @@ def load_config(
     if not isinstance(runs_raw, list) or not runs_raw:
         raise ctx.error("runs", f"expected a non-empty list of runs, got {_type_name(runs_raw)}")
     parsed_sets = [(parse_set(expr), expr) for expr in overrides]
-    name = base.get("name") or path.stem
-    if not isinstance(name, str):
-        raise ctx.error("name", f"expected a string, got {_type_name(name)}")
+    name = check_name(base.get("name") or path.stem, f"{path}: name" if "name" in base else str(path))
     runs = []
     labels: set[str] = set()
     for i, run_raw in enumerate(runs_raw):
@@ -214,13 +207,15 @@ def load_config(
     unknown_patches = set(run_patches) - labels
     if unknown_patches:
         raise ctx.error(f"profiles.{profile}.runs", f"no run labelled {sorted(unknown_patches)[0]!r}; labels: {', '.join(sorted(labels))}")
+    if not isinstance(base.get("table") or {}, Mapping):
+        raise ctx.error("table", f"expected a mapping, got {_type_name(base.get('table'))}")
     table = deep_merge(TABLE_DEFAULTS, base.get("table") or {})
     if table.get("kind") not in ("metrics", "per_class"):
         raise ctx.error("table.kind", f"expected 'metrics' or 'per_class', got {table.get('kind')!r}")
     reference = base.get("reference")
     if reference is not None and not isinstance(reference, str):
         raise ctx.error("reference", f"expected a path string, got {_type_name(reference)}")
-    ref_path = (path.parent / reference) if reference else None
+    ref_path = resolve_inside(path.parent, reference, f"{path}: reference") if reference else None
     if ref_path is not None and not ref_path.is_file():
         raise ctx.error("reference", f"file {str(ref_path)!r} not found")
     return BenchmarkConfig(
@@ -247,10 +242,20 @@ def _run(bench: str, i: int, label: str, merged: Mapping[str, Any], run_raw: Map
             or not all(isinstance(f, (int, float)) and not isinstance(f, bool) and f >= 0 for f in fractions)
             or abs(sum(fractions) - 1.0) > 1e-6):
         raise ctx.error(_where("split", run_raw, i) + ".fractions", f"expected three non-negative numbers summing to 1, got {fractions!r}")
+    if split["method"] not in SPLIT_METHODS:
+        raise ctx.error(_where("split", run_raw, i) + ".method",
+                        f"unknown split method {split['method']!r}; implemented: {', '.join(SPLIT_METHODS)}")
     evaluate = _section(merged, "evaluate", EVALUATE_DEFAULTS, run_raw, i, ctx)
     if evaluate["split"] not in ("train", "val", "test"):
         raise ctx.error(_where("evaluate", run_raw, i) + ".split", f"expected train, val or test, got {evaluate['split']!r}")
     thr = evaluate["threshold"]
+    needed = {"train": "training", evaluate["split"]: f"evaluate.split {evaluate['split']}"}
+    if thr == "tuned":
+        needed.setdefault("val", "evaluate.threshold tuned")
+    for part, why in needed.items():
+        if fractions[("train", "val", "test").index(part)] == 0:
+            raise ctx.error(_where("split", run_raw, i) + ".fractions",
+                            f"the {part} part is empty ({fractions!r}) but {why} needs it; give it a fraction > 0")
     if not (thr in ("tuned", "prevalence") or (isinstance(thr, (int, float)) and not isinstance(thr, bool) and 0 <= thr <= 1)):
         raise ctx.error(_where("evaluate", run_raw, i) + ".threshold", f"expected a number in [0, 1], 'tuned' or 'prevalence', got {thr!r}")
     metrics_raw = merged.get("metrics")

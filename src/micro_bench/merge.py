@@ -35,15 +35,12 @@ def deep_merge(base: Any, over: Any) -> Any:
 
 def parse_set(expr: str) -> tuple[list[str], Any]:
     """``"trainer.lr=0.01"`` -> (["trainer", "lr"], 0.01); the value is read as YAML."""
-    import yaml
-
     key, sep, raw = expr.partition("=")
     if not sep or not key.strip() or any(not part for part in key.strip().split(".")):
         raise ConfigError(f"--set {expr!r}: expected KEY.PATH=VALUE, e.g. trainer.lr=0.01")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {expr!r}: the value is not valid YAML ({exc.__class__.__name__})") from None
+    from micro_bench.yamlio import load_yaml_text
+
+    value = load_yaml_text(raw, f"--set {expr!r}") if raw.strip() else None
     return key.strip().split("."), value
 
 
