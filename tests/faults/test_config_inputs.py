@@ -73,5 +73,5 @@ def test_bad_set_value_is_one_located_error(tmp_path: Path) -> None:
 
 
 def test_missing_and_folder_benchmark_file(tmp_path: Path) -> None:
-    assert_user_error(invoke("validate", str(tmp_path / "nope.yaml")), "not found")
-    assert_user_error(invoke("validate", str(tmp_path)), "is a folder")
+    assert_user_error(invoke("validate", str(tmp_path / "nope.yaml")), "nope.yaml")
+    assert_user_error(invoke("validate", str(tmp_path)), str(tmp_path))
