@@ -24,13 +24,13 @@ def micro_bench_models() -> Iterable[ComponentSpec]:
             "logreg",
             "micro_bench_baselines.models:logreg",
             "Logistic regression, L2, one-vs-rest (paper Table I)",
-            {"paper": "Zhao & Tang, Table I", "trainer": "sklearn"},
+            {"paper": "Zhao & Tang, Table I", "trainer": "sklearn", "requires": ["scikit-learn"]},
         ),
         ComponentSpec(
             "random_forest",
             "micro_bench_baselines.models:random_forest",
             "Random forest, Gini, one-vs-rest (paper Table II)",
-            {"paper": "Zhao & Tang, Table II", "trainer": "sklearn"},
+            {"paper": "Zhao & Tang, Table II", "trainer": "sklearn", "requires": ["scikit-learn"]},
         ),
     ]
 
@@ -43,5 +43,6 @@ def micro_bench_trainers() -> Iterable[ComponentSpec]:
             "sklearn",
             "micro_bench_baselines.trainer:SklearnTrainer",
             "Fit/predict scikit-learn estimators on standardized flattened pixels",
+            {"requires": ["scikit-learn"]},
         )
     ]

@@ -15,7 +15,9 @@ _PAPER = {"paper": "Zhao & Tang: ResNet50, ImageNet weights, 4-channel stem, dro
 
 
 #: Conformance checks build the model offline (random weights), never from the hub.
-_OFFLINE = {"conformance_params": {"pretrained": False}}
+#: Upgrading these can change a run's numbers, so their versions go into the run key.
+_REQUIRES = {"requires": ["timm", "torch"]}
+_OFFLINE = {"conformance_params": {"pretrained": False}, **_REQUIRES}
 
 
 @hookimpl
@@ -54,4 +56,5 @@ def micro_bench_resolve_component(kind: str, name: str) -> ComponentSpec | None:
         name,
         functools.partial(timm_model, name[len("timm:") :]),
         f"timm model {name[len('timm:'):]!r} with fastai layer groups",
+        _REQUIRES,
     )

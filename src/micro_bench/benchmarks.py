@@ -67,9 +67,12 @@ def resolve_benchmark(name_or_path: str | Path, pm: Any = None) -> Path:
         return path
     text = str(name_or_path)
     entries = bundled_benchmarks(pm)
-    key = path.stem if text.endswith((".yaml", ".yml")) and path.stem in entries and path.parent == Path(".") else text
-    if key in entries:
-        return entries[key].path
+    if text in entries:
+        return entries[text].path
+    if path.parent == Path(".") and path.suffix in (".yaml", ".yml") and path.stem in entries:
+        return entries[path.stem].path
+    if path.parent != Path(".") or path.suffix:
+        return path  # a path that does not exist: load_config says so
     close = difflib.get_close_matches(text, list(entries), n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise ConfigError(

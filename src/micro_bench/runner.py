@@ -2,7 +2,8 @@
 
 One run: dataset -> split -> model/trainer/loss/schedule/TTA -> ``trainer.fit`` ->
 ``trainer.predict`` on the evaluated split -> thresholds -> metrics -> ``runs/<bench>/<key>/``.
-The key hashes the resolved run config, the dataset fingerprint and the package version.
+The key hashes the resolved run config, the dataset fingerprint, the package version and the
+versions of the distributions that provided the run's components (:mod:`micro_bench.provenance`).
 """
 
 from __future__ import annotations
@@ -108,13 +109,15 @@ def prepare(cfg: RunConfig, registries: Mapping[str, Any] | None = None, dataset
     )
 
 
-def run_key(cfg: RunConfig, fingerprint: str) -> str:
-    """Hash of the resolved config (without the row label), dataset fingerprint and version."""
+def run_key(cfg: RunConfig, fingerprint: str, distributions: Mapping[str, str] | None = None) -> str:
+    """Hash of the resolved config (without the row label), dataset fingerprint, version and the
+    ``{distribution: version}`` of the components' providers."""
     from micro_bench import __version__
 
     data = cfg.to_dict()
     data.pop("label", None)
-    blob = json.dumps({"config": data, "dataset": fingerprint, "version": __version__}, sort_keys=True)
+    blob = json.dumps({"config": data, "dataset": fingerprint, "version": __version__,
+                       "distributions": dict(distributions or {})}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -140,7 +143,10 @@ def run_one(
         pm = get_plugin_manager()
     regs = _registries(registries)
     ds = dataset if dataset is not None else build_dataset(cfg, regs)
-    key = run_key(cfg, ds.fingerprint)
+    from micro_bench.provenance import component_distributions
+
+    dists = component_distributions(cfg, regs, pm)
+    key = run_key(cfg, ds.fingerprint, dists)
     directory = Path(out) / cfg.benchmark / key
     finished = read_result(directory)
     if finished is not None and not force:
@@ -158,7 +164,7 @@ def run_one(
         directory.rename(backup)
     try:
         result = _execute(cfg, key, directory, ds, regs, pm, main=main, position=position,
-                          progress=progress, echo=echo)
+                          progress=progress, echo=echo, dists=dists)
     except BaseException:
         if backup is not None:
             shutil.rmtree(directory, ignore_errors=True)
@@ -172,6 +178,7 @@ def run_one(
 def _execute(
     cfg: RunConfig, key: str, directory: Path, ds: Any, regs: Mapping[str, Any], pm: Any, *,
     main: bool, position: tuple[int, int], progress: bool, echo: Callable[[str], None] | None,
+    dists: Mapping[str, str],
 ) -> RunResult:
     """Train, predict, score and (on the main process) write one run into ``directory``."""
     import numpy as np
@@ -181,7 +188,8 @@ def _execute(
     if main:
         directory.mkdir(parents=True, exist_ok=True)
         write_json(directory / "config.json", {"key": key, "dataset_fingerprint": ds.fingerprint,
-                                               "version": __version__, "run": cfg.to_dict()})
+                                               "version": __version__, "distributions": dict(dists),
+                                               "run": cfg.to_dict()})
     run = Run(cfg, key, directory, position)
     log = _logger(directory / "log.txt", echo) if main else (lambda line: None)
     ctx = RunContext(
@@ -220,6 +228,9 @@ def _execute(
     result.dataset.setdefault("fingerprint", ds.fingerprint)
     if not main:
         return result
+    from micro_bench.provenance import environment
+
+    write_json(directory / "environment.json", environment(dists))
     np.savez_compressed(directory / "predictions.npz", ids=np.asarray([ds.ids[i] for i in eval_idx]),
                         y_true=y_true, y_score=y_score, y_pred=y_pred)
     write_json(directory / "result.json", result.to_dict())
