@@ -6,11 +6,14 @@ Imports only the standard library and :mod:`micro_bench`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from micro_bench import hookimpl
 
-__all__ = ["EXPORTING_TRAINERS", "micro_bench_run_end"]
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import click
+
+__all__ = ["EXPORTING_TRAINERS", "micro_bench_add_commands", "micro_bench_run_end"]
 
 #: Trainers whose runs leave weights that :func:`micro_bench_predict.load_trained` can load.
 EXPORTING_TRAINERS = {"torch": "torch", "sklearn": "sklearn"}
@@ -35,3 +38,11 @@ def micro_bench_run_end(run: Any, result: Any) -> None:
     except (ModelCardError, KeyError, OSError) as error:
         with (run.directory / "log.txt").open("a", encoding="utf-8") as fh:
             fh.write(f"model.json not written: {error}\n")
+
+
+@hookimpl
+def micro_bench_add_commands(cli: click.Group) -> None:
+    """Add ``micro-bench predict``."""
+    from micro_bench_predict.cli import predict_command
+
+    cli.add_command(predict_command)
