@@ -138,3 +138,144 @@ def test_threshold_rules_and_files(tmp_path):
         parse_threshold(str(tmp_path / "bad.csv"), card)
     with pytest.raises(ModelCardError, match="expected 0.5 \\(a number\\), tuned, prevalence or an existing file"):
         parse_threshold("nonsense", card)
+
+
+# --- micro-bench predict ----------------------------------------------------------------------
+
+def _cli(*args: str):
+    from click.testing import CliRunner
+
+    from micro_bench.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def kaggle_folder(tmp_path_factory):
+    """The tiny runs' 60 images again, written by `micro-bench data synth --png` (Kaggle layout)."""
+    folder = tmp_path_factory.mktemp("png") / "test"
+    result = _cli("data", "synth", folder, "--n", "60", "--resolution", "32", "--png")
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+@pytest.mark.slow
+def test_predict_writes_a_submission_equal_to_the_runs_evaluation(tiny_runs, kaggle_folder, tmp_path):
+    from micro_bench.thresholds import apply_thresholds
+
+    runs_dir, dirs = tiny_runs
+    out = tmp_path / "sub.csv"
+    result = _cli("predict", runs_dir, kaggle_folder, "--run", "CNN", "--out", out, "--probabilities",
+                  "--batch-size", "16")
+    assert result.exit_code == 0, result.output
+    assert "images/s" in result.output
+    rows = _read_csv(out)
+    expected_ids = [r["Id"] for r in _read_csv(kaggle_folder / "train.csv")]
+    assert sorted(r["Id"] for r in rows) == sorted(expected_ids) and len(rows) == 60  # every id once
+    card = read_card(dirs["CNN"])
+    proba = np.array([[float(r[c]) for c in card["classes"]] for r in rows])
+    labels = apply_thresholds(proba, np.asarray(card["thresholds"]["values"]))
+    for r, row_labels in zip(rows, labels, strict=True):
+        got = [int(k) for k in r["Predicted"].split()]
+        assert got == sorted(set(got)) and all(0 <= k < 28 for k in got)
+        assert got == np.flatnonzero(row_labels).tolist()
+    with np.load(dirs["CNN"] / "predictions.npz") as p:
+        position = {r["Id"]: i for i, r in enumerate(rows)}
+        mine = proba[[position[str(i)] for i in p["ids"]]]
+        np.testing.assert_allclose(mine, p["y_score"], rtol=0, atol=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("label", ["LR", "RF"])
+def test_baselines_predict_from_a_store(tiny_runs, tmp_path, label):
+    from micro_bench_hpa.synth.dataset import hpa_synth
+
+    store = hpa_synth(n=60, resolution=32).path
+    out = tmp_path / "sub.csv"
+    result = _cli("predict", tiny_runs[1][label], store, "--out", out, "--probabilities", "--threshold", "0.5")
+    assert result.exit_code == 0, result.output
+    rows = _read_csv(out)
+    classes = read_card(tiny_runs[1][label])["classes"]
+    with np.load(tiny_runs[1][label] / "predictions.npz") as p:
+        by_id = {r["Id"]: r for r in rows}
+        mine = np.array([[float(by_id[str(i)][c]) for c in classes] for i in p["ids"]])
+        np.testing.assert_allclose(mine, p["y_score"], rtol=0, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_bad_images_are_reported_and_skipped(tiny_runs, kaggle_folder, tmp_path):
+    import tifffile
+    from PIL import Image
+
+    folder = tmp_path / "mixed"
+    shutil.copytree(kaggle_folder, folder)
+    files = sorted((folder / "train").glob("*_red.png"))
+    ids = [f.name[: -len("_red.png")] for f in files]
+    (folder / "train" / f"{ids[0]}_yellow.png").unlink()  # missing channel
+    (folder / "train" / f"{ids[1]}_green.png").write_bytes(b"not a png")  # unreadable
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(folder / "train" / f"{ids[2]}_blue.png")  # wrong size
+    # A 16-bit TIFF field is read by the converter's rule (round(x / 257)): same pixels, same scores.
+    for color in ("red", "green", "blue", "yellow"):
+        png = folder / "train" / f"{ids[3]}_{color}.png"
+        tifffile.imwrite(png.with_suffix(".tif"), np.asarray(Image.open(png), np.uint16) * 257)
+        png.unlink()
+    out = tmp_path / "p.csv"
+    result = _cli("predict", tiny_runs[1]["CNN"], folder, "--out", out, "--probabilities")
+    assert result.exit_code == 3, result.output
+    assert "skipped 3 of 60 images (1 missing_channel, 1 unreadable, 1 wrong_size)" in result.output
+    report = {r["Id"]: r["problem"] for r in _read_csv(tmp_path / "p.skipped.csv")}
+    assert report == {ids[0]: "missing_channel", ids[1]: "unreadable", ids[2]: "wrong_size"}
+    rows = {r["Id"]: r for r in _read_csv(out)}
+    assert len(rows) == 57 and not set(report) & set(rows)
+    reference = {r["Id"]: r for r in _read_csv(_reference_csv(tiny_runs, kaggle_folder, tmp_path))}
+    assert rows[ids[3]] == reference[ids[3]]
+
+
+def _reference_csv(tiny_runs, folder, tmp_path) -> Path:
+    out = tmp_path / "reference.csv"
+    assert _cli("predict", tiny_runs[1]["CNN"], folder, "--out", out, "--probabilities").exit_code == 0
+    return out
+
+
+@pytest.mark.slow
+def test_readable_table_and_previews(tiny_runs, kaggle_folder, tmp_path):
+    out = tmp_path / "readable.csv"
+    result = _cli("predict", tiny_runs[1]["CNN"], kaggle_folder, "--out", out, "--format", "readable",
+                  "--threshold", "0.35", "--preview", tmp_path / "prev", "--preview-n", "2")
+    assert result.exit_code == 0, result.output
+    rows = _read_csv(out)
+    probs = {r["Id"]: r for r in _read_csv(_reference_csv(tiny_runs, kaggle_folder, tmp_path))}
+    classes = read_card(tiny_runs[1]["CNN"])["classes"]
+    from micro_bench.thresholds import apply_thresholds
+
+    for row in rows:
+        scores = sorted(((float(probs[row["Id"]][c]), c) for c in classes), reverse=True)
+        passes = apply_thresholds(np.array([[s for s, _ in scores]]), np.full(len(classes), 0.35))[0]
+        above = [f"{c} ({s:.3f})" for (s, c), ok in zip(scores, passes, strict=True) if ok]
+        assert row["locations"] == ("; ".join(above) or "(none above threshold)")
+        assert int(row["n_locations"]) == len(above)
+        assert row["most_likely"].split("; ")[0] == f"{scores[0][1]} ({scores[0][0]:.3f})"
+    assert sorted(p.name for p in (tmp_path / "prev").iterdir()) == [f"{r['Id']}.png" for r in rows[:2]]
+
+
+@pytest.mark.slow
+def test_python_api_returns_a_frame(tiny_runs, monkeypatch):
+    import sys
+
+    from micro_bench_predict import load_trained, predict
+
+    images, y_score, _ = _eval_images(tiny_runs[1]["LR"])
+    frame = predict(tiny_runs[0], images, run="LR", ids=[f"img{i}" for i in range(len(images))])
+    model = load_trained(tiny_runs[1]["LR"])
+    assert list(frame.columns) == ["Id", "Predicted", *model.classes]
+    np.testing.assert_allclose(frame[model.classes].to_numpy(), y_score, rtol=0, atol=1e-6)
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(ImportError, match=r"install pandas \(pip install 'micro-bench\[pandas\]'\)"):
+        predict(tiny_runs[1]["LR"], images)

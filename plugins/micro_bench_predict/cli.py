@@ -41,7 +41,12 @@ def predict_command(run_dir: Path, src: Path, out: Path, run_label: str | None, 
     """Predict the images in SRC (a folder of <id>_<color> PNG/TIFF files, or a zarr store) with the
     model of the finished run RUN_DIR, preprocessed as the run was; write one row per image."""
     from micro_bench_predict.api import predict_source, resolve_run_dir
-    from micro_bench_predict.output import write_kaggle, write_previews, write_readable, write_skipped
+    from micro_bench_predict.output import (
+        write_kaggle,
+        write_previews,
+        write_readable,
+        write_skipped,
+    )
     from micro_bench_predict.sources import open_source
     from micro_bench_predict.trained import load_trained, parse_threshold
 
