@@ -71,6 +71,38 @@ def convert_cmd(src: str, dest: str, resolutions: str, scheduler: str | None, wo
         click.echo(f"  skipped {count:6d}  {kind}")
 
 
+@data.command("verify")
+@click.argument("store", type=click.Path(exists=True, file_okay=False))
+@click.option("--workers", type=int, default=None, help="Threads (default: all cores).")
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+def verify_cmd(store: str, workers: int | None, as_json: bool) -> None:
+    """Check every written sample of STORE against its digest; name damaged samples and shards."""
+    import json
+
+    from tqdm.auto import tqdm
+
+    from micro_bench_hpa.integrity import verify
+    from micro_bench_hpa.store import open_store
+
+    total = int(open_store(store)["status"].shape[0])
+    with tqdm(total=total, unit="sample", desc="verify", disable=None) as bar:
+        report = verify(store, workers=workers, progress=bar.update)
+    if as_json:
+        click.echo(json.dumps(report, indent=1))
+    for shard in report["missing_shards"]:
+        click.echo(f"missing shard: {store}/{shard}")
+    for shard in report["changed_shards"]:
+        click.echo(f"changed shard: {store}/{shard}")
+    for item in report["damaged"]:
+        click.echo(f"damaged sample: row {item['row']} id {item['id']}")
+    bad = len(report["damaged"]) + len(report["missing_shards"]) + len(report["changed_shards"])
+    if bad:
+        raise click.ClickException(
+            f"{store}: {len(report['damaged'])} damaged sample(s), {len(report['missing_shards'])} missing "
+            f"and {len(report['changed_shards'])} changed shard(s) (listed above); convert again into a new store")
+    click.echo(f"{store}: OK ({report['checked']} written samples match their digests)")
+
+
 @data.command("split")
 @click.argument("source", metavar="STORE_OR_CSV", type=click.Path(exists=True))
 @click.option("--out", type=click.Path(), default=None, help="Manifest CSV (Id,split); default beside the input.")

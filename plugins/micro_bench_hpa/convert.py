@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from micro_bench_hpa.integrity import seal
 from micro_bench_hpa.readers import ReadError, load_sample
 from micro_bench_hpa.store import BAD, DONE, create_store, open_store, pending_blocks, write_samples
 from micro_bench_hpa.validate import Issue, plan_conversion
@@ -146,6 +147,7 @@ def convert(
             _run_local(tasks, sizes, workers if workers is not None else (os.cpu_count() or 1), bar.update)
     finally:
         bar.close()
+    seal(dest)  # shard_manifest.json: datasets refuse a shard that changes afterwards
     return _report(dest, plan.issues)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from micro_bench_hpa.integrity import check_open
 from micro_bench_hpa.split import PARTS, split_name, stratified_split
 from micro_bench_hpa.store import DONE, PENDING, StoreError, open_store, write_cache_array
 
@@ -21,7 +22,8 @@ class HPADataset:
     Attributes:
         classes: the 28 class names; channels: ``("red", "green", "blue", "yellow")``.
         ids: N ids; labels: ``(N, 28) bool``; resolution: R.
-        fingerprint: sha256 over ids, labels, per-sample pixel digests and R.
+        fingerprint: sha256 over ids, labels, per-sample pixel digests, R and the sizes of the
+            shard files at R (see :mod:`micro_bench_hpa.integrity`).
         rows: ``(N,) int64`` store row of each sample.
     """
 
@@ -44,10 +46,16 @@ class HPADataset:
         self.channels: Sequence[str] = tuple(group.attrs["channels"])
         self.ids: Sequence[str] = [str(i) for i in group["ids"][:][self.rows]]
         self.labels: np.ndarray = np.asarray(group["labels"][:], dtype=bool)[self.rows]
-        self.digests: np.ndarray = group["digest"][:][self.rows]
+        all_digests = group["digest"][:]
+        self.digests: np.ndarray = all_digests[self.rows]
         self.attrs: dict[str, Any] = dict(group.attrs)
+        # Refuses missing or changed shard files (one stat per shard); their sizes are hashed
+        # into the fingerprint, so a replaced shard changes the run key.
+        shard_sizes = check_open(self.path, self.resolution, status, all_digests, group["ids"][:],
+                                 int(group["status"].chunks[0]), resolutions)
         h = hashlib.sha256()
-        for part in ("\n".join(self.ids).encode(), self.labels.tobytes(), self.digests.tobytes(), str(self.resolution).encode()):
+        for part in ("\n".join(self.ids).encode(), self.labels.tobytes(), self.digests.tobytes(), str(self.resolution).encode(),
+                     np.asarray(shard_sizes, np.int64).tobytes()):
             h.update(part)
         self.fingerprint = h.hexdigest()[:16]
         self._splits: dict[str, np.ndarray] = {}

@@ -72,6 +72,7 @@ def generate_store(
     """
     from threadpoolctl import threadpool_limits
 
+    from micro_bench_hpa.integrity import seal
     from micro_bench_hpa.store import create_store, pending_blocks, write_samples
 
     res = _check(n, [resolutions] if isinstance(resolutions, int) else resolutions, difficulty)
@@ -89,6 +90,7 @@ def generate_store(
             write_samples(group, start, images)
             bar.update(stop - start)
     bar.close()
+    seal(dest)
     return Path(dest)
 
 

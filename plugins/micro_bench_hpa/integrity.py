@@ -1,0 +1,226 @@
+"""Store integrity: shard manifest, cheap checks at open, and a full ``data verify``.
+
+Every image array keeps one shard file per block of samples at
+``images/<R>/c/<block>/0/0/0`` (zarr v3 default key encoding). Three layers of protection:
+
+* **At open** (:func:`check_open`, cheap: one ``stat`` per shard of the resolution read): a shard
+  holding written samples must exist (zarr would silently read a missing one as black images);
+  when the store carries a manifest, each shard's size must match it, and a shard not yet
+  checksummed at its current modification time is checksummed (CRC-32C) against it. Checks that
+  passed are remembered per file, size and mtime in ``$MICRO_BENCH_CACHE/verified/`` (outside the
+  store, which stays byte-identical), so a store is read in full at most once per change. The
+  shard sizes enter the dataset fingerprint, so a replaced shard changes the run key.
+* **Manifest** (:func:`seal`): written when a conversion or synthesis finishes, as
+  ``shard_manifest.json`` beside ``zarr.json``: per resolution and shard, ``[size, crc32c]``.
+* **Full check** (:func:`verify`, ``micro-bench data verify STORE``): every written sample's pixels
+  at every resolution against its stored digest, in parallel with dask; names each damaged
+  sample and each missing shard.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from micro_bench_hpa.store import DONE, StoreError, open_store, pixel_digest
+
+__all__ = ["MANIFEST", "check_open", "seal", "shard_path", "verify"]
+
+MANIFEST = "shard_manifest.json"
+
+
+def shard_path(store: Path, resolution: int, block: int) -> Path:
+    """The file of shard ``block`` of ``images/<resolution>``."""
+    return Path(store) / "images" / str(resolution) / "c" / str(block) / "0" / "0" / "0"
+
+
+def _crc(path: Path) -> int:
+    import google_crc32c
+
+    crc = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 24):
+            crc = google_crc32c.extend(crc, chunk)
+    return int(crc)
+
+
+def _zero_digest(resolutions: Sequence[int]) -> int:
+    return pixel_digest({int(r): np.zeros((4, int(r), int(r)), np.uint8) for r in resolutions})
+
+
+def _needed_blocks(status: np.ndarray, digests: np.ndarray, step: int, zero: int) -> list[int]:
+    """Blocks holding a written sample whose pixels are not all zero (a shard file must exist)."""
+    needed = (status == DONE) & (digests != np.uint64(zero))
+    return sorted({int(i) // step for i in np.flatnonzero(needed)})
+
+
+def _verified_cache(store: Path) -> Path:
+    import hashlib
+
+    base = os.environ.get("MICRO_BENCH_CACHE") or Path.home() / ".cache" / "micro-bench"
+    key = hashlib.sha256(str(store.resolve()).encode()).hexdigest()[:16]
+    return Path(base) / "verified" / f"{key}.json"
+
+
+def _load_verified(store: Path) -> dict[str, list[int]]:
+    try:
+        return json.loads(_verified_cache(store).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_verified(store: Path, verified: dict[str, list[int]]) -> None:
+    path = _verified_cache(store)
+    try:  # best effort: without it the next open checksums again
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        tmp.write_text(json.dumps(verified, sort_keys=True))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def seal(store: str | Path) -> Path:
+    """Write ``shard_manifest.json`` (size and CRC-32C of every shard file); atomic, and the
+    same bytes for the same store content."""
+    store = Path(store)
+    group = open_store(store)
+    manifest: dict[str, dict[str, list[int]]] = {}
+    verified = {}
+    for r in group.attrs["resolutions"]:
+        entries = {}
+        base = store / "images" / str(r) / "c"
+        for block_dir in sorted(base.iterdir()) if base.is_dir() else []:
+            f = block_dir / "0" / "0" / "0"
+            if f.is_file():
+                st = f.stat()
+                entries[block_dir.name] = [st.st_size, _crc(f)]
+                verified[str(f.relative_to(store))] = [st.st_size, st.st_mtime_ns]
+        manifest[str(r)] = entries
+    path = store / MANIFEST
+    tmp = path.with_name(f".{MANIFEST}.{os.getpid()}.partial")
+    tmp.write_text(json.dumps({"format": 1, "shards": manifest}, sort_keys=True))
+    os.replace(tmp, path)
+    _save_verified(store, verified)
+    return path
+
+
+def _manifest(store: Path) -> dict[str, dict[str, list[int]]] | None:
+    path = store / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())["shards"]
+    except (ValueError, KeyError, TypeError, OSError):
+        raise StoreError(f"{path}: damaged shard manifest; run `micro-bench data verify {store}`") from None
+
+
+def check_open(store: Path, resolution: int, status: np.ndarray, digests: np.ndarray, ids: Sequence[str],
+               step: int, resolutions: Sequence[int]) -> list[int]:
+    """Refuse a store whose shards of ``resolution`` are missing or changed; return the shard
+    sizes (``-1`` for a shard that holds only all-zero samples and has no file), for the
+    fingerprint."""
+    zero = _zero_digest(resolutions)
+    n_blocks = -(-len(status) // step) if step else 0
+    needed = set(_needed_blocks(status, digests, step, zero))
+    manifest = (_manifest(store) or {}).get(str(resolution))
+    verified = _load_verified(store) if manifest is not None else {}
+    newly = False
+    sizes = []
+    for block in range(n_blocks):
+        f = shard_path(store, resolution, block)
+        try:
+            st = f.stat()
+        except FileNotFoundError:
+            if block in needed:
+                first = ids[block * step]
+                raise StoreError(
+                    f"{store}: shard file {f.relative_to(store)} (samples {block * step}.. from id "
+                    f"{first!r}) is missing but its samples are marked written; the store is damaged: "
+                    f"run `micro-bench data verify {store}`, then convert again into a new store") from None
+            sizes.append(-1)
+            continue
+        sizes.append(st.st_size)
+        entry = manifest.get(str(block)) if manifest is not None else None
+        if entry is None:
+            continue
+        size, crc = entry
+        rel = str(f.relative_to(store))
+        if st.st_size == size and verified.get(rel) == [st.st_size, st.st_mtime_ns]:
+            continue
+        if st.st_size != size or _crc(f) != crc:
+            raise StoreError(
+                f"{store}: shard file {rel} changed since the store was written "
+                f"({'size' if st.st_size != size else 'checksum'} differs from {MANIFEST}); run "
+                f"`micro-bench data verify {store}` to name the damaged samples")
+        verified[rel], newly = [st.st_size, st.st_mtime_ns], True
+    if newly:
+        _save_verified(store, verified)
+    return sizes
+
+
+def _verify_block(store: str, start: int, stop: int, resolutions: Sequence[int]) -> list[int]:
+    """Rows in ``start..stop`` whose pixels do not match their digest (or cannot be read)."""
+    group = open_store(store)
+    status = group["status"][start:stop]
+    stored = group["digest"][start:stop]
+    rows = np.flatnonzero(status == DONE)
+    if not len(rows):
+        return []
+    try:
+        images = {int(r): group[f"images/{r}"][start:stop] for r in resolutions}
+    except Exception:  # noqa: BLE001 - an unreadable shard: every written sample in it is damaged
+        return [start + int(i) for i in rows]
+    return [start + int(i) for i in rows
+            if pixel_digest({r: a[i] for r, a in images.items()}) != int(stored[i])]
+
+
+def verify(store: str | Path, *, workers: int | None = None,
+           progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Check every written sample against its digest and every shard against the manifest.
+
+    Returns ``{"samples", "checked", "damaged": [{"row", "id"}], "missing_shards": [path],
+    "changed_shards": [path]}``; the store is intact when all three lists are empty.
+    """
+    import dask
+    from dask.callbacks import Callback
+
+    store = Path(store)
+    group = open_store(store)
+    res = [int(r) for r in group.attrs["resolutions"]]
+    status, digests = group["status"][:], group["digest"][:]
+    ids = [str(i) for i in group["ids"][:]]
+    step = int(group["status"].chunks[0])
+    zero = _zero_digest(res)
+    manifest = _manifest(store) or {}
+    missing, changed = [], []
+    for r in res:
+        for block in _needed_blocks(status, digests, step, zero):
+            if not shard_path(store, r, block).is_file():
+                missing.append(str(shard_path(store, r, block).relative_to(store)))
+        for block, (size, crc) in manifest.get(str(r), {}).items():
+            f = shard_path(store, r, int(block))
+            if f.is_file() and (f.stat().st_size != size or _crc(f) != crc):
+                changed.append(str(f.relative_to(store)))
+    ranges = [(a, min(a + step, len(status))) for a in range(0, len(status), step)]
+    tasks = [dask.delayed(_verify_block)(str(store), a, b, res, dask_key_name=f"verify-{a}") for a, b in ranges]
+    sizes = {f"verify-{a}": b - a for a, b in ranges}
+
+    class _Progress(Callback):
+        def _posttask(self, key, result, dsk, state, id):  # noqa: A002 - dask's signature
+            if progress is not None and key in sizes:
+                progress(sizes[key])
+
+    n_workers = workers if workers is not None else (os.cpu_count() or 1)
+    with _Progress():
+        results = dask.compute(*tasks, scheduler="synchronous" if n_workers <= 1 else "threads",
+                               num_workers=max(n_workers, 1))
+    damaged = sorted(row for rows in results for row in rows)
+    return {"store": str(store), "samples": len(status), "checked": int((status == DONE).sum()),
+            "damaged": [{"row": row, "id": ids[row]} for row in damaged],
+            "missing_shards": sorted(missing), "changed_shards": sorted(changed)}
