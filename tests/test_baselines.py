@@ -10,7 +10,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from micro_bench import RunContext
+from micro_bench import RunContext, Split, StashKey
 from micro_bench_baselines.features import pixel_features
 from micro_bench_baselines.models import logreg, random_forest
 from micro_bench_baselines.trainer import SklearnTrainer
@@ -53,8 +53,8 @@ class FakeDataset:
         arr = da.from_array(self._pixels, chunks=(1, 4, self.resolution, self.resolution))
         return arr if indices is None else arr[np.asarray(indices)]
 
-    def channel_stats(self, *, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        train = self._pixels[: self.n_train].astype(np.float64)
+    def channel_stats(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        train = self._pixels[np.asarray(indices)].astype(np.float64)
         return train.mean(axis=(0, 2, 3)), train.std(axis=(0, 2, 3))
 
     def torch_dataset(self, indices: np.ndarray, *, augment: bool, mean: Any, std: Any, seed: int = 0) -> Any:
@@ -64,18 +64,21 @@ class FakeDataset:
         return {"name": "fake", "n": len(self.ids), "resolution": self.resolution}
 
 
+LINES = StashKey[list[str]]()
+
+
 @pytest.fixture
 def context(tmp_path: Any) -> RunContext:
     lines: list[str] = []
     ctx = RunContext(directory=tmp_path, seed=0, label="test", log=lines.append)
-    ctx.extra["lines"] = lines
+    ctx.stash[LINES] = lines
     return ctx
 
 
 def test_pixel_features_equal_numpy_standardization() -> None:
     ds = FakeDataset()
     idx = np.array([3, 0, 7])
-    mean, std = ds.channel_stats()
+    mean, std = ds.channel_stats(np.arange(ds.n_train))
     x = pixel_features(ds, idx, mean, std, resolution=16)
     expected = ((ds._pixels[idx].astype(np.float32) - mean[None, :, None, None].astype(np.float32))
                 / std[None, :, None, None].astype(np.float32)).reshape(3, -1)
@@ -102,9 +105,9 @@ def test_learns_separable_toy_and_handles_class_without_positives(make: Any, n_j
     ds = FakeDataset()
     trainer = SklearnTrainer(n_jobs=n_jobs, resolution=16)
     model = make()
-    history = trainer.fit(model, ds, ds.split_indices("train"), ds.split_indices("val"), context=context)
+    history = trainer.fit(model, ds, Split.of(ds), context=context)
     assert history["constant_classes"] == [3]
-    assert any("class 3 (class3) has no positives" in line for line in context.extra["lines"])
+    assert any("class 3 (class3) has no positives" in line for line in context.stash[LINES])
     test = ds.split_indices("test")
     proba = trainer.predict(model, ds, test, tta=None, context=context)
     assert proba.shape == (len(test), 4) and proba.dtype == np.float64
@@ -120,8 +123,8 @@ def test_logreg_matches_plain_sklearn_per_class(context: RunContext) -> None:
     trainer = SklearnTrainer(n_jobs=1, resolution=16)
     model = logreg(C=0.1, num_classes=4, in_chans=4)
     train = ds.split_indices("train")
-    trainer.fit(model, ds, train, train, context=context)
-    x = pixel_features(ds, train, *ds.channel_stats(), resolution=16)
+    trainer.fit(model, ds, Split.of(ds), context=context)
+    x = pixel_features(ds, train, *ds.channel_stats(train), resolution=16)
     ref = LogisticRegression(C=0.1, max_iter=100).fit(x, ds.labels[train, 1]).predict_proba(x)[:, 1]
     ours = trainer.predict(model, ds, train, tta=None, context=context)[:, 1]
     np.testing.assert_allclose(ours, ref, atol=1e-6)

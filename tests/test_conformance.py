@@ -111,6 +111,21 @@ class ArrayDataset:
     def images(self, indices: np.ndarray | None = None):
         return self._pixels if indices is None else self._pixels[indices]
 
+    def channel_stats(self, indices: np.ndarray):
+        pixels = np.asarray(self._pixels[indices], dtype=np.float64)
+        return pixels.mean(axis=(0, 2, 3)), pixels.std(axis=(0, 2, 3))
+
+
+def flip_transform(images: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
+    """Flips each sample horizontally with probability 1/2."""
+    flip = torch.rand(len(images), generator=generator) < 0.5
+    return torch.where(flip.view(-1, 1, 1, 1), images.flip(-1), images)
+
+
+def unseeded_transform(images: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
+    """Ignores the generator: not reproducible."""
+    return images + torch.rand(images.shape)
+
 
 class FakeTrainer:
     def fit(self, *args, **kwargs):
@@ -121,6 +136,10 @@ class FakeTrainer:
 
 
 class GoodPlugin:
+    @hookimpl
+    def micro_bench_transforms(self):
+        return [ComponentSpec("hflip", lambda: flip_transform)]
+
     @hookimpl
     def micro_bench_models(self):
         return [ComponentSpec("tiny", TinyNet)]
@@ -185,6 +204,10 @@ class BadPlugin:
     def micro_bench_trainers(self):
         return [ComponentSpec("no_predict", object)]
 
+    @hookimpl
+    def micro_bench_transforms(self):
+        return [ComponentSpec("unseeded", lambda: unseeded_transform)]
+
 
 @pytest.fixture(scope="module")
 def pm():
@@ -198,12 +221,12 @@ def _by_name(results: list[CheckResult]) -> dict[str, CheckResult]:
 def test_good_plugin_passes_every_check(pm):
     plugin = pm.get_name(next(p for p in pm.get_plugins() if isinstance(p, GoodPlugin)))
     results = _by_name(check_plugin(pm, plugin))
-    assert set(results) == {"tiny", "bce_ref", "f1_ref", "support_ref", "flips_ref", "cos_ref", "cos_open", "arrays", "on_disk", "fake"}
+    assert set(results) == {"tiny", "bce_ref", "f1_ref", "support_ref", "flips_ref", "cos_ref", "cos_open", "arrays", "on_disk", "fake", "hflip"}
     assert all(r.ok for r in results.values()), [str(r) for r in results.values() if not r.ok]
     assert results["on_disk"].skipped and "needs a converted store" in results["on_disk"].message
     assert "2 layer groups" in results["tiny"].message
     assert "N=10, K=3" in results["arrays"].message
-    assert summarize(results.values()) == "9 passed, 0 failed, 1 skipped"
+    assert summarize(results.values()) == "10 passed, 0 failed, 1 skipped"
     assert str(results["bce_ref"]).startswith(f"PASS loss bce_ref [{plugin}]")
 
 
@@ -222,6 +245,7 @@ def test_good_plugin_passes_every_check(pm):
         ("scheduler", "drifting", "after attach(), step 0"),
         ("dataset", "int_labels", "(N, K) bool ndarray"),
         ("trainer", "no_predict", "missing ['fit', 'predict']"),
+        ("transform", "unseeded", "differs for the same generator state"),
     ],
 )
 def test_contract_breaches_are_named(pm, kind, name, expected):
@@ -281,7 +305,7 @@ def test_a_crashing_component_is_reported_never_raised(exc, text):
 def test_check_all_covers_every_component(pm):
     results = check_all(pm)
     assert sum(len(r.names()) for r in registries(pm).values()) == len(results)
-    assert summarize(results) == "9 passed, 12 failed, 1 skipped"
+    assert summarize(results) == "10 passed, 13 failed, 1 skipped"
 
 
 # -- the bundled plugins pass the same checks -------------------------------------------------

@@ -17,6 +17,7 @@ seed: 3
 dataset: {name: toy, n: 30}
 model: prevalence
 trainer: {name: toy_trainer, epochs: 2}
+transform: null
 evaluate: {split: test, threshold: 0.5}
 metrics: [mean_score, accuracy]
 runs:
@@ -76,7 +77,7 @@ BAD = {
     "unknown_run_key": (GOOD.replace("{label: low,", "{label: low, lr: 1,"), "runs[0].lr: unknown key"),
     "wrong_seed_type": (GOOD.replace("seed: 3", "seed: three"), "seed: expected an integer, got str 'three'"),
     "component_wrong_type": (GOOD.replace("dataset: {name: toy, n: 30}", "dataset: 3"), "dataset: expected a component name or a mapping with 'name', got int 3"),
-    "component_no_name": (GOOD.replace("trainer: {name: toy_trainer, epochs: 2}", "trainer: {epochs: 2}"), "trainer: expected a mapping with a 'name' string"),
+    "component_no_name": (GOOD.replace("trainer: {name: toy_trainer, epochs: 2}\ntransform: null", "trainer: {epochs: 2}"), "trainer: expected a mapping with a 'name' string"),
     "missing_dataset": (GOOD.replace("dataset: {name: toy, n: 30}\n", ""), "dataset: missing; expected a component name"),
     "bad_fractions": (GOOD.replace("seed: 3", "seed: 3\nsplit: {fractions: [0.5, 0.1]}"), "split.fractions: expected three non-negative numbers summing to 1"),
     "bad_threshold": (GOOD.replace("threshold: 0.5", "threshold: best"), "evaluate.threshold: expected a number in [0, 1], 'tuned' or 'prevalence', got 'best'"),

@@ -25,6 +25,7 @@ seed: 3
 dataset: {name: toy, n: 40}
 model: prevalence
 trainer: {name: toy_trainer, epochs: 2}
+transform: null
 evaluate: {split: test, threshold: 0.5}
 metrics: [mean_score, accuracy]
 reference: ref.csv

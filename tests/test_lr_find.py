@@ -107,7 +107,8 @@ def test_save_and_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
     run = types.SimpleNamespace(label="BCE", index=0, seed=0, split={"fractions": [0.8, 0.1, 0.1], "seed": 0})
     config = types.SimpleNamespace(name="bench", runs=(run,))
-    built = types.SimpleNamespace(dataset=DS, train_idx=TRAIN, model=TinyNet(), loss=BCE,
+    split = types.SimpleNamespace(train=TRAIN)
+    built = types.SimpleNamespace(dataset=DS, split=split, model=TinyNet(), loss=BCE,
                                   trainer=TorchTrainer(batch_size=8, device="cpu"))
     monkeypatch.setattr(micro_bench.config, "load_config", lambda path, profile=None, overrides=(): config)
     monkeypatch.setattr(micro_bench.runner, "prepare", lambda cfg: built)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
-from micro_bench import RunContext
+from micro_bench import RunContext, Split
 from micro_bench_torch.checkpoint import load_checkpoint
 from micro_bench_torch.errors import CheckpointError, TrainingDiverged
 from micro_bench_torch.groups import build_optimizer
@@ -52,7 +52,8 @@ class Cosine:
 
 
 DS = synthetic_dataset(n=40, k=3, resolution=16)
-TRAIN, VAL = DS.split_indices("train"), DS.split_indices("val")
+SPLIT = Split.of(DS)
+TRAIN, VAL = SPLIT.train, SPLIT.val
 BCE = nn.BCEWithLogitsLoss()
 
 
@@ -78,7 +79,7 @@ def test_frozen_epoch_trains_only_the_head(tmp_path: Path) -> None:
     model = TinyNet()
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     _trainer(freeze_epochs=1, epochs=0, checkpoint=False).fit(
-        model, DS, TRAIN, VAL, loss=BCE, schedule=None, context=_ctx(tmp_path))
+        model, DS, SPLIT, loss=BCE, schedule=None, context=_ctx(tmp_path))
     for name, p in model.named_parameters():
         changed = not torch.equal(p.detach(), before[name])
         assert changed == name.startswith("head."), name
@@ -88,7 +89,7 @@ def test_frozen_epoch_trains_only_the_head(tmp_path: Path) -> None:
 def test_history_schedule_checkpoint_and_figure(tmp_path: Path) -> None:
     seen: list[tuple[int, dict[str, float]]] = []
     trainer = _trainer(freeze_epochs=1)
-    history = trainer.fit(TinyNet(), DS, TRAIN, VAL, loss=BCE, schedule=Cosine(2),
+    history = trainer.fit(TinyNet(), DS, SPLIT, loss=BCE, schedule=Cosine(2),
                           context=_ctx(tmp_path, epoch_end=lambda e, m: seen.append((e, dict(m)))))
     steps = trainer.steps_per_epoch(len(TRAIN))
     assert steps == math.ceil(len(TRAIN) / 8)
@@ -106,18 +107,18 @@ def test_history_schedule_checkpoint_and_figure(tmp_path: Path) -> None:
 
 def test_resume_after_interruption_equals_uninterrupted_run(tmp_path: Path) -> None:
     full = TinyNet()
-    _trainer().fit(full, DS, TRAIN, VAL, loss=BCE, schedule=Cosine(2), context=_ctx(tmp_path / "a"))
+    _trainer().fit(full, DS, SPLIT, loss=BCE, schedule=Cosine(2), context=_ctx(tmp_path / "a"))
 
     def crash(epoch: int, metrics: object) -> None:
         if epoch == 2:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        _trainer().fit(TinyNet(), DS, TRAIN, VAL, loss=BCE, schedule=Cosine(2),
+        _trainer().fit(TinyNet(), DS, SPLIT, loss=BCE, schedule=Cosine(2),
                        context=_ctx(tmp_path / "b", epoch_end=crash))
     assert load_checkpoint(tmp_path / "b" / "checkpoints" / "last.pt")["epoch"] == 2  # type: ignore[index]
     resumed = TinyNet()
-    history = _trainer().fit(resumed, DS, TRAIN, VAL, loss=BCE, schedule=Cosine(2),
+    history = _trainer().fit(resumed, DS, SPLIT, loss=BCE, schedule=Cosine(2),
                              context=_ctx(tmp_path / "b"))
     assert history["epoch"] == [1, 2, 3]
     for (name, a), b in zip(full.state_dict().items(), resumed.state_dict().values(), strict=True):
@@ -125,9 +126,9 @@ def test_resume_after_interruption_equals_uninterrupted_run(tmp_path: Path) -> N
 
 
 def test_checkpoint_from_other_settings_is_refused(tmp_path: Path) -> None:
-    _trainer(epochs=0).fit(TinyNet(), DS, TRAIN, VAL, loss=BCE, schedule=None, context=_ctx(tmp_path))
+    _trainer(epochs=0).fit(TinyNet(), DS, SPLIT, loss=BCE, schedule=None, context=_ctx(tmp_path))
     with pytest.raises(CheckpointError, match="other trainer settings"):
-        _trainer(epochs=0, lr=0.5).fit(TinyNet(), DS, TRAIN, VAL, loss=BCE, schedule=None,
+        _trainer(epochs=0, lr=0.5).fit(TinyNet(), DS, SPLIT, loss=BCE, schedule=None,
                                        context=_ctx(tmp_path))
 
 
@@ -142,7 +143,7 @@ def test_nan_loss_stops_with_clear_error_and_keeps_last_good_checkpoint(tmp_path
         return value * float("nan") if calls["n"] == steps + 2 else value
 
     with pytest.raises(TrainingDiverged, match=r"loss is nan at epoch 2, step 2/\d+ .*lower trainer.lr"):
-        _trainer(epochs=2).fit(TinyNet(), DS, TRAIN, VAL, loss=flaky, schedule=None, context=_ctx(tmp_path))
+        _trainer(epochs=2).fit(TinyNet(), DS, SPLIT, loss=flaky, schedule=None, context=_ctx(tmp_path))
     state = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
     assert state is not None and state["epoch"] == 1
     assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
@@ -150,9 +151,9 @@ def test_nan_loss_stops_with_clear_error_and_keeps_last_good_checkpoint(tmp_path
 
 def test_missing_length_and_loss_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="set trainer.epochs"):
-        _trainer().fit(TinyNet(), DS, TRAIN, VAL, loss=BCE, schedule=None, context=_ctx(tmp_path))
+        _trainer().fit(TinyNet(), DS, SPLIT, loss=BCE, schedule=None, context=_ctx(tmp_path))
     with pytest.raises(ValueError, match="needs a loss"):
-        _trainer(epochs=1).fit(TinyNet(), DS, TRAIN, VAL, loss=None, schedule=None, context=_ctx(tmp_path))
+        _trainer(epochs=1).fit(TinyNet(), DS, SPLIT, loss=None, schedule=None, context=_ctx(tmp_path))
     with pytest.raises(ValueError, match="batch_size"):
         TorchTrainer(batch_size=0)
 
@@ -160,7 +161,7 @@ def test_missing_length_and_loss_are_config_errors(tmp_path: Path) -> None:
 class Flips:
     """Stand-in TTA: identity and horizontal flip, mean."""
 
-    def views(self, batch: torch.Tensor, generator: object = None) -> list[torch.Tensor]:
+    def views(self, batch: torch.Tensor, generator: object = None, *, transform: object = None) -> list[torch.Tensor]:
         return [batch, batch.flip(-1)]
 
     def reduce(self, probabilities: torch.Tensor) -> torch.Tensor:
@@ -169,7 +170,7 @@ class Flips:
 
 def test_predict_is_sigmoid_of_standardized_input_with_tta(tmp_path: Path) -> None:
     model, trainer, idx = TinyNet().eval(), _trainer(channels_last=False), DS.split_indices("test")
-    mean, std = DS.channel_stats()
+    trainer.stats = mean, std = DS.channel_stats(TRAIN)
     x = torch.stack([DS.torch_dataset(idx, augment=False, mean=mean, std=std)[i][0] for i in range(len(idx))])
     with torch.no_grad():
         plain = torch.sigmoid(model(x)).numpy()
@@ -186,7 +187,7 @@ def test_resnet18_4ch_trains_one_step_channels_last(tmp_path: Path) -> None:
     from micro_bench_resnet.model import resnet18_4ch
 
     model = resnet18_4ch(num_classes=3, pretrained=False)
-    history = _trainer(epochs=0, batch_size=16).fit(model, DS, TRAIN, VAL, loss=BCE, schedule=None,
+    history = _trainer(epochs=0, batch_size=16).fit(model, DS, SPLIT, loss=BCE, schedule=None,
                                                     context=_ctx(tmp_path))
     assert model.net.conv1.weight.is_contiguous(memory_format=torch.channels_last)
     assert np.isfinite(history["train_loss"][0])

@@ -36,8 +36,9 @@ class ToyDataset:
     def images(self, indices=None):
         return self._images if indices is None else self._images[indices]
 
-    def channel_stats(self, *, fractions=(0.8, 0.1, 0.1), seed=0):
-        return np.zeros(2), np.ones(2)
+    def channel_stats(self, indices):
+        pixels = self._images[np.asarray(indices)]
+        return pixels.mean(axis=(0, 2, 3)), pixels.std(axis=(0, 2, 3))
 
     def torch_dataset(self, indices, *, augment, mean, std, seed=0):  # pragma: no cover - unused
         raise NotImplementedError("toy dataset has no torch path")
@@ -57,15 +58,15 @@ class ToyTrainer:
     def __init__(self, epochs: int = 2) -> None:
         self.epochs = epochs
 
-    def fit(self, model, dataset, train_idx, val_idx, *, loss, schedule, context):
+    def fit(self, model, dataset, split, *, loss, schedule, transform, context):
         CALLS["fit"] += 1
-        model.prevalence = dataset.labels[train_idx].mean(axis=0)
+        model.prevalence = split.labels("train").mean(axis=0)
         for epoch in range(self.epochs):
             context.epoch_end(epoch, {"train_loss": 1.0 / (epoch + 1)})
         context.log("toy fit done")
         return {"train_loss": [1.0 / (e + 1) for e in range(self.epochs)]}
 
-    def predict(self, model, dataset, indices, *, tta, context):
+    def predict(self, model, dataset, indices, *, tta, transform, context):
         rng = np.random.default_rng(context.seed)
         noise = rng.random((len(indices), model.num_classes)) * model.noise
         return np.clip(model.prevalence[None, :] + noise, 0, 1)

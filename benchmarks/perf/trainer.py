@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from micro_bench import RunContext
+from micro_bench import RunContext, Split
 from micro_bench_resnet import model as resnets
 from micro_bench_torch.runtime import resolve_runtime
 from micro_bench_torch.testing import synthetic_dataset
@@ -46,7 +46,7 @@ def bare_loop(arch: str, ds: Any, idx: np.ndarray, args: argparse.Namespace, cha
     model = rt.model(_model(arch, len(ds.classes))).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     loss_fn = nn.BCEWithLogitsLoss()
-    mean, std = ds.channel_stats()
+    mean, std = ds.channel_stats(idx)
     steps, start = 0, time.perf_counter()
     for epoch in range(args.epochs):
         data = ds.torch_dataset(idx, augment=False, mean=mean, std=std, seed=epoch)
@@ -74,7 +74,7 @@ def trainer_run(arch: str, ds: Any, idx: np.ndarray, args: argparse.Namespace) -
     with tempfile.TemporaryDirectory() as tmp:
         ctx = RunContext(directory=tmp, seed=0, label="perf", progress=False, log=lambda s: None)
         start = time.perf_counter()
-        history = trainer.fit(model, ds, idx, idx[:0], loss=nn.BCEWithLogitsLoss(), schedule=None, context=ctx)
+        history = trainer.fit(model, ds, Split(idx, idx[:0], idx[:0], ds.labels), loss=nn.BCEWithLogitsLoss(), schedule=None, context=ctx)
         whole = time.perf_counter() - start
     steps = args.epochs * trainer.steps_per_epoch(len(idx))
     return sum(history["seconds"]) / steps, whole / steps
@@ -96,7 +96,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     ds = synthetic_dataset(n=args.batch * args.steps, k=28, resolution=args.res)
     idx = np.arange(len(ds.ids))
-    ds.channel_stats()  # cached, as a real store's precomputed statistics are
+    ds.channel_stats(idx)  # cached, as a real store's precomputed statistics are
     bare_loop(args.arch, ds, idx[: args.batch * 2], argparse.Namespace(**{**vars(args), "epochs": 1}), True)  # warm-up
     rows: dict[str, list[float]] = {"trainer_loop": [], "trainer_fit": [], "bare_nhwc": [], "bare_nchw": []}
     for _ in range(args.repeats):

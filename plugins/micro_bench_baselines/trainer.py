@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from micro_bench import Dataset, Loss, RunContext, Schedule, Split, Transform, TTAPolicy
 from micro_bench_baselines.features import pixel_features
 
 __all__ = ["SklearnTrainer"]
@@ -53,30 +54,27 @@ class SklearnTrainer:
             else:
                 yield
 
-    def _channel_stats(self, dataset: Any, context: Any) -> tuple[np.ndarray, np.ndarray]:
-        split = dict(getattr(context, "extra", {}).get("split", {}))
-        kwargs = {key: split[key] for key in ("fractions", "seed") if key in split}
-        mean, std = dataset.channel_stats(**kwargs)
-        return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
-
     def fit(
         self,
         model: Any,
-        dataset: Any,
-        train_idx: np.ndarray,
-        val_idx: np.ndarray,
+        dataset: Dataset,
+        split: Split,
         *,
-        loss: Any = None,
-        schedule: Any = None,
-        context: Any,
+        loss: Loss | None = None,
+        schedule: Schedule | None = None,
+        transform: Transform | None = None,
+        context: RunContext,
     ) -> Mapping[str, Any]:
-        """Fit ``model`` in place on the ``train_idx`` samples; return sizes, timings, skipped classes."""
+        """Fit ``model`` in place on ``split.train``; return sizes, timings, skipped classes.
+        ``loss``, ``schedule`` and ``transform`` do not apply to pixel baselines."""
+        train_idx = split.train
         if len(train_idx) == 0:
             raise ValueError("sklearn trainer: the training split is empty")
-        self._stats = self._channel_stats(dataset, context)
+        mean, std = dataset.channel_stats(train_idx)
+        self._stats = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
         t0 = time.perf_counter()
         x = pixel_features(dataset, train_idx, *self._stats, resolution=self.resolution)
-        y = np.asarray(dataset.labels[np.asarray(train_idx)], dtype=np.int8)
+        y = np.asarray(split.labels("train"), dtype=np.int8)
         t1 = time.perf_counter()
         constant = _log_constant_classes(y, dataset.classes, context)
         context.log(f"sklearn: fitting {type(model).__name__} on {x.shape[0]} x {x.shape[1]} features, {y.shape[1]} classes")
@@ -97,7 +95,8 @@ class SklearnTrainer:
             "channel_stats": {"mean": [float(v) for v in self._stats[0]], "std": [float(v) for v in self._stats[1]]},
         }
 
-    def predict(self, model: Any, dataset: Any, indices: np.ndarray, *, tta: Any = None, context: Any) -> np.ndarray:
+    def predict(self, model: Any, dataset: Dataset, indices: np.ndarray, *, tta: TTAPolicy | None = None,
+                transform: Transform | None = None, context: RunContext) -> np.ndarray:
         """``(len(indices), K) float64`` probabilities; ``tta`` is ignored (logged if given)."""
         if self._stats is None:
             raise RuntimeError("sklearn trainer: predict() called before fit()")
@@ -112,7 +111,7 @@ class SklearnTrainer:
         return proba
 
 
-def _log_constant_classes(y: np.ndarray, classes: Any, context: Any) -> list[int]:
+def _log_constant_classes(y: np.ndarray, classes: Any, context: RunContext) -> list[int]:
     """Log each class whose ``(n, K)`` training column is all 0 or all 1; return their indices."""
     positives = y.sum(axis=0)
     constant = []

@@ -126,6 +126,7 @@ def stats_cmd(store: str, seed: int, fractions: str) -> None:
     from micro_bench_hpa.store import open_store
 
     for r in open_store(store).attrs["resolutions"]:
-        mean, std = HPADataset(store, r).channel_stats(fractions=_floats(fractions), seed=seed)
+        ds = HPADataset(store, r)
+        mean, std = ds.channel_stats(ds.split_indices("train", fractions=_floats(fractions), seed=seed))
         click.echo(f"{r:5d}  mean {' '.join(f'{m:7.3f}' for m in mean)}  std {' '.join(f'{s:7.3f}' for s in std)}")
 

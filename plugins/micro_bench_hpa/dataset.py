@@ -107,19 +107,22 @@ class HPADataset:
             return lazy
         return lazy[rows]
 
-    def channel_stats(self, *, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Per-channel ``(mean (4,), std (4,))`` float64 on the 0-255 scale over the train part.
+    def channel_stats(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel ``(mean (4,), std (4,))`` float64 on the 0-255 scale over ``indices``.
 
-        Cached in ``stats/<split name>/<R>`` as a ``(2, 4) float64`` array when the store is writable.
+        Cached in ``stats/rows_<hash of the store rows>/<R>`` as a ``(2, 4) float64`` array when
+        the store is writable.
         """
         from micro_bench_hpa.stats import channel_mean_std
 
-        key = f"stats/{split_name(fractions, seed)}/{self.resolution}"
+        idx = np.asarray(indices, dtype=np.int64)
+        digest = hashlib.sha256(np.ascontiguousarray(self.rows[idx]).tobytes()).hexdigest()[:16]
+        key = f"stats/rows_{digest}/{self.resolution}"
         group = open_store(self.path)
         if key in group:
             ms = group[key][:]
             return ms[0].astype(np.float64), ms[1].astype(np.float64)
-        mean, std = channel_mean_std(self.images(self.split_indices("train", fractions=fractions, seed=seed)))
+        mean, std = channel_mean_std(self.images(idx))
         write_cache_array(self.path, key, np.stack([mean, std]))  # atomic; read-only: recomputed
         return mean, std
 

@@ -39,9 +39,9 @@ def lr_find_command(file: Path, profile: str | None, overrides: tuple[str, ...],
     if built.loss is None:
         raise ConfigError(f"{file}: lr-find needs a loss (runs[{run.index}].loss)")
     trainer = built.trainer
-    mean, std = built.dataset.channel_stats(**split_args_from(run))
+    mean, std = built.dataset.channel_stats(built.split.train)
     result = lr_find(
-        built.model, built.dataset, built.train_idx, loss=built.loss, start_lr=start_lr, end_lr=end_lr,
+        built.model, built.dataset, built.split.train, loss=built.loss, start_lr=start_lr, end_lr=end_lr,
         num_iter=num_iter, batch_size=getattr(trainer, "batch_size", 64),
         lr_groups=getattr(trainer, "lr_groups", (0.1, 0.333, 1.0)),
         frozen=getattr(trainer, "freeze_epochs", 1) > 0, seed=run.seed, mean=mean, std=std,
@@ -53,8 +53,3 @@ def lr_find_command(file: Path, profile: str | None, overrides: tuple[str, ...],
                f"{len(result.lrs)} iterations, {result.stopped}")
     click.echo(f"wrote {path} and {path.with_suffix('.png')}")
 
-
-def split_args_from(run: object) -> dict[str, object]:
-    """``fractions``/``seed`` of a run config's split, for ``dataset.channel_stats``."""
-    split = getattr(run, "split", {}) or {}
-    return {"fractions": tuple(split.get("fractions", (0.8, 0.1, 0.1))), "seed": split.get("seed", 0)}

@@ -116,7 +116,8 @@ def mean_loss(
 
 @torch.inference_mode()
 def predict_proba(
-    net: nn.Module, loader: DataLoader, rt: Runtime, *, tta: Any = None, seed: int = 0, progress: bool = False
+    net: nn.Module, loader: DataLoader, rt: Runtime, *, tta: Any = None, transform: Any = None, seed: int = 0,
+    progress: bool = False,
 ) -> np.ndarray:
     """Sigmoid probabilities ``(n, K) float32`` over ``loader`` in eval mode.
 
@@ -128,7 +129,7 @@ def predict_proba(
     generator = torch.Generator().manual_seed(seed)
     out: list[torch.Tensor] = []
     for x, _ in tqdm(loader, desc="predict", disable=None if progress else True, leave=False, dynamic_ncols=True):
-        views = [x] if tta is None else list(tta.views(x, generator=generator))
+        views = [x] if tta is None else list(tta.views(x, generator=generator, transform=transform))
         probs = []
         for view in views:
             with rt.autocast():

@@ -110,13 +110,13 @@ def lr_find(
         divergence: stop when the smoothed loss exceeds ``divergence *`` its best.
         frozen: only the head trains (fastai 0.7: ``lr_find`` before ``unfreeze``).
         optimizer: sweep this optimizer's groups (its state is restored) instead of a fresh Adam.
-        mean, std: channel statistics; default ``dataset.channel_stats()``.
+        mean, std: channel statistics; default ``dataset.channel_stats(train_idx)``.
     """
     if not 0 < start_lr < end_lr:
         raise ValueError(f"lr_find: need 0 < start_lr < end_lr, got {start_lr!r}, {end_lr!r}")
     rt = resolve_runtime(device)
     if mean is None or std is None:
-        mean, std = dataset.channel_stats()
+        mean, std = dataset.channel_stats(np.asarray(train_idx))
     generator = torch.Generator().manual_seed(seed)
     data = dataset.torch_dataset(np.asarray(train_idx), augment=augment, mean=mean, std=std, seed=seed)
     loader = DataLoader(data, batch_size=batch_size, shuffle=True, generator=generator,

@@ -63,7 +63,7 @@ class InMemoryDataset:
             names[c] if c < 4 else f"c{c}" for c in range(images.shape[1])]
         self.ids = [f"s{i:05d}" for i in range(len(images))]
         self.resolution = images.shape[-1]
-        self._stats: dict[tuple[tuple[float, ...], int], tuple[np.ndarray, np.ndarray]] = {}
+        self._stats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.fingerprint = hashlib.sha256(images.tobytes() + self.labels.tobytes()).hexdigest()[:16]
 
     def split_indices(self, part: str, *, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> np.ndarray:
@@ -80,12 +80,13 @@ class InMemoryDataset:
         data = self._images if indices is None else self._images[np.asarray(indices)]
         return da.from_array(data, chunks=(1, *data.shape[1:]))
 
-    def channel_stats(self, *, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Per-channel ``(mean (C,), std (C,))`` float64 over the train part, on the 0-255 scale
-        (computed once per split, like the stats a real store keeps)."""
-        key = (tuple(fractions), seed)
+    def channel_stats(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel ``(mean (C,), std (C,))`` float64 over ``indices``, on the 0-255 scale
+        (computed once per index set, like the stats a real store keeps)."""
+        idx = np.asarray(indices, dtype=np.int64)
+        key = hashlib.sha256(idx.tobytes()).hexdigest()
         if key not in self._stats:
-            train = self._images[self.split_indices("train", fractions=fractions, seed=seed)]
+            train = self._images[idx]
             mean = train.mean(axis=(0, 2, 3), dtype=np.float64)
             std = train.std(axis=(0, 2, 3), dtype=np.float64) + 1e-6
             self._stats[key] = (mean, std)

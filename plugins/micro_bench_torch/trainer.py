@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from micro_bench import Loss, RunContext, Schedule, Split, Transform, TTAPolicy
 from micro_bench_torch import distributed
 from micro_bench_torch.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from micro_bench_torch.errors import CheckpointError
@@ -29,14 +30,7 @@ from micro_bench_torch.groups import build_optimizer, set_trainable
 from micro_bench_torch.loops import mean_loss, predict_proba, train_epoch
 from micro_bench_torch.runtime import Runtime, epoch_seed, resolve_runtime
 
-__all__ = ["TorchTrainer", "split_args"]
-
-
-def split_args(context: Any) -> dict[str, Any]:
-    """``fractions``/``seed`` of the run's split from ``context.extra["split"]`` (the dataset's
-    defaults when absent), for ``dataset.channel_stats``."""
-    split = (getattr(context, "extra", None) or {}).get("split") or {}
-    return {k: (tuple(v) if k == "fractions" else v) for k, v in split.items() if k in ("fractions", "seed")}
+__all__ = ["TorchTrainer"]
 
 
 class TorchTrainer:
@@ -91,6 +85,8 @@ class TorchTrainer:
         self.num_workers, self.augment, self.checkpoint = num_workers, bool(augment), bool(checkpoint)
         self.keep_checkpoint = bool(keep_checkpoint)
         self.runtime: Runtime = resolve_runtime(device, amp, channels_last, threads)
+        #: ``(mean, std)`` of the train split, set by :meth:`fit` and used by :meth:`predict`.
+        self.stats: tuple[np.ndarray, np.ndarray] | None = None
 
     def settings(self) -> dict[str, Any]:
         """The options that shape training (checked against a checkpoint before resuming)."""
@@ -114,9 +110,11 @@ class TorchTrainer:
             drop_last=shuffle_seed is not None and n % self.batch_size == 1,  # no batch of 1 for BN
         )
 
-    def fit(self, model: nn.Module, dataset: Any, train_idx: np.ndarray, val_idx: np.ndarray, *,
-            loss: Any, schedule: Any, context: Any) -> Mapping[str, Any]:
-        """Train ``model`` in place; return the history (per-epoch lists and ``lr_iter``)."""
+    def fit(self, model: nn.Module, dataset: Any, split: Split, *, loss: Loss | None,
+            schedule: Schedule | None, transform: Transform | None = None,
+            context: RunContext) -> Mapping[str, Any]:
+        """Train ``model`` in place on ``split.train``; return the history (per-epoch lists and
+        ``lr_iter``)."""
         if loss is None:
             raise ValueError("trainer 'torch' needs a loss: set the config key 'loss' (e.g. loss: bce)")
         main_epochs = self.epochs if self.epochs is not None else getattr(schedule, "epochs", None)
@@ -127,14 +125,14 @@ class TorchTrainer:
                 "own; set trainer.epochs"
             )
         with self.runtime.threads_set():
-            return self._fit(model, dataset, np.asarray(train_idx), np.asarray(val_idx), loss,
+            return self._fit(model, dataset, split.train, split.val, loss,
                              schedule, context, self.freeze_epochs + main_epochs)
 
     def _fit(self, model: nn.Module, dataset: Any, train_idx: np.ndarray, val_idx: np.ndarray,
-             loss: Any, schedule: Any, context: Any, total: int) -> dict[str, Any]:
+             loss: Loss, schedule: Schedule | None, context: RunContext, total: int) -> dict[str, Any]:
         rt, main = self.runtime, distributed.is_main()
         distributed.setup(rt.device)
-        mean, std = dataset.channel_stats(**split_args(context))
+        self.stats = mean, std = dataset.channel_stats(train_idx)
         rt.model(model)
         optimizer = build_optimizer(model, self.lr, self.lr_groups, self.weight_decay)
         val_loader = self._loader(dataset.torch_dataset(val_idx, augment=False, mean=mean, std=std,
@@ -205,16 +203,19 @@ class TorchTrainer:
                             title=f"Learning rate per iteration ({context.label})" if context.label else "")
         return history
 
-    def predict(self, model: nn.Module, dataset: Any, indices: np.ndarray, *, tta: Any,
-                context: Any) -> np.ndarray:
-        """Sigmoid probabilities ``(len(indices), K) float32``, with the TTA policy when given."""
+    def predict(self, model: nn.Module, dataset: Any, indices: np.ndarray, *, tta: TTAPolicy | None,
+                transform: Transform | None = None, context: RunContext) -> np.ndarray:
+        """Sigmoid probabilities ``(len(indices), K) float32``, with the TTA policy when given,
+        standardized with the statistics :meth:`fit` used."""
         indices = np.asarray(indices)
         if len(indices) == 0:
             return np.zeros((0, len(dataset.classes)), np.float32)
         rt = self.runtime
         with rt.threads_set():
-            mean, std = dataset.channel_stats(**split_args(context))
+            if self.stats is None:
+                raise RuntimeError("trainer 'torch': predict() called before fit()")
+            mean, std = self.stats
             data = dataset.torch_dataset(indices, augment=False, mean=mean, std=std, seed=context.seed)
             return predict_proba(rt.model(model), self._loader(data, shuffle_seed=None), rt, tta=tta,
-                                 seed=context.seed, progress=bool(getattr(context, "progress", False)))
+                                 transform=transform, seed=context.seed, progress=bool(getattr(context, "progress", False)))
 

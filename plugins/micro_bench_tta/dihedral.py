@@ -7,6 +7,7 @@ transforms are exact pixel permutations (no interpolation).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -34,7 +35,8 @@ class Flips(ViewPolicy):
 
     name = "flips"
 
-    def views(self, batch: Tensor, generator: torch.Generator | None = None) -> Iterator[Tensor]:
+    def views(self, batch: Tensor, generator: torch.Generator | None = None, *,
+              transform: Any = None) -> Iterator[Tensor]:
         """Yield the 8 ``(B, C, H, W)`` views, the plain batch first (``generator`` is unused)."""
         self._check_batch(batch)
         yield from dihedral_views(batch)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -71,7 +72,8 @@ class RandomViews(ViewPolicy):
         self.n, self.seed, self.flips = n, seed, bool(flips)
         self.degrees, self.brightness, self.contrast = float(degrees), float(brightness), float(contrast)
 
-    def views(self, batch: Tensor, generator: torch.Generator | None = None) -> Iterator[Tensor]:
+    def views(self, batch: Tensor, generator: torch.Generator | None = None, *,
+              transform: Any = None) -> Iterator[Tensor]:
         """Yield ``batch (B, C, H, W)`` itself, then ``n`` augmented ``(B, C, H, W)`` views.
 
         ``generator`` is a CPU ``torch.Generator``; without one a fresh generator seeded with

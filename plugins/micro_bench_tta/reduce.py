@@ -66,7 +66,8 @@ class ViewPolicy:
         self.how = reduce
         self.blend = None if blend is None else float(blend)
 
-    def views(self, batch: Tensor, generator: torch.Generator | None = None) -> Iterator[Tensor]:
+    def views(self, batch: Tensor, generator: torch.Generator | None = None, *,
+              transform: Any = None) -> Iterator[Tensor]:
         """Yield ``(B, C, H, W)`` views of ``batch (B, C, H, W)``, the plain batch first."""
         raise NotImplementedError
 

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from micro_bench.components import KINDS, ComponentSpec, RunContext
+from micro_bench.components import (
+    KINDS,
+    ComponentSpec,
+    Dataset,
+    Loss,
+    Metric,
+    Schedule,
+    Trainer,
+    Transform,
+    TTAPolicy,
+)
+from micro_bench.contract import Run, RunContext, Split, Stash, StashKey
 from micro_bench.errors import MicroBenchError
 from micro_bench.hookspecs import hookimpl
 
@@ -20,8 +31,19 @@ __version__ = "0.1.0"
 __all__ = [
     "KINDS",
     "ComponentSpec",
+    "Dataset",
+    "Loss",
+    "Metric",
     "MicroBenchError",
+    "Run",
     "RunContext",
+    "Schedule",
+    "Split",
+    "Stash",
+    "StashKey",
+    "TTAPolicy",
+    "Trainer",
+    "Transform",
     "__version__",
     "get_plugin_manager",
     "hookimpl",

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from micro_bench.contract import Run, RunContext, Split, Stash, StashKey
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
 
@@ -22,15 +24,20 @@ __all__ = [
     "Dataset",
     "Loss",
     "Metric",
+    "Run",
     "RunContext",
     "Schedule",
-    "Trainer",
+    "Split",
+    "Stash",
+    "StashKey",
     "TTAPolicy",
+    "Trainer",
+    "Transform",
 ]
 
 #: Registry kinds, in the order a run composes them. Config keys are the same words, except
 #: ``metrics`` (a list of ``metric`` components).
-KINDS: tuple[str, ...] = ("dataset", "model", "trainer", "loss", "scheduler", "tta", "metric")
+KINDS: tuple[str, ...] = ("dataset", "model", "trainer", "loss", "scheduler", "transform", "tta", "metric")
 
 
 @dataclass(frozen=True)
@@ -66,31 +73,6 @@ class ComponentSpec:
             )
 
 
-@dataclass
-class RunContext:
-    """What a trainer gets from the runner besides the components.
-
-    Attributes:
-        directory: the run's folder; checkpoints go in ``directory / "checkpoints"``.
-        seed: the run's seed; every random draw derives from it.
-        label: the table row this run produces.
-        log: writes one line to the run's log file (and the terminal when verbose).
-        epoch_end: call once per finished epoch with ``(epoch, metrics)``; the runner fires the
-            ``micro_bench_epoch_end`` hook from it.
-        progress: whether to show progress bars.
-        position: ``(index, total)`` of this run in the benchmark, for progress text.
-    """
-
-    directory: Any
-    seed: int = 0
-    label: str = ""
-    log: Callable[[str], None] = print
-    epoch_end: Callable[[int, Mapping[str, float]], None] = lambda epoch, metrics: None
-    progress: bool = True
-    position: tuple[int, int] = (1, 1)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 @runtime_checkable
 class Dataset(Protocol):
     """A multi-label image dataset.
@@ -119,11 +101,9 @@ class Dataset(Protocol):
     def images(self, indices: np.ndarray | None = None) -> Any:
         """Lazy ``(n, C, R, R) uint8`` array (a dask array) of the given samples."""
 
-    def channel_stats(self, *, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Per-channel ``(mean, std)``, each ``(C,) float64`` on the 0-255 scale, over train."""
-
-    def torch_dataset(self, indices: np.ndarray, *, augment: bool, mean: Any, std: Any, seed: int = 0) -> Any:
-        """A ``torch.utils.data.Dataset`` of ``(image (C, R, R) float32 standardized, target (K,) float32)``."""
+    def channel_stats(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel ``(mean, std)``, each ``(C,) float64`` on the 0-255 scale, over ``indices``
+        (trainers pass ``split.train``)."""
 
     def describe(self) -> Mapping[str, Any]:
         """What produced the data, for table headers: ``{"name", "n", "resolution", ...}``."""
@@ -151,11 +131,24 @@ class Schedule(Protocol):
         """A torch ``LRScheduler`` stepping ``optimizer`` once per iteration by ``multiplier``."""
 
 
+class Transform(Protocol):
+    """Training augmentation (config key ``transform``), also used by random-view TTA.
+
+    ``images``: a ``(B, C, H, W) float32`` torch tensor on the 0-1 scale, not yet standardized,
+    on any device. Returns a randomly augmented batch of the same shape, dtype and device,
+    deterministic for a given ``generator`` (a ``torch.Generator``) state. Standardization
+    happens after it, in the trainer.
+    """
+
+    def __call__(self, images: Any, *, generator: Any) -> Any: ...
+
+
 class TTAPolicy(Protocol):
     """Test-time augmentation: views of a batch and a reduction of their predictions."""
 
-    def views(self, batch: Any, generator: Any | None = None) -> Iterable[Any]:
-        """Yield ``(B, C, H, W)`` tensors; the first is the batch itself where the policy keeps it."""
+    def views(self, images: Any, generator: Any | None = None, *, transform: Transform | None = None) -> Iterable[Any]:
+        """Yield ``(B, C, H, W)`` views of an un-standardized 0-1 batch; the first is the batch
+        itself where the policy keeps it. Random policies draw views with ``transform``."""
 
     def reduce(self, probabilities: Any) -> Any:
         """``(V, B, K)`` probabilities of V views -> ``(B, K)``."""
@@ -178,16 +171,18 @@ class Trainer(Protocol):
         self,
         model: Any,
         dataset: Dataset,
-        train_idx: np.ndarray,
-        val_idx: np.ndarray,
+        split: Split,
         *,
         loss: Loss | None,
         schedule: Schedule | None,
+        transform: Transform | None,
         context: RunContext,
     ) -> Mapping[str, Any]:
-        """Train ``model`` in place; return a history (e.g. ``{"train_loss": [...]}``)."""
+        """Train ``model`` in place on ``split.train`` (``split.val`` for validation losses);
+        return a history (e.g. ``{"train_loss": [...]}``)."""
 
     def predict(
-        self, model: Any, dataset: Dataset, indices: np.ndarray, *, tta: TTAPolicy | None, context: RunContext
+        self, model: Any, dataset: Dataset, indices: np.ndarray, *, tta: TTAPolicy | None,
+        transform: Transform | None, context: RunContext,
     ) -> np.ndarray:
         """``(len(indices), K) float`` probabilities in ``[0, 1]``."""

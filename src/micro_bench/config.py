@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from micro_bench.contract import SPLIT_DEFAULTS
 from micro_bench.errors import ConfigError
 from micro_bench.merge import apply_set, deep_merge, parse_set
 from micro_bench.yamlio import check_name, resolve_inside
 
 __all__ = [
+    "COMPONENT_DEFAULTS",
     "COMPONENT_KEYS",
     "SCHEMA_VERSION",
     "BenchmarkConfig",
@@ -33,14 +35,15 @@ __all__ = [
 SCHEMA_VERSION = 1
 #: Config keys holding one component, and the registry kind of each.
 COMPONENT_KEYS = {"dataset": "dataset", "model": "model", "trainer": "trainer", "loss": "loss",
-                  "scheduler": "scheduler", "tta": "tta"}
+                  "scheduler": "scheduler", "transform": "transform", "tta": "tta"}
+#: Components a run gets when its config does not name one (``transform: null`` turns it off).
+COMPONENT_DEFAULTS: dict[str, str] = {"transform": "none"}
 REQUIRED_COMPONENTS = ("dataset", "model", "trainer")
 RUN_KEYS = set(COMPONENT_KEYS) | {"label", "seed", "split", "evaluate", "metrics"}
 TOP_KEYS = RUN_KEYS - {"label"} | {"version", "name", "title", "description", "table", "runs",
                                    "reference", "profiles"}
 #: Split methods the bundled datasets implement (iterative stratification of the label sets).
 SPLIT_METHODS = ("multilabel_stratified",)
-SPLIT_DEFAULTS = {"method": "multilabel_stratified", "fractions": [0.8, 0.1, 0.1], "seed": 0}
 EVALUATE_DEFAULTS = {"split": "val", "threshold": 0.5}
 TABLE_DEFAULTS: dict[str, Any] = {"kind": "metrics"}
 
@@ -69,6 +72,7 @@ class RunConfig:
     trainer: Component
     loss: Component | None
     scheduler: Component | None
+    transform: Component | None
     tta: Component | None
     split: Mapping[str, Any]
     evaluate: Mapping[str, Any]
@@ -230,7 +234,8 @@ def _where(key: str, run_raw: Mapping[str, Any], index: int) -> str:
 
 def _run(bench: str, i: int, label: str, merged: Mapping[str, Any], run_raw: Mapping[str, Any], ctx: _Ctx) -> RunConfig:
     comps = {
-        key: _component(merged.get(key), _where(key, run_raw, i), ctx, optional=key not in REQUIRED_COMPONENTS)
+        key: _component(merged.get(key, COMPONENT_DEFAULTS.get(key)), _where(key, run_raw, i), ctx,
+                        optional=key not in REQUIRED_COMPONENTS)
         for key in COMPONENT_KEYS
     }
     seed = merged.get("seed", 0)

@@ -18,8 +18,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
     from micro_bench.components import ComponentSpec
     from micro_bench.config import BenchmarkConfig
+    from micro_bench.contract import Run
     from micro_bench.results import RunResult
-    from micro_bench.runner import Run
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 
@@ -113,6 +113,25 @@ def micro_bench_schedulers() -> Iterable[ComponentSpec]:
             return [ComponentSpec("step", "my_pkg.sched:StepSchedule")]
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def micro_bench_transforms() -> Iterable[ComponentSpec]:
+    """Provide training augmentations (config key ``transform``).
+
+    Every implementation is called. Each factory returns an object meeting
+    :class:`micro_bench.components.Transform`: ``transform(images, *, generator) -> images`` on
+    ``(B, C, H, W)`` float 0-1 batches. The trainer applies it to training batches and random-view
+    TTA draws its views with it.
+
+    Example::
+
+        @hookimpl
+        def micro_bench_transforms():
+            return [ComponentSpec("cutout", "my_pkg.aug:Cutout")]
+
+    .. versionadded:: 0.2
     """
 
 

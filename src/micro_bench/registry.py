@@ -28,11 +28,12 @@ HOOKS: dict[str, str] = {
     "trainer": "micro_bench_trainers",
     "loss": "micro_bench_losses",
     "scheduler": "micro_bench_schedulers",
+    "transform": "micro_bench_transforms",
     "tta": "micro_bench_tta_policies",
     "metric": "micro_bench_metrics",
 }
 PLURALS = {"dataset": "datasets", "model": "models", "trainer": "trainers", "loss": "losses",
-           "scheduler": "schedulers", "tta": "tta policies", "metric": "metrics"}
+           "scheduler": "schedulers", "transform": "transforms", "tta": "tta policies", "metric": "metrics"}
 
 _CACHE: dict[tuple[int, frozenset[int]], dict[str, Registry]] = {}
 

@@ -17,34 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from micro_bench.components import RunContext
 from micro_bench.config import BenchmarkConfig, Component, RunConfig
+from micro_bench.contract import PARTS, Run, RunContext, Split
 from micro_bench.dist import is_main_process
 from micro_bench.evaluate import class_counts, compute_metrics, thresholds_for
 from micro_bench.results import RunResult, read_result, write_json
 from micro_bench.validate import model_extra
 
 __all__ = ["Prepared", "Run", "prepare", "run_benchmark", "run_key", "run_one"]
-
-SPLITS = ("train", "val", "test")
-
-
-@dataclass
-class Run:
-    """One run as the lifecycle hooks see it."""
-
-    config: RunConfig
-    key: str
-    directory: Path
-    position: tuple[int, int] = (1, 1)
-
-    @property
-    def label(self) -> str:
-        return self.config.label
-
-    @property
-    def benchmark(self) -> str:
-        return self.config.benchmark
 
 
 @dataclass
@@ -53,25 +33,14 @@ class Prepared:
 
     config: RunConfig
     dataset: Any
-    splits: dict[str, Any]
+    split: Split
     model: Any
     trainer: Any
     loss: Any
     schedule: Any
+    transform: Any
     tta: Any
     metrics: dict[str, Callable[..., Any]] = field(default_factory=dict)
-
-    @property
-    def train_idx(self) -> Any:
-        return self.splits["train"]
-
-    @property
-    def val_idx(self) -> Any:
-        return self.splits["val"]
-
-    @property
-    def test_idx(self) -> Any:
-        return self.splits["test"]
 
 
 def _registries(regs: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -96,15 +65,15 @@ def prepare(cfg: RunConfig, registries: Mapping[str, Any] | None = None, dataset
     """Build every component of ``cfg`` (the dataset may be passed in to share it across runs)."""
     regs = _registries(registries)
     ds = dataset if dataset is not None else build_dataset(cfg, regs)
-    split_args = {"fractions": tuple(cfg.split["fractions"]), "seed": cfg.split["seed"]}
-    splits = {part: ds.split_indices(part, **split_args) for part in SPLITS}
+    split = Split.of(ds, cfg.split)
     model = _create(regs, "model", cfg.model, num_classes=len(ds.classes), in_chans=len(ds.channels),
                     **model_extra(regs["model"], cfg.model.name, cfg.model.params, cfg.seed))
     metrics = {m.name: regs["metric"].create(m.name, **m.params) for m in cfg.metrics}
     return Prepared(
-        config=cfg, dataset=ds, splits=splits, model=model,
+        config=cfg, dataset=ds, split=split, model=model,
         trainer=_create(regs, "trainer", cfg.trainer), loss=_create(regs, "loss", cfg.loss),
-        schedule=_create(regs, "scheduler", cfg.scheduler), tta=_create(regs, "tta", cfg.tta),
+        schedule=_create(regs, "scheduler", cfg.scheduler), transform=_create(regs, "transform", cfg.transform),
+        tta=_create(regs, "tta", cfg.tta),
         metrics=metrics,
     )
 
@@ -194,7 +163,7 @@ def _execute(
     log = _logger(directory / "log.txt", echo) if main else (lambda line: None)
     ctx = RunContext(
         directory=directory, seed=cfg.seed, label=cfg.label, log=log, progress=progress,
-        position=position, extra={"split": dict(cfg.split), "benchmark": cfg.benchmark},
+        position=position, benchmark=cfg.benchmark,
         epoch_end=(lambda epoch, m: pm.hook.micro_bench_epoch_end(run=run, epoch=epoch, metrics=m))
         if main else (lambda epoch, m: None),
     )
@@ -202,19 +171,24 @@ def _execute(
         pm.hook.micro_bench_run_start(run=run)
     built = prepare(cfg, regs, dataset=ds)
     t0 = time.perf_counter()
-    history = built.trainer.fit(built.model, ds, built.train_idx, built.val_idx, loss=built.loss,
-                                schedule=built.schedule, context=ctx) or {}
+    split = built.split
+    history = built.trainer.fit(built.model, ds, split, loss=built.loss, schedule=built.schedule,
+                                transform=built.transform, context=ctx) or {}
     t1 = time.perf_counter()
     part = cfg.evaluate["split"]
-    eval_idx = built.splits[part]
-    y_score = np.asarray(built.trainer.predict(built.model, ds, eval_idx, tta=built.tta, context=ctx), float)
-    y_true = np.asarray(ds.labels[eval_idx], bool)
+    eval_idx = split.indices(part)
+
+    def predict(indices: Any) -> Any:
+        return built.trainer.predict(built.model, ds, indices, tta=built.tta, transform=built.transform,
+                                     context=ctx)
+
+    y_score = np.asarray(predict(eval_idx), float)
+    y_true = np.asarray(split.labels(part), bool)
     rule = cfg.evaluate["threshold"]
     val = None
     if isinstance(rule, str):
-        val_score = y_score if part == "val" else built.trainer.predict(
-            built.model, ds, built.val_idx, tta=built.tta, context=ctx)
-        val = (ds.labels[built.val_idx], val_score)
+        val_score = y_score if part == "val" else predict(split.val)
+        val = (split.labels("val"), val_score)
     thresholds = thresholds_for(rule, y_true.shape[1], val)
     y_pred = y_score >= np.asarray(thresholds["values"])[None, :]
     t2 = time.perf_counter()
@@ -222,7 +196,7 @@ def _execute(
         benchmark=cfg.benchmark, label=cfg.label, key=key,
         metrics=compute_metrics(built.metrics, y_true, y_score, y_pred),
         thresholds=thresholds, history=dict(history), dataset=dict(ds.describe()),
-        counts=class_counts(ds.labels, built.splits),
+        counts=class_counts(ds.labels, {p: split.indices(p) for p in PARTS}),
         timings={"fit_s": t1 - t0, "predict_s": t2 - t1}, config=cfg.to_dict(), version=__version__,
     )
     result.dataset.setdefault("fingerprint", ds.fingerprint)

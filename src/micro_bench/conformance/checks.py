@@ -171,13 +171,37 @@ def check_dataset(ds: Any) -> str:
         _require(idx.dtype == np.int64 and bool(np.all(np.diff(idx) > 0)), f"split_indices({part!r}) must be sorted unique int64")
         _require(idx.size == 0 or (idx[0] >= 0 and idx[-1] < n), f"split_indices({part!r}) out of [0, {n})")
     _require(sum(p.size for p in parts) == np.unique(np.concatenate(parts)).size, "train/val/test splits overlap")
+    mean, std = (np.asarray(v) for v in ds.channel_stats(parts[0] if parts[0].size else picked))
+    _require(mean.shape == (c,) and std.shape == (c,), f"channel_stats(indices) gave {mean.shape}, {std.shape}; expected ({c},) each")
     return f"N={n}, K={k}, images uint8 (n, {c}, {r}, {r}); ids, labels and splits agree"
 
 
 def check_trainer(trainer: Any) -> str:
+    import inspect
+
     missing = [m for m in ("fit", "predict") if not callable(getattr(trainer, m, None))]
     _require(not missing, f"missing {missing} (a Trainer has fit(...) and predict(...))")
-    return "has fit() and predict()"
+    for method, keywords in (("fit", ("loss", "schedule", "transform", "context")),
+                             ("predict", ("tta", "transform", "context"))):
+        params = inspect.signature(getattr(trainer, method)).parameters
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            continue
+        absent = [k for k in keywords if k not in params]
+        _require(not absent, f"{method}() does not take {absent} (see the Trainer contract)")
+    return "has fit(model, dataset, split, ...) and predict(model, dataset, indices, ...)"
+
+
+def check_transform(transform: Any) -> str:
+    import torch
+
+    x = torch.rand(_BATCH, _CHANS, _SIDE, _SIDE, generator=torch.Generator().manual_seed(_SEED))
+    out = transform(x.clone(), generator=torch.Generator().manual_seed(_SEED))
+    again = transform(x.clone(), generator=torch.Generator().manual_seed(_SEED))
+    _require(torch.is_tensor(out) and out.shape == x.shape and out.dtype == x.dtype,
+             f"maps float32 {tuple(x.shape)} to {getattr(out, 'dtype', type(out))} {tuple(getattr(out, 'shape', ()))}")
+    _require(_finite(out), "produced non-finite values")
+    _require(torch.equal(out, again), "differs for the same generator state")
+    return "float32 (B, C, H, W) -> same shape, finite, deterministic per generator state"
 
 
 CHECKS: dict[str, Callable[..., str]] = {
@@ -187,4 +211,5 @@ CHECKS: dict[str, Callable[..., str]] = {
     "scheduler": check_schedule,
     "dataset": check_dataset,
     "trainer": check_trainer,
+    "transform": check_transform,
 }
