@@ -15,9 +15,13 @@ __all__ = ["data"]
 
 def _ints(text: str) -> list[int]:
     try:
-        return [int(t) for t in text.split(",") if t.strip()]
+        values = [int(t) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise click.BadParameter(f"{text!r}: expected comma-separated integers, e.g. 512,256,64") from None
+        values = []
+    if not values or min(values) < 1:
+        raise click.BadParameter(f"{text!r}: expected comma-separated positive integers, e.g. 512,256,64",
+                                 param_hint="--resolutions")
+    return values
 
 
 def _floats(text: str) -> list[float]:
@@ -59,8 +63,8 @@ def data() -> None:
 @click.argument("dest", type=click.Path())
 @click.option("--resolutions", default="512,256,64", show_default=True, help="Output sides, comma-separated.")
 @click.option("--scheduler", default=None, metavar="ADDR", help="dask.distributed scheduler address (default: local processes).")
-@click.option("--workers", type=int, default=None, help="Local worker processes (default: all cores).")
-@click.option("--block-size", type=int, default=32, show_default=True, help="Samples per shard and per task.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Local worker processes (default: all cores).")
+@click.option("--block-size", type=click.IntRange(min=1), default=32, show_default=True, help="Samples per shard and per task.")
 def convert_cmd(src: str, dest: str, resolutions: str, scheduler: str | None, workers: int | None, block_size: int) -> None:
     """Convert the Kaggle HPA layout in SRC into the zarr store DEST (resumable)."""
     from micro_bench_hpa.convert import convert

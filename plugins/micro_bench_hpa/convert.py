@@ -23,8 +23,16 @@ from typing import Any
 import numpy as np
 
 from micro_bench_hpa.integrity import seal
-from micro_bench_hpa.readers import ReadError, load_sample
-from micro_bench_hpa.store import BAD, DONE, create_store, open_store, pending_blocks, write_samples
+from micro_bench_hpa.readers import ReadError, SourceError, load_sample
+from micro_bench_hpa.store import (
+    BAD,
+    DONE,
+    StoreError,
+    create_store,
+    open_store,
+    pending_blocks,
+    write_samples,
+)
 from micro_bench_hpa.validate import Issue, plan_conversion
 
 __all__ = ["INTENSITY_RULE", "convert", "convert_block"]
@@ -45,6 +53,7 @@ def convert_block(dest: str, start: int, ids: Sequence[str], paths: Sequence[dic
     Runs inside a dask worker. Samples that fail to decode are written as zeros, marked bad and
     listed in ``dest/convert_issues/<start>.json`` (written before the block is marked done).
     """
+    _die_with_parent()
     n = len(ids)
     out = {int(r): np.zeros((n, 4, int(r), int(r)), dtype=np.uint8) for r in resolutions}
     bad, issues = [], []
@@ -60,6 +69,50 @@ def convert_block(dest: str, start: int, ids: Sequence[str], paths: Sequence[dic
     _write_json(Path(dest) / "convert_issues" / f"{start:09d}.json", issues)
     write_samples(open_store(dest, mode="r+"), start, out, bad=bad)
     return n
+
+
+def _nothing_to_convert(src: str | Path, plan: Any) -> str:
+    if all(kind == "not_in_csv" for kind, _, _ in plan.issues):
+        return f"{plan.label_csv}: lists none of the samples in {src} (only a header?); nothing to convert"
+    kinds: dict[str, int] = {}
+    for kind, _, _ in plan.issues:
+        kinds[kind] = kinds.get(kind, 0) + 1
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
+    kind, sid, detail = plan.issues[0]
+    return f"{src}: no valid sample to convert ({counts}); first: {kind} {sid}: {detail}"
+
+
+def _check_space(dest: Path, samples: int, resolutions: Sequence[int]) -> None:
+    """Refuse to start when the pixels still to write (uncompressed) exceed the free space."""
+    from micro_bench.failures import disk_full_message, free_bytes
+
+    needed = samples * 4 * sum(int(r) ** 2 for r in resolutions)
+    free = free_bytes(dest)
+    if free is not None and needed > free:
+        raise StoreError(disk_full_message(dest, needed - free))
+
+
+_WATCHING = False
+
+
+def _die_with_parent() -> None:
+    """In a worker process: exit as soon as the process that started it is gone, so a killed
+    ``data convert`` leaves no worker behind (its finished blocks stay; the rest resume)."""
+    global _WATCHING
+    import multiprocessing
+    import threading
+    import time
+
+    if _WATCHING or multiprocessing.parent_process() is None:
+        return
+    _WATCHING, parent = True, os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="micro-bench-parent-watch", daemon=True).start()
 
 
 def _run_local(tasks: list[Any], sizes: list[int], workers: int, progress: Callable[[int], None]) -> None:
@@ -124,7 +177,7 @@ def convert(
     res = sorted({int(r) for r in resolutions}, reverse=True)
     plan = plan_conversion(src, min_side=res[0])
     if not plan.ids:
-        raise ValueError(f"{src}: no valid sample to convert ({len(plan.issues)} problems, first: {plan.issues[:1]})")
+        raise SourceError(_nothing_to_convert(src, plan))
     dest = Path(dest)
     group = create_store(
         dest,
@@ -136,6 +189,7 @@ def convert(
         block_size=block_size,
     )
     todo = pending_blocks(group)
+    _check_space(dest, sum(b - a for a, b in todo), res)
     delayed = dask.delayed(convert_block, pure=True)
     tasks = [delayed(str(dest), a, plan.ids[a:b], plan.paths[a:b], res, dask_key_name=f"block-{a}") for a, b in todo]
     sizes = [b - a for a, b in todo]

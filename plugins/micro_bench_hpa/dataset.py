@@ -52,7 +52,7 @@ class HPADataset:
         # Refuses missing or changed shard files (one stat per shard); their sizes are hashed
         # into the fingerprint, so a replaced shard changes the run key.
         shard_sizes = check_open(self.path, self.resolution, status, all_digests, group["ids"][:],
-                                 int(group["status"].chunks[0]), resolutions)
+                                 int(group["status"].chunks[0]), resolutions, group.attrs.get("digest"))
         h = hashlib.sha256()
         for part in ("\n".join(self.ids).encode(), self.labels.tobytes(), self.digests.tobytes(), str(self.resolution).encode(),
                      np.asarray(shard_sizes, np.int64).tobytes()):

@@ -49,8 +49,13 @@ def _crc(path: Path) -> int:
     return int(crc)
 
 
-def _zero_digest(resolutions: Sequence[int]) -> int:
-    return pixel_digest({int(r): np.zeros((4, int(r), int(r)), np.uint8) for r in resolutions})
+def _digest(algorithm: str | None) -> Callable[[Any], int]:
+    """The store's pixel digest (``attrs["digest"]``; stores without it use the default)."""
+    return pixel_digest if not algorithm else (lambda sample: pixel_digest(sample, algorithm))  # type: ignore[call-arg]
+
+
+def _zero_digest(resolutions: Sequence[int], algorithm: str | None = None) -> int:
+    return _digest(algorithm)({int(r): np.zeros((4, int(r), int(r)), np.uint8) for r in resolutions})
 
 
 def _needed_blocks(status: np.ndarray, digests: np.ndarray, step: int, zero: int) -> list[int]:
@@ -121,11 +126,11 @@ def _manifest(store: Path) -> dict[str, dict[str, list[int]]] | None:
 
 
 def check_open(store: Path, resolution: int, status: np.ndarray, digests: np.ndarray, ids: Sequence[str],
-               step: int, resolutions: Sequence[int]) -> list[int]:
+               step: int, resolutions: Sequence[int], algorithm: str | None = None) -> list[int]:
     """Refuse a store whose shards of ``resolution`` are missing or changed; return the shard
     sizes (``-1`` for a shard that holds only all-zero samples and has no file), for the
     fingerprint."""
-    zero = _zero_digest(resolutions)
+    zero = _zero_digest(resolutions, algorithm)
     n_blocks = -(-len(status) // step) if step else 0
     needed = set(_needed_blocks(status, digests, step, zero))
     manifest = (_manifest(store) or {}).get(str(resolution))
@@ -167,6 +172,7 @@ def check_open(store: Path, resolution: int, status: np.ndarray, digests: np.nda
 def _verify_block(store: str, start: int, stop: int, resolutions: Sequence[int]) -> list[int]:
     """Rows in ``start..stop`` whose pixels do not match their digest (or cannot be read)."""
     group = open_store(store)
+    digest = _digest(group.attrs.get("digest"))
     status = group["status"][start:stop]
     stored = group["digest"][start:stop]
     rows = np.flatnonzero(status == DONE)
@@ -177,7 +183,7 @@ def _verify_block(store: str, start: int, stop: int, resolutions: Sequence[int])
     except Exception:  # noqa: BLE001 - an unreadable shard: every written sample in it is damaged
         return [start + int(i) for i in rows]
     return [start + int(i) for i in rows
-            if pixel_digest({r: a[i] for r, a in images.items()}) != int(stored[i])]
+            if digest({r: a[i] for r, a in images.items()}) != int(stored[i])]
 
 
 def verify(store: str | Path, *, workers: int | None = None,
@@ -196,7 +202,7 @@ def verify(store: str | Path, *, workers: int | None = None,
     status, digests = group["status"][:], group["digest"][:]
     ids = [str(i) for i in group["ids"][:]]
     step = int(group["status"].chunks[0])
-    zero = _zero_digest(res)
+    zero = _zero_digest(res, group.attrs.get("digest"))
     manifest = _manifest(store) or {}
     missing, changed = [], []
     for r in res:

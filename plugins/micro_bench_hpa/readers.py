@@ -28,12 +28,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from micro_bench.errors import MicroBenchError
 from micro_bench_hpa.classes import HPA_CHANNELS, N_CLASSES
 
 __all__ = [
     "ALLOWED_SIZES",
     "LABEL_CSVS",
     "ReadError",
+    "SourceError",
     "find_label_csv",
     "image_folder",
     "index_images",
@@ -53,6 +55,10 @@ _NAME = re.compile(r"^(?P<id>.+)_(?P<color>red|green|blue|yellow)$")
 _MODES = {"L": "uint8", "I;16": "uint16", "I;16B": "uint16", "I;16L": "uint16", "I": "uint16", "RGB": "uint8"}
 
 
+class SourceError(MicroBenchError, ValueError):
+    """The source folder or its label CSV cannot be converted at all (one line for the CLI)."""
+
+
 class ReadError(ValueError):
     """A channel file that cannot be used; ``kind`` is the report category."""
 
@@ -68,7 +74,7 @@ def find_label_csv(src: Path) -> Path:
     for name in LABEL_CSVS:
         if (src / name).is_file():
             return src / name
-    raise FileNotFoundError(f"{src}: no label CSV found; expected one of {', '.join(LABEL_CSVS)} (columns Id,Target)")
+    raise SourceError(f"{src}: no label CSV found; expected one of {', '.join(LABEL_CSVS)} (columns Id,Target)")
 
 
 def image_folder(src: Path) -> Path:
@@ -87,28 +93,41 @@ def parse_label_rows(path: Path) -> tuple[list[tuple[str, list[int]]], list[tupl
     rows: list[tuple[str, list[int]]] = []
     issues: list[tuple[str, str, str]] = []
     seen: dict[str, int] = {}
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None or not {"Id", "Target"} <= set(reader.fieldnames):
-            raise ValueError(f"{path}: expected a CSV with columns Id,Target, got {reader.fieldnames}")
-        for line, row in enumerate(reader, start=2):
-            sid, target = (row["Id"] or "").strip(), (row["Target"] or "").strip()
-            seen[sid] = seen.get(sid, 0) + 1
-            if not target:
-                issues.append(("empty_target", sid, f"{path.name}:{line}: no class index"))
-                continue
-            try:
-                classes = sorted({int(t) for t in target.split()})
-            except ValueError:
-                issues.append(("bad_label", sid, f"{path.name}:{line}: Target {target!r} is not integers"))
-                continue
-            if classes[0] < 0 or classes[-1] >= N_CLASSES:
-                issues.append(("bad_label", sid, f"{path.name}:{line}: label outside 0-{N_CLASSES - 1} in {target!r}"))
-                continue
-            rows.append((sid, classes))
+    reader = None
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # a BOM (Excel's CSVs) is fine
+            reader = csv.DictReader(fh)
+            if reader.fieldnames is None or not {"Id", "Target"} <= set(reader.fieldnames):
+                raise SourceError(f"{path}: expected a CSV with columns Id,Target, got {reader.fieldnames}")
+            _parse_rows(path, reader, rows, issues, seen)
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save it as UTF-8") from None
+    except csv.Error as exc:
+        raise SourceError(f"{path}:{reader.line_num if reader else 1}: malformed CSV ({exc})") from None
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read ({exc.strerror})") from None
     dups = {s for s, c in seen.items() if c > 1}
     issues += [("duplicate_id", s, f"{path.name}: id listed {seen[s]} times") for s in sorted(dups)]
     return [r for r in rows if r[0] not in dups], issues
+
+
+def _parse_rows(path: Path, reader: csv.DictReader, rows: list, issues: list, seen: dict[str, int]) -> None:
+    """The good rows of ``reader`` into ``rows``, the bad ones into ``issues``."""
+    for line, row in enumerate(reader, start=2):
+        sid, target = (row["Id"] or "").strip(), (row["Target"] or "").strip()
+        seen[sid] = seen.get(sid, 0) + 1
+        if not target:
+            issues.append(("empty_target", sid, f"{path.name}:{line}: no class index"))
+            continue
+        try:
+            classes = sorted({int(t) for t in target.split()})
+        except ValueError:
+            issues.append(("bad_label", sid, f"{path.name}:{line}: Target {target!r} is not integers"))
+            continue
+        if classes[0] < 0 or classes[-1] >= N_CLASSES:
+            issues.append(("bad_label", sid, f"{path.name}:{line}: label outside 0-{N_CLASSES - 1} in {target!r}"))
+            continue
+        rows.append((sid, classes))
 
 
 def index_images(folder: Path) -> dict[str, dict[str, Path]]:
@@ -163,6 +182,9 @@ def read_channel(path: Path, color: str) -> np.ndarray:
         a = planes.get(color, ((a[..., 0].astype(np.uint16) + a[..., 1]) // 2).astype(a.dtype))
     if a.ndim != 2:
         raise ReadError("wrong_dtype", path, f"expected a single-channel image, got shape {a.shape}")
+    if a.dtype == np.uint16 and 0 < a.max(initial=0) <= 255:
+        raise ReadError("8bit_in_16bit", path, "16-bit image whose values are all <= 255 (8-bit data "
+                        "saved as 16-bit); mapping it by x/257 would make it black; save it as 8-bit")
     try:
         return to_uint8(a)
     except ValueError as exc:

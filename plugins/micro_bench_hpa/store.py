@@ -114,15 +114,29 @@ def create_store(
     res = sorted({int(r) for r in resolutions}, reverse=True)
     if not res or min(res) < 1:
         raise StoreError(f"{path}: resolutions must be positive integers, got {list(resolutions)}")
+    if int(block_size) < 1:
+        raise StoreError(f"{path}: block_size must be a positive integer, got {block_size}")
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"{path}: exists and is a file; expected a .zarr folder (or a new path)")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise StoreError(f"{path}: {parent} is a regular file, not a folder")
+            break
     if path.exists() and not overwrite:
         group = open_store(path, mode="r+")
-        same = (
-            group.attrs["resolutions"] == res
-            and group.attrs["block_size"] == block_size
-            and list(group["ids"][:]) == ids
-            and np.array_equal(group["labels"][:], labels)
-        )
+        try:
+            same = (
+                group.attrs["resolutions"] == res
+                and group.attrs["block_size"] == block_size
+                and list(group["ids"][:]) == ids
+                and np.array_equal(group["labels"][:], labels)
+            )
+        except Exception as exc:  # noqa: BLE001 - a missing key or array, unreadable chunk metadata
+            raise StoreError(
+                f"{path}: damaged store metadata ({type(exc).__name__}: {exc}); it cannot be resumed: "
+                "delete it and convert again") from None
         if not same:
             raise StoreError(
                 f"{path}: holds a different store (ids, labels, resolutions or block size differ); "
@@ -130,6 +144,11 @@ def create_store(
             )
         clean_partials(path)
         return group
+    # The skeleton (attributes and every array's metadata) is built in a temporary folder and
+    # renamed into place, so a kill in the first second leaves no half-made store to trip over.
+    for stale in path.parent.glob(f".{path.name}.*.creating"):
+        shutil.rmtree(stale, ignore_errors=True)
+    final, path = path, path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.creating"
     group = zarr.open_group(path, mode="w", zarr_format=3)
     group.attrs.update(
         {
@@ -162,7 +181,10 @@ def create_store(
             fill_value=0,
             dimension_names=("sample", "channel", "y", "x"),
         )
-    return group
+    if final.exists():  # overwrite=True
+        shutil.rmtree(final)
+    os.rename(path, final)
+    return zarr.open_group(final, mode="r+", zarr_format=3)
 
 
 def open_store(path: str | Path, mode: str = "r") -> zarr.Group:
@@ -173,7 +195,11 @@ def open_store(path: str | Path, mode: str = "r") -> zarr.Group:
             f"{path}: not a micro-bench/hpa zarr store (expected a directory with zarr.json, "
             "made by `micro-bench data convert` or `micro-bench data synth`)"
         )
-    group = zarr.open_group(path, mode=mode, zarr_format=3)
+    try:
+        group = zarr.open_group(path, mode=mode, zarr_format=3)
+    except Exception as exc:  # noqa: BLE001 - zarr raises many types for damaged metadata
+        raise StoreError(f"{path}: unreadable zarr metadata ({type(exc).__name__}: {exc}); "
+                         "the store is damaged: convert again into a new folder") from None
     fmt = group.attrs.get("format")
     if fmt != FORMAT:
         raise StoreError(f"{path}: zarr attribute format is {fmt!r}, expected {FORMAT!r}")

@@ -3,7 +3,7 @@
 Every check that needs no pixel decoding runs here (headers only); decoding failures
 (truncated files) are found by the conversion itself and added to the same report.
 Report categories: ``missing_channel``, ``unreadable``, ``truncated``, ``wrong_size``,
-``wrong_dtype``, ``not_in_csv`` (images whose id the CSV lacks), ``no_images`` (CSV ids without
+``wrong_dtype``, ``mixed_bit_depth`` (8- and 16-bit channels in one sample), ``not_in_csv`` (images whose id the CSV lacks), ``no_images`` (CSV ids without
 any image), ``duplicate_id``, ``bad_label`` (outside 0-27 or not an integer), ``empty_target``.
 """
 
@@ -19,6 +19,7 @@ from micro_bench_hpa.classes import HPA_CHANNELS, N_CLASSES
 from micro_bench_hpa.readers import (
     ALLOWED_SIZES,
     ReadError,
+    SourceError,
     find_label_csv,
     image_folder,
     index_images,
@@ -51,13 +52,17 @@ class Plan:
 
 
 def _check_headers(sid: str, files: dict[str, Path], min_side: int) -> Issue | None:
-    sizes = set()
+    sizes, depths = set(), {}
     for color in HPA_CHANNELS:
         try:
-            w, h, _ = inspect_image(files[color])
+            w, h, dtype = inspect_image(files[color])
         except ReadError as err:
             return (err.kind, sid, f"{files[color].name}: {err.detail}")
         sizes.add((w, h))
+        depths[color] = dtype
+    if len(set(depths.values())) > 1:
+        return ("mixed_bit_depth", sid, "channels of different bit depths: "
+                + ", ".join(f"{c} {d}" for c, d in depths.items()) + "; expected one depth per sample")
     (w, h), n = next(iter(sizes)), len(sizes)
     if n > 1 or w != h or w not in ALLOWED_SIZES or w < min_side:
         return ("wrong_size", sid, f"channel sizes {sorted(sizes)}; expected equal squares, one of {ALLOWED_SIZES}, >= {min_side}")
@@ -74,7 +79,7 @@ def plan_conversion(src: str | Path, *, min_side: int = 1, threads: int = 8) -> 
     """
     src = Path(src)
     if not src.is_dir():
-        raise FileNotFoundError(f"{src}: source folder not found (expected the unpacked Kaggle HPA train set)")
+        raise SourceError(f"{src}: source folder not found (expected the unpacked Kaggle HPA train set)")
     csv_path = find_label_csv(src)
     rows, issues = parse_label_rows(csv_path)
     files = index_images(image_folder(src))

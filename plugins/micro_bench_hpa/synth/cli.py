@@ -27,8 +27,9 @@ def _resolutions(ctx: click.Context, param: click.Parameter, value: str) -> tupl
               help="0..1: noise, blur, intensity jitter, lower pattern contrast.")
 @click.option("--png", is_flag=True, help="Write the Kaggle layout (train.csv + train/<id>_<color>.png).")
 @click.option("--preview", is_flag=True, help="DEST is a .png figure of example samples per class.")
+@click.option("--overwrite", is_flag=True, help="With --png: allow writing into a non-empty DEST.")
 def synth(dest: str, n: int, resolution: tuple[int, ...], seed: int, difficulty: float,
-          png: bool, preview: bool) -> None:
+          png: bool, preview: bool, overwrite: bool) -> None:
     """Generate the synthetic HPA-like dataset (real HPA label sets, rendered cells) at DEST."""
     if png and preview:
         raise click.UsageError("--png and --preview are exclusive")
@@ -41,6 +42,15 @@ def synth(dest: str, n: int, resolution: tuple[int, ...], seed: int, difficulty:
 
         if len(resolution) > 1:
             raise click.BadParameter("--png writes one resolution", param_hint="--resolution")
+        from pathlib import Path
+
+        target = Path(dest)
+        if target.exists() and not target.is_dir():
+            raise click.ClickException(f"{dest}: exists and is not a folder; --png writes a folder")
+        if target.is_dir() and any(target.iterdir()) and not overwrite:
+            raise click.ClickException(
+                f"{dest}: folder is not empty (it would overwrite train.csv and PNGs); choose an "
+                "empty or new folder, or pass --overwrite")
         path = write_png_layout(dest, n=n, resolution=resolution[0], seed=seed,
                                 difficulty=difficulty, progress=True)
     else:
