@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
 
+from micro_bench.results import atomic_write_text
 from micro_bench_predict.api import Predictions
 
 __all__ = ["readable_rows", "write_kaggle", "write_previews", "write_readable", "write_skipped"]
 
 
-def _open(path: Path):  # noqa: ANN202 - a text file handle
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.open("w", newline="", encoding="utf-8")
+class _open(io.StringIO):  # noqa: N801 - used as a file-opening context manager
+    """A text buffer written to ``path`` atomically on a clean exit (an existing file is never
+    left half-written)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(newline="")
+        self.path = path
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            atomic_write_text(self.path, self.getvalue())
+        super().__exit__(*exc)
 
 
 def write_kaggle(path: Path, pred: Predictions, *, probabilities: bool = False) -> Path:
