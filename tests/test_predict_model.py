@@ -30,6 +30,7 @@ evaluate: {split: val, threshold: tuned}
 metrics: [f1_macro]
 runs:
   - {label: CNN}
+  - {label: CNN random TTA, tta: {name: random, n: 2}}
   - {label: LR, model: {name: logreg, C: 1.0}, trainer: {name: sklearn, n_jobs: 1, resolution: 16},
      loss: null, tta: null, evaluate: {threshold: 0.5}}
   - {label: RF, model: {name: random_forest, n_estimators: 3}, trainer: {name: sklearn, n_jobs: 1, resolution: 16},
@@ -39,7 +40,8 @@ runs:
 
 @pytest.fixture(scope="module")
 def tiny_runs(tmp_path_factory):
-    """A finished tiny benchmark: a ResNet18 (flips TTA, tuned thresholds), logreg, random forest."""
+    """A finished tiny benchmark: a ResNet18 (flips TTA, tuned thresholds; and with random TTA),
+    logreg, random forest."""
     root = tmp_path_factory.mktemp("tiny")
     (root / "bench.yaml").write_text(BENCH, encoding="utf-8")
     results = run_benchmark(load_config(root / "bench.yaml"), root / "runs", echo=None, progress=False)
@@ -57,7 +59,7 @@ def _eval_images(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("label", ["CNN", "LR", "RF"])
+@pytest.mark.parametrize("label", ["CNN", "CNN random TTA", "LR", "RF"])
 def test_loaded_model_reproduces_the_runs_evaluation(tiny_runs, label):
     from micro_bench_predict import load_trained
 
@@ -82,6 +84,8 @@ def test_model_card_records_architecture_and_threshold_choices(tiny_runs):
     assert card["kind"] == "torch" and card["weights"]["file"] == "model.pt"
     assert card["model"]["params"]["seed"] == 3 and card["model"]["params"]["stem_init"] == "copy_red"
     assert card["tta"] == {"name": "flips", "params": {}} and card["run"]["seed"] == 3
+    transform = json.loads((tiny_runs[1]["CNN"] / "config.json").read_text())["run"]["transform"]
+    assert card["transform"] == {"name": transform.pop("name"), "params": transform}
     assert card["thresholds"]["rule"] == "tuned"
     assert set(card["threshold_choices"]) == {"0.5", "tuned", "prevalence"}
     assert card["threshold_choices"]["tuned"] == card["thresholds"]["values"]

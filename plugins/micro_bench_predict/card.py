@@ -11,7 +11,8 @@ A finished run whose trainer exports a model keeps, in ``<run>/checkpoints/``:
     weights {file, bytes, sha256},
     run {benchmark, label, key, seed},
     model {name, params (every factory argument, defaults included), num_classes, in_chans, head},
-    trainer {name, params}, tta {name, params} | null,
+    trainer {name, params}, tta {name, params} | null, transform {name, params} | null (the
+      training augmentation, which the ``random`` TTA policy draws its views with),
     input {channels (order), resolution, dtype "uint8", layout "NCHW"},
     statistics {mean, std (per channel, 0-255 scale), over "train", split {fractions, seed}},
     classes [K names],
@@ -94,6 +95,10 @@ def _choices(directory: Path, run_cfg: Mapping[str, Any], num_classes: int) -> d
     return out
 
 
+def _component(comp: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if not comp else {"name": comp["name"], "params": {k: v for k, v in comp.items() if k != "name"}}
+
+
 def build_card(directory: Path, run: Mapping[str, Any], result: Any, kind: str,
                registries: Mapping[str, Any]) -> dict[str, Any]:
     """The card of the finished run in ``directory`` (``run``: the resolved run config as a dict)."""
@@ -116,7 +121,7 @@ def build_card(directory: Path, run: Mapping[str, Any], result: Any, kind: str,
     given = {k: v for k, v in model.items() if k != "name"}
     given.update(model_extra(registries["model"], model["name"], given, int(run.get("seed", 0))))
     params = _bound_params(registries["model"], model["name"], given, injected)
-    trainer, tta = run["trainer"], run.get("tta")
+    trainer, tta, transform = run["trainer"], run.get("tta"), run.get("transform")
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -127,7 +132,8 @@ def build_card(directory: Path, run: Mapping[str, Any], result: Any, kind: str,
                 "seed": run.get("seed", 0)},
         "model": {"name": model["name"], "params": params, **injected, "head": params.get("head")},
         "trainer": {"name": trainer["name"], "params": {k: v for k, v in trainer.items() if k != "name"}},
-        "tta": None if not tta else {"name": tta["name"], "params": {k: v for k, v in tta.items() if k != "name"}},
+        "tta": _component(tta),
+        "transform": _component(transform),
         "input": {"channels": channels, "resolution": int(dataset["resolution"]), "dtype": "uint8",
                   "layout": "NCHW"},
         "statistics": {"mean": [float(v) for v in stats["mean"]], "std": [float(v) for v in stats["std"]],

@@ -173,9 +173,11 @@ def _torch_predictor(card: Mapping[str, Any], weights: Path, regs: Mapping[str, 
     rt = resolve_runtime(device, bool(trainer.get("amp", True)), trainer.get("channels_last", "auto"), threads)
     rt.model(net)
     net.eval()
-    tta_policy = None
+    tta_policy = transform = None
     if card.get("tta"):
         tta_policy = regs["tta"].create(card["tta"]["name"], **card["tta"]["params"])
+        if card.get("transform"):
+            transform = regs["transform"].create(card["transform"]["name"], **card["transform"]["params"])
     mean = torch.as_tensor(np.asarray(card["statistics"]["mean"], dtype=np.float32)).view(1, -1, 1, 1) / 255.0
     std = torch.as_tensor(np.asarray(card["statistics"]["std"], dtype=np.float32)).view(1, -1, 1, 1) / 255.0
     mean, std = mean.to(rt.device), std.to(rt.device)
@@ -189,8 +191,8 @@ def _torch_predictor(card: Mapping[str, Any], weights: Path, regs: Mapping[str, 
 
     def run(batches: Iterable[np.ndarray], *, tta: bool = True, progress: bool = False) -> np.ndarray:
         with rt.threads_set():
-            out = predict_proba(net, standardized(batches), rt, tta=tta_policy if tta else None, seed=seed,
-                                progress=progress)
+            out = predict_proba(net, standardized(batches), rt, tta=tta_policy if tta else None,
+                                transform=transform, seed=seed, progress=progress)
         return out.reshape(-1, model["num_classes"])
 
     return run, int(trainer.get("batch_size", 64)), str(rt.device)
