@@ -7,7 +7,8 @@ Building the CLI imports only plugin entry modules (standard library + micro_ben
 from __future__ import annotations
 
 import json
-import sys
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -91,14 +92,21 @@ def _pm() -> Any:
 @click.version_option(package_name="micro-bench", prog_name="micro-bench")
 @click.option("--plugins-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also load every *.py in this folder as a plugin (env MICRO_BENCH_PLUGINS_DIR).")
-def cli(plugins_dir: Path | None) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on standard error; no progress bars.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.pass_context
+def cli(ctx: click.Context, plugins_dir: Path | None, quiet: bool, verbose: bool) -> None:
     """micro-bench: pluggable multi-label microscopy benchmarks.
 
     \b
     First run, on the embedded hpa_synth data:
       micro-bench run hpa_table4 --profile smoke
     """
+    from micro_bench.logs import setup_logging
+
     _use_plugins_dir(plugins_dir)
+    setup_logging(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
+    ctx.obj = {"quiet": quiet}
 
 
 def _load(file: Path, profile: str | None, overrides: tuple[str, ...]) -> Any:
@@ -127,26 +135,52 @@ _set = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
 @click.option("--scheduler", default=None, metavar="ADDR", help="dask.distributed scheduler address (with --executor dask).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
-def run(file: Path, profile: str | None, overrides: tuple[str, ...], out: Path, force: bool,
-        executor: str, scheduler: str | None, no_progress: bool) -> None:
+@click.option("--log", "loggers", multiple=True, type=click.Choice(["tensorboard", "mlflow"]),
+              help="Also log computed runs to TensorBoard (<run>/tensorboard/) or MLflow (./mlruns or "
+                   "MLFLOW_TRACKING_URI); repeatable; needs the extra of the same name.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of the table.")
+@click.pass_context
+def run(ctx: click.Context, file: Path, profile: str | None, overrides: tuple[str, ...], out: Path, force: bool,
+        executor: str, scheduler: str | None, no_progress: bool, loggers: tuple[str, ...], as_json: bool) -> None:
     """Run a benchmark FILE (a path, or a bundled name such as hpa_table4) and print its table
     beside the paper's numbers."""
     from micro_bench.dist import is_main_process
     from micro_bench.runner import run_benchmark
     from micro_bench.tables import build_table, render
 
-    config = _load(file, profile, overrides)
-    main = is_main_process()  # under torchrun, rank 0 alone prints and writes
-    if main:
-        click.echo(f"{config.title} — {len(config.runs)} run(s)" + (f", profile {profile}" if profile else ""))
-    run_benchmark(config, out, force=force, pm=_pm(), executor=executor, scheduler=scheduler,
-                  progress=not no_progress and main, echo=click.echo)
+    before = os.environ.get("MICRO_BENCH_LOGGERS")
+    if loggers:  # the logger plugins read it (also in dask worker processes started from here)
+        known = [n for n in (before or "").split(",") if n]
+        os.environ["MICRO_BENCH_LOGGERS"] = ",".join(dict.fromkeys([*known, *loggers]))
+    try:
+        config = _load(file, profile, overrides)
+        main = is_main_process()  # under torchrun, rank 0 alone prints and writes
+        log = logging.getLogger("micro_bench.run")
+        if main:
+            log.info(f"{config.title} — {len(config.runs)} run(s)" + (f", profile {profile}" if profile else ""))
+        quiet = bool((ctx.find_root().obj or {}).get("quiet"))
+        results = run_benchmark(config, out, force=force, pm=_pm(), executor=executor, scheduler=scheduler,
+                                progress=not no_progress and not quiet and main, echo=log.info)
+    finally:
+        if before is None:
+            os.environ.pop("MICRO_BENCH_LOGGERS", None)
+        else:
+            os.environ["MICRO_BENCH_LOGGERS"] = before
     if not main:
         return
     bench_dir = out / config.name
     table = build_table(bench_dir)
     for fmt in ("md", "csv", "tex"):
         (bench_dir / f"table.{fmt}").write_text(render(table, fmt), encoding="utf-8")
+    if as_json:
+        from micro_bench.results import _finite
+
+        click.echo(json.dumps(_finite({
+            "benchmark": config.name, "title": config.title, "profile": profile, "results_dir": str(bench_dir),
+            "runs": [{"label": r.label, "key": r.key, "cached": r.cached, "run_dir": str(bench_dir / r.key),
+                      "metrics": r.metrics} for r in results],
+        }), indent=2, allow_nan=False))
+        return
     click.echo("")
     click.echo(render(table, "md"))
     click.echo(f"Results: {bench_dir}/ (table.md, table.csv, table.tex; one folder per run with "
@@ -161,87 +195,6 @@ def validate(file: Path, profile: str | None, overrides: tuple[str, ...]) -> Non
     """Check a benchmark FILE (path or bundled name): structure, component names and parameters."""
     config = _load(file, profile, overrides)
     click.echo(f"{file}: OK ({len(config.runs)} runs: {', '.join(r.label for r in config.runs)})")
-
-
-@cli.command("list")
-@click.argument("kind", required=False)
-@click.argument("pattern", required=False)
-@click.option("-v", "--verbose", is_flag=True, help="Also show each component's factory and metadata.")
-def list_(kind: str | None, pattern: str | None, verbose: bool) -> None:
-    """List components, optionally of one KIND (dataset, model, ..., or benchmark) matching PATTERN."""
-    from micro_bench.components import KINDS
-    from micro_bench.registry import registries
-
-    if kind in ("benchmark", "benchmarks"):
-        from micro_bench.benchmarks import bundled_benchmarks
-
-        for entry in bundled_benchmarks(_pm()).values():
-            if not pattern or pattern in entry.name:
-                click.echo(f"  {entry.name:<22} {entry.title}  [{entry.plugin}]")
-                if verbose:
-                    click.echo(f"      file: {entry.path}")
-        return
-    regs = registries(_pm())
-    aliases = {"datasets": "dataset", "models": "model", "trainers": "trainer", "losses": "loss",
-               "schedulers": "scheduler", "metrics": "metric", "tta_policies": "tta"}
-    kind = aliases.get(kind or "", kind)
-    if kind is not None and kind not in KINDS:
-        raise click.ClickException(f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
-    for k in [kind] if kind else KINDS:
-        registry = regs[k]
-        names = registry.names(pattern)
-        if not kind:
-            click.echo(f"{k}:")
-        for name in names:
-            spec = registry.spec(name)
-            click.echo(f"  {name:<22} {spec.description}  [{registry.plugin_of(name)}]")
-            if verbose:
-                factory = spec.factory if isinstance(spec.factory, str) else getattr(
-                    spec.factory, "__qualname__", repr(spec.factory))
-                click.echo(f"      factory: {factory}")
-                for key, value in spec.extra.items():
-                    click.echo(f"      {key}: {value}")
-
-
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def plugins(as_json: bool) -> None:
-    """List loaded plugins, their distribution and version, and any that are broken."""
-    from micro_bench.plugin_manager import plugin_infos
-    from micro_bench.registry import registries
-
-    pm = _pm()
-    cli._load_plugin_commands(click.get_current_context().find_root())  # records broken add_commands
-    infos = [info.as_dict() for info in plugin_infos(pm)]
-    problems = [p for reg in registries(pm).values() for p in reg.problems] + COMMAND_PROBLEMS
-    for plugin, message in problems:
-        for info in infos:
-            if info["name"] == plugin and info["status"] == "ok":
-                info["status"], info["error"] = "broken", message
-    if as_json:
-        click.echo(json.dumps(infos, indent=2))
-        return
-    for info in infos:
-        dist = f"{info['distribution']} {info['version'] or ''}".strip() if info["distribution"] else info["source"]
-        line = f"{info['name']:<26} {info['status']:<8} {dist}"
-        click.echo(line + (f"\n    error: {info['error']}" if info["error"] else ""))
-
-
-@cli.command("check-plugin")
-@click.argument("name")
-def check_plugin(name: str) -> None:
-    """Run the conformance checks on every component plugin NAME provides."""
-    from micro_bench.conformance import check_plugin as _check
-
-    results = _check(_pm(), name)
-    if not results:
-        raise click.ClickException(f"plugin {name!r} provides no components (see `micro-bench plugins`)")
-    for r in results:
-        click.echo(f"{r.status}  {r.kind:<9} {r.name:<22} {r.message}")
-    failed = sum(not r.ok for r in results)
-    click.echo(f"{len(results) - failed} passed, {failed} failed")
-    if failed:
-        sys.exit(1)
 
 
 @cli.command()
@@ -262,6 +215,12 @@ def tables(runs_dir: Path, out: Path, formats: str) -> None:
             path = out / f"{bench.name}.{fmt}"
             path.write_text(render(table, fmt), encoding="utf-8")
             click.echo(f"wrote {path}")
+
+
+from micro_bench.cli_info import check_plugin, list_, plugins  # noqa: E402 - they use _pm above
+
+for _command in (list_, plugins, check_plugin):
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -217,9 +218,12 @@ def _execute(
 def run_benchmark(
     config: BenchmarkConfig, out: str | Path = "runs", *, force: bool = False, pm: Any = None,
     executor: str = "local", scheduler: str | None = None, progress: bool = True,
-    echo: Callable[[str], None] | None = print,
+    echo: Callable[[str], None] | None = logging.getLogger("micro_bench.run").info,
 ) -> list[RunResult]:
-    """Run every row of ``config`` and write ``<out>/<benchmark>/index.json`` for the tables."""
+    """Run every row of ``config`` and write ``<out>/<benchmark>/index.json`` for the tables.
+
+    Progress lines go to ``echo``: by default the ``micro_bench.run`` logger at INFO, so a library
+    call prints nothing unless the caller configures logging (the CLI does)."""
     from micro_bench.dispatch import run_all
 
     results = run_all(config, Path(out), force=force, pm=pm, executor=executor, scheduler=scheduler,

@@ -42,7 +42,7 @@ class Cell:
 
     @property
     def delta(self) -> float | None:
-        if self.ours is None or self.paper is None or self.count:
+        if not isinstance(self.ours, (int, float)) or self.paper is None or self.count:
             return None
         return self.ours - self.paper
 
@@ -127,7 +127,7 @@ def _per_class(index: Mapping[str, Any], results: Mapping[str, Any], ref: Sequen
 
 
 def _fmt(value: float | None, digits: int, signed: bool = False, count: bool = False) -> str:
-    if value is None:
+    if not isinstance(value, (int, float)):  # missing, or a per-class mapping in a metrics table
         return "–"
     if count:
         return str(int(value))

@@ -1,0 +1,1 @@
+"""micro-bench bundled plugin: MLflow logging (``run --log mlflow``; extra ``[mlflow]``)."""

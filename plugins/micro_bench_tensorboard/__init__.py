@@ -1,0 +1,1 @@
+"""micro-bench bundled plugin: TensorBoard logging (``run --log tensorboard``; extra ``[tensorboard]``)."""

@@ -1,0 +1,100 @@
+"""The ``list``, ``plugins`` and ``check-plugin`` commands: what is installed and whether it works."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+__all__ = ["check_plugin", "list_", "plugins"]
+
+
+def _pm() -> Any:
+    from micro_bench.cli import _pm as pm
+
+    return pm()
+
+
+@click.command("list")
+@click.argument("kind", required=False)
+@click.argument("pattern", required=False)
+@click.option("-v", "--verbose", is_flag=True, help="Also show each component's factory and metadata.")
+def list_(kind: str | None, pattern: str | None, verbose: bool) -> None:
+    """List components, optionally of one KIND (dataset, model, ..., or benchmark) matching PATTERN."""
+    from micro_bench.components import KINDS
+    from micro_bench.registry import registries
+
+    if kind in ("benchmark", "benchmarks"):
+        from micro_bench.benchmarks import bundled_benchmarks
+
+        for entry in bundled_benchmarks(_pm()).values():
+            if not pattern or pattern in entry.name:
+                click.echo(f"  {entry.name:<22} {entry.title}  [{entry.plugin}]")
+                if verbose:
+                    click.echo(f"      file: {entry.path}")
+        return
+    regs = registries(_pm())
+    aliases = {"datasets": "dataset", "models": "model", "trainers": "trainer", "losses": "loss",
+               "schedulers": "scheduler", "metrics": "metric", "tta_policies": "tta"}
+    kind = aliases.get(kind or "", kind)
+    if kind is not None and kind not in KINDS:
+        raise click.ClickException(f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
+    for k in [kind] if kind else KINDS:
+        registry = regs[k]
+        names = registry.names(pattern)
+        if not kind:
+            click.echo(f"{k}:")
+        for name in names:
+            spec = registry.spec(name)
+            click.echo(f"  {name:<22} {spec.description}  [{registry.plugin_of(name)}]")
+            if verbose:
+                factory = spec.factory if isinstance(spec.factory, str) else getattr(
+                    spec.factory, "__qualname__", repr(spec.factory))
+                click.echo(f"      factory: {factory}")
+                for key, value in spec.extra.items():
+                    click.echo(f"      {key}: {value}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins(as_json: bool) -> None:
+    """List loaded plugins, their distribution and version, and any that are broken."""
+    from micro_bench.plugin_manager import plugin_infos
+    from micro_bench.registry import registries
+
+    pm = _pm()
+    from micro_bench.cli import COMMAND_PROBLEMS, cli
+
+    cli._load_plugin_commands(click.get_current_context().find_root())  # records broken add_commands
+    infos = [info.as_dict() for info in plugin_infos(pm)]
+    problems = [p for reg in registries(pm).values() for p in reg.problems] + COMMAND_PROBLEMS
+    for plugin, message in problems:
+        for info in infos:
+            if info["name"] == plugin and info["status"] == "ok":
+                info["status"], info["error"] = "broken", message
+    if as_json:
+        click.echo(json.dumps(infos, indent=2))
+        return
+    for info in infos:
+        dist = f"{info['distribution']} {info['version'] or ''}".strip() if info["distribution"] else info["source"]
+        line = f"{info['name']:<26} {info['status']:<8} {dist}"
+        click.echo(line + (f"\n    error: {info['error']}" if info["error"] else ""))
+
+
+@click.command("check-plugin")
+@click.argument("name")
+def check_plugin(name: str) -> None:
+    """Run the conformance checks on every component plugin NAME provides."""
+    from micro_bench.conformance import check_plugin as _check
+
+    results = _check(_pm(), name)
+    if not results:
+        raise click.ClickException(f"plugin {name!r} provides no components (see `micro-bench plugins`)")
+    for r in results:
+        click.echo(f"{r.status}  {r.kind:<9} {r.name:<22} {r.message}")
+    failed = sum(not r.ok for r in results)
+    click.echo(f"{len(results) - failed} passed, {failed} failed")
+    if failed:
+        sys.exit(1)
