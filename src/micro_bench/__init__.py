@@ -48,6 +48,7 @@ __all__ = [
     "get_plugin_manager",
     "hookimpl",
     "registries",
+    "results_frame",
 ]
 
 
@@ -63,3 +64,12 @@ def registries(pm: Any = None) -> dict[str, Registry]:
     from micro_bench.registry import registries as _registries
 
     return _registries(pm)
+
+
+def results_frame(runs_dir: Any = "runs") -> Any:
+    """Every finished run under ``runs_dir`` as a tidy pandas DataFrame: one row per run x metric
+    x split (x class), config flattened into ``config.*`` columns (see :mod:`micro_bench.tidy`).
+    Needs pandas (``pip install 'micro-bench[pandas]'``)."""
+    from micro_bench.tidy import results_frame as _frame
+
+    return _frame(runs_dir)
