@@ -23,6 +23,7 @@ name: provbench
 dataset: {name: toy, n: 30}
 model: prevalence
 trainer: {name: pinned_trainer, epochs: 1}
+transform: null
 evaluate: {split: test, threshold: 0.5}
 metrics: [mean_score]
 """

@@ -29,6 +29,7 @@ seed: 3
 dataset: {name: toy, n: 40}
 model: prevalence
 trainer: {name: toy_trainer, epochs: 3}
+transform: null
 evaluate: {split: test, threshold: 0.5}
 metrics: [mean_score, accuracy, per_class_positives]
 reference: ref.csv
