@@ -1,14 +1,16 @@
-"""timm classifiers with a C-channel stem and fastai-style layer groups.
+"""timm classifiers with a C-channel stem, fastai 0.7's classifier head and its layer groups.
 
 ``resnet50_4ch`` is the paper's model: torchvision's ImageNet ResNet50 (timm ``resnet50.tv_in1k``)
-whose first convolution takes the 4 HPA channels ``[red, green, blue, yellow]``, dropout before
-the classifier, and three layer groups for differential learning rates and freezing.
+whose first convolution takes the 4 HPA channels ``[red, green, blue, yellow]``, the head fastai
+0.7's ``ConvLearner.pretrained(resnet50, data, ps=0.5)`` put on the cut body (``head="fastai"``,
+see :func:`fastai_head`) or timm's average pool, dropout and one linear layer
+(``head="linear"``), and three layer groups for differential learning rates and freezing.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,8 +22,10 @@ from torch import nn
 from micro_bench.errors import ComponentError
 
 __all__ = [
+    "HEADS",
     "STEM_INITS",
     "TimmClassifier",
+    "fastai_head",
     "resnet18_4ch",
     "resnet34_4ch",
     "resnet50_4ch",
@@ -33,28 +37,43 @@ __all__ = [
 STEM_INITS = ("copy_red", "timm", "zeros")
 StemInit = Literal["copy_red", "timm", "zeros"]
 
+#: Classifier heads: fastai 0.7's (two BatchNorm/Dropout/Linear blocks on concatenated average
+#: and max pooling) or timm's own (average pooling, dropout, one linear layer).
+HEADS = ("fastai", "linear")
+Head = Literal["fastai", "linear"]
+DropoutSpec = float | Sequence[float]
+
+#: fastai 0.7's default hidden layer of the head (``xtra_fc=[512]``).
+FASTAI_HIDDEN = 512
+
 
 class TimmClassifier(nn.Module):
     """A timm model with ``layer_groups()``: ``[stem..middle], [rest of the body], [head]``.
 
-    ``forward``: ``(B, C, H, W) float32`` -> logits ``(B, K)``. The wrapped model is ``self.net``.
+    ``forward``: ``(B, C, H, W) float32`` -> logits ``(B, K)``. The wrapped timm model is
+    ``self.net``; with a separate ``head`` (fastai's), ``self.net`` ends with the pooled features
+    and ``self.head`` maps them to the logits.
     """
 
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, net: nn.Module, head: nn.Module | None = None) -> None:
         super().__init__()
         self.net = net
+        self.head = head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        features = self.net(x)
+        return features if self.head is None else self.head(features)
 
     def layer_groups(self) -> list[list[nn.Parameter]]:
         """Three lists of parameters, each parameter exactly once, in network order.
 
         The body is split with timm's coarse ``group_matcher`` (for ResNets: stem, layer1..layer4)
-        into its first half (stem..layer2) and second half (layer3, layer4); the third group is the
-        classifier (``get_classifier()``).
+        into its first half (stem..layer2) and second half (layer3, layer4), as fastai 0.7 cut
+        torchvision's ResNets (``model_meta``: ``lr_cut`` 6 of the body's 8 children); the third
+        group is the classifier (``self.head``, or timm's ``get_classifier()``).
         """
-        head_ids = {id(p) for p in self.net.get_classifier().parameters()}
+        classifier = self.head if self.head is not None else self.net.get_classifier()
+        head_ids = {id(p) for p in classifier.parameters()}
         named = dict(self.net.named_parameters())
         groups = group_parameters(self.net, self.net.group_matcher(coarse=True))
         body = [
@@ -64,8 +83,53 @@ class TimmClassifier(nn.Module):
         cut = math.ceil(len(body) / 2)
         first = [p for g in body[:cut] for p in g]
         second = [p for g in body[cut:] for p in g]
-        head = [named[n] for n in named if id(named[n]) in head_ids]
-        return [first, second, head]
+        return [first, second, list(classifier.parameters())]
+
+
+def _dropouts(dropout: DropoutSpec, arch: str) -> tuple[float, float]:
+    """fastai 0.7's ``ps`` for a head with one hidden layer: a number is used for both dropout
+    layers (``ConvnetBuilder``: ``self.ps = [ps] * n_fc``), a list gives one rate per layer."""
+    values = [dropout] if isinstance(dropout, (int, float)) else list(dropout)
+    if len(values) == 1:
+        values = values * 2
+    ok = len(values) == 2 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1 for v in values
+    )
+    if not ok:
+        raise ComponentError(
+            f"model {arch!r}: dropout must be a number in [0, 1) or a list of 2 (one per dropout "
+            f"layer of the fastai head), got {dropout!r}"
+        )
+    return float(values[0]), float(values[1])
+
+
+def fastai_head(in_features: int, num_classes: int, dropout: DropoutSpec = 0.5,
+                hidden: int = FASTAI_HIDDEN) -> nn.Sequential:
+    """fastai 0.7's classifier head on ``in_features`` concatenated (average, max) pooled features.
+
+    ``BatchNorm1d(in) -> Dropout(p0) -> Linear(in, hidden) -> ReLU -> BatchNorm1d(hidden) ->
+    Dropout(p1) -> Linear(hidden, num_classes)`` (``ConvnetBuilder.get_fc_layers`` with
+    ``xtra_fc=[512]``); fastai's final ``Sigmoid`` is left to the loss (the model returns logits).
+    Initialised as fastai did: linear weights Kaiming-normal (fan in, ReLU gain), biases 0
+    (``apply_init(fc_model, kaiming_normal)``), BatchNorm weights uniform in [0, 1) and biases 0
+    (the torch <= 1.1 default fastai 0.7 ran on).
+    """
+    p0, p1 = _dropouts(dropout, "fastai head")
+    layers: list[nn.Module] = [nn.BatchNorm1d(in_features)]
+    layers += [nn.Dropout(p0)] if p0 else []
+    layers += [nn.Linear(in_features, hidden), nn.ReLU(inplace=True), nn.BatchNorm1d(hidden)]
+    layers += [nn.Dropout(p1)] if p1 else []
+    layers += [nn.Linear(hidden, num_classes)]
+    head = nn.Sequential(*layers)
+    with torch.no_grad():
+        for module in head:
+            if isinstance(module, nn.Linear):
+                nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm1d):
+                nn.init.uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+    return head
 
 
 def stem_weight(weight: torch.Tensor, in_chans: int, stem_init: StemInit) -> torch.Tensor:
@@ -112,8 +176,9 @@ def timm_model(
     in_chans: int = 4,
     pretrained: bool | str | None = False,
     stem_init: StemInit = "copy_red",
-    dropout: float = 0.0,
+    dropout: DropoutSpec = 0.0,
     seed: int | None = None,
+    head: Head = "linear",
 ) -> TimmClassifier:
     """Any timm classifier with ``in_chans`` inputs, ``num_classes`` logits and layer groups.
 
@@ -124,38 +189,46 @@ def timm_model(
         pretrained: ``"imagenet"`` (timm hub), a local 3-channel state-dict file (loaded by timm
             through ``pretrained_cfg_overlay=dict(file=...)``), or ``False`` (random init).
         stem_init: ``copy_red``, ``timm`` or ``zeros``; see :func:`stem_weight`.
-        dropout: dropout rate before the classifier (timm ``drop_rate``).
+        dropout: ``linear`` head: the rate before the classifier (timm ``drop_rate``). ``fastai``
+            head: fastai's ``ps``, one number for both dropout layers or a list of two.
         seed: seeds the random initialisation (head, stem, or the whole net when not pretrained)
             without touching the global RNG; the runner passes the run's seed.
+        head: ``fastai`` (:func:`fastai_head` on timm's ``catavgmax`` pooling, 2x the body's
+            features) or ``linear`` (timm's average pool, dropout, ``Linear(features, K)``).
     """
     if seed is None:
-        return _timm_model(arch, num_classes, in_chans, pretrained, stem_init, dropout)
+        return _timm_model(arch, num_classes, in_chans, pretrained, stem_init, dropout, head)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return _timm_model(arch, num_classes, in_chans, pretrained, stem_init, dropout)
+        return _timm_model(arch, num_classes, in_chans, pretrained, stem_init, dropout, head)
 
 
 def _timm_model(arch: str, num_classes: int, in_chans: int, pretrained: bool | str | None,
-                stem_init: StemInit, dropout: float) -> TimmClassifier:
+                stem_init: StemInit, dropout: DropoutSpec, head: Head) -> TimmClassifier:
     if stem_init not in STEM_INITS:
         raise ComponentError(
             f"model {arch!r}: unknown stem_init {stem_init!r}; expected one of {', '.join(STEM_INITS)}"
         )
+    if head not in HEADS:
+        raise ComponentError(f"model {arch!r}: unknown head {head!r}; expected one of {', '.join(HEADS)}")
+    if head == "fastai":
+        _dropouts(dropout, arch)  # checked before the (possibly slow) body is built
+        body_kwargs: dict[str, Any] = {"num_classes": 0, "global_pool": "catavgmax"}
+    elif isinstance(dropout, (int, float)) and not isinstance(dropout, bool) and 0 <= dropout < 1:
+        body_kwargs = {"num_classes": num_classes, "drop_rate": float(dropout)}
+    else:
+        raise ComponentError(f"model {arch!r}: dropout of the linear head must be a number in [0, 1), got {dropout!r}")
     kwargs = _pretrained_kwargs(pretrained, arch)
     timm_adapts = stem_init == "timm" or in_chans == 3
     try:
-        net = timm.create_model(
-            arch,
-            num_classes=num_classes,
-            in_chans=in_chans if timm_adapts else 3,
-            drop_rate=dropout,
-            **kwargs,
-        )
+        net = timm.create_model(arch, in_chans=in_chans if timm_adapts else 3, **body_kwargs, **kwargs)
     except RuntimeError as error:  # unknown architecture
         raise ComponentError(f"model 'timm:{arch}': {error}") from error
     if not timm_adapts:
         _replace_stem(net, in_chans, stem_init)
-    return TimmClassifier(net)
+    if head == "linear":
+        return TimmClassifier(net)
+    return TimmClassifier(net, fastai_head(net.num_features * 2, num_classes, dropout))
 
 
 def _replace_stem(net: nn.Module, in_chans: int, stem_init: StemInit) -> None:
@@ -187,17 +260,19 @@ def _replace_stem(net: nn.Module, in_chans: int, stem_init: StemInit) -> None:
 
 def _variant(arch: str, name: str, doc: str) -> Callable[..., TimmClassifier]:
     """A named factory for one timm architecture with the paper's defaults (ImageNet weights,
-    ``copy_red`` stem, dropout 0.5); its signature is what configs are checked against."""
+    ``copy_red`` stem, fastai's head with dropout 0.5); its signature is what configs are checked
+    against."""
 
     def factory(
         num_classes: int,
         in_chans: int = 4,
         pretrained: bool | str | None = "imagenet",
         stem_init: StemInit = "copy_red",
-        dropout: float = 0.5,
+        dropout: DropoutSpec = 0.5,
         seed: int | None = None,
+        head: Head = "fastai",
     ) -> TimmClassifier:
-        return timm_model(arch, num_classes, in_chans, pretrained, stem_init, dropout, seed)
+        return timm_model(arch, num_classes, in_chans, pretrained, stem_init, dropout, seed, head)
 
     factory.__name__ = factory.__qualname__ = name
     factory.__doc__ = f"{doc} (``{arch}``); see :func:`timm_model` for the arguments."

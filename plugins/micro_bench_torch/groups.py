@@ -1,4 +1,5 @@
-"""Layer groups: differential learning rates (Adam, one group per layer group) and freezing."""
+"""Layer groups: differential learning rates (Adam, one group per layer group), freezing, and
+the training mode of frozen BatchNorm layers."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["build_optimizer", "layer_groups", "set_trainable"]
+__all__ = ["BN_FROZEN", "build_optimizer", "layer_groups", "set_trainable", "train_mode"]
+
+#: What a BatchNorm layer whose parameters are all frozen does in training mode: ``eval`` (fastai
+#: 0.7's ``set_train_mode``: normalise with the running statistics and leave them unchanged) or
+#: ``train`` (batch statistics, running statistics updated, as ``nn.Module.train()`` does).
+BN_FROZEN = ("eval", "train")
 
 
 def layer_groups(model: nn.Module) -> list[list[nn.Parameter]]:
@@ -59,3 +65,20 @@ def set_trainable(model: nn.Module, frozen: bool) -> None:
     for i, group in enumerate(groups):
         for p in group:
             p.requires_grad_(not frozen or i == len(groups) - 1)
+
+
+def train_mode(model: nn.Module, bn_frozen: str = "eval") -> None:
+    """``model.train()``, then, with ``bn_frozen="eval"``, every BatchNorm layer whose parameters
+    are all frozen (``requires_grad`` false) back in eval mode, as fastai 0.7's ``set_train_mode``
+    did for the layers of frozen groups: the head-only epoch then neither normalises the body with
+    batch statistics nor moves its running statistics."""
+    if bn_frozen not in BN_FROZEN:
+        raise ValueError(f"trainer 'torch': bn_frozen must be one of {', '.join(BN_FROZEN)}, got {bn_frozen!r}")
+    model.train()
+    if bn_frozen == "train":
+        return
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            params = list(module.parameters(recurse=False))
+            if params and not any(p.requires_grad for p in params):
+                module.eval()

@@ -46,13 +46,16 @@ def train_epoch(
     epoch: int,
     desc: str = "",
     progress: bool = True,
+    mode: Callable[[nn.Module], None] | None = None,
 ) -> EpochStats:
     """One pass over ``loader`` of ``(x (B, C, H, W) float32, y (B, K) float32)``.
 
     ``scheduler`` (or ``None``) is stepped after every optimizer step. A NaN/inf loss raises
     :class:`TrainingDiverged` (checked one step late, see ``settle``). ``epoch`` is 1-based, for messages.
+    ``mode`` puts the network in training mode (default ``net.train()``; the trainer passes
+    :func:`~micro_bench_torch.groups.train_mode` to keep frozen BatchNorm in eval mode).
     """
-    net.train()
+    (mode or nn.Module.train)(net)
     total, count, lrs = 0.0, 0, []
     pending: tuple[int, torch.Tensor, int] | None = None  # (step, loss, batch size) not yet read
 

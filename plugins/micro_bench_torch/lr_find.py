@@ -23,7 +23,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from micro_bench_torch.figures import plot_lr_find
-from micro_bench_torch.groups import build_optimizer, set_trainable
+from micro_bench_torch.groups import build_optimizer, set_trainable, train_mode
 from micro_bench_torch.runtime import resolve_runtime
 
 __all__ = ["LRFindResult", "lr_find", "suggest_lr"]
@@ -96,6 +96,7 @@ def lr_find(
     seed: int = 0,
     mean: Any = None,
     std: Any = None,
+    bn_frozen: str = "eval",
 ) -> LRFindResult:
     """Sweep the learning rate over one pass of ``train_idx`` and suggest one.
 
@@ -111,6 +112,7 @@ def lr_find(
         frozen: only the head trains (fastai 0.7: ``lr_find`` before ``unfreeze``).
         optimizer: sweep this optimizer's groups (its state is restored) instead of a fresh Adam.
         mean, std: channel statistics; default ``dataset.channel_stats(train_idx)``.
+        bn_frozen: BatchNorm of frozen groups in ``eval`` (fastai 0.7) or ``train`` mode.
     """
     if not 0 < start_lr < end_lr:
         raise ValueError(f"lr_find: need 0 < start_lr < end_lr, got {start_lr!r}, {end_lr!r}")
@@ -133,7 +135,7 @@ def lr_find(
         torch.manual_seed(seed)
         rt.model(model)
         set_trainable(model, frozen)
-        model.train()
+        train_mode(model, bn_frozen)
         avg, best = 0.0, math.inf
         for i, (x, y) in enumerate(loader):
             if i >= n:

@@ -26,7 +26,7 @@ from micro_bench_torch import distributed
 from micro_bench_torch.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from micro_bench_torch.errors import CheckpointError
 from micro_bench_torch.figures import plot_lr_history
-from micro_bench_torch.groups import build_optimizer, set_trainable
+from micro_bench_torch.groups import BN_FROZEN, build_optimizer, set_trainable, train_mode
 from micro_bench_torch.loops import mean_loss, predict_proba, train_epoch
 from micro_bench_torch.runtime import Runtime, epoch_seed, resolve_runtime
 
@@ -45,7 +45,8 @@ class TorchTrainer:
         weight_decay: Adam's L2 penalty.
         num_workers: DataLoader worker processes.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
-        amp: bf16 autocast on CUDA.
+        amp: bf16 autocast on CUDA (the paper trained in fp32: its benchmarks set ``amp: false``);
+            the precision used is recorded in the history (``precision``).
         channels_last: NHWC memory format (``"auto"``: on).
         threads: CPU intra-op threads during fit/predict (``None``: torch's default).
         augment: training-time augmentation (the dataset's rotation/flip/lighting).
@@ -53,6 +54,9 @@ class TorchTrainer:
         keep_checkpoint: keep ``last.pt`` (with the optimizer state) after the run's result is
             written; by default it is shrunk to ``checkpoints/model.pt`` (weights only, what
             ``micro-bench predict`` loads; written in both cases).
+        bn_frozen: BatchNorm layers of frozen groups in ``eval`` mode (fastai 0.7: running
+            statistics used and left unchanged) or ``train`` mode (batch statistics, running
+            statistics updated).
     """
 
     def __init__(
@@ -71,6 +75,7 @@ class TorchTrainer:
         augment: bool = True,
         checkpoint: bool = True,
         keep_checkpoint: bool = False,
+        bn_frozen: str = "eval",
     ) -> None:
         for key, value, low in (("batch_size", batch_size, 1), ("freeze_epochs", freeze_epochs, 0),
                                 ("num_workers", num_workers, 0)):
@@ -84,6 +89,9 @@ class TorchTrainer:
         self.freeze_epochs, self.epochs, self.weight_decay = freeze_epochs, epochs, float(weight_decay)
         self.num_workers, self.augment, self.checkpoint = num_workers, bool(augment), bool(checkpoint)
         self.keep_checkpoint = bool(keep_checkpoint)
+        if bn_frozen not in BN_FROZEN:
+            raise ValueError(f"trainer 'torch': bn_frozen must be one of {', '.join(BN_FROZEN)}, got {bn_frozen!r}")
+        self.bn_frozen = bn_frozen
         self.runtime: Runtime = resolve_runtime(device, amp, channels_last, threads)
         #: ``(mean, std)`` of the train split, set by :meth:`fit` and used by :meth:`predict`.
         self.stats: tuple[np.ndarray, np.ndarray] | None = None
@@ -92,7 +100,7 @@ class TorchTrainer:
         """The options that shape training (checked against a checkpoint before resuming)."""
         return {"batch_size": self.batch_size, "lr": self.lr, "lr_groups": list(self.lr_groups),
                 "freeze_epochs": self.freeze_epochs, "epochs": self.epochs,
-                "weight_decay": self.weight_decay, "augment": self.augment}
+                "weight_decay": self.weight_decay, "augment": self.augment, "bn_frozen": self.bn_frozen}
 
     def steps_per_epoch(self, n_train: int) -> int:
         """Optimizer steps per epoch for ``n_train`` samples (per process under torchrun)."""
@@ -142,7 +150,8 @@ class TorchTrainer:
             raise ValueError(f"trainer 'torch': the train split has {len(train_idx)} samples; need at least 2")
         path = Path(context.directory) / "checkpoints" / "last.pt"
         history: dict[str, Any] = {"epoch": [], "train_loss": [], "val_loss": [], "lr": [],
-                                   "seconds": [], "samples_per_s": [], "lr_iter": []}
+                                   "seconds": [], "samples_per_s": [], "lr_iter": [],
+                                   "precision": "bf16" if rt.amp else "fp32", "bn_frozen": self.bn_frozen}
         scheduler, start = None, 0
         state = load_checkpoint(path) if self.checkpoint else None
         if state is not None:
@@ -175,6 +184,7 @@ class TorchTrainer:
             stats = train_epoch(
                 distributed.wrap(model, rt.device), self._loader(data, shuffle_seed=seed), loss,
                 optimizer, scheduler, rt, epoch=epoch + 1, progress=bool(context.progress) and main,
+                mode=lambda net: train_mode(net, self.bn_frozen),
                 desc=f"run {index}/{count} {context.label} epoch {epoch + 1}/{total}"
                 + (" (head only)" if frozen else ""),
             )
