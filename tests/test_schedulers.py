@@ -80,6 +80,68 @@ def test_sgdr_warmup_is_fastai_07() -> None:
     assert _rates(optimizer) == pytest.approx([lr / 100 for lr in BASE_RATES])
 
 
+class FastaiCosAnneal:
+    """Reference: fastai 0.7's ``CosAnneal`` (``fastai/sgdr.py``) as a state machine.
+
+    ``LR_Updater.on_train_begin`` sets ``iteration = 0`` and calls ``calc_lr``; every
+    ``on_batch_end`` increments ``iteration`` and calls ``calc_lr`` again, so the rate of batch
+    ``i`` is the ``i``-th result. ``calc_lr``: while ``iteration < nb / 20`` return ``lr / 100``
+    (``cycle_iter`` still counts); else ``lr / 2 * (cos(pi * cycle_iter / nb) + 1)``, then
+    ``cycle_iter += 1`` and at ``cycle_iter == nb`` a restart: ``cycle_iter = 0``,
+    ``nb *= cycle_mult``. ``nb`` starts at ``len(trn_dl) * cycle_len``.
+    """
+
+    def __init__(self, nb: int, cycle_mult: int) -> None:
+        self.nb, self.cycle_mult = nb, cycle_mult
+        self.iteration, self.cycle_iter = 0, 0
+
+    def calc_lr(self, init_lr: float) -> float:
+        if self.iteration < self.nb / 20:
+            self.cycle_iter += 1
+            return init_lr / 100.0
+        cos_out = math.cos(math.pi * self.cycle_iter / self.nb) + 1
+        self.cycle_iter += 1
+        if self.cycle_iter == self.nb:
+            self.cycle_iter = 0
+            self.nb *= self.cycle_mult
+        return init_lr / 2 * cos_out
+
+    def rates(self, init_lr: float, steps: int) -> list[float]:
+        out = [self.calc_lr(init_lr)]  # on_train_begin
+        for _ in range(steps - 1):
+            self.iteration += 1  # on_batch_end
+            out.append(self.calc_lr(init_lr))
+        return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 30), st.integers(1, 4), st.integers(2, 120))
+def test_sgdr_with_warmup_equals_fastai_07_cos_anneal(cycle_len: int, cycle_mult: int, cycles: int,
+                                                      spe: int) -> None:
+    # fastai 0.7: learn.fit(lrs, cycles, cycle_len=cycle_len, cycle_mult=cycle_mult) with
+    # len(trn_dl) = spe; every group's rate is its own base rate times the same factor.
+    # (spe >= 2: with a one-iteration first cycle fastai's warm-up step skips the restart check
+    # and its cosine never restarts, a corner no real data set reaches.)
+    schedule = SGDR(cycle_len=cycle_len, cycle_mult=cycle_mult, cycles=min(cycles, 3), warmup=True)
+    steps = min(schedule.epochs * spe, 1200)
+    optimizer = _optimizer()
+    ours = _trace(schedule.attach(optimizer, spe), optimizer, steps)
+    for g, base in enumerate(BASE_RATES):
+        expected = FastaiCosAnneal(cycle_len * spe, cycle_mult).rates(base, steps)
+        got = [row[g] for row in ours]
+        assert got == pytest.approx(expected, rel=1e-12, abs=1e-18)
+
+
+def test_sgdr_paper_schedule_equals_fastai_07() -> None:
+    # The paper's run: 3 cycles of 1, 2, 4 epochs; HPA at 80 % of 31,072 samples, batch 64.
+    spe = math.ceil(24_858 / 64)
+    schedule = SGDR(cycle_len=1, cycle_mult=2, cycles=3, warmup=True)
+    expected = FastaiCosAnneal(spe, 2).rates(0.02, 7 * spe)
+    got = [0.02 * schedule.multiplier(step, spe) for step in range(7 * spe)]
+    assert got == pytest.approx(expected, rel=1e-12, abs=1e-18)
+    assert sum(r == 0.02 / 100 for r in got) == math.ceil(spe / 20)  # 20 warm-up iterations
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 5), st.booleans(),
        st.integers(0, 5000), st.integers(1, 50))

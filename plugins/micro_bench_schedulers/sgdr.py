@@ -4,9 +4,11 @@ Cycle ``i`` (0-based) lasts ``cycle_len * cycle_mult**i`` epochs; inside it the 
 ``(1 + cos(pi * t / T_i)) / 2`` at iteration ``t`` of ``T_i``, annealing from 1 to 0 and then
 restarting at 1. Without warm-up this is exactly torch's
 ``CosineAnnealingWarmRestarts(T_0=cycle_len * steps_per_epoch, T_mult=cycle_mult, eta_min=0)``
-stepped once per iteration. The optional warm-up is fastai 0.7's ``CosAnneal``: the multiplier
-is ``1/100`` for the first ``1/20`` of the first cycle's iterations (the cosine position keeps
-counting underneath, as in fastai). This is the schedule of the paper's Fig. 4 (3 cycles,
+stepped once per iteration. The warm-up is fastai 0.7's ``CosAnneal`` (``fastai/sgdr.py``): the
+multiplier is ``1/100`` while the global iteration is below ``1/20`` of the current cycle's
+length (in practice the first 1/20 of the first cycle; later cycles only with ``cycle_mult`` >
+20), the cosine position counting on underneath. With ``warmup: true`` this is the schedule fastai
+0.7's ``learn.fit(lrs, 3, cycle_len=1, cycle_mult=2)`` ran, the paper's Fig. 4 (3 cycles,
 ``cycle_mult`` 2: 1 + 2 + 4 = 7 epochs).
 """
 
@@ -19,7 +21,8 @@ from micro_bench_schedulers.base import MultiplierSchedule, check_int
 __all__ = ["SGDR"]
 
 WARMUP_FACTOR = 0.01
-WARMUP_FRACTION = 1 / 20
+#: fastai's warm-up lasts while ``iteration < cycle length / WARMUP_DIVISOR``.
+WARMUP_DIVISOR = 20
 
 
 class SGDR(MultiplierSchedule):
@@ -29,7 +32,8 @@ class SGDR(MultiplierSchedule):
         cycle_len: epochs in the first cycle (``>= 1``).
         cycle_mult: factor by which each cycle is longer than the previous (``>= 1``).
         cycles: number of cycles; fixes :attr:`epochs` (``cycle_len * sum(cycle_mult**i)``).
-        warmup: fastai 0.7 warm-up (``lr/100`` for the first 1/20 of the first cycle).
+        warmup: fastai 0.7's warm-up (``lr/100`` for the first 1/20 of the first cycle); the
+            paper's benchmarks turn it on.
 
     Past the last cycle the restarts go on with the same rule (as torch's scheduler does).
     """
@@ -57,7 +61,7 @@ class SGDR(MultiplierSchedule):
     def multiplier(self, step: int, steps_per_epoch: int) -> float:
         """``(1 + cos(pi * t / T_i)) / 2`` in ``[0, 1]``; ``0.01`` during the optional warm-up."""
         cycle, t, length = self.position(step, steps_per_epoch)
-        if self.warmup and step < self.cycle_len * steps_per_epoch * WARMUP_FRACTION:
+        if self.warmup and step * WARMUP_DIVISOR < length:  # fastai: iteration < nb / 20
             return WARMUP_FACTOR
         return (1.0 + math.cos(math.pi * t / length)) / 2.0
 
