@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from micro_bench import RunContext
+from micro_bench import RunContext, Split
 from micro_bench_torch.groups import build_optimizer, set_trainable, train_mode
 from micro_bench_torch.testing import synthetic_dataset
 from micro_bench_torch.trainer import TorchTrainer
@@ -74,8 +74,7 @@ def test_trainer_head_only_epoch_keeps_body_running_stats(tmp_path: Path) -> Non
     head = _stats(model.head)
     trainer = TorchTrainer(batch_size=8, lr=0.01, device="cpu", threads=1, freeze_epochs=1, epochs=0,
                            checkpoint=False)
-    history = trainer.fit(model, ds, ds.split_indices("train"), ds.split_indices("val"),
-                          loss=nn.BCEWithLogitsLoss(), schedule=None,
+    history = trainer.fit(model, ds, Split.of(ds), loss=nn.BCEWithLogitsLoss(), schedule=None,
                           context=RunContext(directory=tmp_path, seed=3, label="t", progress=False,
                                              log=lambda s: None))
     assert history["bn_frozen"] == "eval" and history["precision"] == "fp32"

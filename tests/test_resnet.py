@@ -11,7 +11,13 @@ import torch
 
 from micro_bench.errors import ComponentError
 from micro_bench_resnet import plugin
-from micro_bench_resnet.model import fastai_head, resnet18_4ch, resnet50_4ch, stem_weight, timm_model
+from micro_bench_resnet.model import (
+    fastai_head,
+    resnet18_4ch,
+    resnet50_4ch,
+    stem_weight,
+    timm_model,
+)
 
 torch.set_num_threads(1)
 
@@ -138,7 +144,7 @@ def test_fastai_head_dropout_and_init() -> None:
     # Kaiming normal, fan in, ReLU gain: std sqrt(2 / 4096).
     assert abs(float(linear.weight.detach().std()) - (2 / 4096) ** 0.5) < 0.02 * (2 / 4096) ** 0.5
     bn = head[0]
-    assert 0 <= float(bn.weight.min()) and float(bn.weight.max()) < 1 and torch.count_nonzero(bn.bias) == 0
+    assert float(bn.weight.min()) >= 0 and float(bn.weight.max()) < 1 and torch.count_nonzero(bn.bias) == 0
     with pytest.raises(ComponentError, match="dropout"):
         resnet18_4ch(num_classes=2, pretrained=False, dropout=[0.1, 0.2, 0.3])
     with pytest.raises(ComponentError, match="head"):
