@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from zarr.codecs import BloscCodec
 
-from micro_bench_hpa.fastread import EMPTY, SampleReader, fast_path_applies
+from micro_bench_hpa.fastread import EMPTY, SampleReader, fast_path_applies, write_shard
 from micro_bench_hpa.store import StoreError, blocks, create_store, open_store, write_samples
 from micro_bench_hpa.torch_data import HPATorchDataset
 
@@ -110,6 +110,47 @@ def test_corrupt_shard_index_is_a_clear_error(tmp_path):
         StoreError, match=r"images/16/c/1/0/0/0: shard index checksum \(crc32c\) mismatch"
     ):
         reader.read(BLOCK)
+
+
+def _files(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 11),
+    per_shard=st.integers(1, 4),
+    side=st.sampled_from([3, 4]),  # 36 bytes per sample is not a multiple of 8: both empty tests
+    zero=st.sets(st.integers(0, 10)),
+    seed=st.integers(0, 2**16),
+)
+def test_write_shard_writes_the_bytes_zarr_writes(tmp_path_factory, n, per_shard, side, zero, seed):
+    """Every shard, written twice (random rows, then rows of which some are all zero: zarr
+    leaves those chunks out and removes a shard file that would hold none), equals zarr's file."""
+    root = tmp_path_factory.mktemp("ws")
+    rng = np.random.default_rng(seed)
+    ids, labels = [f"s{i}" for i in range(n)], np.zeros((n, 28), bool)
+    by = {how: create_store(root / f"{how}.zarr", ids=ids, labels=labels, resolutions=(side,), source="t",
+                            block_size=per_shard) for how in ("zarr", "fast")}
+    for fill_zeros in (False, True):
+        px = rng.integers(0, 256, (n, 4, side, side), dtype=np.uint8)
+        px[[z for z in zero if z < n and fill_zeros]] = 0
+        for a, b in blocks(by["zarr"]):
+            by["zarr"][f"images/{side}"][a:b] = px[a:b]
+            assert write_shard(by["fast"][f"images/{side}"], a, px[a:b])
+        assert _files(root / "zarr.zarr" / "images") == _files(root / "fast.zarr" / "images")
+        assert np.array_equal(open_store(root / "fast.zarr")[f"images/{side}"][:], px)
+
+
+def test_write_shard_declines_what_it_cannot_write_whole(tmp_path):
+    arr = open_store(_store(tmp_path / "w.zarr"))[f"images/{R}"]
+    px = np.ones((BLOCK, 4, R, R), np.uint8)
+    assert not write_shard(arr, 1, px)  # not the first row of a shard
+    assert not write_shard(arr, 0, px[:3])  # part of a shard
+    assert not write_shard(arr, 32, px)  # the last shard holds 5 rows
+    assert write_shard(arr, 32, px[:5]) and (arr[32:] == 1).all()
+    blosc = open_store(_store(tmp_path / "z.zarr", compressor=BloscCodec(cname="lz4")))[f"images/{R}"]
+    assert not write_shard(blosc, 0, px)
 
 
 def test_torch_getitems_equals_getitem_and_is_used_by_dataloader(store, monkeypatch):

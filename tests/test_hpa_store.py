@@ -12,6 +12,7 @@ from micro_bench_hpa.classes import HPA_CLASSES
 from micro_bench_hpa.store import (
     BAD,
     DONE,
+    FORMAT_VERSION,
     PENDING,
     StoreError,
     blocks,
@@ -39,7 +40,7 @@ def _pixels(rng, a, b):
 def test_layout_and_attrs(tmp_path):
     group, labels = _make(tmp_path / "s.zarr")
     g = open_store(tmp_path / "s.zarr")
-    assert g.attrs["format"] == "micro-bench/hpa" and g.attrs["format_version"] == 1
+    assert g.attrs["format"] == "micro-bench/hpa" and g.attrs["format_version"] == FORMAT_VERSION == 2
     assert g.attrs["classes"] == list(HPA_CLASSES) and len(HPA_CLASSES) == 28
     assert g.attrs["channels"] == ["red", "green", "blue", "yellow"]
     assert g.attrs["resolutions"] == [32, 16]
@@ -111,3 +112,30 @@ def test_cache_array_written_atomically_once_by_racing_writers(tmp_path):
     group = open_store(path)
     assert np.array_equal(group["splits/x"][:], data) and group["splits/x"].attrs["seed"] == 0
     assert not [p.name for p in (path / "splits").iterdir() if p.name.startswith(".tmp-")]  # none left
+
+
+def test_digest_algorithms_and_version_1_stores_resume_with_theirs(tmp_path):
+    import hashlib
+
+    import xxhash
+
+    rng = np.random.default_rng(3)
+    px = _pixels(rng, 0, 4)
+    sample = {r: px[r][0] for r in RES}
+    flat = b"".join(sample[r].tobytes() for r in sorted(RES, reverse=True))
+    assert pixel_digest(sample, "xxh3-64") == int.from_bytes(xxhash.xxh3_64(flat).digest(), "little")
+    assert pixel_digest(sample) == int.from_bytes(hashlib.blake2b(flat, digest_size=8).digest(), "little")
+    ids, labels = [f"id{i}" for i in range(10)], np.zeros((10, 28), bool)
+    g = create_store(tmp_path / "x.zarr", ids=ids, labels=labels, resolutions=RES, source="t", block_size=4, digest="xxh3-64")
+    assert g.attrs["digest"] == "xxh3-64"
+    write_samples(g, 0, px)
+    assert open_store(tmp_path / "x.zarr")["digest"][0] == pixel_digest(sample, "xxh3-64")
+    # a version 1 store (no digest attribute), reopened by a caller asking for xxh3, keeps blake2b
+    v1 = create_store(tmp_path / "v1.zarr", ids=ids, labels=labels, resolutions=RES, source="t", block_size=4)
+    v1.attrs.update({"format_version": 1})
+    v1.attrs.__delitem__("digest")
+    again = create_store(tmp_path / "v1.zarr", ids=ids, labels=labels, resolutions=RES, source="t", block_size=4, digest="xxh3-64")
+    write_samples(again, 0, px)
+    assert open_store(tmp_path / "v1.zarr")["digest"][0] == pixel_digest(sample, "blake2b-64")
+    with pytest.raises(StoreError, match="digest must be one of blake2b-64, xxh3-64, got 'md5'"):
+        create_store(tmp_path / "m.zarr", ids=ids, labels=labels, resolutions=RES, source="t", digest="md5")

@@ -2,8 +2,9 @@
 
 1. :func:`~micro_bench_hpa.validate.plan_conversion` checks every input (headers only).
 2. The store is created for the good samples, or reopened if an earlier run was interrupted.
-3. Each pending block (one shard of every resolution) is one dask task: decode four channels
-   per sample, resize (antialiased), write the block, record decode failures in
+3. Each pending block (one shard of every resolution) is one dask task (one worker: a plain call
+   in this process): decode four channels per sample, resize (antialiased; the four channels
+   as one four-band image), write the block (one file per shard, digests with xxh3), record decode failures in
    ``DEST/convert_issues/<start>.json`` and only then mark the block written. Tasks own whole
    shards, so parallel writes never touch the same file.
 4. ``DEST/convert_report.json`` lists every skipped sample with its reason.
@@ -115,6 +116,13 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch, name="micro-bench-parent-watch", daemon=True).start()
 
 
+def _tasks(jobs: list[tuple[Any, ...]]) -> list[Any]:
+    import dask
+
+    delayed = dask.delayed(convert_block, pure=True)
+    return [delayed(*job, dask_key_name=f"block-{job[1]}") for job in jobs]
+
+
 def _run_local(tasks: list[Any], sizes: list[int], workers: int, progress: Callable[[int], None]) -> None:
     import dask
     from dask.callbacks import Callback
@@ -126,9 +134,38 @@ def _run_local(tasks: list[Any], sizes: list[int], workers: int, progress: Calla
             if key in keys:
                 progress(keys[key])
 
-    scheduler = "synchronous" if workers <= 1 else "processes"
-    with _Progress():
-        dask.compute(*tasks, scheduler=scheduler, num_workers=max(workers, 1))
+    with _Progress(), dask.config.set({"multiprocessing.context": _start_method()}):
+        dask.compute(*tasks, scheduler="processes", num_workers=workers)
+
+
+def _start_method() -> str:
+    """``fork`` where the platform has it and this process can be made single-threaded, else
+    ``spawn`` (dask's default).
+
+    Forked workers inherit the imported modules: spawned ones import zarr, numpy and PIL again,
+    about 0.8 CPU-seconds each, a quarter of a 640-sample conversion's work on two workers.
+    zarr's I/O thread and tqdm's monitor thread are stopped first (both start again when next
+    needed; zarr also resets its state in forked children), so that no lock can be held by a
+    thread that the child does not have.
+    """
+    import multiprocessing
+    import threading
+
+    from tqdm._monitor import TMonitor
+    from zarr.core import sync
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return "spawn"
+    loop, io_thread = sync.loop[0], sync.iothread[0]
+    if loop is not None and io_thread is not None:  # cleanup_resources waits only 0.2 s, then
+        loop.call_soon_threadsafe(loop.stop)  # closes the loop, which fails while it still runs
+        io_thread.join(timeout=10)
+    if io_thread is None or not io_thread.is_alive():
+        sync.cleanup_resources()
+    for thread in threading.enumerate():
+        if isinstance(thread, TMonitor):
+            thread.exit()
+    return "fork" if threading.active_count() == 1 else "spawn"
 
 
 def _run_distributed(tasks: list[Any], sizes: list[int], address: str, progress: Callable[[int], None]) -> None:
@@ -171,7 +208,6 @@ def convert(
     Returns:
         The report written to ``dest/convert_report.json``: counts, skipped samples with reasons.
     """
-    import dask
     from tqdm.auto import tqdm
 
     res = sorted({int(r) for r in resolutions}, reverse=True)
@@ -187,18 +223,23 @@ def convert(
         source=str(Path(src).resolve().name),
         attrs={"label_csv": plan.label_csv.name, "intensity_rule": INTENSITY_RULE},
         block_size=block_size,
+        digest="xxh3-64",
     )
     todo = pending_blocks(group)
     _check_space(dest, sum(b - a for a, b in todo), res)
-    delayed = dask.delayed(convert_block, pure=True)
-    tasks = [delayed(str(dest), a, plan.ids[a:b], plan.paths[a:b], res, dask_key_name=f"block-{a}") for a, b in todo]
+    jobs = [(str(dest), a, plan.ids[a:b], plan.paths[a:b], res) for a, b in todo]
     sizes = [b - a for a, b in todo]
+    n_workers = workers if workers is not None else (os.cpu_count() or 1)
     bar = tqdm(total=len(plan.ids), initial=len(plan.ids) - sum(sizes), unit="sample", disable=None if progress else True, desc="convert")
     try:
         if scheduler:
-            _run_distributed(tasks, sizes, scheduler, bar.update)
+            _run_distributed(_tasks(jobs), sizes, scheduler, bar.update)
+        elif n_workers <= 1:  # in this process, without dask's scheduling (and its imports)
+            for job, size in zip(jobs, sizes, strict=True):
+                convert_block(*job)
+                bar.update(size)
         else:
-            _run_local(tasks, sizes, workers if workers is not None else (os.cpu_count() or 1), bar.update)
+            _run_local(_tasks(jobs), sizes, n_workers, bar.update)
     finally:
         bar.close()
     seal(dest)  # shard_manifest.json: datasets refuse a shard that changes afterwards

@@ -1,4 +1,4 @@
-"""Fast reads of whole samples from the store's sharded, uncompressed image arrays.
+"""Fast reads and writes of whole samples in the store's sharded, uncompressed image arrays.
 
 ``zarr.Array.__getitem__`` costs about 1 ms per call before any byte is read: it hands the
 request to zarr's asyncio loop thread, builds an indexer, reads the shard index (a second file
@@ -25,11 +25,21 @@ Inner chunks use only the ``bytes`` codec, so a chunk's bytes are the sample's p
 order. A missing shard file or an empty chunk reads as the fill value, as zarr does.
 The index is cached per reader: a store must not be rewritten while a reader is open (datasets
 refuse unfinished stores, so training never reads a store that is being written).
+
+:func:`write_shard` is the other direction, for the converter: a block of samples that is one whole
+shard is already the shard's chunk bytes in order, so the file is the block's rows (all-zero rows
+left out, as zarr leaves out chunks equal to the fill value) + index + crc32c, written in one
+atomic file write (a ``*.partial`` file renamed into place, as zarr's ``LocalStore`` does). The
+bytes equal those zarr writes for the same assignment (tested); it replaces zarr's per-chunk
+codec pipeline, which cost about half as much as decoding the PNGs.
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 import google_crc32c
 import numpy as np
@@ -37,10 +47,11 @@ import zarr
 from zarr.abc.store import RangeByteRequest, SuffixByteRequest, SupportsGetSync
 from zarr.codecs import BytesCodec, Crc32cCodec, Endian, ShardingCodec, ShardingCodecIndexLocation
 from zarr.core.metadata import ArrayV3Metadata
+from zarr.storage import LocalStore
 
 from micro_bench_hpa.store import StoreError
 
-__all__ = ["EMPTY", "SampleReader", "fast_path_applies"]
+__all__ = ["EMPTY", "SampleReader", "fast_path_applies", "write_shard"]
 
 #: Offset and length of an index entry whose chunk is empty (not stored: reads as the fill value).
 EMPTY = np.uint64(2**64 - 1)
@@ -176,3 +187,63 @@ class SampleReader:
         if not 0 <= row < self.shape[0]:
             raise IndexError(f"{self.array.store_path}: row {row} outside 0..{self.shape[0] - 1}")
         return row
+
+
+def _nonzero_rows(block: np.ndarray) -> np.ndarray:
+    """``(n,) bool``: which rows of a C-contiguous uint8 block hold a non-zero byte."""
+    flat = block.reshape(len(block), -1)
+    if flat.shape[1] % 8 == 0:
+        flat = flat.view(np.uint64)  # 8x fewer elements to test
+    return flat.any(axis=1)
+
+
+def write_shard(array: zarr.Array, start: int, block: np.ndarray) -> bool:
+    """Write rows ``start .. start + len(block)`` of ``array`` as one whole shard file.
+
+    Applies when :func:`fast_path_applies`, the store is a ``LocalStore``, the array's fill value
+    is 0, ``start`` is the first row of a shard and the block covers the shard's rows that exist
+    (all ``shards[0]`` of them, or the array's last rows). Returns ``False`` without writing
+    anything when it does not apply (the caller then assigns through zarr).
+    """
+    per_shard = int(array.shards[0]) if array.shards else 0
+    n_rows = int(array.shape[0])
+    applies = (
+        per_shard > 0
+        and isinstance(array.store_path.store, LocalStore)
+        and fast_path_applies(array)
+        and int(array.fill_value or 0) == 0
+        and start % per_shard == 0
+        and len(block) == min(per_shard, n_rows - start)
+        and block.shape[1:] == tuple(array.shape[1:])
+        and block.dtype == np.uint8
+    )
+    if not applies:
+        return False
+    block = np.ascontiguousarray(block)
+    keep = _nonzero_rows(block)
+    sample_bytes = block[0].nbytes if len(block) else 0
+    index = np.full((per_shard, 2), EMPTY, dtype="<u8")
+    kept = np.flatnonzero(keep)
+    index[kept, 0] = np.arange(len(kept), dtype=np.uint64) * np.uint64(sample_bytes)
+    index[kept, 1] = sample_bytes
+    key = array.metadata.encode_chunk_key((start // per_shard,) + (0,) * (array.ndim - 1))
+    path = Path(array.store_path.store.root) / array.store_path.path / key
+    if not len(kept):  # zarr stores no file for a shard of fill values
+        path.unlink(missing_ok=True)
+        return True
+    raw = index.tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{uuid.uuid4().hex}.partial")
+    try:
+        with tmp.open("wb") as fh:
+            if keep.all():
+                fh.write(memoryview(block).cast("B"))
+            else:
+                for k in kept:
+                    fh.write(memoryview(block[k]).cast("B"))
+            fh.write(raw + google_crc32c.value(raw).to_bytes(4, "little"))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return True

@@ -43,6 +43,8 @@ __all__ = [
     "load_sample",
     "parse_label_rows",
     "read_channel",
+    "resize",
+    "resize_channels",
     "to_uint8",
 ]
 
@@ -198,6 +200,28 @@ def resize(a: np.ndarray, r: int) -> np.ndarray:
     return np.asarray(Image.fromarray(a).resize((r, r), Image.Resampling.BILINEAR))
 
 
+def resize_channels(channels: Sequence[np.ndarray], sides: Sequence[int]) -> dict[int, np.ndarray]:
+    """:func:`resize` of each channel to each side, as ``{R: (C, R, R) uint8}``.
+
+    Four channels are resized as the bands of one ``CMYK`` image: PIL filters each band of a
+    multi-band image with the same fixed-point coefficients and rounding as a single ``L`` band
+    (no premultiplication, unlike ``RGBA``), so the pixels equal four separate resizes (tested),
+    in about half the time. Other channel counts are resized one by one.
+    """
+    side = channels[0].shape[0]
+    if len(channels) != 4:
+        return {int(r): np.stack([resize(c, int(r)) for c in channels]) for r in sides}
+    image = Image.merge("CMYK", [Image.fromarray(c) for c in channels])
+    out = {}
+    for r in sides:
+        r = int(r)
+        if r == side:
+            out[r] = np.stack(channels)
+        else:
+            out[r] = np.asarray(image.resize((r, r), Image.Resampling.BILINEAR)).transpose(2, 0, 1)
+    return out
+
+
 def load_sample(paths: Mapping[str, Path], resolutions: Sequence[int]) -> dict[int, np.ndarray]:
     """Decode four channels and resize each to every resolution.
 
@@ -206,8 +230,9 @@ def load_sample(paths: Mapping[str, Path], resolutions: Sequence[int]) -> dict[i
         resolutions: output sides.
 
     Returns:
-        ``{R: (4, R, R) uint8}`` in channel order red, green, blue, yellow. Raises
-        :class:`ReadError` (``missing_channel``, ``unreadable``, ``truncated``, ``wrong_size``, ...).
+        ``{R: (4, R, R) uint8}`` in channel order red, green, blue, yellow (arrays may be
+        non-contiguous views). Raises :class:`ReadError` (``missing_channel``, ``unreadable``,
+        ``truncated``, ``wrong_size``, ...).
     """
     channels = []
     for color in HPA_CHANNELS:
@@ -217,4 +242,4 @@ def load_sample(paths: Mapping[str, Path], resolutions: Sequence[int]) -> dict[i
     shapes = {c.shape for c in channels}
     if len(shapes) != 1 or (shape := shapes.pop())[0] != shape[1] or shape[0] not in ALLOWED_SIZES:
         raise ReadError("wrong_size", paths["red"], f"channel shapes {sorted(c.shape for c in channels)}; expected equal squares of {ALLOWED_SIZES}")
-    return {int(r): np.stack([resize(c, int(r)) for c in channels]) for r in resolutions}
+    return resize_channels(channels, resolutions)
