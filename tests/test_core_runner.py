@@ -197,8 +197,15 @@ def test_nan_metrics_are_written_as_null(tmp_path):
     assert read_result(tmp_path).metrics == {"roc_auc_macro": None, "x": {"0": None}}
 
 
-def test_dask_executor_matches_local(bench, tmp_path, toy_pm):
+@pytest.mark.slow
+def test_dask_executor_matches_local(bench, tmp_path, toy_pm, monkeypatch):
     pytest.importorskip("distributed")
+    import os
+
+    import micro_bench_dask.plugin
+
+    toy_pm.register(micro_bench_dask.plugin)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))  # worker processes import toy_plugin
     local = run_benchmark(load_config(bench), tmp_path / "a", pm=toy_pm, echo=None)
     remote = run_benchmark(load_config(bench), tmp_path / "b", pm=toy_pm, echo=None, executor="dask")
     assert [r.metrics for r in remote] == [r.metrics for r in local]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -17,7 +18,7 @@ def _features() -> np.ndarray:
     from test_baselines import FakeDataset
 
     ds = FakeDataset()
-    mean, std = ds.channel_stats()
+    mean, std = ds.channel_stats(np.arange(ds.n_train))
     return pixel_features(ds, np.arange(40), mean, std, resolution=16)
 
 
@@ -34,3 +35,140 @@ def test_pixel_features_inside_a_worker_process_match_local() -> None:
         client.run(lambda: sys.path.insert(0, TESTS))
         remote = client.submit(_features, pure=False).result()
     np.testing.assert_array_equal(remote, local)
+
+
+BENCH = """\
+version: 1
+name: toygrid
+title: Toy grid
+seed: 3
+dataset: {name: toy, n: 40}
+model: prevalence
+trainer: {name: TRAINER, epochs: 2}
+transform: null
+evaluate: {split: test, threshold: 0.5}
+metrics: [mean_score, accuracy]
+runs:
+  - {label: a, model: {noise: 0.0}}
+  - {label: b, model: {noise: 0.2}}
+  - {label: c, model: {noise: 0.4}}
+  - {label: d, model: {noise: 0.6}}
+"""
+
+CRASHY = '''
+"""A trainer that kills its worker process the first time it fits each row."""
+import os
+from pathlib import Path
+
+from micro_bench import ComponentSpec, hookimpl
+from toy_plugin import ToyTrainer
+
+
+class Crashy(ToyTrainer):
+    def fit(self, model, dataset, split, *, loss, schedule, transform, context):
+        marker = Path(os.environ["MB_CRASH_DIR"]) / context.label
+        if not marker.exists():
+            marker.write_text(str(os.getpid()))
+            os._exit(3)  # the worker process dies mid-run
+        return super().fit(model, dataset, split, loss=loss, schedule=schedule, transform=transform,
+                           context=context)
+
+
+@hookimpl
+def micro_bench_trainers():
+    return [ComponentSpec("crashy", Crashy, "Dies once per row")]
+'''
+
+
+@pytest.fixture
+def grid(tmp_path, monkeypatch):
+    """A 4-row toy benchmark; worker processes find the in-test plugins through PYTHONPATH."""
+    pytest.importorskip("distributed")
+    import micro_bench_dask.plugin
+    import toy_plugin
+    from micro_bench.config import load_config
+    from micro_bench.plugin_manager import make_plugin_manager, set_plugin_manager
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([TESTS, *sys.path]))
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "crashy.py").write_text(CRASHY)
+    monkeypatch.setenv("MB_CRASH_DIR", str(tmp_path))
+
+    def make(trainer: str) -> tuple[object, object]:
+        path = tmp_path / f"{trainer}.yaml"
+        path.write_text(BENCH.replace("TRAINER", trainer))
+        pm = make_plugin_manager(builtins=False, entrypoints=False, plugins_dir=plugins,
+                                 plugins=[toy_plugin, micro_bench_dask.plugin])
+        previous.append(set_plugin_manager(pm))
+        return load_config(path), pm
+
+    previous: list[object] = []
+    yield make
+    if previous:
+        set_plugin_manager(previous[0])
+
+
+@pytest.mark.slow
+def test_two_worker_processes_give_the_serial_results(grid, tmp_path):
+    from micro_bench.runner import run_benchmark
+
+    config, pm = grid("toy_trainer")
+    serial = run_benchmark(config, tmp_path / "serial", pm=pm, echo=None)
+    lines: list[str] = []
+    remote = run_benchmark(config, tmp_path / "dask", pm=pm, echo=lines.append, executor="dask",
+                           executor_options={"workers": 2})
+    assert [r.label for r in remote] == ["a", "b", "c", "d"]
+    assert [r.key for r in remote] == [r.key for r in serial]
+    assert [r.metrics for r in remote] == [r.metrics for r in serial]
+    assert lines[0].startswith("sending 4 runs to 2 dask worker(s)")
+    assert sorted(line.split("]")[0] for line in lines[1:]) == [f"[{i}/4 done" for i in range(1, 5)]
+    # Same keys, same folders: a serial rerun over the dask results reuses every run.
+    again = run_benchmark(config, tmp_path / "dask", pm=pm, echo=None)
+    assert all(r.cached for r in again)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_is_retried_and_every_row_finishes_once(grid, tmp_path):
+    import json
+
+    from micro_bench.runner import run_benchmark
+
+    config, pm = grid("crashy")
+    results = run_benchmark(config, tmp_path / "runs", pm=pm, echo=None, executor="dask",
+                            executor_options={"workers": 2, "retries": 2})
+    assert [r.label for r in results] == ["a", "b", "c", "d"]
+    assert all((tmp_path / label).exists() for label in "abcd")  # each row's first attempt died
+    index = json.loads((tmp_path / "runs" / "toygrid" / "index.json").read_text())
+    assert [row["label"] for row in index["rows"]] == ["a", "b", "c", "d"]
+    finished = sorted(p.parent.name for p in (tmp_path / "runs" / "toygrid").glob("*/result.json"))
+    assert finished == sorted(r.key for r in results) and len(set(finished)) == 4
+
+
+def test_unknown_executor_names_the_available_ones(tmp_path, toy_pm):
+    from micro_bench.config import load_config
+    from micro_bench.errors import MicroBenchError
+    from micro_bench.runner import run_benchmark
+
+    path = tmp_path / "b.yaml"
+    path.write_text(BENCH.replace("TRAINER", "toy_trainer"))
+    with pytest.raises(MicroBenchError, match=r"unknown executor 'ray'; available: local"):
+        run_benchmark(load_config(path), tmp_path / "o", pm=toy_pm, echo=None, executor="ray")
+
+
+@pytest.mark.slow
+def test_unreachable_scheduler_is_one_clear_error(tmp_path):
+    pytest.importorskip("distributed")
+    import micro_bench_dask.plugin
+    import toy_plugin
+    from micro_bench.config import load_config
+    from micro_bench.errors import MicroBenchError
+    from micro_bench.plugin_manager import make_plugin_manager
+    from micro_bench.runner import run_benchmark
+
+    path = tmp_path / "b.yaml"
+    path.write_text(BENCH.replace("TRAINER", "toy_trainer"))
+    pm = make_plugin_manager(builtins=False, entrypoints=False, plugins=[toy_plugin, micro_bench_dask.plugin])
+    with pytest.raises(MicroBenchError, match=r"cannot reach the dask scheduler at tcp://127.0.0.1:9"):
+        run_benchmark(load_config(path), tmp_path / "o", pm=pm, echo=None, executor="dask",
+                      scheduler="tcp://127.0.0.1:9", executor_options={"connect_timeout": "2s"})

@@ -24,7 +24,7 @@ def micro_bench_trainers() -> list[ComponentSpec]:
             "micro_bench_torch.trainer:TorchTrainer",
             "Adam, differential lrs per layer group, head-only first epoch, checkpoints, AMP/DDP",
             {"paper": "Adam, batch 64, lr 0.02 with lr/10, lr/3, lr; first epoch trains the head",
-             "requires": ["torch"]},
+             "requires": ["torch"], "accelerator": True},
         )
     ]
 

@@ -132,8 +132,13 @@ _set = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True,
               help="Results folder: <out>/<benchmark>/<run key>/.")
 @click.option("--force", is_flag=True, help="Recompute runs that already finished.")
-@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
-@click.option("--scheduler", default=None, metavar="ADDR", help="dask.distributed scheduler address (with --executor dask).")
+@click.option("--executor", default="local", show_default=True,
+              help="local (here, row by row) or dask (one dask.distributed task per run; docs/scaling.md).")
+@click.option("--scheduler", default=None, metavar="ADDR", help="dask: a running cluster's scheduler address.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="dask without --scheduler: worker processes (default: one per GPU, else cores / threads per run).")
+@click.option("--threads-per-run", type=click.IntRange(min=1), default=1, show_default=True,
+              help="dask without --scheduler: CPU threads each run's worker uses.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--log", "loggers", multiple=True, type=click.Choice(["tensorboard", "mlflow"]),
               help="Also log computed runs to TensorBoard (<run>/tensorboard/) or MLflow (./mlruns or "
@@ -141,7 +146,8 @@ _set = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of the table.")
 @click.pass_context
 def run(ctx: click.Context, file: Path, profile: str | None, overrides: tuple[str, ...], out: Path, force: bool,
-        executor: str, scheduler: str | None, no_progress: bool, loggers: tuple[str, ...], as_json: bool) -> None:
+        executor: str, scheduler: str | None, workers: int | None, threads_per_run: int,
+        no_progress: bool, loggers: tuple[str, ...], as_json: bool) -> None:
     """Run a benchmark FILE (a path, or a bundled name such as hpa_table4) and print its table
     beside the paper's numbers."""
     from micro_bench.dist import is_main_process
@@ -159,8 +165,10 @@ def run(ctx: click.Context, file: Path, profile: str | None, overrides: tuple[st
         if main:
             log.info(f"{config.title} — {len(config.runs)} run(s)" + (f", profile {profile}" if profile else ""))
         quiet = bool((ctx.find_root().obj or {}).get("quiet"))
+        options = {"workers": workers, "threads_per_run": threads_per_run,
+                   "plugins_dir": str(_PLUGINS_DIR[0]) if _PLUGINS_DIR else None}
         results = run_benchmark(config, out, force=force, pm=_pm(), executor=executor, scheduler=scheduler,
-                                progress=not no_progress and not quiet and main, echo=log.info)
+                                executor_options=options, progress=not no_progress and not quiet and main, echo=log.info)
     finally:
         if before is None:
             os.environ.pop("MICRO_BENCH_LOGGERS", None)

@@ -1,13 +1,14 @@
-"""Executors: run a benchmark's rows here, one after another, or on a dask.distributed cluster."""
+"""Executors: run a benchmark's rows here, one after another, or with an executor a plugin names
+(the bundled ``dask``: one dask.distributed task per run)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from micro_bench.config import BenchmarkConfig, RunConfig
+from micro_bench.config import BenchmarkConfig
 from micro_bench.errors import MicroBenchError
 from micro_bench.results import RunResult
 
@@ -47,58 +48,32 @@ def _run_local(
     return results
 
 
-def _run_remote(cfg: RunConfig, out: str, force: bool, position: tuple[int, int]) -> dict[str, Any]:
-    from micro_bench.runner import run_one
-
-    result = run_one(cfg, Path(out), force=force, position=position, progress=False, echo=None)
-    data = result.to_dict()
-    data["cached"] = result.cached
-    return data
-
-
-def _run_dask(
-    config: BenchmarkConfig, out: Path, *, force: bool, scheduler: str | None,
-    echo: Callable[[str], None] | None,
-) -> list[RunResult]:
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError as exc:  # pragma: no cover - the [distributed] extra
-        raise MicroBenchError("--executor dask needs dask.distributed: pip install 'micro-bench[distributed]'") from exc
-    cluster = None
-    if scheduler:
-        client = Client(scheduler)
-    else:
-        cluster = LocalCluster(processes=False, n_workers=1, threads_per_worker=1)
-        client = Client(cluster)
-    try:
-        total = len(config.runs)
-        if echo:
-            echo(f"sending {total} runs to {client.scheduler.address}")
-        futures = [
-            client.submit(_run_remote, cfg, str(out.resolve()), force, (i, total), pure=False)
-            for i, cfg in enumerate(config.runs, start=1)
-        ]
-        results = []
-        for cfg, data in zip(config.runs, client.gather(futures), strict=True):
-            cached = data.pop("cached", False)
-            result = RunResult.from_dict(data)
-            result.cached = cached
-            result.label = cfg.label
-            results.append(result)
-        return results
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+def _executors(pm: Any) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for mapping in pm.hook.micro_bench_executors():
+        found.update(mapping or {})
+    return found
 
 
 def run_all(
     config: BenchmarkConfig, out: Path, *, force: bool, pm: Any, executor: str,
-    scheduler: str | None, progress: bool, echo: Callable[[str], None] | None,
+    progress: bool, echo: Callable[[str], None] | None, options: Mapping[str, Any] | None = None,
 ) -> list[RunResult]:
-    """Run every row; ``executor`` is ``"local"`` or ``"dask"`` (``scheduler``: a cluster address)."""
+    """Run every row: ``executor`` is ``"local"`` (here, in order) or a name a plugin provides
+    through ``micro_bench_executors`` (the bundled ``dask``); ``options`` go to that executor."""
     if executor == "local":
         return _run_local(config, out, force=force, pm=pm, progress=progress, echo=echo)
-    if executor == "dask":
-        return _run_dask(config, out, force=force, scheduler=scheduler, echo=echo)
-    raise MicroBenchError(f"unknown executor {executor!r}; expected 'local' or 'dask'")
+    if pm is None:
+        from micro_bench.plugin_manager import get_plugin_manager
+
+        pm = get_plugin_manager()
+    found = _executors(pm)
+    if executor not in found:
+        raise MicroBenchError(f"unknown executor {executor!r}; available: {', '.join(['local', *sorted(found)])}")
+    target = found[executor]
+    if isinstance(target, str):
+        import importlib
+
+        module, _, attr = target.partition(":")
+        target = getattr(importlib.import_module(module), attr)
+    return list(target(config, out, pm=pm, force=force, progress=progress, echo=echo, options=dict(options or {})))

@@ -188,6 +188,28 @@ def micro_bench_benchmarks() -> Iterable[str | Path]:
     """
 
 
+@hookspec
+def micro_bench_executors() -> Mapping[str, str]:
+    """Name executors for ``micro-bench run --executor NAME`` (``local`` is the core's own).
+
+    Every implementation is called; each returns ``{name: "package.module:callable"}``. The
+    callable runs every row of a benchmark and returns the results in row order::
+
+        run(config, out, *, pm, force, progress, echo, options) -> list[RunResult]
+
+    ``options`` holds ``scheduler``, ``workers``, ``threads_per_run``, ``retries`` and
+    ``plugins_dir`` as given on the command line (absent keys: the executor's defaults).
+
+    Example::
+
+        @hookimpl
+        def micro_bench_executors():
+            return {"ray": "micro_bench_ray.executor:run_ray"}
+
+    .. versionadded:: 0.2
+    """
+
+
 @hookspec(firstresult=True)
 def micro_bench_resolve_component(kind: str, name: str) -> ComponentSpec | None:
     """Resolve a name no provider hook listed, for open namespaces such as ``timm:<model>``.

@@ -52,6 +52,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "micro_bench_report.plugin",
     "micro_bench_tensorboard.plugin",
     "micro_bench_mlflow.plugin",
+    "micro_bench_dask.plugin",
 )
 
 

@@ -218,6 +218,7 @@ def _execute(
 def run_benchmark(
     config: BenchmarkConfig, out: str | Path = "runs", *, force: bool = False, pm: Any = None,
     executor: str = "local", scheduler: str | None = None, progress: bool = True,
+    executor_options: Mapping[str, Any] | None = None,
     echo: Callable[[str], None] | None = logging.getLogger("micro_bench.run").info,
 ) -> list[RunResult]:
     """Run every row of ``config`` and write ``<out>/<benchmark>/index.json`` for the tables.
@@ -226,7 +227,8 @@ def run_benchmark(
     call prints nothing unless the caller configures logging (the CLI does)."""
     from micro_bench.dispatch import run_all
 
-    results = run_all(config, Path(out), force=force, pm=pm, executor=executor, scheduler=scheduler,
+    options = {**({"scheduler": scheduler} if scheduler else {}), **dict(executor_options or {})}
+    results = run_all(config, Path(out), force=force, pm=pm, executor=executor, options=options,
                       progress=progress, echo=echo if is_main_process() else None)
     if is_main_process():
         write_index(config, Path(out), results)

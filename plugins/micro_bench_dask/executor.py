@@ -1,0 +1,179 @@
+"""Runs of a benchmark as dask.distributed tasks.
+
+Without ``--scheduler`` a local cluster of worker processes is started: one per GPU when there
+are GPUs (dask-cuda's ``LocalCUDACluster`` when installed, else one nanny per GPU with its own
+``CUDA_VISIBLE_DEVICES``), else ``cores // threads_per_run``, each worker's BLAS/OpenMP pools
+sized to ``threads_per_run``. Every run is one task: a run whose trainer declares
+``accelerator: True`` (the ``torch`` trainer, unless ``device: cpu``) asks for one ``GPU`` worker
+resource where the workers have it, so two runs never share a GPU. A task whose worker dies is
+retried (``retries``) and the run resumes from its last checkpoint in the shared runs folder;
+the per-run lock keeps two workers from computing one run. Workers rebuild the caller's plugin
+set (bundled, entry points, ``--plugins-dir``, directly registered modules) from a
+:class:`HostRecipe`, and run dask computations inside a run on their own threads (a run's arrays
+stay in its worker). Results land in the same run folders with the same keys as the serial
+executor, so serial and distributed runs reuse each other.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import types
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from micro_bench.errors import MicroBenchError
+
+__all__ = ["HostRecipe", "gpu_count", "recipe_of", "run_dask"]
+
+_HOSTS: dict[HostRecipe, Any] = {}  # per worker process: plugin managers rebuilt from recipes
+
+
+@dataclass(frozen=True)
+class HostRecipe:
+    """What a worker needs to rebuild the caller's plugin manager."""
+
+    builtins: bool = True
+    entrypoints: bool | None = None
+    plugins_dir: str | None = None
+    modules: tuple[str, ...] = ()
+
+    def build(self) -> Any:
+        import importlib
+
+        from micro_bench.plugin_manager import make_plugin_manager
+
+        if self not in _HOSTS:
+            _HOSTS[self] = make_plugin_manager(
+                builtins=self.builtins, entrypoints=self.entrypoints, plugins_dir=self.plugins_dir,
+                plugins=[importlib.import_module(m) for m in self.modules])
+        return _HOSTS[self]
+
+
+def recipe_of(pm: Any, plugins_dir: str | Path | None = None) -> HostRecipe:
+    """The recipe of ``pm``: the sources it loaded from, and the modules registered directly."""
+    from micro_bench.plugin_manager import plugin_infos
+
+    infos = plugin_infos(pm)
+    folder = plugins_dir or next((str(Path(i.module).parent) for i in infos if i.source == "plugins_dir"), None)
+    registered = {i.name for i in infos if i.source == "registered"}
+    modules = tuple(plugin.__name__ for name, plugin in pm.list_name_plugin()
+                    if name in registered and isinstance(plugin, types.ModuleType))
+    return HostRecipe(builtins=any(i.source == "builtin" for i in infos),
+                      entrypoints=any(i.source == "entrypoint" for i in infos),
+                      plugins_dir=str(folder) if folder else None, modules=modules)
+
+
+def gpu_count() -> int:
+    """GPUs this process may use: ``CUDA_VISIBLE_DEVICES`` when set, else torch's count (0 without torch)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return 0
+    return int(torch.cuda.device_count())
+
+
+def _run_remote(recipe: HostRecipe, cfg: Any, out: str, force: bool, position: tuple[int, int]) -> dict[str, Any]:
+    import dask
+
+    from micro_bench.registry import registries
+    from micro_bench.runner import run_one
+
+    pm = recipe.build()
+    started = time.perf_counter()
+    with dask.config.set(scheduler="threads"):
+        result = run_one(cfg, Path(out), pm=pm, registries=registries(pm), force=force, position=position,
+                         progress=False, echo=None)
+    data = result.to_dict()
+    data["cached"], data["wall_s"] = result.cached, time.perf_counter() - started
+    return data
+
+
+def _local_cluster(workers: int | None, threads: int, gpus: int) -> Any:
+    from distributed import Nanny, Scheduler, SpecCluster
+
+    env = {k: str(threads) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    if gpus:
+        try:
+            from dask_cuda import LocalCUDACluster
+        except ImportError:
+            pass
+        else:  # pragma: no cover - needs GPUs and dask-cuda
+            return LocalCUDACluster(n_workers=workers or gpus, threads_per_worker=threads,
+                                    resources={"GPU": 1}, dashboard_address=None)
+    n = workers or (gpus or max(1, (os.cpu_count() or 1) // threads))
+    specs = {}
+    for i in range(n):
+        worker_env = dict(env, **({"CUDA_VISIBLE_DEVICES": str(i % gpus)} if gpus else {}))
+        specs[f"run-worker-{i}"] = {"cls": Nanny, "options": {
+            "nthreads": 1, "env": worker_env, "resources": {"GPU": 1} if gpus else None}}
+    return SpecCluster(workers=specs, scheduler={"cls": Scheduler, "options": {"dashboard_address": None}},
+                       silence_logs=True)
+
+
+def _uses_gpu(cfg: Any, pm: Any) -> bool:
+    from micro_bench.registry import registries
+
+    trainer = cfg.trainer
+    if trainer is None or str(trainer.params.get("device", "auto")).startswith("cpu"):
+        return False
+    return bool(registries(pm)["trainer"].spec(trainer.name).extra.get("accelerator", False))
+
+
+def run_dask(config: Any, out: Path, *, pm: Any, force: bool, progress: bool,
+             echo: Callable[[str], None] | None, options: Mapping[str, Any]) -> list[Any]:
+    """Run every row of ``config`` as a task; ``options``: scheduler, workers, threads_per_run,
+    retries, plugins_dir. Returns the results in row order."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:
+        raise MicroBenchError("--executor dask needs dask.distributed: pip install 'micro-bench[distributed]'") from exc
+    from micro_bench.results import RunResult
+
+    address = options.get("scheduler")
+    threads = int(options.get("threads_per_run") or 1)
+    cluster = None
+    if address:
+        try:
+            client = Client(address, timeout=options.get("connect_timeout", "10s"))
+        except (OSError, TimeoutError) as exc:
+            raise MicroBenchError(f"cannot reach the dask scheduler at {address}: {exc}") from None
+    else:
+        cluster = _local_cluster(options.get("workers"), threads, gpu_count())
+        client = Client(cluster)
+    try:
+        workers = client.scheduler_info().get("workers", {})
+        has_gpu = any((w.get("resources") or {}).get("GPU") for w in workers.values())
+        recipe = recipe_of(pm, options.get("plugins_dir"))
+        total, tag = len(config.runs), uuid.uuid4().hex[:8]
+        if echo:
+            echo(f"sending {total} runs to {len(workers)} dask worker(s) at {client.scheduler.address}")
+        futures = {}
+        for i, cfg in enumerate(config.runs, start=1):
+            resources = {"GPU": 1} if has_gpu and _uses_gpu(cfg, pm) else None
+            future = client.submit(_run_remote, recipe, cfg, str(Path(out).resolve()), force, (i, total),
+                                   key=f"micro-bench-{config.name}-{i}-{tag}", pure=False,
+                                   retries=int(options.get("retries", 2)), resources=resources)
+            futures[future] = i
+        results: dict[int, Any] = {}
+        for done, future in enumerate(as_completed(futures), start=1):
+            i = futures[future]
+            data = future.result()
+            cached, wall = data.pop("cached", False), data.pop("wall_s", 0.0)
+            result = RunResult.from_dict(data)
+            result.cached, result.label = cached, config.runs[i - 1].label
+            results[i] = result
+            if echo:
+                state = "reused finished run" if cached else f"finished in {wall:.0f}s"
+                echo(f"[{done}/{total} done] {result.label}: {state} ({result.key})")
+        return [results[i] for i in range(1, total + 1)]
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
