@@ -229,6 +229,9 @@ from micro_bench.cli_info import check_plugin, list_, plugins  # noqa: E402 - th
 
 for _command in (list_, plugins, check_plugin):
     cli.add_command(_command)
+from micro_bench.cli_verify import verify_  # noqa: E402 - defined apart to keep this module small
+
+cli.add_command(verify_)
 
 
 def main() -> None:

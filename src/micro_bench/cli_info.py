@@ -73,7 +73,8 @@ def plugins(as_json: bool) -> None:
     for plugin, message in problems:
         for info in infos:
             if info["name"] == plugin and info["status"] == "ok":
-                info["status"], info["error"] = "broken", message
+                info["status"] = "disabled" if "is disabled" in message else "broken"
+                info["error"] = message
     if as_json:
         click.echo(json.dumps(infos, indent=2))
         return

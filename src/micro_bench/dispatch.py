@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -27,25 +28,36 @@ def _run_local(
     from micro_bench.runner import build_dataset, run_one
 
     datasets: dict[str, Any] = {}
-    results: list[RunResult] = []
+    results: dict[int, RunResult] = {}
     total = len(config.runs)
     started = time.perf_counter()
-    for i, cfg in enumerate(config.runs, start=1):
+    # Two processes on one --out split the work: a run another process holds is skipped at first
+    # and waited for at the end (then reused). Under torchrun the ranks must stay in step: no skip.
+    order = [(i, True) for i in range(1, total + 1)]
+    skip = os.environ.get("WORLD_SIZE", "1") == "1"
+    while order:
+        i, first = order.pop(0)
+        cfg = config.runs[i - 1]
         ds_key = repr(cfg.dataset.to_dict())
         if ds_key not in datasets:
             datasets[ds_key] = build_dataset(cfg)
-        if echo:
+        if echo and first:
             done = time.perf_counter() - started
-            eta = f", about {_fmt_seconds(done / (i - 1) * (total - i + 1))} left" if i > 1 else ""
+            eta = f", about {_fmt_seconds(done / len(results) * (total - len(results)))} left" if results else ""
             echo(f"[run {i}/{total}] {cfg.label}{eta}")
         # The run's log lines (one per epoch: losses, lr, samples/s) also go to the terminal.
         result = run_one(cfg, out, pm=pm, dataset=datasets[ds_key], force=force,
-                         position=(i, total), progress=progress,
+                         position=(i, total), progress=progress, wait=not (skip and first),
                          echo=(lambda line: echo(f"    {line}")) if echo else None)
+        if result is None:
+            if echo:
+                echo(f"[run {i}/{total}] {cfg.label}: being computed by another process; later")
+            order.append((i, False))
+            continue
         if echo and result.cached:
             echo(f"[run {i}/{total}] {cfg.label}: reused finished run {result.key} (use --force to recompute)")
-        results.append(result)
-    return results
+        results[i] = result
+    return [results[i] for i in range(1, total + 1)]
 
 
 def _executors(pm: Any) -> dict[str, Any]:

@@ -53,6 +53,8 @@ class Registry:
         self._owners: dict[str, str] = {}
         #: ``(plugin, message)`` for hooks that returned something other than ComponentSpecs.
         self.problems: list[tuple[str, str]] = []
+        #: Plugins disabled because they provide a name an earlier plugin already provides.
+        self.disabled: set[str] = set()
         self._collect()
 
     # -- building ---------------------------------------------------------------------------
@@ -78,18 +80,27 @@ class Registry:
                     raise PluginError(message) from exc
                 self.problems.append((plugin, message))
                 continue
+            clash = next((s.name for s in specs if s.name in self._specs), None)
+            if clash is not None:
+                message = (f"duplicate {self.kind} {clash!r}: provided by plugin {self._owners[clash]!r} "
+                           f"and by plugin {plugin!r}; {self._owners[clash]!r} wins and plugin {plugin!r} "
+                           "is disabled. Rename one, or disable a plugin with MICRO_BENCH_DISABLED_PLUGINS")
+                if strict:
+                    raise ComponentError(message)
+                self.problems.append((plugin, message))
+                self.disabled.add(plugin)
+                continue
             for spec in specs:
                 self._add(spec, plugin)
 
     def _add(self, spec: ComponentSpec, plugin: str) -> None:
-        if spec.name in self._specs:
-            raise ComponentError(
-                f"duplicate {self.kind} {spec.name!r}: provided by plugin {self._owners[spec.name]!r} "
-                f"and by plugin {plugin!r}. Rename one, or disable a plugin with "
-                f"MICRO_BENCH_DISABLED_PLUGINS"
-            )
         self._specs[spec.name] = spec
         self._owners[spec.name] = plugin
+
+    def drop(self, plugin: str) -> None:
+        """Forget every component of ``plugin`` (disabled for a duplicate in another kind)."""
+        for name in [n for n, owner in self._owners.items() if owner == plugin]:
+            del self._specs[name], self._owners[name]
 
     # -- lookup -----------------------------------------------------------------------------
     def names(self, pattern: str | None = None) -> list[str]:
@@ -204,5 +215,9 @@ def registries(pm: pluggy.PluginManager | None = None) -> dict[str, Registry]:
     # Keyed by the manager and its current plugins, so registering a plugin invalidates it.
     key = (id(pm), frozenset(id(p) for p in pm.get_plugins()))
     if key not in _CACHE:
-        _CACHE[key] = {kind: Registry(kind, pm) for kind in KINDS}
+        regs = {kind: Registry(kind, pm) for kind in KINDS}
+        for plugin in {p for reg in regs.values() for p in reg.disabled}:  # disabled in every kind
+            for reg in regs.values():
+                reg.drop(plugin)
+        _CACHE[key] = regs
     return _CACHE[key]

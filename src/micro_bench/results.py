@@ -101,7 +101,16 @@ def read_result(directory: Path) -> RunResult | None:
     path = Path(directory) / RESULT_FILE
     if not path.is_file():
         return None
-    return RunResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    from micro_bench.runfolder import read_result_file
+
+    data = read_result_file(path)
+    try:
+        return RunResult.from_dict(data)
+    except (TypeError, KeyError, AttributeError) as exc:
+        from micro_bench.runfolder import ResultError
+
+        raise ResultError(f"{path}: not a micro-bench result ({type(exc).__name__}: {exc}); "
+                          "rerun with --force") from None
 
 
 def read_index(benchmark_dir: Path) -> dict[str, Any]:

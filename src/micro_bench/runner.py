@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 import time
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,9 @@ from micro_bench.config import BenchmarkConfig, Component, RunConfig
 from micro_bench.contract import PARTS, Run, RunContext, Split
 from micro_bench.dist import is_main_process
 from micro_bench.evaluate import class_counts, compute_metrics, thresholds_for
+from micro_bench.hookcall import call_isolated
 from micro_bench.results import RunResult, read_result, write_json
+from micro_bench.runfolder import FINALISED, run_lock, set_aside
 from micro_bench.validate import model_extra
 
 __all__ = ["Prepared", "Run", "prepare", "run_benchmark", "run_key", "run_one"]
@@ -84,9 +86,13 @@ def run_key(cfg: RunConfig, fingerprint: str, distributions: Mapping[str, str] |
     ``{distribution: version}`` of the components' providers."""
     from micro_bench import __version__
 
-    data = cfg.to_dict()
-    data.pop("label", None)
-    blob = json.dumps({"config": data, "dataset": fingerprint, "version": __version__,
+    return key_of(cfg.to_dict(), fingerprint, __version__, distributions)
+
+
+def key_of(run: Mapping[str, Any], fingerprint: str, version: str, distributions: Mapping[str, str] | None) -> str:
+    """:func:`run_key` from recorded data (``config.json``: ``run``, fingerprint, version, ...)."""
+    data = {k: v for k, v in run.items() if k != "label"}
+    blob = json.dumps({"config": data, "dataset": fingerprint, "version": version,
                        "distributions": dict(distributions or {})}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -104,9 +110,10 @@ def _logger(path: Path, echo: Callable[[str], None] | None) -> Callable[[str], N
 def run_one(
     cfg: RunConfig, out: Path, *, pm: Any = None, registries: Mapping[str, Any] | None = None,
     dataset: Any = None, force: bool = False, position: tuple[int, int] = (1, 1),
-    progress: bool = True, echo: Callable[[str], None] | None = None,
-) -> RunResult:
-    """Execute (or reuse) one run and return its result."""
+    progress: bool = True, echo: Callable[[str], None] | None = None, wait: bool = True,
+) -> RunResult | None:
+    """Execute (or reuse) one run and return its result; under the run's lock (see
+    :mod:`micro_bench.runfolder`). ``wait=False``: None at once if another process holds it."""
     if pm is None:
         from micro_bench.plugin_manager import get_plugin_manager
 
@@ -118,31 +125,26 @@ def run_one(
     dists = component_distributions(cfg, regs, pm)
     key = run_key(cfg, ds.fingerprint, dists)
     directory = Path(out) / cfg.benchmark / key
-    finished = read_result(directory)
-    if finished is not None and not force:
-        finished.cached = True
-        finished.label = cfg.label
-        return finished
-    # Under torchrun every rank trains (the collectives need them) but only rank 0 writes files
-    # and fires the lifecycle hooks, so loggers and figures see each run once.
+    # Under torchrun every rank trains (the collectives need them) but only rank 0 writes files,
+    # holds the run's lock and fires the lifecycle hooks, so loggers and figures see each run once.
     main = is_main_process()
-    # --force keeps the finished run aside until the new one has finished: a failed recompute
-    # puts it back, so nothing already written is lost.
-    backup = directory.with_name(f".{directory.name}.replaced") if main and force and directory.exists() else None
-    if backup is not None:
-        shutil.rmtree(backup, ignore_errors=True)
-        directory.rename(backup)
-    try:
-        result = _execute(cfg, key, directory, ds, regs, pm, main=main, position=position,
-                          progress=progress, echo=echo, dists=dists)
-    except BaseException:
-        if backup is not None:
-            shutil.rmtree(directory, ignore_errors=True)
-            backup.rename(directory)
-        raise
-    if backup is not None:
-        shutil.rmtree(backup, ignore_errors=True)
-    return result
+    with run_lock(directory, wait=wait) if main else nullcontext(True) as held:
+        if not held:
+            return None
+        finished = None if force else read_result(directory)
+        if finished is not None:
+            if main and not (directory / FINALISED).exists():  # killed before its run_end hooks
+                _finalise(pm, Run(cfg, key, directory, position), finished, _logger(directory / "log.txt", echo))
+            finished.cached, finished.label = True, cfg.label
+            return finished
+        with set_aside(directory, main and force):
+            return _execute(cfg, key, directory, ds, regs, pm, main=main, position=position,
+                            progress=progress, echo=echo, dists=dists)
+
+
+def _finalise(pm: Any, run: Run, result: RunResult, log: Callable[[str], None]) -> None:
+    call_isolated(pm.hook.micro_bench_run_end, log, run=run, result=result)
+    (run.directory / FINALISED).touch()
 
 
 def _execute(
@@ -165,11 +167,11 @@ def _execute(
     ctx = RunContext(
         directory=directory, seed=cfg.seed, label=cfg.label, log=log, progress=progress,
         position=position, benchmark=cfg.benchmark,
-        epoch_end=(lambda epoch, m: pm.hook.micro_bench_epoch_end(run=run, epoch=epoch, metrics=m))
-        if main else (lambda epoch, m: None),
+        epoch_end=(lambda epoch, m: (call_isolated(pm.hook.micro_bench_epoch_end, log, run=run, epoch=epoch,
+                                                   metrics=m), None)[1]) if main else (lambda epoch, m: None),
     )
     if main:
-        pm.hook.micro_bench_run_start(run=run)
+        call_isolated(pm.hook.micro_bench_run_start, log, run=run)
     built = prepare(cfg, regs, dataset=ds)
     t0 = time.perf_counter()
     split = built.split
@@ -211,7 +213,7 @@ def _execute(
     write_json(directory / "result.json", result.to_dict())
     log(f"finished {cfg.label!r}: " + ", ".join(
         f"{k}={v:.4f}" for k, v in result.metrics.items() if isinstance(v, float)))
-    pm.hook.micro_bench_run_end(run=run, result=result)
+    _finalise(pm, run, result, log)
     return result
 
 

@@ -71,5 +71,10 @@ def validate_config(config: BenchmarkConfig, registries: Mapping[str, Any], pm: 
             _check(registries, kind, comp, run.origins.get(key, key), str(config.path), run.seed)
         for j, metric in enumerate(run.metrics):
             _check(registries, "metric", metric, f"{run.origins.get('metrics', 'metrics')}[{j}]", str(config.path), run.seed)
-    if pm is not None:
-        pm.hook.micro_bench_configure(config=config)
+    if pm is not None:  # a plugin's ConfigError rejects the file; any other exception is reported
+        import sys
+
+        from micro_bench.hookcall import call_isolated
+
+        call_isolated(pm.hook.micro_bench_configure, lambda m: sys.stderr.write(f"warning: {m}\n"),
+                      user_errors=True, config=config)

@@ -1,0 +1,187 @@
+"""Run folders under faults: a lock per run, exactly one finished result through ``--force``
+and any interruption, and ``micro-bench verify RUNS_DIR`` (with ``--fix``).
+
+Layout beside a run folder ``<out>/<bench>/<key>/``:
+
+* ``.<key>.lock``: a ``filelock`` lock (``fcntl``: the OS releases it when the holder dies, so a
+  stale lock from a killed process is taken over at once); ``.<key>.owner`` says who holds it
+  (pid, host, since when) for the message of a process that waits.
+* ``.<key>.replaced``: the finished folder a ``--force`` recompute set aside. :func:`recover`
+  (run under the lock before anything else touches the run) keeps exactly one finished result:
+  the new one if it finished, else the set-aside one, put back.
+* ``<key>/.finalised``: written after the ``run_end`` hooks; a result without it is finalised
+  again (hooks re-fired) when it is next reused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from micro_bench.errors import MicroBenchError
+
+__all__ = ["FINALISED", "ResultError", "holder", "recover", "run_lock", "set_aside", "verify_runs"]
+
+FINALISED = ".finalised"
+
+
+class ResultError(MicroBenchError, ValueError):
+    """A result file that cannot be read."""
+
+
+def _side(directory: Path, suffix: str) -> Path:
+    return directory.parent / f".{directory.name}.{suffix}"
+
+
+def holder(directory: Path) -> str:
+    """Who holds the run's lock, as written by the holder (``"pid 12 on host h since ..."``)."""
+    try:
+        return _side(directory, "owner").read_text(encoding="utf-8").strip()
+    except OSError:
+        return "another process"
+
+
+@contextmanager
+def run_lock(directory: Path, *, wait: bool = True) -> Iterator[bool]:
+    """Hold the run's lock; yields False at once (without it) when ``wait`` is off and another
+    process holds it."""
+    from filelock import FileLock, Timeout
+
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(_side(directory, "lock")))
+    try:
+        lock.acquire(timeout=-1 if wait else 0)
+    except Timeout:
+        yield False
+        return
+    owner = _side(directory, "owner")
+    try:
+        owner.write_text(f"pid {os.getpid()} on host {socket.gethostname()} since "
+                         f"{time.strftime('%Y-%m-%d %H:%M:%S')}", encoding="utf-8")
+        recover(directory)
+        yield True
+    finally:
+        owner.unlink(missing_ok=True)
+        lock.release()
+
+
+def _finished(directory: Path) -> bool:
+    try:
+        json.loads((directory / "result.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def recover(directory: Path) -> str | None:
+    """After an interrupted ``--force``: keep the new result if it finished, else put the old one
+    back. Returns what was done, or None when there was nothing to do. Call it under the lock."""
+    backup = _side(directory, "replaced")
+    if not backup.exists():
+        return None
+    if _finished(directory):
+        shutil.rmtree(backup)
+        return f"removed {backup.name} (the recompute had finished)"
+    if directory.exists():
+        shutil.rmtree(directory)
+    backup.rename(directory)
+    return f"restored {directory.name} from {backup.name} (the recompute had not finished)"
+
+
+@contextmanager
+def set_aside(directory: Path, active: bool) -> Iterator[None]:
+    """With ``active`` (``--force``) and a finished run in ``directory``: move it to
+    ``.<key>.replaced`` while the body recomputes; put it back if the body fails, delete it once
+    the body has succeeded. A kill in between is resolved by :func:`recover`."""
+    backup = _side(directory, "replaced")
+    moved = active and directory.exists()
+    if moved:
+        directory.rename(backup)  # recover() ran under the lock: no older backup exists
+    try:
+        yield
+    except BaseException:
+        if moved:
+            shutil.rmtree(directory, ignore_errors=True)
+            backup.rename(directory)
+        raise
+    if moved:
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def _check_run(directory: Path) -> list[str]:
+    """Problems of one finished run folder (empty: fine)."""
+    from micro_bench.runner import key_of
+
+    problems = []
+    try:
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        result = json.loads((directory / "result.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return [f"{directory}: unreadable config.json or result.json ({exc})"]
+    if not isinstance(config, dict) or config.get("key") != directory.name:
+        problems.append(f"{directory}: config.json key {config.get('key') if isinstance(config, dict) else None!r} "
+                        "does not match the folder name")
+    elif isinstance(config.get("run"), dict):
+        key = key_of(config["run"], str(config.get("dataset_fingerprint", "")), str(config.get("version", "")),
+                     config.get("distributions"))
+        if key != directory.name:
+            problems.append(f"{directory}: the hash of config.json ({key}) does not match the folder key")
+    if not isinstance(result, dict) or result.get("key") != directory.name:
+        problems.append(f"{directory}: result.json belongs to another run")
+    if not (directory / "predictions.npz").is_file():
+        problems.append(f"{directory}: predictions.npz missing")
+    return problems
+
+
+def verify_runs(runs_dir: Path, *, fix: bool = False) -> dict[str, list[str]]:
+    """Check every run folder under ``runs_dir`` and list leftovers; ``fix`` cleans them.
+
+    Returns ``{"ok": [...], "problems": [...], "leftovers": [...], "fixed": [...]}``.
+    """
+    out: dict[str, list[str]] = {"ok": [], "problems": [], "leftovers": [], "fixed": []}
+    if not runs_dir.is_dir():
+        raise MicroBenchError(f"{runs_dir}: not a folder of benchmark results")
+    for bench in sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for backup in sorted(bench.glob(".*.replaced")):
+            key = backup.name[1:-len(".replaced")]
+            out["leftovers"].append(f"{backup} (set aside by an interrupted --force)")
+            if fix:
+                with run_lock(bench / key, wait=False) as held:  # run_lock recovers on entry
+                    out["fixed"].append(f"{bench / key}: recovered" if held else f"{bench / key}: busy, skipped")
+        for run in sorted(p for p in bench.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            for tmp in sorted([*run.rglob("*.tmp"), *run.rglob("*.partial")]):
+                out["leftovers"].append(f"{tmp} (temporary file of an interrupted write)")
+                if fix:
+                    tmp.unlink(missing_ok=True)
+                    out["fixed"].append(f"{tmp}: removed")
+            if not (run / "result.json").exists():
+                if (run / "config.json").exists():
+                    out["ok"].append(f"{run}: unfinished (resumes on the next run)")
+                continue
+            problems = _check_run(run)
+            out["problems" if problems else "ok"].extend(problems or [f"{run}: OK"])
+            last = run / "checkpoints" / "last.pt"
+            if last.is_file():
+                final = (run / "checkpoints" / "model.pt").is_file()
+                out["leftovers"].append(f"{last} (resume state of a finished run; "
+                                        + ("model.pt kept)" if final else "rerun the benchmark to shrink it to model.pt)"))
+                if fix and final:
+                    last.unlink()
+                    out["fixed"].append(f"{last}: removed")
+    return out
+
+
+def read_result_file(path: Path) -> Any:
+    """``json.loads`` of a result file, or a :class:`ResultError` naming it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ResultError(f"{path}: corrupt result file ({exc}); run `micro-bench verify "
+                          f"{path.parent.parent.parent}` or rerun with --force") from None
