@@ -65,11 +65,22 @@ def data() -> None:
 @click.option("--scheduler", default=None, metavar="ADDR", help="dask.distributed scheduler address (default: local processes).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Local worker processes (default: all cores).")
 @click.option("--block-size", type=click.IntRange(min=1), default=32, show_default=True, help="Samples per shard and per task.")
-def convert_cmd(src: str, dest: str, resolutions: str, scheduler: str | None, workers: int | None, block_size: int) -> None:
-    """Convert the Kaggle HPA layout in SRC into the zarr store DEST (resumable)."""
+@click.option("--storage-option", "storage_options", multiple=True, metavar="KEY=VALUE",
+              help="fsspec option for a URL DEST (s3://, gs://, ...), e.g. endpoint_url=...; repeatable.")
+def convert_cmd(src: str, dest: str, resolutions: str, scheduler: str | None, workers: int | None, block_size: int,
+                storage_options: tuple[str, ...]) -> None:
+    """Convert the Kaggle HPA layout in SRC into the zarr store DEST (resumable). DEST may be a
+    folder or an fsspec URL (converted in a local staging folder, then uploaded)."""
     from micro_bench_hpa.convert import convert
 
-    report = convert(src, dest, resolutions=_ints(resolutions), scheduler=scheduler, workers=workers, block_size=block_size)
+    options = {}
+    for item in storage_options:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--storage-option")
+        options[key] = value
+    report = convert(src, dest, resolutions=_ints(resolutions), scheduler=scheduler, workers=workers,
+                     block_size=block_size, storage_options=options)
     click.echo(f"{report['written']} samples written to {dest}; report: {dest}/convert_report.json")
     for kind, count in sorted(report["problems"].items()):
         click.echo(f"  skipped {count:6d}  {kind}")

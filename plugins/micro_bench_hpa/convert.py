@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+import shutil
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -193,12 +194,15 @@ def convert(
     workers: int | None = None,
     block_size: int = 32,
     progress: bool = True,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Convert ``src`` into the store ``dest`` (or finish an interrupted conversion).
 
     Args:
         src: source folder (Kaggle layout, full-size 16-bit fields or external data).
-        dest: the ``.zarr`` directory.
+        dest: the ``.zarr`` directory, a ``file://`` URL, or any fsspec URL (``s3://bucket/hpa.zarr``:
+            converted into a local staging store, resumable, then uploaded; see :func:`upload_store`).
+        storage_options: fsspec options for a URL ``dest`` (credentials, endpoint_url, ...).
         resolutions: output sides.
         scheduler: a dask.distributed scheduler address; ``None`` runs local worker processes.
         workers: local worker processes (default: CPU count; 1 runs in this process).
@@ -210,11 +214,20 @@ def convert(
     """
     from tqdm.auto import tqdm
 
+    from micro_bench_hpa.location import is_remote, local_path
+
+    if is_remote(dest):
+        staging = _staging(str(dest))
+        report = convert(src, staging, resolutions=resolutions, scheduler=scheduler, workers=workers,
+                         block_size=block_size, progress=progress)
+        upload_store(staging, str(dest), storage_options)
+        shutil.rmtree(staging, ignore_errors=True)
+        return {**report, "uploaded_to": str(dest)}
+    dest = local_path(dest)
     res = sorted({int(r) for r in resolutions}, reverse=True)
     plan = plan_conversion(src, min_side=res[0])
     if not plan.ids:
         raise SourceError(_nothing_to_convert(src, plan))
-    dest = Path(dest)
     group = create_store(
         dest,
         ids=plan.ids,
@@ -244,6 +257,32 @@ def convert(
         bar.close()
     seal(dest)  # shard_manifest.json: datasets refuse a shard that changes afterwards
     return _report(dest, plan.issues)
+
+
+def _staging(url: str) -> Path:
+    """The local folder a conversion to ``url`` is written to (and resumed in) before upload."""
+    import hashlib
+
+    base = Path(os.environ.get("MICRO_BENCH_CACHE") or Path.home() / ".cache" / "micro-bench")
+    return base / "staging" / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}.zarr"
+
+
+def upload_store(local: str | Path, url: str, storage_options: Mapping[str, Any] | None = None) -> int:
+    """Copy a finished local store to ``url``, file by file: chunks and shards first, the
+    ``zarr.json`` metadata after them and the root ``zarr.json`` last, so an interrupted upload is
+    never taken for a complete store (rerunning the conversion uploads again). Returns the number
+    of files."""
+    from micro_bench_hpa.location import filesystem
+
+    fs, root = filesystem(url, storage_options)
+    local = Path(local)
+    files = sorted(p for p in local.rglob("*") if p.is_file() and not p.name.endswith(".partial"))
+    order = sorted(files, key=lambda p: (p == local / "zarr.json", p.name == "zarr.json", str(p)))
+    for path in order:
+        target = f"{root.rstrip('/')}/{path.relative_to(local).as_posix()}"
+        fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        fs.put_file(str(path), target)
+    return len(order)
 
 
 def _report(dest: Path, issues: list[Issue]) -> dict[str, Any]:

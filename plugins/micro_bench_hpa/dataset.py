@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from micro_bench_hpa.integrity import check_open
+from micro_bench_hpa.location import is_remote, local_path
 from micro_bench_hpa.split import PARTS, split_name, stratified_split
 from micro_bench_hpa.store import DONE, PENDING, StoreError, open_store, write_cache_array
 
@@ -27,10 +28,13 @@ class HPADataset:
         rows: ``(N,) int64`` store row of each sample.
     """
 
-    def __init__(self, store_path: str | Path, resolution: int, *, name: str = "hpa") -> None:
-        self.path = Path(store_path)
+    def __init__(self, store_path: str | Path, resolution: int, *, name: str = "hpa",
+                 storage_options: Mapping[str, Any] | None = None) -> None:
+        # A folder, or any fsspec URL (micro_bench_hpa.location): the same code reads both.
+        self.path: Path | str = str(store_path) if is_remote(store_path) else local_path(store_path)
+        self.storage_options = dict(storage_options or {})
         self.name = name
-        group = open_store(self.path)
+        group = open_store(self.path, storage_options=self.storage_options)
         resolutions = list(group.attrs["resolutions"])
         if int(resolution) not in resolutions:
             raise StoreError(f"{self.path}: no images at resolution {resolution}; it holds {resolutions}")
@@ -52,7 +56,8 @@ class HPADataset:
         # Refuses missing or changed shard files (one stat per shard); their sizes are hashed
         # into the fingerprint, so a replaced shard changes the run key.
         shard_sizes = check_open(self.path, self.resolution, status, all_digests, group["ids"][:],
-                                 int(group["status"].chunks[0]), resolutions, group.attrs.get("digest"))
+                                 int(group["status"].chunks[0]), resolutions, group.attrs.get("digest"),
+                                 storage_options=self.storage_options)
         h = hashlib.sha256()
         for part in ("\n".join(self.ids).encode(), self.labels.tobytes(), self.digests.tobytes(), str(self.resolution).encode(),
                      np.asarray(shard_sizes, np.int64).tobytes()):
@@ -72,7 +77,7 @@ class HPADataset:
         key = split_name(fractions, seed)
         if key in self._splits:
             return self._splits[key]
-        group = open_store(self.path)
+        group = open_store(self.path, storage_options=self.storage_options)
         n_store = group["status"].shape[0]
         cached = f"splits/{key}"
         if cached in group:
@@ -99,7 +104,7 @@ class HPADataset:
         """Lazy ``(n, 4, R, R) uint8`` dask array of the given dataset indices (all if None)."""
         import dask.array as da
 
-        arr = open_store(self.path)[f"images/{self.resolution}"]
+        arr = open_store(self.path, storage_options=self.storage_options)[f"images/{self.resolution}"]
         block = arr.shards[0] if arr.shards else arr.chunks[0]
         lazy = da.from_zarr(arr, chunks=(block, *arr.shape[1:]))
         rows = self.rows if indices is None else self.rows[np.asarray(indices, dtype=np.int64)]
@@ -118,7 +123,7 @@ class HPADataset:
         idx = np.asarray(indices, dtype=np.int64)
         digest = hashlib.sha256(np.ascontiguousarray(self.rows[idx]).tobytes()).hexdigest()[:16]
         key = f"stats/rows_{digest}/{self.resolution}"
-        group = open_store(self.path)
+        group = open_store(self.path, storage_options=self.storage_options)
         if key in group:
             ms = group[key][:]
             return ms[0].astype(np.float64), ms[1].astype(np.float64)
@@ -132,7 +137,8 @@ class HPADataset:
 
         idx = np.asarray(indices, dtype=np.int64)
         return HPATorchDataset(
-            self.path, self.resolution, self.rows[idx], self.labels[idx], augment=augment, mean=mean, std=std, seed=seed
+            self.path, self.resolution, self.rows[idx], self.labels[idx], augment=augment, mean=mean, std=std, seed=seed,
+            storage_options=self.storage_options,
         )
 
     def describe(self) -> Mapping[str, Any]:
@@ -153,14 +159,18 @@ class HPADataset:
         }
 
 
-def hpa(store: str | Path = "data/hpa.zarr", resolution: int = 256) -> HPADataset:
+def hpa(store: str = "data/hpa.zarr", resolution: int = 256,
+        storage_options: Mapping[str, Any] | None = None) -> HPADataset:
     """The real HPA data, from a store made by ``micro-bench data convert``.
 
     Args:
-        store: path of the zarr store.
+        store: the zarr store: a path, a ``file://`` URL or any fsspec URL (``s3://bucket/hpa.zarr``).
         resolution: image side to serve (one the store was converted at: 512, 256 or 64 by default).
+        storage_options: passed to fsspec for a URL (credentials, endpoint_url, ...).
     """
-    path = Path(store)
+    if is_remote(store):
+        return HPADataset(store, resolution, name="hpa", storage_options=storage_options)
+    path = local_path(store)
     if not path.exists():
         raise StoreError(
             f"HPA store not found at {path.resolve()}: download the Kaggle 'Human Protein Atlas Image "

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from micro_bench_hpa.location import filesystem, is_remote, local_path, remote_shard_sizes
 from micro_bench_hpa.store import DONE, StoreError, open_store, pixel_digest
 
 __all__ = ["MANIFEST", "check_open", "seal", "shard_path", "verify"]
@@ -125,14 +126,19 @@ def _manifest(store: Path) -> dict[str, dict[str, list[int]]] | None:
         raise StoreError(f"{path}: damaged shard manifest; run `micro-bench data verify {store}`") from None
 
 
-def check_open(store: Path, resolution: int, status: np.ndarray, digests: np.ndarray, ids: Sequence[str],
-               step: int, resolutions: Sequence[int], algorithm: str | None = None) -> list[int]:
+def check_open(store: Path | str, resolution: int, status: np.ndarray, digests: np.ndarray, ids: Sequence[str],
+               step: int, resolutions: Sequence[int], algorithm: str | None = None,
+               storage_options: Mapping[str, Any] | None = None) -> list[int]:
     """Refuse a store whose shards of ``resolution`` are missing or changed; return the shard
     sizes (``-1`` for a shard that holds only all-zero samples and has no file), for the
-    fingerprint."""
+    fingerprint. A remote store (an fsspec URL) is checked with one listing: presence and
+    sizes against its manifest (checksums: ``micro-bench data verify``)."""
     zero = _zero_digest(resolutions, algorithm)
     n_blocks = -(-len(status) // step) if step else 0
     needed = set(_needed_blocks(status, digests, step, zero))
+    if is_remote(store):
+        return _check_remote(str(store), resolution, n_blocks, needed, ids, step, storage_options)
+    store = local_path(store)
     manifest = (_manifest(store) or {}).get(str(resolution))
     verified = _load_verified(store) if manifest is not None else {}
     newly = False
@@ -166,6 +172,33 @@ def check_open(store: Path, resolution: int, status: np.ndarray, digests: np.nda
         verified[rel], newly = [st.st_size, st.st_mtime_ns], True
     if newly:
         _save_verified(store, verified)
+    return sizes
+
+
+def _check_remote(url: str, resolution: int, n_blocks: int, needed: set[int], ids: Sequence[str], step: int,
+                  storage_options: Mapping[str, Any] | None) -> list[int]:
+    fs, root = filesystem(url, storage_options)
+    found = remote_shard_sizes(url, resolution, storage_options)
+    manifest_path = f"{root.rstrip('/')}/{MANIFEST}"
+    try:
+        manifest = (json.loads(fs.cat(manifest_path))["shards"] if fs.exists(manifest_path) else {}).get(str(resolution))
+    except (ValueError, KeyError, TypeError, OSError):
+        raise StoreError(f"{url}/{MANIFEST}: damaged shard manifest; run `micro-bench data verify {url}`") from None
+    sizes = []
+    for block in range(n_blocks):
+        rel = f"images/{resolution}/c/{block}/0/0/0"
+        if block not in found:
+            if block in needed:
+                raise StoreError(
+                    f"{url}: shard file {rel} (samples {block * step}.. from id {ids[block * step]!r}) is "
+                    f"missing but its samples are marked written; run `micro-bench data verify {url}`")
+            sizes.append(-1)
+            continue
+        entry = (manifest or {}).get(str(block))
+        if entry is not None and int(entry[0]) != found[block]:
+            raise StoreError(f"{url}: shard file {rel} changed since the store was written (size differs "
+                             f"from {MANIFEST}); run `micro-bench data verify {url}` to name the damaged samples")
+        sizes.append(found[block])
     return sizes
 
 

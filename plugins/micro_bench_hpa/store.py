@@ -204,16 +204,31 @@ def create_store(
     return zarr.open_group(final, mode="r+", zarr_format=3)
 
 
-def open_store(path: str | Path, mode: str = "r") -> zarr.Group:
-    """Open a micro-bench/hpa store; a clear one-line :class:`StoreError` if it is not one."""
-    path = Path(path)
-    if not (path / "zarr.json").is_file():
+def open_store(path: str | Path, mode: str = "r", storage_options: Mapping[str, Any] | None = None) -> zarr.Group:
+    """Open a micro-bench/hpa store (a folder, a ``file://`` or any fsspec URL, see
+    :mod:`micro_bench_hpa.location`); a clear one-line :class:`StoreError` if it is not one."""
+    from micro_bench_hpa.location import filesystem, is_remote, local_path
+
+    where: Any
+    if is_remote(path):
+        where = str(path)
+        try:
+            fs, root = filesystem(where, storage_options)
+            found = fs.exists(f"{root.rstrip('/')}/zarr.json")
+        except (ImportError, ValueError, OSError) as exc:
+            raise StoreError(f"{where}: cannot open the store's location ({type(exc).__name__}: {exc})") from None
+    else:
+        where = local_path(path)
+        found = (where / "zarr.json").is_file()
+    if not found:
         raise StoreError(
-            f"{path}: not a micro-bench/hpa zarr store (expected a directory with zarr.json, "
+            f"{where}: not a micro-bench/hpa zarr store (expected a directory with zarr.json, "
             "made by `micro-bench data convert` or `micro-bench data synth`)"
         )
+    path = where
     try:
-        group = zarr.open_group(path, mode=mode, zarr_format=3)
+        group = zarr.open_group(path, mode=mode, zarr_format=3,
+                                **({"storage_options": dict(storage_options)} if storage_options and is_remote(path) else {}))
     except Exception as exc:  # noqa: BLE001 - zarr raises many types for damaged metadata
         raise StoreError(f"{path}: unreadable zarr metadata ({type(exc).__name__}: {exc}); "
                          "the store is damaged: convert again into a new folder") from None
@@ -333,7 +348,11 @@ def write_cache_array(path: str | Path, key: str, data: np.ndarray, attrs: Mappi
     into place (one atomic ``rename``); if another process got there first, its identical copy is
     kept. Returns whether this call wrote it; ``False`` also for a read-only store.
     """
-    root = Path(path)
+    from micro_bench_hpa.location import is_remote, local_path
+
+    if is_remote(path):  # runs treat remote stores as read-only; the caller recomputes
+        return False
+    root = local_path(path)
     parent, _, name = key.rpartition("/")
     tmp_key = f"{parent}/.tmp-{name}-{uuid.uuid4().hex}" if parent else f".tmp-{name}-{uuid.uuid4().hex}"
     try:

@@ -16,7 +16,7 @@ in one call with the same values and random draws as item-by-item ``__getitem__`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +71,10 @@ class HPATorchDataset(TorchDataset):
         mean: Sequence[float] | np.ndarray | torch.Tensor,
         std: Sequence[float] | np.ndarray | torch.Tensor,
         seed: int = 0,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.store = str(store)
+        self.storage_options = dict(storage_options or {})
         self.resolution = int(resolution)
         self.rows = np.asarray(rows, dtype=np.int64)
         self.targets = torch.as_tensor(np.asarray(labels, dtype=np.float32))
@@ -105,7 +107,7 @@ class HPATorchDataset(TorchDataset):
 
             from micro_bench_hpa.store import StoreError, open_store
 
-            array = open_store(self.store).get(f"images/{self.resolution}")
+            array = open_store(self.store, storage_options=self.storage_options).get(f"images/{self.resolution}")
             if not isinstance(array, zarr.Array):
                 raise StoreError(f"{self.store}: no array images/{self.resolution}")
             self._reader = SampleReader(array)
