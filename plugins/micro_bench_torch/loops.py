@@ -105,8 +105,11 @@ def mean_loss(
     loader: DataLoader,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     rt: Runtime,
+    scores: list[np.ndarray] | None = None,
 ) -> float:
-    """Sample-weighted mean of ``loss_fn`` over ``loader`` in eval mode (``nan`` when empty)."""
+    """Sample-weighted mean of ``loss_fn`` over ``loader`` in eval mode (``nan`` when empty).
+    With a ``scores`` list, each batch's sigmoid probabilities ``(B, K)`` are appended to it
+    (the same forward pass, for per-epoch validation metrics)."""
     net.eval()
     total, count = 0.0, 0
     for x, y in loader:
@@ -114,6 +117,8 @@ def mean_loss(
             logits = net(rt.batch(x))
         total += float(loss_fn(logits.float(), y.to(rt.device))) * len(x)
         count += len(x)
+        if scores is not None:
+            scores.append(torch.sigmoid(logits.float()).cpu().numpy())
     return total / count if count else math.nan
 
 

@@ -22,6 +22,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from micro_bench import Loss, RunContext, Schedule, Split, Transform, TTAPolicy
+from micro_bench.evaluate import EPOCH_METRICS
 from micro_bench_torch import distributed
 from micro_bench_torch.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from micro_bench_torch.errors import CheckpointError
@@ -51,6 +52,10 @@ class TorchTrainer:
         threads: CPU intra-op threads during fit/predict (``None``: torch's default).
         augment: training-time augmentation (the dataset's rotation/flip/lighting).
         checkpoint: write ``checkpoints/last.pt`` after every epoch and resume from it.
+        epoch_metrics: metric names (e.g. ``[f1_macro, roc_auc_macro]``) scored on the validation
+            predictions after every epoch (threshold 0.5) by the run's metric plugins, into the
+            history and ``epoch_end`` as ``val_<name>``; ``[]`` turns it off. It reuses the
+            ``val_loss`` forward pass and costs ~0.01% of an epoch (benchmarks/perf/epoch_metrics.py).
         keep_checkpoint: keep ``last.pt`` (with the optimizer state) after the run's result is
             written; by default it is shrunk to ``checkpoints/model.pt`` (weights only, what
             ``micro-bench predict`` loads; written in both cases).
@@ -76,6 +81,7 @@ class TorchTrainer:
         checkpoint: bool = True,
         keep_checkpoint: bool = False,
         bn_frozen: str = "eval",
+        epoch_metrics: Sequence[str] = ("f1_macro", "roc_auc_macro"),
     ) -> None:
         for key, value, low in (("batch_size", batch_size, 1), ("freeze_epochs", freeze_epochs, 0),
                                 ("num_workers", num_workers, 0)):
@@ -92,6 +98,7 @@ class TorchTrainer:
         if bn_frozen not in BN_FROZEN:
             raise ValueError(f"trainer 'torch': bn_frozen must be one of {', '.join(BN_FROZEN)}, got {bn_frozen!r}")
         self.bn_frozen = bn_frozen
+        self.epoch_metrics = tuple(epoch_metrics)
         self.runtime: Runtime = resolve_runtime(device, amp, channels_last, threads)
         #: ``(mean, std)`` of the train split, set by :meth:`fit` and used by :meth:`predict`.
         self.stats: tuple[np.ndarray, np.ndarray] | None = None
@@ -188,7 +195,11 @@ class TorchTrainer:
                 desc=f"run {index}/{count} {context.label} epoch {epoch + 1}/{total}"
                 + (" (head only)" if frozen else ""),
             )
-            val_loss = mean_loss(model, val_loader, loss, rt)
+            val_scores: list[np.ndarray] | None = [] if self.epoch_metrics else None
+            val_loss = mean_loss(model, val_loader, loss, rt, scores=val_scores)
+            scored = self._score_epoch(context, dataset.labels[val_idx], val_scores)
+            for key, value in scored.items():
+                history.setdefault(key, []).append(value)
             for key, value in (("epoch", epoch + 1), ("train_loss", stats.loss), ("val_loss", val_loss),
                                ("lr", stats.lrs[-1] if stats.lrs else self.lr), ("seconds", stats.seconds),
                                ("samples_per_s", stats.samples_per_s)):
@@ -206,12 +217,21 @@ class TorchTrainer:
             context.log(f"epoch {epoch + 1}/{total}: train_loss={stats.loss:.4f} val_loss={val_loss:.4f} "
                         f"lr={history['lr'][-1]:.3g} ({stats.samples_per_s:.0f} samples/s)")
             context.epoch_end(epoch + 1, {"train_loss": stats.loss, "val_loss": val_loss,
-                                          "lr": history["lr"][-1]})
+                                          "lr": history["lr"][-1], **scored})
         set_trainable(model, False)
         if main and history["lr_iter"]:
             plot_lr_history(history["lr_iter"], Path(context.directory) / "lr.png",
                             title=f"Learning rate per iteration ({context.label})" if context.label else "")
         return history
+
+    def _score_epoch(self, context: RunContext, y_true: np.ndarray,
+                     scores: list[np.ndarray] | None) -> dict[str, float]:
+        """``val_<metric>`` of this epoch's validation predictions (empty when not asked for)."""
+        evaluate = context.stash.get(EPOCH_METRICS, None)
+        if scores is None or not scores or evaluate is None:
+            return {}
+        values = evaluate(self.epoch_metrics, y_true, np.concatenate(scores))
+        return {f"val_{name}": value for name, value in values.items()}
 
     def predict(self, model: nn.Module, dataset: Any, indices: np.ndarray, *, tta: TTAPolicy | None,
                 transform: Transform | None = None, context: RunContext) -> np.ndarray:

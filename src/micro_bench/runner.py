@@ -21,7 +21,13 @@ from typing import Any
 from micro_bench.config import BenchmarkConfig, Component, RunConfig
 from micro_bench.contract import PARTS, Run, RunContext, Split
 from micro_bench.dist import is_main_process
-from micro_bench.evaluate import class_counts, compute_metrics, thresholds_for
+from micro_bench.evaluate import (
+    EPOCH_METRICS,
+    class_counts,
+    compute_metrics,
+    epoch_metrics,
+    thresholds_for,
+)
 from micro_bench.hookcall import call_isolated
 from micro_bench.results import RunResult, read_result, write_json
 from micro_bench.runfolder import FINALISED, run_lock, set_aside
@@ -170,6 +176,7 @@ def _execute(
         epoch_end=(lambda epoch, m: (call_isolated(pm.hook.micro_bench_epoch_end, log, run=run, epoch=epoch,
                                                    metrics=m), None)[1]) if main else (lambda epoch, m: None),
     )
+    ctx.stash[EPOCH_METRICS] = epoch_metrics(regs["metric"])
     if main:
         call_isolated(pm.hook.micro_bench_run_start, log, run=run)
     built = prepare(cfg, regs, dataset=ds)
