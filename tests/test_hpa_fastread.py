@@ -85,6 +85,23 @@ def test_read_many_any_order_and_repeats(array, rows):
     assert np.array_equal(got, array[:][np.asarray(rows, dtype=np.int64)])
 
 
+@pytest.fixture(scope="module")
+def blosc_array(tmp_path_factory):
+    path = _store(tmp_path_factory.mktemp("blosc") / "z.zarr", compressor=BloscCodec(cname="lz4"), skip_block=16)
+    return open_store(path)[f"images/{R}"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(rows=st.lists(st.integers(0, N - 1), min_size=0, max_size=40))
+def test_compressed_read_many_any_order_and_repeats(blosc_array, rows):
+    """Slice reads of dense shards and single reads of sparse ones give zarr's values."""
+    reader = SampleReader(blosc_array)
+    assert not reader.fast
+    got = reader.read_many(rows)
+    assert got.shape == (len(rows), 4, R, R) and got.dtype == np.uint8
+    assert np.array_equal(got, blosc_array[:][np.asarray(rows, dtype=np.int64)])
+
+
 def test_compressed_store_falls_back_to_zarr(tmp_path):
     arr = open_store(_store(tmp_path / "z.zarr", compressor=BloscCodec(cname="lz4")))[f"images/{R}"]
     reader = SampleReader(arr)

@@ -5,6 +5,8 @@
      (``HPATorchDataset.raw``: :class:`micro_bench_hpa.fastread.SampleReader`), in shuffled
      order, next to plain ``zarr.Array[i]`` calls (what the dataset did before);
 (b') whole shards per call (dask / block reads);
+(c)  batch reads: ``SampleReader.read_many`` of batches of 32 rows against a loop of ``read``
+     over the same rows, for shuffled batches (training) and for consecutive ones (evaluation);
 (t)  training items through ``DataLoader(batch_size=32, shuffle=True)`` with ``__getitems__``:
      standardized float32 tensors, collated, without and with augmentation (compute, not I/O).
 Each rate is printed with its ratio to (a), for each candidate compressor. Single process,
@@ -29,6 +31,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from zarr.codecs import BloscCodec
 
+from micro_bench_hpa.fastread import SampleReader
 from micro_bench_hpa.store import blocks, create_store, open_store, write_samples
 from micro_bench_hpa.torch_data import HPATorchDataset
 
@@ -62,6 +65,18 @@ def rate(fn: Callable[[], object], n: int, repeat: int) -> float:
         fn()
         best = min(best, time.perf_counter() - t)
     return n / best
+
+
+def interleaved(f: Callable[[], object], g: Callable[[], object], n: int, repeat: int) -> tuple[float, float]:
+    """Best-of-``repeat`` rates of ``f`` and ``g`` per CPU-second of this process (all its
+    threads: zarr reads on its own I/O thread), timed alternately: robust to a loaded machine."""
+    best = [float("inf"), float("inf")]
+    for _ in range(repeat):
+        for k, fn in enumerate((f, g)):
+            t = time.process_time()
+            fn()
+            best[k] = min(best[k], time.process_time() - t)
+    return n / best[0], n / best[1]
 
 
 def _store(path: Path, pixels: np.ndarray, codec: object) -> None:
@@ -123,6 +138,19 @@ def main() -> None:
                 f"[zarr Array[i] {zarr_one:7.1f}/s ({zarr_one / png:5.1f}x)]; "
                 f"(b') whole shards {blk:7.1f}/s ({blk / png:5.1f}x); {size / n / 1024:6.1f} KiB/sample (raw 256.0)"
             )
+            reader_ = SampleReader(arr)
+            for kind, rows in (("shuffled", order), ("consecutive", np.arange(n))):
+                batches = [rows[i : i + 32] for i in range(0, n, 32)]
+                loop, many = interleaved(
+                    lambda r=reader_, bs=batches: [[r.read(i) for i in b] for b in bs],
+                    lambda r=reader_, bs=batches: [r.read_many(b) for b in bs],
+                    n,
+                    max(args.repeat, 5),
+                )
+                print(
+                    f"(c) store 256, {name:10s}: {kind:11s} batches of 32: read_many {many:8.1f}/CPU-s, "
+                    f"loop of read {loop:8.1f}/CPU-s -> batch / loop {many / loop:5.2f}"
+                )
             if codec is None:
                 aug = HPATorchDataset(
                     path,
