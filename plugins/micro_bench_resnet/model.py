@@ -160,6 +160,9 @@ def _pretrained_kwargs(pretrained: bool | str | None, arch: str) -> dict[str, An
     if pretrained in (False, None, "false", "none", ""):
         return {"pretrained": False}
     if pretrained is True or pretrained == "imagenet":
+        from micro_bench_resnet.hub import check_imagenet_weights
+
+        check_imagenet_weights(arch)  # offline: one line and a way out, not 50 s of retries
         return {"pretrained": True}  # timm's hub: torchvision's original weights for *.tv_in1k
     path = Path(str(pretrained)).expanduser()
     if not path.is_file():

@@ -144,26 +144,33 @@ _set = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Also log computed runs to TensorBoard (<run>/tensorboard/) or MLflow (./mlruns or "
                    "MLFLOW_TRACKING_URI); repeatable; needs the extra of the same name.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of the table.")
+@click.option("--run", "only", multiple=True, metavar="LABEL",
+              help="Run only the row with this label (repeatable); the table keeps the other rows' last results.")
 @click.pass_context
 def run(ctx: click.Context, file: Path, profile: str | None, overrides: tuple[str, ...], out: Path, force: bool,
         executor: str, scheduler: str | None, workers: int | None, threads_per_run: int,
-        no_progress: bool, loggers: tuple[str, ...], as_json: bool) -> None:
+        no_progress: bool, loggers: tuple[str, ...], as_json: bool, only: tuple[str, ...]) -> None:
     """Run a benchmark FILE (a path, or a bundled name such as hpa_table4) and print its table
     beside the paper's numbers."""
     from micro_bench.dist import is_main_process
     from micro_bench.runner import run_benchmark
+    from micro_bench.selection import select_runs, whole_table
     from micro_bench.tables import build_table, render
+    from micro_bench.terminal import terminal_text
 
     before = os.environ.get("MICRO_BENCH_LOGGERS")
     if loggers:  # the logger plugins read it (also in dask worker processes started from here)
         known = [n for n in (before or "").split(",") if n]
         os.environ["MICRO_BENCH_LOGGERS"] = ",".join(dict.fromkeys([*known, *loggers]))
     try:
-        config = _load(file, profile, overrides)
+        full = _load(file, profile, overrides)
+        config = select_runs(full, only) if only else full
         main = is_main_process()  # under torchrun, rank 0 alone prints and writes
         log = logging.getLogger("micro_bench.run")
+        keep = whole_table(full, out) if only and main else None  # the other rows' last results
         if main:
-            log.info(f"{config.title} — {len(config.runs)} run(s)" + (f", profile {profile}" if profile else ""))
+            chosen = f"{len(config.runs)} of {len(full.runs)}" if only else f"{len(config.runs)}"
+            log.info(f"{config.title} — {chosen} run(s)" + (f", profile {profile}" if profile else ""))
         quiet = bool((ctx.find_root().obj or {}).get("quiet"))
         options = {"workers": workers, "threads_per_run": threads_per_run,
                    "plugins_dir": str(_PLUGINS_DIR[0]) if _PLUGINS_DIR else None}
@@ -177,6 +184,8 @@ def run(ctx: click.Context, file: Path, profile: str | None, overrides: tuple[st
     if not main:
         return
     bench_dir = out / config.name
+    if keep is not None:
+        keep()
     table = build_table(bench_dir)
     for fmt in ("md", "csv", "tex"):
         (bench_dir / f"table.{fmt}").write_text(render(table, fmt), encoding="utf-8")
@@ -190,9 +199,9 @@ def run(ctx: click.Context, file: Path, profile: str | None, overrides: tuple[st
         }), indent=2, allow_nan=False))
         return
     click.echo("")
-    click.echo(render(table, "md"))
-    click.echo(f"Results: {bench_dir}/ (table.md, table.csv, table.tex; one folder per run with "
-               "config.json, result.json, predictions.npz, log.txt, figures)")
+    click.echo(terminal_text(bench_dir, table))
+    click.echo(f"Results: {bench_dir}/ (the full table in table.md, table.csv, table.tex; one folder "
+               "per run with config.json, result.json, predictions.npz, log.txt, figures)")
 
 
 @cli.command()
@@ -207,20 +216,23 @@ def validate(file: Path, profile: str | None, overrides: tuple[str, ...]) -> Non
 
 @cli.command()
 @click.argument("runs_dir", required=False, type=click.Path(file_okay=False, path_type=Path), default=Path("runs"))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/tables"), show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write <benchmark>.<format> files into this folder (e.g. docs/tables) "
+                   "[default: beside the results, RUNS_DIR/<benchmark>/table.<format>].")
 @click.option("--format", "formats", default="md,csv,tex", show_default=True, help="Comma-separated: md, csv, tex.")
-def tables(runs_dir: Path, out: Path, formats: str) -> None:
+def tables(runs_dir: Path, out: Path | None, formats: str) -> None:
     """Render every benchmark's table in RUNS_DIR (default runs/) from cached results."""
     from micro_bench.tables import build_table, discover, render
 
     benches = discover(runs_dir)
     if not benches:
         raise click.ClickException(f"no benchmark results under {runs_dir}/ (looked for */index.json); run a benchmark first")
-    out.mkdir(parents=True, exist_ok=True)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
     for bench in benches:
         table = build_table(bench)
         for fmt in [f.strip() for f in formats.split(",") if f.strip()]:
-            path = out / f"{bench.name}.{fmt}"
+            path = out / f"{bench.name}.{fmt}" if out is not None else bench / f"table.{fmt}"
             path.write_text(render(table, fmt), encoding="utf-8")
             click.echo(f"wrote {path}")
 

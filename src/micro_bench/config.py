@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,9 +115,17 @@ class BenchmarkConfig:
 class _Ctx:
     def __init__(self, path: Path) -> None:
         self.path = path
+        #: top-level key -> the last ``--set`` expression that changed it (errors name it)
+        self.sets: dict[str, str] = {}
+
+    def locate(self, where: str) -> str:
+        """``FILE: where``, or ``--set 'EXPR' (on FILE): where`` for a key a ``--set`` changed."""
+        top = re.sub(r"^runs\[\d+\]\.", "", where).split(".")[0].split("[")[0]
+        source = f"--set {self.sets[top]!r} (on {self.path})" if top in self.sets else str(self.path)
+        return f"{source}: {where}" if where else source
 
     def error(self, where: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.path}: {where}: {message}" if where else f"{self.path}: {message}")
+        return ConfigError(f"{self.locate(where)}: {message}")
 
 
 def _type_name(value: Any) -> str:
@@ -192,6 +201,7 @@ def load_config(
     if not isinstance(runs_raw, list) or not runs_raw:
         raise ctx.error("runs", f"expected a non-empty list of runs, got {_type_name(runs_raw)}")
     parsed_sets = [(parse_set(expr), expr) for expr in overrides]
+    ctx.sets = {keys[0]: expr for (keys, _), expr in parsed_sets}
     name = check_name(base.get("name") or path.stem, f"{path}: name" if "name" in base else str(path))
     runs = []
     labels: set[str] = set()
@@ -269,7 +279,7 @@ def _run(bench: str, i: int, label: str, merged: Mapping[str, Any], run_raw: Map
     metrics = tuple(
         _component(m, f"{_where('metrics', run_raw, i)}[{j}]", ctx, optional=False) for j, m in enumerate(metrics_raw)
     )
-    origins = {key: _where(key, run_raw, i) for key in (*COMPONENT_KEYS, "metrics")}
+    origins = {key: ctx.locate(_where(key, run_raw, i)) for key in (*COMPONENT_KEYS, "metrics")}
     return RunConfig(benchmark=bench, index=i, label=label, seed=seed, split=split, evaluate=evaluate,
                      metrics=metrics, origins=origins, **comps)  # type: ignore[arg-type]
 

@@ -25,12 +25,24 @@ def _run_local(
     config: BenchmarkConfig, out: Path, *, force: bool, pm: Any, progress: bool,
     echo: Callable[[str], None] | None,
 ) -> list[RunResult]:
-    from micro_bench.runner import build_dataset, run_one
+    from micro_bench.plugin_manager import get_plugin_manager
+    from micro_bench.registry import registries
+    from micro_bench.results import read_result
+    from micro_bench.runner import build_dataset, run_directory, run_one
 
+    pm = pm if pm is not None else get_plugin_manager()
     datasets: dict[str, Any] = {}
+    for cfg in config.runs:
+        if repr(cfg.dataset.to_dict()) not in datasets:
+            datasets[repr(cfg.dataset.to_dict())] = build_dataset(cfg)
+    # Rows finished already are reused, not recomputed: the time left counts only the others,
+    # and a reused row prints one line.
+    regs = registries(pm)
+    reuse = {i: not force and read_result(run_directory(cfg, out, datasets[repr(cfg.dataset.to_dict())],
+                                                        pm, regs)) is not None
+             for i, cfg in enumerate(config.runs, start=1)}
     results: dict[int, RunResult] = {}
-    total = len(config.runs)
-    started = time.perf_counter()
+    total, todo, computed, spent = len(config.runs), sum(not r for r in reuse.values()), 0, 0.0
     # Two processes on one --out split the work: a run another process holds is skipped at first
     # and waited for at the end (then reused). Under torchrun the ranks must stay in step: no skip.
     order = [(i, True) for i in range(1, total + 1)]
@@ -38,15 +50,12 @@ def _run_local(
     while order:
         i, first = order.pop(0)
         cfg = config.runs[i - 1]
-        ds_key = repr(cfg.dataset.to_dict())
-        if ds_key not in datasets:
-            datasets[ds_key] = build_dataset(cfg)
-        if echo and first:
-            done = time.perf_counter() - started
-            eta = f", about {_fmt_seconds(done / len(results) * (total - len(results)))} left" if results else ""
+        if echo and first and not reuse[i]:
+            eta = f", about {_fmt_seconds(spent / computed * (todo - computed))} left" if computed else ""
             echo(f"[run {i}/{total}] {cfg.label}{eta}")
+        t0 = time.perf_counter()
         # The run's log lines (one per epoch: losses, lr, samples/s) also go to the terminal.
-        result = run_one(cfg, out, pm=pm, dataset=datasets[ds_key], force=force,
+        result = run_one(cfg, out, pm=pm, dataset=datasets[repr(cfg.dataset.to_dict())], force=force,
                          position=(i, total), progress=progress, wait=not (skip and first),
                          echo=(lambda line: echo(f"    {line}")) if echo else None)
         if result is None:
@@ -54,8 +63,11 @@ def _run_local(
                 echo(f"[run {i}/{total}] {cfg.label}: being computed by another process; later")
             order.append((i, False))
             continue
-        if echo and result.cached:
-            echo(f"[run {i}/{total}] {cfg.label}: reused finished run {result.key} (use --force to recompute)")
+        if result.cached:
+            if echo:
+                echo(f"[run {i}/{total}] {cfg.label}: reused finished run {result.key} (use --force to recompute)")
+        else:
+            computed, spent = computed + 1, spent + time.perf_counter() - t0
         results[i] = result
     return [results[i] for i in range(1, total + 1)]
 

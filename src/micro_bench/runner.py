@@ -113,6 +113,14 @@ def _logger(path: Path, echo: Callable[[str], None] | None) -> Callable[[str], N
     return log
 
 
+def run_directory(cfg: RunConfig, out: Path, dataset: Any, pm: Any, registries: Mapping[str, Any]) -> Path:
+    """``<out>/<benchmark>/<run key>``: where ``cfg``'s result is (or will be)."""
+    from micro_bench.provenance import component_distributions
+
+    key = run_key(cfg, dataset.fingerprint, component_distributions(cfg, registries, pm))
+    return Path(out) / cfg.benchmark / key
+
+
 def run_one(
     cfg: RunConfig, out: Path, *, pm: Any = None, registries: Mapping[str, Any] | None = None,
     dataset: Any = None, force: bool = False, position: tuple[int, int] = (1, 1),

@@ -47,7 +47,8 @@ def check_param_types(factory: Any, params: Mapping[str, Any], where: str) -> No
 
 def _check(registries: Mapping[str, Any], kind: str, comp: Component, where: str, path: str, seed: int) -> None:
     registry = registries[kind]
-    loc = f"{path}: {where}"
+    # origins already name their source (the file, or the --set that changed the key)
+    loc = where if where.startswith((f"{path}:", "--set ")) else f"{path}: {where}"
     try:
         registry.spec(comp.name)
     except ComponentError:

@@ -7,7 +7,9 @@ import click
 __all__ = ["synth"]
 
 
-def _resolutions(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+def _resolutions(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
+    if value is None:
+        return None
     try:
         res = tuple(int(v) for v in value.split(","))
     except ValueError:
@@ -20,19 +22,22 @@ def _resolutions(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 @click.command("synth")
 @click.argument("dest", type=click.Path(path_type=str))
 @click.option("--n", "n", type=click.IntRange(min=1), default=600, show_default=True, help="Number of samples.")
-@click.option("--resolution", "resolution", default="64", show_default=True, callback=_resolutions,
-              help="Side length(s) in pixels, comma-separated for a multi-resolution store.")
+@click.option("--resolution", "resolution", default=None, callback=_resolutions,
+              help="Side length(s) in pixels, comma-separated for a multi-resolution store "
+                   "[default: 64; 512 with --png, the size `data convert` reads].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of labels and images.")
 @click.option("--difficulty", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
               help="0..1: noise, blur, intensity jitter, lower pattern contrast.")
 @click.option("--png", is_flag=True, help="Write the Kaggle layout (train.csv + train/<id>_<color>.png).")
 @click.option("--preview", is_flag=True, help="DEST is a .png figure of example samples per class.")
 @click.option("--overwrite", is_flag=True, help="With --png: allow writing into a non-empty DEST.")
-def synth(dest: str, n: int, resolution: tuple[int, ...], seed: int, difficulty: float,
+def synth(dest: str, n: int, resolution: tuple[int, ...] | None, seed: int, difficulty: float,
           png: bool, preview: bool, overwrite: bool) -> None:
     """Generate the synthetic HPA-like dataset (real HPA label sets, rendered cells) at DEST."""
     if png and preview:
         raise click.UsageError("--png and --preview are exclusive")
+    if resolution is None:
+        resolution = (512,) if png else (64,)
     if preview:
         from micro_bench_hpa.synth.preview import save_preview
 
@@ -53,6 +58,11 @@ def synth(dest: str, n: int, resolution: tuple[int, ...], seed: int, difficulty:
                 "empty or new folder, or pass --overwrite")
         path = write_png_layout(dest, n=n, resolution=resolution[0], seed=seed,
                                 difficulty=difficulty, progress=True)
+        from micro_bench_hpa.readers import ALLOWED_SIZES
+
+        if resolution[0] not in ALLOWED_SIZES:
+            click.echo(f"note: `micro-bench data convert` reads {', '.join(map(str, ALLOWED_SIZES))} px "
+                       f"images only, not {resolution[0]} px")
     else:
         from micro_bench_hpa.synth.generate import generate_store
         from micro_bench_hpa.synth.heap import retain_freed_buffers

@@ -148,20 +148,13 @@ def _splat(pix: np.ndarray, integral: np.ndarray, R: int, pad: int = 0) -> np.nd
 def _blur(padded: np.ndarray, s: float, k: int) -> np.ndarray:
     """``(R, R)``: Gaussian blur (std ``s`` px, ``k`` taps each side) of a ``k``-padded image.
 
-    A separable sum of shifted slices: for the 5-9 tap kernels of filaments this is ~3x faster
-    than ``scipy.ndimage.gaussian_filter`` (measured at 512 px, one core), and equal to it with
-    ``truncate=k/s`` where the padding holds zeros.
+    ``scipy.ndimage.gaussian_filter`` with ``radius=k`` and zeros beyond the padding, cropped
+    to the image.
     """
-    taps = np.exp(-0.5 * (np.arange(k + 1) / s) ** 2)
-    taps /= taps[0] + 2 * taps[1:].sum()
+    from scipy.ndimage import gaussian_filter
+
     R = padded.shape[0] - 2 * k
-    rows = padded[k : k + R] * taps[0]
-    for j in range(1, k + 1):
-        rows += taps[j] * (padded[k - j : k - j + R] + padded[k + j : k + j + R])
-    out = rows[:, k : k + R] * taps[0]
-    for j in range(1, k + 1):
-        out += taps[j] * (rows[:, k - j : k - j + R] + rows[:, k + j : k + j + R])
-    return out
+    return gaussian_filter(padded, s, radius=k, mode="constant")[k : k + R, k : k + R]
 
 
 def polyline_points(nodes: np.ndarray, resolution: int, step_px: float = 0.8) -> np.ndarray:

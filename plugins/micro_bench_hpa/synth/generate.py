@@ -64,7 +64,7 @@ def generate_store(
         resolutions: side length(s) to store, e.g. ``64`` or ``(256, 64)``.
         seed: seed of the label draw and of every sample.
         difficulty: ``0..1`` (see :func:`~micro_bench_hpa.synth.render.render_sample`).
-        progress: show a tqdm bar.
+        progress: show a tqdm bar (on a terminal only).
 
     Returns:
         ``dest`` as a Path. Root attributes record ``synth`` = ``{n, seed, difficulty,
@@ -137,4 +137,5 @@ def write_png_layout(
 def _bar(enabled: bool, total: int, desc: str):  # noqa: ANN202 - tqdm or a no-op
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="img", disable=not enabled)
+    # disable=None: a bar only on a terminal, never ``\r`` lines in a pipe or a log file
+    return tqdm(total=total, desc=desc, unit="img", disable=None if enabled else True)
