@@ -7,6 +7,7 @@ therefore stored as tensors and plain data (see :func:`rng_state`), not as pickl
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 from pathlib import Path
@@ -56,9 +57,28 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:
     try:
         torch.save(state, tmp)
         os.replace(tmp, path)
+    except (RuntimeError, OSError) as error:  # torch reports a full disk as "file write failed"
+        from micro_bench.failures import disk_full_message, free_bytes
+
+        free = free_bytes(path.parent)
+        full = isinstance(error, OSError) and error.errno == errno.ENOSPC or "write failed" in str(error)
+        if full or (free is not None and free < 1 << 20):
+            raise CheckpointError(disk_full_message(path, _state_bytes(state))) from None
+        raise
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _state_bytes(state: Any) -> int:
+    """Bytes of the tensors in ``state`` (what a checkpoint needs on disk, roughly)."""
+    if isinstance(state, torch.Tensor):
+        return state.numel() * state.element_size()
+    if isinstance(state, dict):
+        return sum(_state_bytes(v) for v in state.values())
+    if isinstance(state, (list, tuple)):
+        return sum(_state_bytes(v) for v in state)
+    return 0
 
 
 def load_checkpoint(path: Path) -> dict[str, Any] | None:

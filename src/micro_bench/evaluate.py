@@ -7,7 +7,7 @@ from typing import Any
 
 from micro_bench.contract import StashKey
 
-__all__ = ["EPOCH_METRICS", "EpochMetrics", "class_counts", "compute_metrics", "epoch_metrics", "thresholds_for"]
+__all__ = ["EPOCH_METRICS", "EpochMetrics", "check_split", "class_counts", "compute_metrics", "epoch_metrics", "thresholds_for"]
 
 #: ``(metric names, y_true (N, K) bool, y_score (N, K) float) -> {name: value}``
 EpochMetrics = Callable[[Sequence[str], Any, Any], dict[str, float]]
@@ -34,6 +34,27 @@ def epoch_metrics(registry: Any) -> EpochMetrics:
         return out
 
     return evaluate
+
+
+def check_split(split: Any, evaluate: Mapping[str, Any], log: Callable[[str], None]) -> None:
+    """Refuse a split whose needed part is empty (no meaningful number can come out of it); log
+    the classes without a positive sample in the evaluated part (their per-class scores are
+    undefined; the per-part class counts are recorded in the result)."""
+    from micro_bench.errors import MicroBenchError
+
+    part, sizes = evaluate["split"], split.sizes()
+    needed = {"train": "training", part: "evaluation"}
+    if evaluate.get("threshold") == "tuned":
+        needed.setdefault("val", "tuned thresholds")
+    for name, why in needed.items():
+        if sizes[name] == 0:
+            raise MicroBenchError(
+                f"the {name} part of the split is empty ({sizes}; fractions {list(split.recipe['fractions'])}) "
+                f"but {why} needs it: use more samples (dataset n) or larger fractions")
+    missing = [i for i, n in enumerate(split.labels(part).sum(axis=0)) if n == 0]
+    if missing:
+        log(f"note: {len(missing)} class(es) have no positive sample in the {part} part "
+            f"(class indices {missing}); their per-class metrics are undefined")
 
 
 def thresholds_for(

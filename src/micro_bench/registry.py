@@ -17,7 +17,7 @@ from typing import Any
 import pluggy
 
 from micro_bench.components import KINDS, ComponentSpec
-from micro_bench.errors import ComponentError, PluginError
+from micro_bench.errors import ComponentError, MicroBenchError, PluginError
 
 __all__ = ["HOOKS", "PLURALS", "Registry", "clear_cache", "registries"]
 
@@ -201,9 +201,14 @@ class Registry:
     def create(self, name: str, /, **params: Any) -> Any:
         """Build component ``name`` with ``params`` (bound against the factory signature first)."""
         bound = self.bind(name, params)
-        if bound is None:
-            return self.load(name)(**params)
-        return self.load(name)(*bound.args, **bound.kwargs)
+        try:
+            if bound is None:
+                return self.load(name)(**params)
+            return self.load(name)(*bound.args, **bound.kwargs)
+        except ValueError as exc:  # a factory rejecting a parameter value: the user's error
+            if isinstance(exc, MicroBenchError):
+                raise
+            raise ComponentError(f"{self.kind} {name!r}: {exc}") from exc
 
 
 def registries(pm: pluggy.PluginManager | None = None) -> dict[str, Registry]:

@@ -23,6 +23,7 @@ from micro_bench.contract import PARTS, Run, RunContext, Split
 from micro_bench.dist import is_main_process
 from micro_bench.evaluate import (
     EPOCH_METRICS,
+    check_split,
     class_counts,
     compute_metrics,
     epoch_metrics,
@@ -188,8 +189,8 @@ def _execute(
     if main:
         call_isolated(pm.hook.micro_bench_run_start, log, run=run)
     built = prepare(cfg, regs, dataset=ds)
-    t0 = time.perf_counter()
-    split = built.split
+    t0, split = time.perf_counter(), built.split
+    check_split(split, cfg.evaluate, log)
     history = built.trainer.fit(built.model, ds, split, loss=built.loss, schedule=built.schedule,
                                 transform=built.transform, context=ctx) or {}
     t1 = time.perf_counter()

@@ -167,3 +167,12 @@ def test_two_processes_on_one_out_split_the_work(bench: Path, tmp_path: Path) ->
     logs = [p.read_text() for p in (out / "four").glob("*/log.txt")]
     assert len(logs) == 4 and all(log.count("finished ") == 1 for log in logs), logs  # each run computed once
     assert not list((out / "four").glob(".*.owner"))
+
+
+def test_empty_split_part_is_an_error_not_a_zero(tmp_path: Path) -> None:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(BENCH.format(cache=tmp_path / "cache").replace("n: 60", "n: 8")
+                    .replace("[0.6, 0.2, 0.2]", "[0.9, 0.05, 0.05]"))
+    result = invoke("run", str(path), "--out", str(tmp_path / "runs"), "--no-progress")
+    assert_user_error(result, "the val part of the split is empty", "evaluation needs it")
+    assert not list((tmp_path / "runs").rglob("result.json"))
