@@ -83,11 +83,15 @@ def test_suggestion_rules() -> None:
     lrs = np.geomspace(1e-6, 10, 200)
     x = np.log10(lrs)
     loss = 1 / (1 + np.exp(3 * (x + 2))) + 0.05 * np.exp(x - 0.5)  # steepest fall at 1e-2
-    rate, rule, candidates = suggest_lr(lrs, loss)
+    rate, rule, candidates = suggest_lr(lrs, loss, rule="steepest")
     assert rule.startswith("steepest") and rate == pytest.approx(1e-2, rel=0.1)
     assert candidates["min/10"] == pytest.approx(lrs[np.argmin(loss)] / 10)
-    rate, rule, _ = suggest_lr(lrs[:4], [1.0, 0.9, 1.2, 2.0], skip_start=0, skip_end=0)
-    assert rule.startswith("min/10") and rate == pytest.approx(lrs[1] / 10)
+    rate, rule, _ = suggest_lr(lrs, loss)  # the default: fastai 0.7 practice, a tenth of the minimum
+    assert rule.startswith("min/10") and rate == candidates["min/10"]
+    rate, rule, _ = suggest_lr(lrs[:4], [1.0, 0.9, 1.2, 2.0], skip_start=0, skip_end=0, rule="steepest")
+    assert rule.startswith("min/10") and "too few points" in rule and rate == pytest.approx(lrs[1] / 10)
+    with pytest.raises(ValueError, match="rule must be one of min/10, steepest"):
+        suggest_lr(lrs, loss, rule="valley")
 
 
 @settings(max_examples=30, deadline=None)
@@ -122,3 +126,30 @@ def test_save_and_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert (tmp_path / "o" / "lr_find.png").stat().st_size > 0
     bad = CliRunner().invoke(lr_find_command, [str(bench), "--run", "nope"])
     assert bad.exit_code != 0 and "no run labelled 'nope'" in str(bad.exception)
+
+
+def test_trainer_lr_find_trains_with_the_recorded_choice(tmp_path: Path) -> None:
+    from micro_bench import RunContext, Split
+    from micro_bench_torch.trainer import TorchTrainer
+
+    options = {"start_lr": 1e-5, "end_lr": 1.0, "num_iter": 6}
+    trainer = TorchTrainer(batch_size=8, lr="find", lr_find=options, device="cpu", threads=1,
+                           freeze_epochs=1, epochs=1, checkpoint=False)
+    ctx = RunContext(directory=tmp_path, seed=3, label="t", progress=False, log=lambda s: None)
+    history = trainer.fit(TinyNet(), DS, Split.of(DS), loss=BCE, schedule=None, context=ctx)
+    found = history["lr_find"]
+    assert found["rule"].startswith("min/10") and found["options"]["num_iter"] == 6
+    assert history["base_lr"] == found["suggestion"] == found["candidates"]["min/10"]
+    assert history["lr_iter"][0] == pytest.approx(found["suggestion"])  # the head trains at it
+    # The same sweep run by hand (head only, the run's seed and statistics) picks the same rate.
+    direct = lr_find(TinyNet(), DS, TRAIN, loss=BCE, batch_size=8, device="cpu", seed=3,
+                     mean=trainer.stats[0], std=trainer.stats[1], frozen=True, **options)
+    assert direct.suggestion == found["suggestion"] and direct.lrs == found["lrs"]
+    saved = json.loads((tmp_path / "lr_find.json").read_text())
+    assert saved["suggestion"] == found["suggestion"]
+    with pytest.raises(ValueError, match="lr must be > 0 or 'find'"):
+        TorchTrainer(lr="auto", device="cpu")
+    with pytest.raises(ValueError, match="unknown lr_find key"):
+        TorchTrainer(lr="find", lr_find={"steps": 3}, device="cpu")
+    with pytest.raises(ValueError, match="lr_find.rule must be one of"):
+        TorchTrainer(lr="find", lr_find={"rule": "valley"}, device="cpu")

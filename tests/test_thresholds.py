@@ -38,7 +38,7 @@ def test_tuned_f1_beats_every_constant_threshold(data: tuple[np.ndarray, np.ndar
     y_true, y_score = data
     tuned = _per_class_f1(y_true, apply_thresholds(y_score, fit_thresholds("tuned", y_true, y_score)))
     for c in [*constants, 0.0, 0.5, 1.0]:
-        assert (tuned >= _per_class_f1(y_true, y_score >= c) - 1e-12).all()
+        assert (tuned >= _per_class_f1(y_true, y_score > c) - 1e-12).all()
 
 
 @settings(max_examples=80, deadline=None)
@@ -46,7 +46,7 @@ def test_tuned_f1_beats_every_constant_threshold(data: tuple[np.ndarray, np.ndar
 def test_tuned_is_the_best_cut_among_all_observed_scores(data: tuple[np.ndarray, np.ndarray]) -> None:
     y_true, y_score = data
     tuned = _per_class_f1(y_true, apply_thresholds(y_score, fit_thresholds("tuned", y_true, y_score)))
-    best = np.max([_per_class_f1(y_true, y_score >= s) for s in np.unique(y_score)], axis=0)
+    best = np.max([_per_class_f1(y_true, y_score > s) for s in [-1.0, *np.unique(y_score)]], axis=0)
     np.testing.assert_allclose(tuned, best, atol=1e-12)
 
 
@@ -91,3 +91,35 @@ def test_shape_mismatch_and_empty_are_clear_errors() -> None:
 def test_describe_rule_texts() -> None:
     assert "F1" in describe_rule("tuned")
     assert "prevalence" in describe_rule("prevalence")
+
+
+def test_a_score_equal_to_the_threshold_is_negative() -> None:
+    # scikit-learn's predict (and fastai 0.7's metrics) decide positive only above 0.5.
+    from sklearn.ensemble import RandomForestClassifier
+
+    y_score = np.array([[0.5, 0.5000001, 0.4999999]])
+    assert apply_thresholds(y_score, np.full(3, 0.5)).tolist() == [[False, True, False]]
+    from micro_bench.evaluate import labels_from
+
+    assert labels_from(y_score, [0.5, 0.5, 0.5]).tolist() == [[False, True, False]]
+    x = np.array([[0.0], [0.0], [1.0], [1.0]])
+    forest = RandomForestClassifier(n_estimators=2, bootstrap=False, random_state=0).fit(x, [0, 1, 0, 1])
+    proba = forest.predict_proba(x)[:, 1]
+    assert (proba == 0.5).all()  # every score a tie
+    assert (apply_thresholds(proba[:, None], np.array([0.5]))[:, 0] == forest.predict(x).astype(bool)).all()
+
+
+@settings(max_examples=80, deadline=None)
+@given(val_data())
+def test_fitted_thresholds_never_sit_on_a_score_they_should_include(data: tuple[np.ndarray, np.ndarray]) -> None:
+    y_true, y_score = data
+    for rule in ("tuned", "prevalence"):
+        thresholds = fit_thresholds(rule, y_true, y_score)
+        pred = apply_thresholds(y_score, thresholds)
+        for k in range(y_true.shape[1]):
+            if rule == "prevalence" and y_true[:, k].any():
+                # every score tied with or above the P-th highest is positive
+                cut = np.sort(y_score[:, k])[::-1][y_true[:, k].sum() - 1]
+                assert (pred[:, k] == (y_score[:, k] >= cut)).all()
+            if rule == "prevalence" and not y_true[:, k].any():
+                assert not pred[:, k].any()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,13 @@ from micro_bench_torch.figures import plot_lr_find
 from micro_bench_torch.groups import build_optimizer, set_trainable, train_mode
 from micro_bench_torch.runtime import resolve_runtime
 
-__all__ = ["LRFindResult", "lr_find", "suggest_lr"]
+__all__ = ["LR_FIND_DEFAULTS", "LR_RULES", "LRFindResult", "lr_find", "lr_find_options", "suggest_lr"]
+
+#: How a rate is picked from the sweep. ``min/10`` (the default): a tenth of the rate at the
+#: smoothed loss's minimum, the fastai 0.7 practice the paper followed ("relatively low but still
+#: clearly decreasing"; fastai 0.7's ``sched.plot()`` only draws the curve). ``steepest``: the
+#: steepest descent of the smoothed loss (fastai v1's ``recorder.plot(suggestion=True)``, 2019).
+LR_RULES = ("min/10", "steepest")
 
 
 @dataclass
@@ -55,15 +61,44 @@ class LRFindResult:
         return path
 
 
-def suggest_lr(lrs: Sequence[float], smoothed: Sequence[float], *, skip_start: int = 10,
-               skip_end: int = 5) -> tuple[float, str, dict[str, float]]:
-    """Pick a rate from a sweep: ``(rate, rule, candidates)``.
+#: ``trainer.lr: find`` sweeps as fastai 0.7's ``learn.lr_find()`` did: from 1e-5 to 10 over one
+#: pass of the training data (``num_iter: null``), loss smoothed with 0.98, stopped at 4x the best.
+LR_FIND_DEFAULTS: dict[str, Any] = {"start_lr": 1e-5, "end_lr": 10.0, "num_iter": None, "rule": "min/10",
+                                    "beta": 0.98, "divergence": 4.0}
 
-    ``steepest``: where the smoothed loss falls fastest against ``log10(lr)``, looking only
-    before its minimum (after dropping ``skip_start`` noisy first points). ``min/10``: a tenth of
-    the rate at the minimum. The steepest point is preferred; ``min/10`` is used when fewer than
-    3 points precede the minimum.
+
+def lr_find_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``LR_FIND_DEFAULTS`` updated with ``options`` (the trainer's ``lr_find`` key), checked."""
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(LR_FIND_DEFAULTS))
+    if unknown:
+        raise ValueError(f"trainer 'torch': unknown lr_find key(s) {', '.join(unknown)}; "
+                         f"expected {', '.join(LR_FIND_DEFAULTS)}")
+    merged = {**LR_FIND_DEFAULTS, **options}
+    if merged["rule"] not in LR_RULES:
+        raise ValueError(f"trainer 'torch': lr_find.rule must be one of {', '.join(LR_RULES)}, got {merged['rule']!r}")
+    numbers = all(isinstance(merged[k], (int, float)) and not isinstance(merged[k], bool)
+                  for k in ("start_lr", "end_lr", "beta", "divergence"))
+    if not numbers or not 0 < merged["start_lr"] < merged["end_lr"] or not 0 <= merged["beta"] < 1:
+        raise ValueError(f"trainer 'torch': lr_find needs 0 < start_lr < end_lr and 0 <= beta < 1, got {options}")
+    n = merged["num_iter"]
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 2):
+        raise ValueError(f"trainer 'torch': lr_find.num_iter must be an integer >= 2 or null, got {n!r}")
+    return merged
+
+
+def suggest_lr(lrs: Sequence[float], smoothed: Sequence[float], *, skip_start: int = 10,
+               skip_end: int = 5, rule: str = "min/10") -> tuple[float, str, dict[str, float]]:
+    """Pick a rate from a sweep: ``(rate, rule description, candidates)``.
+
+    The curve is read as fastai 0.7's ``sched.plot()`` draws it: without the first ``skip_start``
+    and last ``skip_end`` points. ``min/10``: a tenth of the rate at the smoothed minimum.
+    ``steepest``: where the smoothed loss falls fastest against ``log10(lr)``, before its minimum;
+    with fewer than 3 points before the minimum it falls back to ``min/10`` (and says so).
+    Both candidates are returned when they exist.
     """
+    if rule not in LR_RULES:
+        raise ValueError(f"lr_find: rule must be one of {', '.join(LR_RULES)}, got {rule!r}")
     lr, loss = np.asarray(lrs, float), np.asarray(smoothed, float)
     end = len(loss) - skip_end if len(loss) - skip_end - skip_start >= 3 else len(loss)
     start = skip_start if end - skip_start >= 3 else 0
@@ -72,8 +107,10 @@ def suggest_lr(lrs: Sequence[float], smoothed: Sequence[float], *, skip_start: i
     if best - start >= 3:
         slope = np.gradient(loss[start : best + 1], np.log10(lr[start : best + 1]))
         candidates["steepest"] = float(lr[start + int(np.argmin(slope))])
+    if rule == "steepest" and "steepest" in candidates:
         return candidates["steepest"], "steepest descent of smoothed loss", candidates
-    return candidates["min/10"], "min/10 (rate at the smoothed minimum / 10)", candidates
+    fallback = " (too few points before the minimum for steepest)" if rule == "steepest" else ""
+    return candidates["min/10"], "min/10 (rate at the smoothed minimum / 10)" + fallback, candidates
 
 
 def lr_find(
@@ -84,7 +121,7 @@ def lr_find(
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     start_lr: float = 1e-7,
     end_lr: float = 10.0,
-    num_iter: int = 100,
+    num_iter: int | None = 100,
     beta: float = 0.98,
     divergence: float = 4.0,
     batch_size: int = 64,
@@ -97,6 +134,7 @@ def lr_find(
     mean: Any = None,
     std: Any = None,
     bn_frozen: str = "eval",
+    rule: str = "min/10",
 ) -> LRFindResult:
     """Sweep the learning rate over one pass of ``train_idx`` and suggest one.
 
@@ -106,16 +144,20 @@ def lr_find(
         loss: ``(logits (B, K), targets (B, K)) -> scalar``.
         start_lr, end_lr: the head group's rate at the first and last iteration; other groups
             keep their ``lr_groups`` ratios.
-        num_iter: iterations of the sweep, capped at one pass of the data.
+        num_iter: iterations of the sweep, capped at one pass of the data; ``None``: one pass
+            (fastai 0.7's ``lr_find``).
         beta: EMA factor of the smoothed loss (bias-corrected: ``avg / (1 - beta**i)``).
         divergence: stop when the smoothed loss exceeds ``divergence *`` its best.
         frozen: only the head trains (fastai 0.7: ``lr_find`` before ``unfreeze``).
         optimizer: sweep this optimizer's groups (its state is restored) instead of a fresh Adam.
         mean, std: channel statistics; default ``dataset.channel_stats(train_idx)``.
         bn_frozen: BatchNorm of frozen groups in ``eval`` (fastai 0.7) or ``train`` mode.
+        rule: how the suggestion is picked, one of :data:`LR_RULES` (see :func:`suggest_lr`).
     """
     if not 0 < start_lr < end_lr:
         raise ValueError(f"lr_find: need 0 < start_lr < end_lr, got {start_lr!r}, {end_lr!r}")
+    if rule not in LR_RULES:
+        raise ValueError(f"lr_find: rule must be one of {', '.join(LR_RULES)}, got {rule!r}")
     rt = resolve_runtime(device)
     if mean is None or std is None:
         mean, std = dataset.channel_stats(np.asarray(train_idx))
@@ -123,7 +165,7 @@ def lr_find(
     data = dataset.torch_dataset(np.asarray(train_idx), augment=augment, mean=mean, std=std, seed=seed)
     loader = DataLoader(data, batch_size=batch_size, shuffle=True, generator=generator,
                         drop_last=len(data) % batch_size == 1)
-    n = max(min(num_iter, len(loader)), 2)
+    n = max(len(loader) if num_iter is None else min(num_iter, len(loader)), 2)
     saved_model = copy.deepcopy(model.state_dict())
     saved_flags = [p.requires_grad for p in model.parameters()]
     saved_training, saved_rng = model.training, torch.get_rng_state()
@@ -165,5 +207,5 @@ def lr_find(
     finite = [(a, b, c) for a, b, c in zip(lrs, losses, smoothed, strict=True) if math.isfinite(c)]
     if len(finite) < 2:
         raise ValueError(f"lr_find: the loss was not finite from the start (start_lr {start_lr}); lower start_lr")
-    suggestion, rule, candidates = suggest_lr([f[0] for f in finite], [f[2] for f in finite])
-    return LRFindResult(lrs, losses, smoothed, suggestion, rule, candidates, stopped)
+    suggestion, how, candidates = suggest_lr([f[0] for f in finite], [f[2] for f in finite], rule=rule)
+    return LRFindResult(lrs, losses, smoothed, suggestion, how, candidates, stopped)

@@ -13,6 +13,7 @@ rate per iteration recorded and drawn (``lr.png``, the paper's Fig. 4).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from micro_bench_torch.errors import CheckpointError
 from micro_bench_torch.figures import plot_lr_history
 from micro_bench_torch.groups import BN_FROZEN, build_optimizer, set_trainable, train_mode
 from micro_bench_torch.loops import mean_loss, predict_proba, train_epoch
+from micro_bench_torch.lr_find import lr_find, lr_find_options
 from micro_bench_torch.runtime import Runtime, epoch_seed, resolve_runtime
 
 __all__ = ["TorchTrainer"]
@@ -39,7 +41,14 @@ class TorchTrainer:
 
     Args:
         batch_size: samples per step (per process under torchrun).
-        lr: the head's base learning rate; group ``i`` uses ``lr * lr_groups[i]``.
+        lr: the head's base learning rate; group ``i`` uses ``lr * lr_groups[i]``. ``"find"``:
+            run the learning-rate finder first (head only while ``freeze_epochs`` > 0, as fastai
+            0.7's ``lr_find`` before ``unfreeze``) and train with the rate its rule picks; the
+            curve, the rule and the rate are recorded in the history (``lr_find``) and written to
+            ``lr_find.json``/``lr_find.png``.
+        lr_find: options of ``lr: find`` (:data:`~micro_bench_torch.lr_find.LR_FIND_DEFAULTS`:
+            ``start_lr`` 1e-5, ``end_lr`` 10, ``num_iter`` null = one pass, ``rule`` ``min/10`` or
+            ``steepest``, ``beta``, ``divergence``).
         lr_groups: one factor per layer group (paper: lr/10, lr/3, lr).
         freeze_epochs: epochs at the start training only the head, at the constant base rate.
         epochs: epochs after the frozen phase; ``None`` takes the schedule's own length.
@@ -67,7 +76,7 @@ class TorchTrainer:
     def __init__(
         self,
         batch_size: int = 64,
-        lr: float = 0.02,
+        lr: float | str = 0.02,
         lr_groups: Sequence[float] = (0.1, 0.333, 1.0),
         freeze_epochs: int = 1,
         epochs: int | None = None,
@@ -82,6 +91,7 @@ class TorchTrainer:
         keep_checkpoint: bool = False,
         bn_frozen: str = "eval",
         epoch_metrics: Sequence[str] = ("f1_macro", "roc_auc_macro"),
+        lr_find: Mapping[str, Any] | None = None,
     ) -> None:
         for key, value, low in (("batch_size", batch_size, 1), ("freeze_epochs", freeze_epochs, 0),
                                 ("num_workers", num_workers, 0)):
@@ -89,9 +99,13 @@ class TorchTrainer:
                 raise ValueError(f"trainer 'torch': {key} must be an integer >= {low}, got {value!r}")
         if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0):
             raise ValueError(f"trainer 'torch': epochs must be an integer >= 0 or null, got {epochs!r}")
-        if not lr > 0 or not all(f > 0 for f in lr_groups):
-            raise ValueError(f"trainer 'torch': lr and lr_groups must be > 0, got {lr!r}, {list(lr_groups)!r}")
-        self.batch_size, self.lr, self.lr_groups = batch_size, float(lr), tuple(float(f) for f in lr_groups)
+        numeric = isinstance(lr, (int, float)) and not isinstance(lr, bool)
+        if not (lr == "find" or (numeric and lr > 0)) or not all(f > 0 for f in lr_groups):
+            raise ValueError(f"trainer 'torch': lr must be > 0 or 'find' and lr_groups > 0, got {lr!r}, "
+                             f"{list(lr_groups)!r}")
+        self.lr: float | str = float(lr) if numeric else "find"
+        self.lr_groups = tuple(float(f) for f in lr_groups)
+        self.batch_size, self.lr_find = batch_size, lr_find_options(lr_find)
         self.freeze_epochs, self.epochs, self.weight_decay = freeze_epochs, epochs, float(weight_decay)
         self.num_workers, self.augment, self.checkpoint = num_workers, bool(augment), bool(checkpoint)
         self.keep_checkpoint = bool(keep_checkpoint)
@@ -106,6 +120,7 @@ class TorchTrainer:
     def settings(self) -> dict[str, Any]:
         """The options that shape training (checked against a checkpoint before resuming)."""
         return {"batch_size": self.batch_size, "lr": self.lr, "lr_groups": list(self.lr_groups),
+                **({"lr_find": self.lr_find} if self.lr == "find" else {}),
                 "freeze_epochs": self.freeze_epochs, "epochs": self.epochs,
                 "weight_decay": self.weight_decay, "augment": self.augment, "bn_frozen": self.bn_frozen}
 
@@ -149,18 +164,21 @@ class TorchTrainer:
         distributed.setup(rt.device)
         self.stats = mean, std = dataset.channel_stats(train_idx)
         rt.model(model)
-        optimizer = build_optimizer(model, self.lr, self.lr_groups, self.weight_decay)
+        path = Path(context.directory) / "checkpoints" / "last.pt"
+        state = load_checkpoint(path) if self.checkpoint else None
+        found = self._find_lr(model, dataset, train_idx, loss, (mean, std), context, state)
+        base_lr = float(found["suggestion"]) if found is not None else float(self.lr)
+        optimizer = build_optimizer(model, base_lr, self.lr_groups, self.weight_decay)
         val_loader = self._loader(dataset.torch_dataset(val_idx, augment=False, mean=mean, std=std,
                                                         seed=context.seed), shuffle_seed=None)
         steps = self.steps_per_epoch(len(train_idx))
         if steps < 1:
             raise ValueError(f"trainer 'torch': the train split has {len(train_idx)} samples; need at least 2")
-        path = Path(context.directory) / "checkpoints" / "last.pt"
         history: dict[str, Any] = {"epoch": [], "train_loss": [], "val_loss": [], "lr": [],
                                    "seconds": [], "samples_per_s": [], "lr_iter": [],
-                                   "precision": "bf16" if rt.amp else "fp32", "bn_frozen": self.bn_frozen}
+                                   "precision": "bf16" if rt.amp else "fp32", "bn_frozen": self.bn_frozen,
+                                   "base_lr": base_lr, **({"lr_find": found} if found is not None else {})}
         scheduler, start = None, 0
-        state = load_checkpoint(path) if self.checkpoint else None
         if state is not None:
             if state.get("settings") != self.settings() or state.get("steps_per_epoch") != steps:
                 raise CheckpointError(
@@ -201,7 +219,7 @@ class TorchTrainer:
             for key, value in scored.items():
                 history.setdefault(key, []).append(value)
             for key, value in (("epoch", epoch + 1), ("train_loss", stats.loss), ("val_loss", val_loss),
-                               ("lr", stats.lrs[-1] if stats.lrs else self.lr), ("seconds", stats.seconds),
+                               ("lr", stats.lrs[-1] if stats.lrs else base_lr), ("seconds", stats.seconds),
                                ("samples_per_s", stats.samples_per_s)):
                 history[key].append(value)
             history["lr_iter"].extend(stats.lrs)
@@ -232,6 +250,23 @@ class TorchTrainer:
             return {}
         values = evaluate(self.epoch_metrics, y_true, np.concatenate(scores))
         return {f"val_{name}": value for name, value in values.items()}
+    def _find_lr(self, model: nn.Module, dataset: Any, train_idx: np.ndarray, loss: Loss,
+                 stats: tuple[Any, Any], context: RunContext, state: Any) -> dict[str, Any] | None:
+        """``lr: find``: the finder's record (``suggestion`` is the rate to train with), from the
+        checkpoint when resuming, else from a sweep now; ``None`` for a numeric ``lr``."""
+        if self.lr != "find":
+            return None
+        if state is not None and isinstance(state.get("history", {}).get("lr_find"), dict):
+            return dict(state["history"]["lr_find"])
+        result = lr_find(model, dataset, train_idx, loss=loss, batch_size=self.batch_size,
+                         lr_groups=self.lr_groups, frozen=self.freeze_epochs > 0, augment=self.augment,
+                         device=str(self.runtime.device), seed=context.seed, mean=stats[0], std=stats[1],
+                         bn_frozen=self.bn_frozen, **self.lr_find)
+        if distributed.is_main():
+            result.save(context.directory)
+        context.log(f"lr_find: lr {result.suggestion:.3g} ({result.rule}; {len(result.lrs)} iterations, "
+                    f"{result.stopped})")
+        return {**asdict(result), "options": dict(self.lr_find)}
 
     def predict(self, model: nn.Module, dataset: Any, indices: np.ndarray, *, tta: TTAPolicy | None,
                 transform: Transform | None = None, context: RunContext) -> np.ndarray:

@@ -7,7 +7,8 @@ from typing import Any
 
 from micro_bench.contract import StashKey
 
-__all__ = ["EPOCH_METRICS", "EpochMetrics", "check_split", "class_counts", "compute_metrics", "epoch_metrics", "thresholds_for"]
+__all__ = ["EPOCH_METRICS", "EpochMetrics", "check_split", "class_counts", "compute_metrics", "epoch_metrics",
+           "labels_from", "thresholds_for"]
 
 #: ``(metric names, y_true (N, K) bool, y_score (N, K) float) -> {name: value}``
 EpochMetrics = Callable[[Sequence[str], Any, Any], dict[str, float]]
@@ -28,7 +29,7 @@ def epoch_metrics(registry: Any) -> EpochMetrics:
         out = {}
         for name in names:
             metric = built.get(name) or built.setdefault(name, registry.create(name))
-            value = metric(y_true, y_score, y_score >= 0.5)
+            value = metric(y_true, y_score, labels_from(y_score, [0.5] * y_score.shape[1]))
             if not isinstance(value, Mapping):
                 out[name] = float(value)
         return out
@@ -78,6 +79,16 @@ def thresholds_for(
     values = fit_thresholds(rule, np.asarray(val[0], bool), np.asarray(val[1], float))
     return {"rule": rule, "description": describe_rule(rule), "fitted_on": "val",
             "values": [float(v) for v in values]}
+
+
+def labels_from(y_score: Any, thresholds: Any) -> Any:
+    """``(N, K) bool`` predictions: ``y_score > thresholds`` (strict; a score equal to its
+    threshold is negative, as scikit-learn's ``predict`` and fastai's metrics decide)."""
+    import numpy as np
+
+    from micro_bench.thresholds import apply_thresholds
+
+    return apply_thresholds(np.asarray(y_score), np.asarray(thresholds, dtype=float))
 
 
 def compute_metrics(

@@ -27,6 +27,7 @@ from micro_bench.evaluate import (
     class_counts,
     compute_metrics,
     epoch_metrics,
+    labels_from,
     thresholds_for,
 )
 from micro_bench.hookcall import call_isolated
@@ -209,7 +210,7 @@ def _execute(
         val_score = y_score if part == "val" else predict(split.val)
         val = (split.labels("val"), val_score)
     thresholds = thresholds_for(rule, y_true.shape[1], val)
-    y_pred = y_score >= np.asarray(thresholds["values"])[None, :]
+    y_pred = labels_from(y_score, thresholds["values"])
     t2 = time.perf_counter()
     result = RunResult(
         benchmark=cfg.benchmark, label=cfg.label, key=key,

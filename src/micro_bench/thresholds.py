@@ -1,18 +1,21 @@
-"""Decision thresholds turning scores into labels: ``y_pred = y_score >= thresholds``.
+"""Decision thresholds turning scores into labels: ``y_pred = y_score > thresholds``.
+
+Strictly greater: a score equal to its threshold is negative, as in scikit-learn's ``predict``
+(a probability of exactly 0.5 is the negative class) and fastai 0.7's metrics (``preds > thresh``).
 
 A rule (config key ``evaluate.threshold``) is one of:
 
 * a number, e.g. ``0.5`` (the paper): the same threshold for every class;
 * ``"tuned"``: per class, the threshold that maximises F1 on the given data (the Kaggle
   winners' practice; fit it on validation predictions). Ties go to the highest threshold (fewest
-  positives); the threshold is placed half-way to the next lower score so it does not sit on a
-  sample. A class without positives has F1 = 0 at every threshold, so tuning has nothing to go
+  positives); the threshold is placed half-way between the lowest score predicted positive and
+  the next lower score, so it does not sit on a sample. A class without positives has F1 = 0 at every threshold, so tuning has nothing to go
   on: it keeps 0.5.
 * ``"prevalence"``: per class, the threshold at which the predicted positive rate equals the
   class's prevalence in the given labels (the P highest scores are positive, P = number of
-  positives), half-way between the P-th and (P+1)-th highest score. Tied scores there make the
-  rate exact only up to the tie; a class without positives gets a threshold just above its
-  highest score (nothing predicted).
+  positives), half-way between the P-th highest score and the next lower score. Scores tied
+  with the P-th are all positive, so ties make the rate exact only up to the tie; a class without
+  positives gets its highest score as threshold (nothing predicted).
 
 Numpy only; the runner saves the rule (``describe_rule``) and the ``(K,)`` thresholds with every
 result.
@@ -58,11 +61,17 @@ def _sorted_desc(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, n
 
 
 def _between(high: np.ndarray, low: np.ndarray) -> np.ndarray:
-    """A threshold in ``(low, high]``: the midpoint (``high`` itself when they are adjacent floats,
-    or when ``low`` is ``-inf``, where the midpoint is NaN)."""
+    """A threshold in ``[low, high)`` (``score > t`` keeps ``high``, drops ``low``): the midpoint,
+    ``low`` itself when they are adjacent floats, just below ``high`` when ``low`` is ``-inf``."""
     with np.errstate(invalid="ignore", over="ignore"):
         mid = low + (high - low) / 2
-    return np.where(mid > low, mid, high)
+    inside = np.where((mid >= low) & (mid < high), mid, low)
+    return np.where(np.isfinite(low), inside, np.nextafter(high, -np.inf))
+
+
+def _next_lower(score: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Per column, the highest score strictly below ``high`` (``-inf`` when none)."""
+    return np.where(score < high[None, :], score, -np.inf).max(axis=0, initial=-np.inf)
 
 
 def _tuned(y_true: np.ndarray, y_score: np.ndarray) -> np.ndarray:
@@ -78,20 +87,16 @@ def _tuned(y_true: np.ndarray, y_score: np.ndarray) -> np.ndarray:
     cols = np.arange(k)
     high = score[best, cols]
     low = np.where(best + 1 < n, score[np.minimum(best + 1, n - 1), cols], -np.inf)
-    thresholds = np.where(np.isfinite(low), _between(high, low), high)
-    return np.where(n_pos > 0, thresholds, DEFAULT_THRESHOLD)
+    return np.where(n_pos > 0, _between(high, low), DEFAULT_THRESHOLD)
 
 
 def _prevalence(y_true: np.ndarray, y_score: np.ndarray) -> np.ndarray:
     n, k = y_true.shape
     score = -np.sort(-y_score, axis=0)
     n_pos = y_true.sum(axis=0)
-    cols = np.arange(k)
-    high = score[np.clip(n_pos - 1, 0, n - 1), cols]  # P-th highest score
-    low = score[np.clip(n_pos, 0, n - 1), cols]  # (P+1)-th highest score
-    thresholds = _between(high, low)
-    thresholds = np.where(n_pos >= n, score[-1], thresholds)  # every sample positive
-    return np.where(n_pos == 0, np.nextafter(score[0], np.inf), thresholds)
+    high = score[np.clip(n_pos - 1, 0, n - 1), np.arange(k)]  # P-th highest score
+    thresholds = _between(high, _next_lower(score, high))
+    return np.where(n_pos == 0, score[0], thresholds)  # no positives: nothing above the maximum
 
 
 def fit_thresholds(rule: object, y_true_val: np.ndarray, y_score_val: np.ndarray) -> np.ndarray:
@@ -126,5 +131,5 @@ def fit_thresholds(rule: object, y_true_val: np.ndarray, y_score_val: np.ndarray
 
 
 def apply_thresholds(y_score: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """``(N, K) bool``: ``y_score >= thresholds`` with ``thresholds`` broadcast over rows."""
-    return np.asarray(y_score) >= np.asarray(thresholds)[None, :]
+    """``(N, K) bool``: ``y_score > thresholds`` (strict) with ``thresholds`` broadcast over rows."""
+    return np.asarray(y_score) > np.asarray(thresholds)[None, :]

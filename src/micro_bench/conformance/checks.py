@@ -97,7 +97,7 @@ def check_metric(metric: Any, value_range: tuple[float | None, float | None]) ->
     y_true = rng.random((40, NUM_CLASSES)) < 0.4
     y_true[0], y_true[1] = True, False  # every class has positives and negatives
     y_score = rng.random((40, NUM_CLASSES))
-    value = metric(y_true, y_score, y_score >= 0.5)
+    value = metric(y_true, y_score, y_score > 0.5)
     values = dict(value) if isinstance(value, Mapping) else {"value": value}
     _require(bool(values), "returned an empty mapping")
     low = -math.inf if value_range[0] is None else float(value_range[0])
