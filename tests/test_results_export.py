@@ -117,7 +117,9 @@ def test_report_is_one_self_contained_page(bench, tmp_path, pm):
     run_benchmark(load_config(bench), out, pm=pm, echo=None, progress=False)
     _run("report", str(out), "--out", str(tmp_path / "report.html"))
     page = (tmp_path / "report.html").read_text()
-    assert "<h2>Toy table</h2>" in page and page.count('src="data:image/png;base64,') == 2
+    # the same figure in both runs is shown once, for all runs
+    assert "<h2>Toy table</h2>" in page and page.count('src="data:image/png;base64,') == 1
+    assert "<figcaption>all runs: curve</figcaption>" in page
     quiet = json.loads((out / "toybench" / "index.json").read_text())["rows"][0]["key"]
     ours = json.loads((out / "toybench" / quiet / "result.json").read_text())["metrics"]["mean_score"]
     # ours, the paper's 0.25 and the delta in one cell

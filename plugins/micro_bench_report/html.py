@@ -57,14 +57,25 @@ def _table(table: Table) -> str:
 
 
 def _figures(bench_dir: Path, rows: list[dict[str, str]]) -> str:
-    out = []
+    """Every run's PNGs, inlined; a figure identical across runs (e.g. the split's class
+    distribution) is shown once, captioned with every run it belongs to."""
+    shown: dict[str, tuple[str, list[str]]] = {}  # base64 -> (figure name, run labels)
     for row in rows:
         for png in sorted((bench_dir / row["key"]).glob("*.png")):
             data = base64.b64encode(png.read_bytes()).decode("ascii")
-            caption = html.escape(f"{row['label']}: {png.stem}")
-            out.append(f'<figure><img alt="{caption}" src="data:image/png;base64,{data}">'
-                       f"<figcaption>{caption}</figcaption></figure>")
+            shown.setdefault(data, (png.stem, []))[1].append(row["label"])
+    out = []
+    for data, (name, labels) in shown.items():
+        caption = html.escape(f"{', '.join(labels) if len(labels) < len(rows) else 'all runs'}: {name}")
+        out.append(f'<figure><img alt="{caption}" src="data:image/png;base64,{data}">'
+                   f"<figcaption>{caption}</figcaption></figure>")
     return "".join(out)
+
+
+def _inline(line: str) -> str:
+    """A header line of :mod:`micro_bench.tables` (Markdown code spans) as HTML."""
+    parts = html.escape(line).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
 def build_report(runs_dir: Path) -> tuple[str, int]:
@@ -76,7 +87,7 @@ def build_report(runs_dir: Path) -> tuple[str, int]:
     for bench in benches:
         index = read_index(bench)
         table = build_table(bench)
-        meta = "".join(f'<p class="meta">{html.escape(line)}</p>' for line in table.header)
+        meta = "".join(f'<p class="meta">{_inline(line)}</p>' for line in table.header)
         figures = _figures(bench, index["rows"])
         sections.append(
             f'<section id="{html.escape(bench.name)}"><h2>{html.escape(table.title)}</h2>{meta}'
