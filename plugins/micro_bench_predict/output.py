@@ -35,7 +35,9 @@ def write_kaggle(path: Path, pred: Predictions, *, probabilities: bool = False) 
         writer = csv.writer(fh)
         writer.writerow(["Id", "Predicted", *(pred.classes if probabilities else [])])
         for sample_id, labels, row in zip(pred.ids, pred.predicted(), pred.proba, strict=True):
-            writer.writerow([sample_id, labels, *([f"{v:.9g}" for v in row] if probabilities else [])])
+            # repr: the shortest text that reads back as the same double, so a probability read
+            # from the file gives the same label against a threshold as the one written.
+            writer.writerow([sample_id, labels, *([repr(float(v)) for v in row] if probabilities else [])])
     return path
 
 
