@@ -101,6 +101,9 @@ def test_older_format_changed_weights_and_missing_card_are_refused(tiny_runs, tm
     card_path.write_text(json.dumps({**card, "format_version": 0}))
     with pytest.raises(ModelCardError, match="model format version 0 was written by an older micro-bench"):
         read_card(run_dir)
+    card_path.write_text(json.dumps({**card, "weights": {**card["weights"], "file": "../../elsewhere.skops"}}))
+    with pytest.raises(ModelCardError, match="kind 'sklearn' with weights '../../elsewhere.skops'"):
+        read_card(run_dir)
     card_path.write_text(json.dumps(card))
     (run_dir / "checkpoints" / "model.skops").write_bytes(b"PK\x03\x04 not the model")
     with pytest.raises(ModelCardError, match="differ from the sha256"):

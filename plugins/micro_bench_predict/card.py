@@ -178,7 +178,11 @@ def read_card(directory: str | Path) -> dict[str, Any]:
             f"{path}: model format version {version!r} was written by {age} micro-bench "
             f"({card.get('micro_bench_version', '?')}); this one reads version {FORMAT_VERSION}. "
             "Rerun the benchmark row with --force to save the model in the current format")
-    weights = path.parent / card["weights"]["file"]
+    kind, name = card.get("kind"), (card.get("weights") or {}).get("file")
+    if kind not in WEIGHTS or name != WEIGHTS[kind]:
+        raise ModelCardError(f"{path}: kind {kind!r} with weights {name!r}; expected one of "
+                             + ", ".join(f"{k!r} with {v!r}" for k, v in WEIGHTS.items()))
+    weights = path.parent / name
     if not weights.is_file():
         raise ModelCardError(f"{weights}: the weights named in {path} are missing")
     if sha256_file(weights) != card["weights"]["sha256"]:
