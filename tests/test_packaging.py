@@ -125,8 +125,9 @@ def test_dependencies_match_imports():
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                     imported.add(node.module.split(".")[0])
     stdlib = set(sys.stdlib_module_names) | {"micro_bench"} | {p.name for p in (REPO / "plugins").iterdir()}
-    # Used only when installed, behind `except ImportError` (the dask executor's GPU cluster).
-    optional = {"dask_cuda"}
+    # Used only when installed, behind `except ImportError` (the dask executor's GPU cluster);
+    # fsspec (zarr, dask) and huggingface_hub (timm) come with the packages that need them.
+    optional = {"dask_cuda", "fsspec", "huggingface_hub"}
     third_party = {m for m in imported if m not in stdlib} - optional
     declared = {module_of.get(name, name.replace("-", "_")) for name in core | extras}
     assert third_party - declared == set(), "imported but not declared"

@@ -28,7 +28,7 @@ def _rank(title: str) -> int:
 
 
 def _cell(c: Cell, digits: int) -> str:
-    if c.ours is None:
+    if not isinstance(c.ours, (int, float)):  # missing, or a per-class mapping in a metrics table
         return "–"
     if c.count:
         return str(int(c.ours))
