@@ -30,6 +30,7 @@ from micro_bench_hpa.store import (
     BAD,
     DONE,
     StoreError,
+    check_destination,
     create_store,
     open_store,
     pending_blocks,
@@ -136,7 +137,7 @@ def _run_local(tasks: list[Any], sizes: list[int], workers: int, progress: Calla
                 progress(keys[key])
 
     with _Progress(), dask.config.set({"multiprocessing.context": _start_method()}):
-        dask.compute(*tasks, scheduler="processes", num_workers=workers)
+        dask.compute(*tasks, scheduler="processes", num_workers=workers, initializer=_die_with_parent)
 
 
 def _start_method() -> str:
@@ -212,7 +213,6 @@ def convert(
     Returns:
         The report written to ``dest/convert_report.json``: counts, skipped samples with reasons.
     """
-    from tqdm.auto import tqdm
 
     from micro_bench_hpa.location import is_remote, local_path
 
@@ -223,7 +223,22 @@ def convert(
         upload_store(staging, str(dest), storage_options)
         shutil.rmtree(staging, ignore_errors=True)
         return {**report, "uploaded_to": str(dest)}
+    from micro_bench.runfolder import holder, run_lock
+
     dest = local_path(dest)
+    check_destination(dest)
+    with run_lock(dest, wait=False) as held:  # .<name>.lock beside the store; freed if we die
+        if not held:
+            raise StoreError(f"{dest}: another conversion into it is running ({holder(dest)}); wait "
+                             "for it to finish, or convert into another folder")
+        return _convert_here(src, dest, resolutions, scheduler, workers, block_size, progress)
+
+
+def _convert_here(src: str | Path, dest: Path, resolutions: Sequence[int], scheduler: str | None,
+                  workers: int | None, block_size: int, progress: bool) -> dict[str, Any]:
+    """:func:`convert` into a local ``dest``, under its lock."""
+    from tqdm.auto import tqdm
+
     res = sorted({int(r) for r in resolutions}, reverse=True)
     plan = plan_conversion(src, min_side=res[0])
     if not plan.ids:

@@ -133,13 +133,7 @@ def create_store(
     if digest not in DIGESTS:
         raise StoreError(f"{path}: digest must be one of {', '.join(DIGESTS)}, got {digest!r}")
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise StoreError(f"{path}: exists and is a file; expected a .zarr folder (or a new path)")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise StoreError(f"{path}: {parent} is a regular file, not a folder")
-            break
+    check_destination(path)
     if path.exists() and not overwrite:
         group = open_store(path, mode="r+")
         try:
@@ -202,6 +196,17 @@ def create_store(
         shutil.rmtree(final)
     os.rename(path, final)
     return zarr.open_group(final, mode="r+", zarr_format=3)
+
+
+def check_destination(path: Path) -> None:
+    """A :class:`StoreError` when ``path`` is a file or lies under one."""
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"{path}: exists and is a file; expected a .zarr folder (or a new path)")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise StoreError(f"{path}: {parent} is a regular file, not a folder")
+            break
 
 
 def open_store(path: str | Path, mode: str = "r", storage_options: Mapping[str, Any] | None = None) -> zarr.Group:

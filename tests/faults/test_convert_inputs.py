@@ -142,3 +142,13 @@ def test_synth_png_refuses_non_empty_destination(tmp_path: Path) -> None:
     assert (dest / "train.csv").read_text() == "mine"
     result = invoke("data", "synth", str(dest), "--png", "--n", "2", "--resolution", "16", "--overwrite")
     assert result.exit_code == 0 and (dest / "train.csv").read_text().startswith("Id,Target")
+
+
+def test_a_store_being_converted_is_locked(src: Path, tmp_path: Path) -> None:
+    from micro_bench.runfolder import run_lock
+
+    dest = tmp_path / "d.zarr"
+    with run_lock(dest, wait=False) as held:  # as another `data convert` into dest would hold it
+        assert held
+        assert_user_error(convert(str(src), str(dest)), str(dest), "another conversion into it is running (pid ")
+    assert convert(str(src), str(dest)).exit_code == 0  # free again
