@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -47,8 +48,13 @@ def train_epoch(
     desc: str = "",
     progress: bool = True,
     mode: Callable[[nn.Module], None] | None = None,
+    accumulate: int = 1,
 ) -> EpochStats:
     """One pass over ``loader`` of ``(x (B, C, H, W) float32, y (B, K) float32)``.
+
+    ``accumulate > 1`` splits each batch into that many chunks whose gradients (each chunk's
+    mean loss weighted by its share of the batch) add up to the whole batch's before the one
+    optimizer step; under DDP the gradients are averaged across processes on the last chunk only.
 
     ``scheduler`` (or ``None``) is stepped after every optimizer step. A NaN/inf loss raises
     :class:`TrainingDiverged` (checked one step late, see ``settle``). ``epoch`` is 1-based, for messages.
@@ -81,11 +87,14 @@ def train_epoch(
     for step, (x, y) in enumerate(bar, start=1):
         x, y = rt.batch(x), y.to(rt.device, non_blocking=True)
         settle()
-        with rt.autocast():
-            logits = net(x)
-        loss = loss_fn(logits.float(), y)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if accumulate <= 1:
+            with rt.autocast():
+                logits = net(x)
+            loss = loss_fn(logits.float(), y)
+            loss.backward()
+        else:
+            loss = _accumulated(net, x, y, loss_fn, rt, accumulate)
         lrs.append(float(optimizer.param_groups[-1]["lr"]))
         optimizer.step()
         if scheduler is not None:
@@ -97,6 +106,25 @@ def train_epoch(
     settle()
     bar.close()
     return EpochStats(total / max(count, 1), lrs, time.perf_counter() - start, count)
+
+
+def _accumulated(net: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                 loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], rt: Runtime, chunks: int) -> torch.Tensor:
+    """Backward over ``chunks`` balanced slices of one batch (at most ``len(x) // 2``, so that no
+    slice has one sample: BatchNorm cannot train on one); returns the batch's mean loss (detached)."""
+    k = max(1, min(chunks, len(x) // 2))
+    parts = list(zip(x.tensor_split(k), y.tensor_split(k), strict=True))
+    total = torch.zeros((), device=x.device)
+    for j, (xc, yc) in enumerate(parts):
+        last = j == len(parts) - 1
+        sync = contextlib.nullcontext() if last or not hasattr(net, "no_sync") else net.no_sync()
+        with sync:
+            with rt.autocast():
+                logits = net(xc)
+            part = loss_fn(logits.float(), yc) * (len(xc) / len(x))
+            part.backward()
+        total = total + part.detach()
+    return total
 
 
 @torch.inference_mode()

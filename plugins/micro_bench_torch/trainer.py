@@ -40,7 +40,11 @@ class TorchTrainer:
     """Fits a ``nn.Module`` with ``layer_groups()`` on a :class:`~micro_bench.components.Dataset`.
 
     Args:
-        batch_size: samples per step (per process under torchrun).
+        batch_size: samples per optimizer step, over all processes under torchrun (each takes
+            ``batch_size / world_size``): the paper's effective batch of 64 on any number of GPUs.
+        micro_batch_size: split each process's share into chunks of this size whose gradients
+            accumulate before the step (for memory; ``None``: no split). Same effective batch.
+        sync_bn: under torchrun, BatchNorm statistics over all processes (``SyncBatchNorm``; CUDA).
         lr: the head's base learning rate; group ``i`` uses ``lr * lr_groups[i]``. ``"find"``:
             run the learning-rate finder first (head only while ``freeze_epochs`` > 0, as fastai
             0.7's ``lr_find`` before ``unfreeze``) and train with the rate its rule picks; the
@@ -92,6 +96,8 @@ class TorchTrainer:
         bn_frozen: str = "eval",
         epoch_metrics: Sequence[str] = ("f1_macro", "roc_auc_macro"),
         lr_find: Mapping[str, Any] | None = None,
+        micro_batch_size: int | None = None,
+        sync_bn: bool = False,
     ) -> None:
         for key, value, low in (("batch_size", batch_size, 1), ("freeze_epochs", freeze_epochs, 0),
                                 ("num_workers", num_workers, 0)):
@@ -113,7 +119,14 @@ class TorchTrainer:
             raise ValueError(f"trainer 'torch': bn_frozen must be one of {', '.join(BN_FROZEN)}, got {bn_frozen!r}")
         self.bn_frozen = bn_frozen
         self.epoch_metrics = tuple(epoch_metrics)
+        if micro_batch_size is not None and (isinstance(micro_batch_size, bool) or not isinstance(micro_batch_size, int)
+                                             or micro_batch_size < 1):
+            raise ValueError(f"trainer 'torch': micro_batch_size must be an integer >= 1 or null, got {micro_batch_size!r}")
+        self.micro_batch_size, self.sync_bn = micro_batch_size, bool(sync_bn)
         self.runtime: Runtime = resolve_runtime(device, amp, channels_last, threads)
+        if self.sync_bn and self.runtime.device.type != "cuda":
+            raise ValueError("trainer 'torch': sync_bn needs CUDA devices (SyncBatchNorm); set sync_bn: false on "
+                             f"{self.runtime.device.type}")
         #: ``(mean, std)`` of the train split, set by :meth:`fit` and used by :meth:`predict`.
         self.stats: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -124,20 +137,35 @@ class TorchTrainer:
                 "freeze_epochs": self.freeze_epochs, "epochs": self.epochs,
                 "weight_decay": self.weight_decay, "augment": self.augment, "bn_frozen": self.bn_frozen}
 
+    def process_batch(self) -> int:
+        """Samples each process takes per optimizer step (``batch_size`` without torchrun)."""
+        world = distributed.world_size()
+        if self.batch_size % world:
+            raise ValueError(f"trainer 'torch': batch_size {self.batch_size} (the effective batch of one step) "
+                             f"is not divisible by the {world} torchrun processes")
+        return self.batch_size // world
+
+    def accumulate(self) -> int:
+        """Chunks of each process's batch whose gradients accumulate before a step."""
+        if self.micro_batch_size is None:
+            return 1
+        return -(-self.process_batch() // self.micro_batch_size)
+
     def steps_per_epoch(self, n_train: int) -> int:
-        """Optimizer steps per epoch for ``n_train`` samples (per process under torchrun)."""
-        n = -(-n_train // distributed.world_size())
-        return n // self.batch_size if n % self.batch_size == 1 else -(-n // self.batch_size)
+        """Optimizer steps per epoch for ``n_train`` samples (each process's shard under torchrun)."""
+        n, b = -(-n_train // distributed.world_size()), self.process_batch()
+        return n // b if n % b == 1 else -(-n // b)
 
     def _loader(self, data: Any, *, shuffle_seed: int | None) -> DataLoader:
         sampler = distributed.sampler(data, shuffle_seed) if shuffle_seed is not None else None
         n = len(sampler) if sampler is not None else len(data)
         generator = torch.Generator().manual_seed(shuffle_seed) if shuffle_seed is not None else None
+        batch = self.process_batch()
         return DataLoader(
-            data, batch_size=self.batch_size, sampler=sampler, generator=generator,
+            data, batch_size=batch, sampler=sampler, generator=generator,
             shuffle=shuffle_seed is not None and sampler is None, num_workers=self.num_workers,
             pin_memory=self.runtime.device.type == "cuda",
-            drop_last=shuffle_seed is not None and n % self.batch_size == 1,  # no batch of 1 for BN
+            drop_last=shuffle_seed is not None and n % batch == 1,  # no batch of 1 for BN
         )
 
     def fit(self, model: nn.Module, dataset: Any, split: Split, *, loss: Loss | None,
@@ -164,6 +192,8 @@ class TorchTrainer:
         distributed.setup(rt.device)
         self.stats = mean, std = dataset.channel_stats(train_idx)
         rt.model(model)
+        if self.sync_bn:
+            distributed.sync_batchnorm(model)
         path = Path(context.directory) / "checkpoints" / "last.pt"
         state = load_checkpoint(path) if self.checkpoint else None
         found = self._find_lr(model, dataset, train_idx, loss, (mean, std), context, state)
@@ -209,7 +239,7 @@ class TorchTrainer:
             stats = train_epoch(
                 distributed.wrap(model, rt.device), self._loader(data, shuffle_seed=seed), loss,
                 optimizer, scheduler, rt, epoch=epoch + 1, progress=bool(context.progress) and main,
-                mode=lambda net: train_mode(net, self.bn_frozen),
+                mode=lambda net: train_mode(net, self.bn_frozen), accumulate=self.accumulate(),
                 desc=f"run {index}/{count} {context.label} epoch {epoch + 1}/{total}"
                 + (" (head only)" if frozen else ""),
             )
@@ -237,6 +267,13 @@ class TorchTrainer:
             context.epoch_end(epoch + 1, {"train_loss": stats.loss, "val_loss": val_loss,
                                           "lr": history["lr"][-1], **scored})
         set_trainable(model, False)
+        if distributed.world_size() > 1:
+            agree = distributed.weights_agree(model)
+            history["ddp"] = {"world_size": distributed.world_size(), "process_batch": self.process_batch(),
+                              "accumulate": self.accumulate(), "sync_bn": self.sync_bn, "weights_agree": agree}
+            if not agree:
+                raise RuntimeError("torchrun: the processes ended training with different weights; "
+                                   "the result would depend on the rank that wrote it")
         if main and history["lr_iter"]:
             plot_lr_history(history["lr_iter"], Path(context.directory) / "lr.png",
                             title=f"Learning rate per iteration ({context.label})" if context.label else "")
