@@ -167,15 +167,26 @@ def to_uint8(a: np.ndarray) -> np.ndarray:
 
 def read_channel(path: Path, color: str) -> np.ndarray:
     """Decode one channel file to ``(H, W) uint8`` by the module's intensity rules."""
+    limit = max(ALLOWED_SIZES)
     try:
+        # The header's size is checked before decoding: a damaged header must not make us
+        # allocate (or decode) a giant image.
         if path.suffix.lower() in (".tif", ".tiff"):
             import tifffile
 
-            a = np.asarray(tifffile.imread(path))
+            with tifffile.TiffFile(path) as tif:
+                shape = tif.series[0].shape
+                if len(shape) < 2 or max(shape) > limit:
+                    raise ReadError("wrong_size", path, f"TIFF of shape {shape}; expected a square up to {limit}")
+                a = np.asarray(tif.asarray())
         else:
             with Image.open(path) as im:
+                if max(im.size) > limit:
+                    raise ReadError("wrong_size", path, f"image of size {im.size}; expected a square up to {limit}")
                 im.load()
                 a = np.asarray(im)
+    except ReadError:
+        raise
     except Exception as exc:
         kind = "truncated" if "truncat" in str(exc).lower() or isinstance(exc, EOFError) else "unreadable"
         raise ReadError(kind, path, f"cannot decode ({type(exc).__name__}: {exc})") from None
