@@ -206,7 +206,8 @@ def test_baselines_predict_from_a_store(tiny_runs, tmp_path, label):
 
     store = hpa_synth(n=60, resolution=32).path
     out = tmp_path / "sub.csv"
-    result = _cli("predict", tiny_runs[1][label], store, "--out", out, "--probabilities", "--threshold", "0.5")
+    result = _cli("predict", tiny_runs[1][label], store, "--out", out, "--probabilities", "--threshold", "0.5",
+                  "--workers", "1")  # the store reader reopens in the worker process
     assert result.exit_code == 0, result.output
     rows = _read_csv(out)
     classes = read_card(tiny_runs[1][label])["classes"]
@@ -255,7 +256,7 @@ def _reference_csv(tiny_runs, folder, tmp_path) -> Path:
 def test_readable_table_and_previews(tiny_runs, kaggle_folder, tmp_path):
     out = tmp_path / "readable.csv"
     result = _cli("predict", tiny_runs[1]["CNN"], kaggle_folder, "--out", out, "--format", "readable",
-                  "--threshold", "0.35", "--preview", tmp_path / "prev", "--preview-n", "2")
+                  "--threshold", "0.35", "--preview", tmp_path / "prev", "--preview-n", "2", "--workers", "2")
     assert result.exit_code == 0, result.output
     rows = _read_csv(out)
     probs = {r["Id"]: r for r in _read_csv(_reference_csv(tiny_runs, kaggle_folder, tmp_path))}
