@@ -148,3 +148,56 @@ def test_plugin_specs_are_lazy_and_resolve() -> None:
 def test_plugin_module_imports_no_torch() -> None:
     code = "import sys, micro_bench_losses.plugin; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# --- per-class positive weights (issue 18) ---------------------------------------------------
+
+from micro_bench_losses.weights import pos_weights  # noqa: E402
+
+LABELS = np.array([[1, 0, 0, 1], [1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0], [1, 0, 0, 0]], dtype=bool)
+
+
+def test_pos_weight_values_on_a_known_label_matrix():
+    """n = 5; positives per class 4, 1, 0, 1."""
+    np.testing.assert_allclose(pos_weights(LABELS, "inverse_frequency"), [1 / 4, 4, 1, 4])
+    np.testing.assert_allclose(pos_weights(LABELS, "sqrt_inverse"), [0.5, 2, 1, 2])
+    beta = 0.9
+    e = lambda m: (1 - beta**m) / (1 - beta)  # noqa: E731 - Cui et al.'s effective number
+    np.testing.assert_allclose(pos_weights(LABELS, "effective_number", beta=beta), [e(1) / e(4), e(4) / e(1), 1, e(4) / e(1)])
+    np.testing.assert_allclose(pos_weights(LABELS, "inverse_frequency", max_weight=3), [1 / 4, 3, 1, 3])
+    np.testing.assert_allclose(pos_weights(LABELS, [1, 2, 3, 4]), [1, 2, 3, 4])
+
+
+@settings(max_examples=40, deadline=None)
+@given(hnp.arrays(np.bool_, st.tuples(st.integers(2, 30), st.integers(1, 6))))
+def test_effective_number_lies_between_no_weighting_and_inverse_frequency(labels):
+    inverse = pos_weights(labels, "inverse_frequency")
+    for beta in (0.5, 0.99, 0.999999):
+        w = pos_weights(labels, "effective_number", beta=beta)
+        low, high = np.minimum(1.0, inverse), np.maximum(1.0, inverse)
+        assert np.all(w >= low - 1e-9) and np.all(w <= high + 1e-9)
+    np.testing.assert_allclose(pos_weights(labels, "effective_number", beta=1 - 1e-12), inverse, rtol=1e-3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(batches(), st.floats(0.1, 10.0))
+def test_weighted_bce_equals_torch_pos_weight(batch, scale):
+    logits, targets = batch
+    weight = torch.linspace(0.5, 0.5 * scale, logits.shape[1], dtype=torch.float64)
+    ours = focal_loss(logits, targets, gamma=0.0, pos_weight=weight)
+    ref = torch.nn.BCEWithLogitsLoss(pos_weight=weight)(logits, targets)
+    torch.testing.assert_close(ours, ref, rtol=1e-9, atol=1e-12)
+
+
+def test_loss_adapts_to_the_train_labels_and_records_them():
+    loss = bce(pos_weight="inverse_frequency")
+    with pytest.raises(RuntimeError, match="needs the training labels"):
+        loss(torch.zeros(2, 4), torch.zeros(2, 4))
+    record = loss.adapt(LABELS)
+    assert record == {"pos_weight_rule": "inverse_frequency", "pos_weight": [0.25, 4.0, 1.0, 4.0]}
+    focal = FocalLoss(gamma=2.0, pos_weight="effective_number", beta=0.99)
+    assert focal.adapt(LABELS)["beta"] == 0.99
+    with pytest.raises(ValueError, match="pos_weight must be one of inverse_frequency"):
+        bce(pos_weight="inverse")
+    with pytest.raises(ValueError, match="beta must be in \\(0, 1\\)"):
+        FocalLoss(pos_weight="effective_number", beta=1.0)

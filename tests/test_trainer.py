@@ -191,3 +191,16 @@ def test_resnet18_4ch_trains_one_step_channels_last(tmp_path: Path) -> None:
                                                     context=_ctx(tmp_path))
     assert model.net.conv1.weight.is_contiguous(memory_format=torch.channels_last)
     assert np.isfinite(history["train_loss"][0])
+
+
+def test_a_weighted_loss_adapts_to_the_train_split_and_is_recorded(tmp_path: Path) -> None:
+    from micro_bench_losses.focal import bce
+    from micro_bench_losses.weights import pos_weights
+
+    loss = bce(pos_weight="sqrt_inverse")
+    history = _trainer(freeze_epochs=0, epochs=1, checkpoint=False).fit(
+        TinyNet(), DS, SPLIT, loss=loss, schedule=None, context=_ctx(tmp_path))
+    expected = pos_weights(DS.labels[TRAIN], "sqrt_inverse")
+    assert history["loss_weights"]["pos_weight_rule"] == "sqrt_inverse"
+    np.testing.assert_allclose(history["loss_weights"]["pos_weight"], expected)
+    np.testing.assert_allclose(loss.pos_weight.numpy(), expected, rtol=1e-6)

@@ -21,10 +21,15 @@ true by construction and pinned by ``tests/test_losses.py``:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from micro_bench_losses.weights import check_rule, pos_weights
 
 __all__ = ["FocalLoss", "bce", "focal_loss"]
 
@@ -38,6 +43,7 @@ def focal_loss(
     gamma: float = 2.0,
     alpha: float | None = None,
     reduction: str = "mean",
+    pos_weight: Tensor | None = None,
 ) -> Tensor:
     """Sigmoid focal loss of ``logits`` against ``targets``.
 
@@ -48,6 +54,8 @@ def focal_loss(
         alpha: weight in ``[0, 1]`` of the positive term (the negative term gets ``1 - alpha``),
             or ``None`` for no weighting.
         reduction: ``"mean"`` (over all elements: a scalar), ``"sum"`` or ``"none"`` (elementwise).
+        pos_weight: ``(K,)`` factors of the positive term per class (last axis), as
+            ``torch.nn.BCEWithLogitsLoss(pos_weight=...)``; ``None`` for none.
 
     Returns:
         A scalar tensor, or the elementwise loss (same shape as ``logits``) for ``"none"``.
@@ -67,6 +75,8 @@ def focal_loss(
     if gamma != 0:
         positive = positive * torch.exp(gamma * log_q)  # (1 - p) ** gamma
         negative = negative * torch.exp(gamma * log_p)  # p ** gamma
+    if pos_weight is not None:
+        positive = positive * pos_weight.to(device=logits.device, dtype=logits.dtype)
     if alpha is not None:
         positive = alpha * positive
         negative = (1.0 - alpha) * negative
@@ -88,8 +98,11 @@ class FocalLoss(nn.Module):
         alpha: optional positive-class weight in ``[0, 1]``; ``None`` (default) disables it.
     """
 
-    def __init__(self, gamma: float = 2.0, alpha: float | None = None) -> None:
+    def __init__(self, gamma: float = 2.0, alpha: float | None = None,
+                 pos_weight: str | Sequence[float] | None = None, beta: float = 0.999,
+                 max_weight: float | None = None) -> None:
         super().__init__()
+        check_rule(pos_weight, beta, max_weight, "bce" if gamma == 0 else "focal")
         if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not (
             math.isfinite(gamma) and gamma >= 0
         ):
@@ -100,15 +113,36 @@ class FocalLoss(nn.Module):
             raise ValueError(f"loss 'focal': alpha must be null or a number in [0, 1], got {alpha!r}")
         self.gamma = float(gamma)
         self.alpha = None if alpha is None else float(alpha)
+        self.rule, self.beta, self.max_weight = pos_weight, float(beta), max_weight
+        self.pos_weight: Tensor | None = None
+        if pos_weight is not None and not isinstance(pos_weight, str):
+            self.pos_weight = torch.tensor([float(v) for v in pos_weight])
+
+    def adapt(self, labels: np.ndarray) -> dict[str, Any]:
+        """Set the per-class weights from the ``(n, K)`` bool training labels (the trainer calls
+        this once before training); returns what to record with the result."""
+        if self.rule is None:
+            return {}
+        weights = pos_weights(labels, self.rule, beta=self.beta, max_weight=self.max_weight)
+        self.pos_weight = torch.as_tensor(weights, dtype=torch.float32)
+        rule = self.rule if isinstance(self.rule, str) else "explicit"
+        return {"pos_weight_rule": rule, "pos_weight": [float(w) for w in weights],
+                **({"beta": self.beta} if rule == "effective_number" else {}),
+                **({"max_weight": self.max_weight} if self.max_weight is not None else {})}
 
     def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
         """Mean focal loss over all elements of ``logits (B, K)`` and ``targets (B, K)``."""
-        return focal_loss(logits, targets, gamma=self.gamma, alpha=self.alpha)
+        if isinstance(self.rule, str) and self.pos_weight is None:
+            raise RuntimeError(f"loss: pos_weight {self.rule!r} needs the training labels; the trainer must "
+                               "call adapt(labels) before training")
+        return focal_loss(logits, targets, gamma=self.gamma, alpha=self.alpha, pos_weight=self.pos_weight)
 
     def extra_repr(self) -> str:
-        return f"gamma={self.gamma}, alpha={self.alpha}"
+        return f"gamma={self.gamma}, alpha={self.alpha}, pos_weight={self.rule!r}"
 
 
-def bce() -> FocalLoss:
-    """The ``bce`` loss component: binary cross-entropy on logits, i.e. ``FocalLoss(gamma=0)``."""
-    return FocalLoss(gamma=0.0)
+def bce(pos_weight: str | Sequence[float] | None = None, beta: float = 0.999,
+        max_weight: float | None = None) -> FocalLoss:
+    """The ``bce`` loss component: binary cross-entropy on logits, i.e. ``FocalLoss(gamma=0)``,
+    with optional per-class positive weights (see :mod:`micro_bench_losses.weights`)."""
+    return FocalLoss(gamma=0.0, pos_weight=pos_weight, beta=beta, max_weight=max_weight)

@@ -196,6 +196,9 @@ class TorchTrainer:
             distributed.sync_batchnorm(model)
         path = Path(context.directory) / "checkpoints" / "last.pt"
         state = load_checkpoint(path) if self.checkpoint else None
+        # A loss with per-class weights takes them from the train split's labels (recorded below).
+        adapt = getattr(loss, "adapt", None)
+        loss_weights = adapt(np.asarray(dataset.labels[train_idx], dtype=bool)) if callable(adapt) else {}
         found = self._find_lr(model, dataset, train_idx, loss, (mean, std), context, state)
         base_lr = float(found["suggestion"]) if found is not None else float(self.lr)
         optimizer = build_optimizer(model, base_lr, self.lr_groups, self.weight_decay)
@@ -227,6 +230,10 @@ class TorchTrainer:
             context.log(f"resuming from {path} after epoch {start}/{total}")
         # What prediction must standardize with (micro_bench_predict's model.json reads it).
         history["channel_stats"] = {"mean": [float(v) for v in mean], "std": [float(v) for v in std]}
+        if loss_weights:
+            history["loss_weights"] = dict(loss_weights)
+            context.log(f"loss: pos_weight {loss_weights.get('pos_weight_rule')} from {len(train_idx)} train samples, "
+                        f"range {min(loss_weights['pos_weight']):.3g}..{max(loss_weights['pos_weight']):.3g}")
         index, count = getattr(context, "position", (1, 1))
         for epoch in range(start, total):
             frozen = epoch < self.freeze_epochs

@@ -110,7 +110,12 @@ class Dataset(Protocol):
 
 
 class Loss(Protocol):
-    """``(logits (B, K) float, targets (B, K) float in {0, 1}) -> scalar tensor``, mean over all elements."""
+    """``(logits (B, K) float, targets (B, K) float in {0, 1}) -> scalar tensor``, mean over all elements.
+
+    Optional: ``adapt(labels (n, K) bool) -> Mapping`` (e.g. per-class weights from the train
+    split); a trainer calls it once with the train labels before training and records what it
+    returns (the bundled ``torch`` trainer: ``history["loss_weights"]``).
+    """
 
     def __call__(self, logits: Any, targets: Any) -> Any: ...
 
