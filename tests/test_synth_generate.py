@@ -37,6 +37,15 @@ def test_store_holds_rendered_samples_and_real_labels(tmp_path: Path) -> None:
     assert np.array_equal(open_store(path)["images/32"][:], g["images/32"][:])
 
 
+def test_parallel_workers_write_the_same_store(tmp_path: Path) -> None:
+    def files(root: Path) -> dict[str, bytes]:
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    one = generate_store(tmp_path / "one.zarr", n=70, resolutions=16, seed=1)  # 3 blocks of 32
+    two = generate_store(tmp_path / "two.zarr", n=70, resolutions=16, seed=1, workers=2)
+    assert files(one) == files(two)
+
+
 def test_png_layout_round_trip(tmp_path: Path) -> None:
     dest = write_png_layout(tmp_path / "kaggle", n=3, resolution=32, seed=1, difficulty=0.5)
     with open(dest / "train.csv", newline="") as fh:

@@ -11,7 +11,10 @@ Trials alternate (trainer, bare, trainer, ...) and the median is reported, since
 on a shared machine drift. Run::
 
     python benchmarks/perf/trainer.py                      # CPU: resnet18_4ch, 64 px, batch 32
-    python benchmarks/perf/trainer.py --arch resnet50_4ch --res 256 --batch 64 --device cuda
+    python benchmarks/perf/trainer.py --arch resnet50_4ch --res 256 --batch 64 --device cuda [--fp32]
+
+Also printed: images/s of each loop (batch / seconds per step), for ``bare_nhwc`` (channels_last)
+and ``bare_nchw``.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ def _model(arch: str, k: int) -> nn.Module:
 
 def bare_loop(arch: str, ds: Any, idx: np.ndarray, args: argparse.Namespace, channels_last: bool) -> float:
     """Seconds per step of the plain loop: forward, BCE, backward, Adam step."""
-    rt = resolve_runtime(args.device, amp=True, channels_last=channels_last)
+    rt = resolve_runtime(args.device, amp=args.amp, channels_last=channels_last)
     model = rt.model(_model(arch, len(ds.classes))).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     loss_fn = nn.BCEWithLogitsLoss()
@@ -69,7 +72,7 @@ def bare_loop(arch: str, ds: Any, idx: np.ndarray, args: argparse.Namespace, cha
 def trainer_run(arch: str, ds: Any, idx: np.ndarray, args: argparse.Namespace) -> tuple[float, float]:
     """``(loop seconds per step, whole-fit seconds per step)`` of :class:`TorchTrainer`."""
     trainer = TorchTrainer(batch_size=args.batch, lr=1e-4, freeze_epochs=0, epochs=args.epochs,
-                           augment=False, device=args.device, channels_last=True)
+                           augment=False, device=args.device, channels_last=True, amp=args.amp)
     model = _model(arch, len(ds.classes))
     with tempfile.TemporaryDirectory() as tmp:
         ctx = RunContext(directory=tmp, seed=0, label="perf", progress=False, log=lambda s: None)
@@ -91,6 +94,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--json", default=None, help="also write the numbers to this file")
+    parser.add_argument("--fp32", dest="amp", action="store_false",
+                        help="no bf16 autocast (CUDA; the paper trained in fp32); default: bf16 on CUDA")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -113,6 +118,8 @@ def main() -> None:
         "overhead_ratio_loop": med["trainer_loop"] / med["bare_nhwc"],
         "overhead_ratio_fit": med["trainer_fit"] / med["bare_nhwc"],
         "channels_last_speedup": med["bare_nchw"] / med["bare_nhwc"],
+        "precision": "bf16" if resolve_runtime(args.device, amp=args.amp).amp else "fp32",
+        "images_per_s": {k: args.batch / v for k, v in med.items()},
     }
     print(json.dumps(result, indent=2))
     if args.json:

@@ -31,8 +31,10 @@ def _resolutions(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--png", is_flag=True, help="Write the Kaggle layout (train.csv + train/<id>_<color>.png).")
 @click.option("--preview", is_flag=True, help="DEST is a .png figure of example samples per class.")
 @click.option("--overwrite", is_flag=True, help="With --png: allow writing into a non-empty DEST.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Store: processes rendering blocks in parallel (same bytes for any number).")
 def synth(dest: str, n: int, resolution: tuple[int, ...] | None, seed: int, difficulty: float,
-          png: bool, preview: bool, overwrite: bool) -> None:
+          png: bool, preview: bool, overwrite: bool, workers: int) -> None:
     """Generate the synthetic HPA-like dataset (real HPA label sets, rendered cells) at DEST."""
     if png and preview:
         raise click.UsageError("--png and --preview are exclusive")
@@ -72,5 +74,5 @@ def synth(dest: str, n: int, resolution: tuple[int, ...] | None, seed: int, diff
         retain_freed_buffers()
 
         path = generate_store(dest, n=n, resolutions=resolution, seed=seed, difficulty=difficulty,
-                              progress=True)
+                              progress=True, workers=workers)
     click.echo(f"wrote {path}")

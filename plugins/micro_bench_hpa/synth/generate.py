@@ -54,6 +54,7 @@ def generate_store(
     seed: int = 0,
     difficulty: float = 0.5,
     progress: bool = False,
+    workers: int = 1,
 ) -> Path:
     """Render ``n`` samples into a micro-bench/hpa store at ``dest``.
 
@@ -65,6 +66,8 @@ def generate_store(
         seed: seed of the label draw and of every sample.
         difficulty: ``0..1`` (see :func:`~micro_bench_hpa.synth.render.render_sample`).
         progress: show a tqdm bar (on a terminal only).
+        workers: processes rendering blocks in parallel (each writes whole shards; the store's
+            bytes do not depend on it).
 
     Returns:
         ``dest`` as a Path. Root attributes record ``synth`` = ``{n, seed, difficulty,
@@ -83,15 +86,41 @@ def generate_store(
                          source=f"{SOURCE}(seed={seed}, difficulty={difficulty})", attrs=attrs)
     todo = pending_blocks(group)
     bar = _bar(progress, sum(b - a for a, b in todo), "hpa_synth")
-    with threadpool_limits(1):  # small matrix products: threads only add overhead
-        for start, stop in todo:
-            images = {r: render_batch(labels[start:stop], resolution=r, seed=seed, start=start,
-                                      difficulty=difficulty) for r in res}
-            write_samples(group, start, images)
-            bar.update(stop - start)
+    jobs = [(str(dest), start, labels[start:stop], res, seed, difficulty) for start, stop in todo]
+    if workers > 1 and len(jobs) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        from micro_bench_hpa.convert import _start_method
+
+        context = multiprocessing.get_context(_start_method())
+        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context) as pool:
+            for done in pool.map(_render_block, *zip(*jobs, strict=True)):
+                bar.update(done)
+    else:
+        with threadpool_limits(1):  # small matrix products: threads only add overhead
+            for start, stop in todo:
+                images = {r: render_batch(labels[start:stop], resolution=r, seed=seed, start=start,
+                                          difficulty=difficulty) for r in res}
+                write_samples(group, start, images)
+                bar.update(stop - start)
     bar.close()
     seal(dest)
     return Path(dest)
+
+
+def _render_block(dest: str, start: int, labels: np.ndarray, res: Sequence[int], seed: int,
+                  difficulty: float) -> int:
+    """In a worker process: render and write one block; returns its sample count."""
+    from threadpoolctl import threadpool_limits
+
+    from micro_bench_hpa.store import write_samples
+
+    with threadpool_limits(1):
+        images = {r: render_batch(labels, resolution=r, seed=seed, start=start, difficulty=difficulty)
+                  for r in res}
+    write_samples(dest, start, images)
+    return len(labels)
 
 
 def write_png_layout(
