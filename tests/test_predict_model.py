@@ -12,7 +12,7 @@ import pytest
 from micro_bench.config import load_config
 from micro_bench.runner import run_benchmark
 from micro_bench_predict.card import FORMAT_VERSION, ModelCardError, read_card
-from micro_bench_predict.trained import parse_threshold
+from micro_bench_predict.rules import parse_threshold
 
 BENCH = """
 version: 1
