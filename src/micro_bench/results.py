@@ -114,5 +114,7 @@ def read_result(directory: Path) -> RunResult | None:
 
 
 def read_index(benchmark_dir: Path) -> dict[str, Any]:
-    path = Path(benchmark_dir) / INDEX_FILE
-    return json.loads(path.read_text(encoding="utf-8"))
+    from micro_bench.runfolder import read_result_file
+
+    data: dict[str, Any] = read_result_file(Path(benchmark_dir) / INDEX_FILE, Path(benchmark_dir).parent)
+    return data

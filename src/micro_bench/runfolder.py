@@ -178,10 +178,12 @@ def verify_runs(runs_dir: Path, *, fix: bool = False) -> dict[str, list[str]]:
     return out
 
 
-def read_result_file(path: Path) -> Any:
-    """``json.loads`` of a result file, or a :class:`ResultError` naming it."""
+def read_result_file(path: Path, runs_dir: Path | None = None) -> Any:
+    """``json.loads`` of a result file (``<runs>/<bench>/<key>/result.json``; pass ``runs_dir``
+    for another depth), or a :class:`ResultError` naming it."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
-        raise ResultError(f"{path}: corrupt result file ({exc}); run `micro-bench verify "
-                          f"{path.parent.parent.parent}` or rerun with --force") from None
+        runs = runs_dir if runs_dir is not None else path.parents[2]
+        raise ResultError(f"{path}: corrupt result file ({exc}); run `micro-bench verify {runs}` "
+                          "or rerun the benchmark with --force") from None

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from micro_bench.errors import MicroBenchError
-from micro_bench.results import RESULT_FILE, RunResult
+from micro_bench.results import RESULT_FILE, RunResult, read_index, read_result
 
 __all__ = ["BASE_COLUMNS", "results_frame", "tidy_rows"]
 
@@ -64,10 +64,11 @@ def tidy_rows(runs_dir: str | Path) -> list[dict[str, Any]]:
         order: dict[str, int] = {}
         index = bench / "index.json"
         if index.is_file():
-            order = {r["key"]: i for i, r in enumerate(json.loads(index.read_text(encoding="utf-8"))["rows"])}
+            order = {r["key"]: i for i, r in enumerate(read_index(bench)["rows"])}
         found = sorted(bench.glob(f"*/{RESULT_FILE}"), key=lambda p: (order.get(p.parent.name, len(order)), p.parent.name))
         for path in found:
-            result = RunResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            result = read_result(path.parent)
+            assert result is not None
             rows.extend(_rows_of(result, path.parent))
     config_cols = sorted({k for row in rows for k in row if k.startswith("config.")})
     columns = [*BASE_COLUMNS, *config_cols]

@@ -112,6 +112,9 @@ def test_corrupt_result_json_is_named(bench: Path, tmp_path: Path) -> None:
     assert_user_error(invoke("run", str(bench), "--out", str(out), "--no-progress"), str(path), "corrupt result file")
     assert_user_error(invoke("tables", str(out), "--out", str(tmp_path / "t")), str(path))
     assert_user_error(invoke("verify", str(out)), "1 damaged result(s)")
+    index = out / "tiny" / "index.json"
+    index.write_text("{")
+    assert_user_error(invoke("tables", str(out), "--out", str(tmp_path / "t")), str(index), f"micro-bench verify {out}")
 
 
 PLUGIN = '''
