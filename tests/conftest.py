@@ -25,15 +25,12 @@ def _cache_dir(tmp_path_factory):
 
 @pytest.fixture
 def toy_pm(monkeypatch):
-    """An isolated plugin manager with only the toy plugin, installed process-wide."""
+    """A host with only the toy plugin (pass it to the CLI with ``obj=``)."""
     import toy_plugin
-    from micro_bench.plugin_manager import make_plugin_manager, set_plugin_manager
+    from micro_bench.host import Host
 
     monkeypatch.delenv("MICRO_BENCH_PLUGINS_DIR", raising=False)
-    pm = make_plugin_manager(builtins=False, entrypoints=False, plugins=[toy_plugin])
-    previous = set_plugin_manager(pm)
-    yield pm
-    set_plugin_manager(previous)
+    return Host.load(builtins=False, entrypoints=False, plugins=[toy_plugin])
 
 
 @pytest.fixture

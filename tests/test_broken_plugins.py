@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from micro_bench import registries
 from micro_bench.conformance import check_plugin
 from micro_bench.errors import PluginError
-from micro_bench.plugin_manager import make_plugin_manager, plugin_infos
+from micro_bench.host import Host
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,7 +76,7 @@ def on_path(fake_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_import_error_is_reported_with_plugin_and_distribution(on_path):
-    infos = {info.name: info for info in plugin_infos(make_plugin_manager(entrypoints=True))}
+    infos = {info.name: info for info in Host.load(entrypoints=True).plugin_infos()}
     broken = infos["mbt_import_error"]
     assert broken.status == "broken"
     assert broken.distribution == "micro-bench-import-error" and broken.version == "1.2.3"
@@ -87,14 +86,14 @@ def test_import_error_is_reported_with_plugin_and_distribution(on_path):
 
 
 def test_wrong_hook_type_is_a_problem_of_that_plugin_only(on_path):
-    losses = registries(make_plugin_manager(entrypoints=True))["loss"]
+    losses = Host.load(entrypoints=True).registries["loss"]
     (plugin, message), = [p for p in losses.problems if p[0] == "mbt_wrong_type"]
     assert "'mbt_wrong_type'" in message and "ComponentSpec" in message and "str" in message
     assert {"bce", "focal", "mbt_good_bce", "mbt_summed"} <= set(losses.names())
 
 
 def test_contract_breach_is_found_by_check_plugin(on_path):
-    pm = make_plugin_manager(entrypoints=True)
+    pm = Host.load(entrypoints=True)
     (result,) = check_plugin(pm, "mbt_bad_contract")
     assert not result.ok and result.plugin == "mbt_bad_contract" and result.name == "mbt_summed"
     assert "not a mean" in result.message
@@ -106,11 +105,11 @@ def test_contract_breach_is_found_by_check_plugin(on_path):
 def test_strict_mode_makes_a_broken_plugin_fatal(on_path, monkeypatch):
     monkeypatch.setenv("MICRO_BENCH_STRICT_PLUGINS", "1")
     with pytest.raises(PluginError, match=r"'mbt_import_error' \(micro-bench-import-error\)"):
-        make_plugin_manager(entrypoints=True)
+        Host.load(entrypoints=True)
     monkeypatch.setenv("MICRO_BENCH_DISABLED_PLUGINS", "mbt_import_error")
-    pm = make_plugin_manager(entrypoints=True)
+    pm = Host.load(entrypoints=True)
     with pytest.raises(PluginError, match="'mbt_wrong_type'.*ComponentSpec"):
-        registries(pm)["loss"].names()
+        pm.registries["loss"].names()
 
 
 def _cli(site: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -40,8 +40,8 @@ def bench(tmp_path):
     return path
 
 
-def _run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["run", *args, "--no-progress"])
+def _run(host, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["run", *args, "--no-progress"], obj=host)
     return result.exit_code, result.output
 
 
@@ -52,11 +52,11 @@ def _rows(out) -> list[tuple[str, str]]:
 
 def test_run_chosen_rows_keeps_the_others_in_the_table(bench, tmp_path, toy_pm):
     out = tmp_path / "runs"
-    code, output = _run(str(bench), "--out", str(out))
+    code, output = _run(toy_pm, str(bench), "--out", str(out))
     assert code == 0, output
     full = _rows(out)
     fits = toy_plugin.CALLS["fit"]
-    code, output = _run(str(bench), "--out", str(out), "--run", "loud", "--run", "quiet", "--force")
+    code, output = _run(toy_pm, str(bench), "--out", str(out), "--run", "loud", "--run", "quiet", "--force")
     assert code == 0, output
     assert toy_plugin.CALLS["fit"] == fits + 2  # two rows recomputed, not three
     assert "2 of 3 run(s)" in output and "[run 1/2] quiet" in output and "[run 2/2] loud" in output
@@ -67,13 +67,13 @@ def test_run_chosen_rows_keeps_the_others_in_the_table(bench, tmp_path, toy_pm):
 
 def test_run_only_on_a_fresh_folder_lists_only_what_ran(bench, tmp_path, toy_pm):
     out = tmp_path / "runs"
-    code, output = _run(str(bench), "--out", str(out), "--run", "noisy")
+    code, output = _run(toy_pm, str(bench), "--out", str(out), "--run", "noisy")
     assert code == 0, output
     assert [label for label, _ in _rows(out)] == ["noisy"]
 
 
 def test_unknown_run_label_is_one_line_naming_run(bench, tmp_path, toy_pm):
-    code, output = _run(str(bench), "--out", str(tmp_path / "runs"), "--run", "nosy")
+    code, output = _run(toy_pm, str(bench), "--out", str(tmp_path / "runs"), "--run", "nosy")
     assert code == 1
     assert output.strip().splitlines()[-1] == (
         f"Error: --run 'nosy': {bench} has no row labelled 'nosy'; did you mean 'noisy'? "
@@ -96,8 +96,8 @@ def test_merge_ignores_an_index_of_other_overrides(bench):
 
 def test_reused_rows_print_once_and_time_left_counts_rows_to_compute(bench, tmp_path, toy_pm):
     out = tmp_path / "runs"
-    assert _run(str(bench), "--out", str(out), "--run", "quiet")[0] == 0
-    code, output = _run(str(bench), "--out", str(out))
+    assert _run(toy_pm, str(bench), "--out", str(out), "--run", "quiet")[0] == 0
+    code, output = _run(toy_pm, str(bench), "--out", str(out))
     assert code == 0, output
     lines = [line for line in output.splitlines() if line.startswith("[run ")]
     assert lines[0].startswith("[run 1/3] quiet: reused finished run ")
@@ -109,13 +109,13 @@ def test_reused_rows_print_once_and_time_left_counts_rows_to_compute(bench, tmp_
 
 def test_tables_writes_beside_the_results_by_default(bench, tmp_path, toy_pm, monkeypatch):
     out = tmp_path / "runs"
-    assert _run(str(bench), "--out", str(out))[0] == 0
+    assert _run(toy_pm, str(bench), "--out", str(out))[0] == 0
     table = out / "toybench" / "table.md"
     table.unlink()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    result = CliRunner().invoke(cli, ["tables", str(out)])
+    result = CliRunner().invoke(cli, ["tables", str(out)], obj=toy_pm)
     assert result.exit_code == 0, result.output
     assert table.is_file() and not list(elsewhere.iterdir())
     assert f"wrote {table}" in result.output
@@ -127,14 +127,14 @@ def test_tables_writes_beside_the_results_by_default(bench, tmp_path, toy_pm, mo
     ("evaluate.threshold=3", "Error: --set 'evaluate.threshold=3' (on {bench}): evaluate.threshold: expected a number"),
 ])
 def test_set_errors_name_the_set_not_the_file(bench, toy_pm, expr, expected):
-    result = CliRunner().invoke(cli, ["validate", str(bench), "--set", expr])
+    result = CliRunner().invoke(cli, ["validate", str(bench), "--set", expr], obj=toy_pm)
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[0].startswith(expected.format(bench=bench)), result.output
 
 
 def test_file_errors_still_name_the_file(bench, toy_pm):
     bench.write_text(BENCH.replace("model: prevalence", "model: {name: prevalence, nois: 1}"))
-    result = CliRunner().invoke(cli, ["validate", str(bench), "--set", "seed=1"])
+    result = CliRunner().invoke(cli, ["validate", str(bench), "--set", "seed=1"], obj=toy_pm)
     assert result.exit_code == 1
     assert f"({bench}: runs[0].model)" in result.output and "--set" not in result.output
 

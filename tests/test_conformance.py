@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import f1_score
 
-from micro_bench import ComponentSpec, hookimpl, registries
+from micro_bench import ComponentSpec, hookimpl
 from micro_bench.conformance import CheckResult, check_all, check_component, check_plugin, summarize
 from micro_bench.errors import PluginError
-from micro_bench.plugin_manager import make_plugin_manager
+from micro_bench.host import Host
 
 torch.set_num_threads(1)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no downloads in tests: fail fast, never retry
@@ -211,7 +211,7 @@ class BadPlugin:
 
 @pytest.fixture(scope="module")
 def pm():
-    return make_plugin_manager(builtins=False, entrypoints=False, plugins_dir=None, plugins=[GoodPlugin(), BadPlugin()])
+    return Host.load(builtins=False, entrypoints=False, plugins_dir=None, plugins=[GoodPlugin(), BadPlugin()])
 
 
 def _by_name(results: list[CheckResult]) -> dict[str, CheckResult]:
@@ -219,7 +219,7 @@ def _by_name(results: list[CheckResult]) -> dict[str, CheckResult]:
 
 
 def test_good_plugin_passes_every_check(pm):
-    plugin = pm.get_name(next(p for p in pm.get_plugins() if isinstance(p, GoodPlugin)))
+    plugin = pm.pm.get_name(next(p for p in pm.pm.get_plugins() if isinstance(p, GoodPlugin)))
     results = _by_name(check_plugin(pm, plugin))
     assert set(results) == {"tiny", "bce_ref", "f1_ref", "support_ref", "flips_ref", "cos_ref", "cos_open", "arrays", "on_disk", "fake", "hflip"}
     assert all(r.ok for r in results.values()), [str(r) for r in results.values() if not r.ok]
@@ -249,14 +249,14 @@ def test_good_plugin_passes_every_check(pm):
     ],
 )
 def test_contract_breaches_are_named(pm, kind, name, expected):
-    result = check_component(kind, name, registries(pm)[kind])
+    result = check_component(kind, name, pm.registries[kind])
     assert not result.ok and result.status == "FAIL"
     assert expected in result.message, result.message
-    assert result.plugin == pm.get_name(next(p for p in pm.get_plugins() if isinstance(p, BadPlugin)))
+    assert result.plugin == pm.pm.get_name(next(p for p in pm.pm.get_plugins() if isinstance(p, BadPlugin)))
 
 
 def test_metric_value_matches_sklearn(pm):
-    result = check_component("metric", "f1_ref", registries(pm)["metric"])
+    result = check_component("metric", "f1_ref", pm.registries["metric"])
     rng = np.random.default_rng(0)
     y_true = rng.random((40, 5)) < 0.4
     y_true[0], y_true[1] = True, False
@@ -265,19 +265,19 @@ def test_metric_value_matches_sklearn(pm):
 
 
 def test_params_override_and_unknown_params_fail(pm):
-    ok = check_component("scheduler", "cos_ref", registries(pm)["scheduler"], epochs=4)
+    ok = check_component("scheduler", "cos_ref", pm.registries["scheduler"], epochs=4)
     assert ok.ok and "over 40 steps (epochs=4)" in ok.message
-    bad = check_component("loss", "bce_ref", registries(pm)["loss"], gama=2.0)
+    bad = check_component("loss", "bce_ref", pm.registries["loss"], gama=2.0)
     assert not bad.ok and bad.message.startswith("could not be created")
 
 
 def test_unknown_component_and_plugin(pm):
-    result = check_component("loss", "bcee", registries(pm)["loss"])
+    result = check_component("loss", "bcee", pm.registries["loss"])
     assert not result.ok and "bce_ref" in result.message
     with pytest.raises(PluginError, match="no plugin named 'nope'"):
         check_plugin(pm, "nope")
     with pytest.raises(ValueError, match="unknown component kind 'losses'"):
-        check_component("losses", "bce_ref", registries(pm)["loss"])
+        check_component("losses", "bce_ref", pm.registries["loss"])
 
 
 @settings(max_examples=20, deadline=None)
@@ -297,31 +297,31 @@ def test_a_crashing_component_is_reported_never_raised(exc, text):
         def micro_bench_losses(self):
             return [ComponentSpec("crash", crashing)]
 
-    local = make_plugin_manager(builtins=False, entrypoints=False, plugins=[Crashing()])
-    result = check_component("loss", "crash", registries(local)["loss"])
+    local = Host.load(builtins=False, entrypoints=False, plugins=[Crashing()])
+    result = check_component("loss", "crash", local.registries["loss"])
     assert not result.ok and result.message.startswith(f"failed its check: {exc.__name__}")
 
 
 def test_check_all_covers_every_component(pm):
     results = check_all(pm)
-    assert sum(len(r.names()) for r in registries(pm).values()) == len(results)
+    assert sum(len(r.names()) for r in pm.registries.values()) == len(results)
     assert summarize(results) == "10 passed, 13 failed, 1 skipped"
 
 
 # -- the bundled plugins pass the same checks -------------------------------------------------
 def _bundled() -> list[tuple[str, str]]:
-    regs = registries(make_plugin_manager(entrypoints=False, plugins_dir=None))
+    regs = Host.load(entrypoints=False, plugins_dir=None).registries
     return [(kind, name) for kind, reg in regs.items() for name in reg.names()]
 
 
 @pytest.fixture(scope="module")
 def bundled_pm():
-    return make_plugin_manager(entrypoints=False, plugins_dir=None)
+    return Host.load(entrypoints=False, plugins_dir=None)
 
 
 @pytest.mark.parametrize(("kind", "name"), _bundled())
 def test_bundled_component_conforms(bundled_pm, kind, name):
-    result = check_component(kind, name, registries(bundled_pm)[kind])
+    result = check_component(kind, name, bundled_pm.registries[kind])
     assert result.ok, str(result)
 
 
@@ -329,27 +329,11 @@ def test_bundled_component_conforms(bundled_pm, kind, name):
 pytest_plugins = ["pytester"]
 
 
-def test_isolated_manager_is_installed_then_the_previous_one_restored():
-    from micro_bench.plugin_manager import get_plugin_manager, set_plugin_manager
-    from micro_bench.testing import isolated_plugin_manager
-
-    sentinel = make_plugin_manager(builtins=False, entrypoints=False)
-    previous = set_plugin_manager(sentinel)
-    try:
-        with isolated_plugin_manager() as pm:
-            assert get_plugin_manager() is pm and pm is not sentinel
-            assert "bce" in registries()["loss"].names()
-        assert get_plugin_manager() is sentinel
-    finally:
-        set_plugin_manager(previous)
-
-
 def test_pytest_plugin_end_to_end(pytester):
     pytester.makepyfile(
         test_author="""
         import torch
-        from micro_bench import ComponentSpec, hookimpl, registries
-        from micro_bench.plugin_manager import get_plugin_manager
+        from micro_bench import ComponentSpec, hookimpl
         from micro_bench.testing import assert_conforms, registered
 
         class Mine:
@@ -358,16 +342,16 @@ def test_pytest_plugin_end_to_end(pytester):
                 return [ComponentSpec("mine", torch.nn.BCEWithLogitsLoss),
                         ComponentSpec("summed", lambda: torch.nn.BCEWithLogitsLoss(reduction="sum"))]
 
-        def test_isolated_and_temporary(mb_plugin_manager, mb_registries):
-            assert get_plugin_manager() is mb_plugin_manager and "bce" in mb_registries["loss"].names()
-            with registered(Mine()) as name:
-                assert registries()["loss"].plugin_of("mine") == name
-                assert assert_conforms("loss", "mine").ok
-            assert "mine" not in registries()["loss"].names()
+        def test_isolated_and_temporary(mb_host, mb_registries):
+            assert "bce" in mb_registries["loss"].names()
+            with registered(Mine(), mb_host) as name:
+                assert mb_host.registries["loss"].plugin_of("mine") == name
+                assert assert_conforms("loss", "mine", mb_host).ok
+            assert "mine" not in mb_host.registries["loss"].names()
 
-        def test_breach_fails_readably(mb_plugin_manager):
-            with registered(Mine()):
-                assert_conforms("loss", "summed")
+        def test_breach_fails_readably(mb_host):
+            with registered(Mine(), mb_host):
+                assert_conforms("loss", "summed", mb_host)
         """
     )
     result = pytester.runpytest_subprocess("-p", "micro_bench.testing", "-q", "-p", "no:cacheprovider")

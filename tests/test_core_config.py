@@ -6,7 +6,6 @@ import pytest
 
 from micro_bench.config import load_config, parse_set
 from micro_bench.errors import ConfigError
-from micro_bench.registry import registries
 from micro_bench.validate import validate_config
 
 GOOD = """\
@@ -75,7 +74,7 @@ BAD = {
     "version_mismatch": (GOOD.replace("version: 1", "version: 2"), "version: unsupported version 2; this micro-bench reads version 1"),
     "unknown_key": (GOOD.replace("seed: 3", "sead: 3"), "sead: unknown key; did you mean 'seed'?"),
     "unknown_run_key": (GOOD.replace("{label: low,", "{label: low, lr: 1,"), "runs[0].lr: unknown key"),
-    "wrong_seed_type": (GOOD.replace("seed: 3", "seed: three"), "seed: expected an integer, got str 'three'"),
+    "wrong_seed_type": (GOOD.replace("seed: 3", "seed: three"), "seed: expected an integer >= 0, got str 'three'"),
     "component_wrong_type": (GOOD.replace("dataset: {name: toy, n: 30}", "dataset: 3"), "dataset: expected a component name or a mapping with 'name', got int 3"),
     "component_no_name": (GOOD.replace("trainer: {name: toy_trainer, epochs: 2}\ntransform: null", "trainer: {epochs: 2}"), "trainer: expected a mapping with a 'name' string"),
     "missing_dataset": (GOOD.replace("dataset: {name: toy, n: 30}\n", ""), "dataset: missing; expected a component name"),
@@ -127,7 +126,7 @@ def test_unknown_component_with_key_path(write_yaml, toy_pm):
     path = write_yaml(GOOD.replace("{label: high, model: {name: prevalence,", "{label: high, model: {name: prevalance,"))
     cfg = load_config(path)
     with pytest.raises(ConfigError) as err:
-        validate_config(cfg, registries(toy_pm))
+        validate_config(cfg, toy_pm)
     assert str(err.value) == (
         f"unknown model 'prevalance' ({path}: runs[1].model)\n"
         "Did you mean: prevalence?  Available models: prevalence"
@@ -137,16 +136,16 @@ def test_unknown_component_with_key_path(write_yaml, toy_pm):
 def test_unknown_parameter_with_key_path(write_yaml, toy_pm):
     cfg = load_config(write_yaml(GOOD.replace("trainer: {epochs: 3}", "trainer: {epoch: 3}")))
     with pytest.raises(ConfigError, match=r"trainer 'toy_trainer' got unknown parameter 'epoch' \(.*bench.yaml: runs\[1\].trainer\). Did you mean: epochs\?"):
-        validate_config(cfg, registries(toy_pm))
+        validate_config(cfg, toy_pm)
 
 
 def test_wrong_parameter_type_with_key_path(write_yaml, toy_pm):
     cfg = load_config(write_yaml(GOOD.replace("{noise: 0.0}", "{noise: lots}")))
     with pytest.raises(ConfigError, match=r"bench.yaml: runs\[0\].model.noise: expected float, got str 'lots'"):
-        validate_config(cfg, registries(toy_pm))
+        validate_config(cfg, toy_pm)
 
 
 def test_unknown_metric_with_index(write_yaml, toy_pm):
     cfg = load_config(write_yaml(GOOD.replace("[mean_score, accuracy]", "[mean_score, acuracy]")))
     with pytest.raises(ConfigError, match=r"unknown metric 'acuracy' \(.*: metrics\[1\]\)\nDid you mean: accuracy\?"):
-        validate_config(cfg, registries(toy_pm))
+        validate_config(cfg, toy_pm)

@@ -76,15 +76,14 @@ def test_plugins_dir(tmp_path):
     folder = tmp_path / "local"
     folder.mkdir()
     (folder / "my_losses.py").write_text(GOOD.replace("fake_good_plugin:make", "micro_bench_local_my_losses:make"))
-    from micro_bench.plugin_manager import make_plugin_manager
-    from micro_bench.registry import registries
+    from micro_bench.host import Host
 
-    pm = make_plugin_manager(builtins=False, entrypoints=False, plugins_dir=folder)
-    assert registries(pm)["loss"].create("fake_loss", scale=2.0)(None, None) == 2.0
+    pm = Host.load(builtins=False, entrypoints=False, plugins_dir=folder)
+    assert pm.registries["loss"].create("fake_loss", scale=2.0)(None, None) == 2.0
     proc = _cli(["--plugins-dir", str(folder), "list", "loss"], tmp_path)
     assert "fake_loss" in proc.stdout, proc.stderr
 
 
-def test_no_manager_built_at_import():
-    code = "import micro_bench, micro_bench.plugin_manager as p; print(p._PM is None)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "True"
+def test_no_plugin_loaded_at_import():
+    code = "import sys, micro_bench; print(any(m.startswith('micro_bench_') for m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

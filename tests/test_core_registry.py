@@ -6,8 +6,7 @@ import pytest
 
 from micro_bench import ComponentSpec, hookimpl
 from micro_bench.errors import ComponentError
-from micro_bench.plugin_manager import make_plugin_manager
-from micro_bench.registry import registries
+from micro_bench.host import Host
 
 
 def focal(gamma: float = 2.0, alpha: float | None = None):
@@ -35,21 +34,21 @@ class Resolver:
 
 
 def pm_with(*plugins):
-    return make_plugin_manager(builtins=False, entrypoints=False, plugins=plugins)
+    return Host.load(builtins=False, entrypoints=False, plugins=plugins)
 
 
 def test_create_binds_and_calls():
-    regs = registries(pm_with(Losses()))
+    regs = pm_with(Losses()).registries
     assert regs["loss"].names() == ["bce", "focal"]
     assert regs["loss"].create("focal", gamma=0.5) == ("focal", 0.5, None)
     assert regs["loss"].plugin_of("focal").startswith("micro_bench") or regs["loss"].plugin_of("focal")
 
 
 def test_duplicate_names_both_plugins(monkeypatch):
-    pm = make_plugin_manager(builtins=False, entrypoints=False)
+    pm = Host.load(builtins=False, entrypoints=False)
     pm.register(Losses(), name="plugin_a")
     pm.register(MoreLosses(), name="plugin_b")
-    regs = registries(pm)  # the later plugin is disabled, the earlier one wins
+    regs = pm.registries  # the later plugin is disabled, the earlier one wins
     assert regs["loss"].plugin_of("focal") == "plugin_a"
     (plugin, message), = regs["loss"].problems
     assert plugin == "plugin_b"
@@ -58,30 +57,30 @@ def test_duplicate_names_both_plugins(monkeypatch):
     monkeypatch.setenv("MICRO_BENCH_STRICT_PLUGINS", "1")
     pm.register(Losses(), name="plugin_c")  # a new plugin set: registries are rebuilt
     with pytest.raises(ComponentError, match="duplicate loss"):
-        registries(pm)
+        _ = pm.registries
 
 
 def test_unknown_name_suggests():
-    regs = registries(pm_with(Losses()))
+    regs = pm_with(Losses()).registries
     with pytest.raises(ComponentError) as err:
         regs["loss"].create("focall")
     assert str(err.value) == "unknown loss 'focall'\nDid you mean: focal?  Available losses: bce, focal"
 
 
 def test_unknown_parameter_suggests():
-    regs = registries(pm_with(Losses()))
+    regs = pm_with(Losses()).registries
     with pytest.raises(ComponentError) as err:
         regs["loss"].create("focal", gama=1.0)
     assert str(err.value) == "loss 'focal' got unknown parameter 'gama'. Did you mean: gamma? Parameters: gamma, alpha"
 
 
 def test_lazy_factory_string_is_imported_on_create():
-    regs = registries(pm_with(Losses()))
+    regs = pm_with(Losses()).registries
     assert regs["loss"].create("bce", a=1) == {"a": 1}
 
 
 def test_resolver_open_namespace():
-    regs = registries(pm_with(Resolver()))
+    regs = pm_with(Resolver()).registries
     assert regs["model"].create("timm:convnext_tiny", num_classes=3) == ("convnext_tiny", 3)
     with pytest.raises(ComponentError, match="unknown model 'convnext'"):
         regs["model"].spec("convnext")
@@ -93,26 +92,25 @@ def test_wrong_return_type_is_a_problem_not_a_crash(monkeypatch):
         def micro_bench_losses(self):
             return ["not a spec"]
 
-    pm = make_plugin_manager(builtins=False, entrypoints=False)
+    pm = Host.load(builtins=False, entrypoints=False)
     pm.register(Bad(), name="bad_plugin")
     pm.register(Losses(), name="good")
-    regs = registries(pm)
+    regs = pm.registries
     assert regs["loss"].names() == ["bce", "focal"]
     assert regs["loss"].problems[0][0] == "bad_plugin"
     assert "must return ComponentSpec objects, got str" in regs["loss"].problems[0][1]
-    monkeypatch.setenv("MICRO_BENCH_STRICT_PLUGINS", "1")
     from micro_bench.errors import PluginError
     from micro_bench.registry import Registry
 
     with pytest.raises(PluginError, match="bad_plugin"):
-        Registry("loss", pm)
+        Registry("loss", pm.pm, strict=True)
 
 
 def test_registering_later_invalidates_cache():
     pm = pm_with()
-    assert registries(pm)["loss"].names() == []
+    assert pm.registries["loss"].names() == []
     pm.register(Losses())
-    assert registries(pm)["loss"].names() == ["bce", "focal"]
+    assert pm.registries["loss"].names() == ["bce", "focal"]
 
 
 def test_spec_validation():
@@ -126,6 +124,6 @@ def test_unregistering_removes_components():
     pm = pm_with()
     plugin = Losses()
     pm.register(plugin, name="temp_losses")
-    assert registries(pm)["loss"].names() == ["bce", "focal"]
+    assert pm.registries["loss"].names() == ["bce", "focal"]
     pm.unregister(name="temp_losses")
-    assert registries(pm)["loss"].names() == []
+    assert pm.registries["loss"].names() == []

@@ -63,7 +63,7 @@ class Recorder:
 
 def test_cli_run_writes_results_and_table(bench, tmp_path, toy_pm):
     out = tmp_path / "runs"
-    result = CliRunner().invoke(cli, ["run", str(bench), "--out", str(out), "--no-progress"])
+    result = CliRunner().invoke(cli, ["run", str(bench), "--out", str(out), "--no-progress"], obj=toy_pm)
     assert result.exit_code == 0, result.output
     assert "[run 1/2] quiet" in result.output and "[run 2/2] noisy" in result.output
     index = json.loads((out / "toybench" / "index.json").read_text())
@@ -90,29 +90,29 @@ def test_second_run_reuses_and_force_recomputes(bench, tmp_path, toy_pm):
     out = tmp_path / "runs"
     config = load_config(bench)
     before = toy_plugin.CALLS["fit"]
-    first = run_benchmark(config, out, pm=toy_pm, echo=None)
+    first = run_benchmark(config, out, host=toy_pm, echo=None)
     assert toy_plugin.CALLS["fit"] == before + 2
-    second = run_benchmark(config, out, pm=toy_pm, echo=None)
+    second = run_benchmark(config, out, host=toy_pm, echo=None)
     assert toy_plugin.CALLS["fit"] == before + 2  # no work done
     assert all(r.cached for r in second)
     assert [r.metrics for r in second] == [r.metrics for r in first]
-    run_benchmark(config, out, pm=toy_pm, echo=None, force=True)
+    run_benchmark(config, out, host=toy_pm, echo=None, force=True)
     assert toy_plugin.CALLS["fit"] == before + 4
 
 
 def test_model_factories_get_the_run_seed(bench, toy_pm):
-    from micro_bench.runner import prepare
+    from micro_bench.build import prepare
 
     cfg = load_config(bench, overrides=["seed=11"]).runs[0]
-    assert prepare(cfg).model.seed == 11
+    assert prepare(cfg, toy_pm).model.seed == 11
     pinned = load_config(bench, overrides=["seed=11", "model.seed=5"]).runs[0]
-    assert prepare(pinned).model.seed == 5  # a seed set in the config wins
+    assert prepare(pinned, toy_pm).model.seed == 5  # a seed set in the config wins
 
 
 def test_failed_force_keeps_the_finished_run(bench, tmp_path, toy_pm, monkeypatch):
     out = tmp_path / "runs"
     config = load_config(bench)
-    first = run_benchmark(config, out, pm=toy_pm, echo=None)
+    first = run_benchmark(config, out, host=toy_pm, echo=None)
     run_dir = out / "toybench" / first[0].key
     before = (run_dir / "result.json").read_text()
 
@@ -121,22 +121,22 @@ def test_failed_force_keeps_the_finished_run(bench, tmp_path, toy_pm, monkeypatc
 
     monkeypatch.setattr(toy_plugin.ToyTrainer, "fit", broken_fit)
     with pytest.raises(RuntimeError, match="out of memory"):
-        run_benchmark(config, out, pm=toy_pm, echo=None, force=True)
+        run_benchmark(config, out, host=toy_pm, echo=None, force=True)
     assert (run_dir / "result.json").read_text() == before
     assert not list((out / "toybench").glob(".*.replaced"))
 
 
 def test_key_changes_with_config(bench, tmp_path, toy_pm):
     out = tmp_path / "runs"
-    a = run_benchmark(load_config(bench), out, pm=toy_pm, echo=None)
-    b = run_benchmark(load_config(bench, overrides=["seed=4"]), out, pm=toy_pm, echo=None)
+    a = run_benchmark(load_config(bench), out, host=toy_pm, echo=None)
+    b = run_benchmark(load_config(bench, overrides=["seed=4"]), out, host=toy_pm, echo=None)
     assert {r.key for r in a}.isdisjoint({r.key for r in b})
 
 
 def test_lifecycle_hooks_fire_in_order(bench, tmp_path, toy_pm):
     recorder = Recorder()
     toy_pm.register(recorder)
-    run_benchmark(load_config(bench), tmp_path / "runs", pm=toy_pm, echo=None)
+    run_benchmark(load_config(bench), tmp_path / "runs", host=toy_pm, echo=None)
     labels = [e[:2] for e in recorder.events]
     assert labels == [("start", "quiet"), ("epoch", "quiet"), ("epoch", "quiet"), ("end", "quiet"),
                       ("start", "noisy"), ("epoch", "noisy"), ("epoch", "noisy"), ("end", "noisy")]
@@ -145,7 +145,7 @@ def test_lifecycle_hooks_fire_in_order(bench, tmp_path, toy_pm):
 
 def test_tuned_thresholds_recorded(bench, tmp_path, toy_pm):
     cfg = load_config(bench, overrides=["evaluate.threshold=prevalence"])
-    results = run_benchmark(cfg, tmp_path / "runs", pm=toy_pm, echo=None)
+    results = run_benchmark(cfg, tmp_path / "runs", host=toy_pm, echo=None)
     assert results[0].thresholds["rule"] == "prevalence"
     assert results[0].thresholds["fitted_on"] == "val"
     assert len(results[0].thresholds["values"]) == 3
@@ -153,7 +153,7 @@ def test_tuned_thresholds_recorded(bench, tmp_path, toy_pm):
 
 def test_tables_formats_and_command(bench, tmp_path, toy_pm):
     out = tmp_path / "runs"
-    run_benchmark(load_config(bench), out, pm=toy_pm, echo=None)
+    run_benchmark(load_config(bench), out, host=toy_pm, echo=None)
     table = build_table(out / "toybench")
     assert table.columns == ["mean_score", "accuracy"]
     quiet = table.rows[0][1][0]
@@ -164,7 +164,7 @@ def test_tables_formats_and_command(bench, tmp_path, toy_pm):
     tex = render(table, "tex")
     assert r"\begin{tabular}{lrrrrrr}" in tex and r"mean\_score" in tex
     docs = tmp_path / "docs"
-    result = CliRunner().invoke(cli, ["tables", str(out), "--out", str(docs)])
+    result = CliRunner().invoke(cli, ["tables", str(out), "--out", str(docs)], obj=toy_pm)
     assert result.exit_code == 0, result.output
     assert (docs / "toybench.md").read_text() == render(table, "md")
 
@@ -176,7 +176,7 @@ def test_per_class_table(tmp_path, toy_pm):
     path.write_text(BENCH.replace("reference: ref.csv", "reference: pc.csv\ntable: {kind: per_class, metrics: [per_class_positives]}")
                     .replace("[mean_score, accuracy]", "[per_class_positives]"))
     out = tmp_path / "runs"
-    results = run_benchmark(load_config(path), out, pm=toy_pm, echo=None)
+    results = run_benchmark(load_config(path), out, host=toy_pm, echo=None)
     table = build_table(out / "toybench")
     assert table.columns == ["positives quiet", "positives noisy", "Test", "Val", "Train"]
     assert [label for label, _ in table.rows] == ["0", "1", "2"]
@@ -206,14 +206,14 @@ def test_dask_executor_matches_local(bench, tmp_path, toy_pm, monkeypatch):
 
     toy_pm.register(micro_bench_dask.plugin)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))  # worker processes import toy_plugin
-    local = run_benchmark(load_config(bench), tmp_path / "a", pm=toy_pm, echo=None)
-    remote = run_benchmark(load_config(bench), tmp_path / "b", pm=toy_pm, echo=None, executor="dask")
+    local = run_benchmark(load_config(bench), tmp_path / "a", host=toy_pm, echo=None)
+    remote = run_benchmark(load_config(bench), tmp_path / "b", host=toy_pm, echo=None, executor="dask")
     assert [r.metrics for r in remote] == [r.metrics for r in local]
     assert [r.key for r in remote] == [r.key for r in local]
 
 
 def test_cli_errors_are_one_line_and_nonzero(tmp_path, toy_pm):
-    result = CliRunner().invoke(cli, ["run", str(tmp_path / "missing.yaml")])
+    result = CliRunner().invoke(cli, ["run", str(tmp_path / "missing.yaml")], obj=toy_pm)
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: benchmark file '{tmp_path / 'missing.yaml'}' not found"
 
@@ -227,9 +227,9 @@ def test_list_verbose_shows_factory_and_metadata(toy_pm):
             return [ComponentSpec("meta_loss", "toy_plugin:mean_score", "A loss", {"paper": "X et al."})]
 
     toy_pm.register(Meta(), name="meta")
-    out = CliRunner().invoke(cli, ["list", "loss", "-v"]).output
+    out = CliRunner().invoke(cli, ["list", "loss", "-v"], obj=toy_pm).output
     assert "meta_loss" in out and "factory: toy_plugin:mean_score" in out and "paper: X et al." in out
-    plain = CliRunner().invoke(cli, ["list", "loss"]).output
+    plain = CliRunner().invoke(cli, ["list", "loss"], obj=toy_pm).output
     assert "factory:" not in plain
 
 

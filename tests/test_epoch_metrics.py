@@ -13,8 +13,7 @@ from torch import nn
 
 from micro_bench import RunContext, Split
 from micro_bench.evaluate import EPOCH_METRICS, epoch_metrics
-from micro_bench.plugin_manager import make_plugin_manager
-from micro_bench.registry import registries
+from micro_bench.host import Host
 from micro_bench_torch.testing import synthetic_dataset
 from micro_bench_torch.trainer import TorchTrainer
 
@@ -41,7 +40,7 @@ def test_val_metrics_each_epoch_equal_sklearn_on_the_final_predictions(tmp_path:
     seen: list[dict[str, float]] = []
     ctx = RunContext(directory=tmp_path, seed=1, progress=False, log=lambda s: None,
                      epoch_end=lambda e, m: seen.append(dict(m)))
-    ctx.stash[EPOCH_METRICS] = epoch_metrics(registries(make_plugin_manager(entrypoints=False))["metric"])
+    ctx.stash[EPOCH_METRICS] = epoch_metrics(Host.load(entrypoints=False).registries["metric"])
     trainer = TorchTrainer(batch_size=8, lr=0.01, lr_groups=(0.5, 1.0), freeze_epochs=0, epochs=2,
                            device="cpu", threads=1, augment=False, checkpoint=False,
                            epoch_metrics=["f1_macro", "roc_auc_macro"])
@@ -64,7 +63,7 @@ def test_off_when_empty_or_without_an_evaluator(tmp_path: Path, names, evaluator
     seen: list[dict[str, float]] = []
     ctx = RunContext(directory=tmp_path, progress=False, log=lambda s: None, epoch_end=lambda e, m: seen.append(dict(m)))
     if evaluator:
-        ctx.stash[EPOCH_METRICS] = epoch_metrics(registries(make_plugin_manager(entrypoints=False))["metric"])
+        ctx.stash[EPOCH_METRICS] = epoch_metrics(Host.load(entrypoints=False).registries["metric"])
     TorchTrainer(batch_size=8, lr_groups=(0.5, 1.0), freeze_epochs=0, epochs=1, device="cpu", threads=1,
                  checkpoint=False, epoch_metrics=names).fit(
         Tiny(), ds, Split.of(ds), loss=nn.BCEWithLogitsLoss(), schedule=None, context=ctx)

@@ -92,13 +92,14 @@ runs:
 
 def test_a_run_on_the_url_gives_the_local_metrics(local, memory_url, tmp_path):
     from micro_bench.config import load_config
+    from micro_bench.host import Host
     from micro_bench.runner import run_benchmark
 
-    metrics = []
+    host, metrics = Host.load(entrypoints=False), []
     for i, store in enumerate((str(local), memory_url)):
         path = tmp_path / f"b{i}.yaml"
         path.write_text(BENCH.replace("STORE", store))
-        (result,) = run_benchmark(load_config(path), tmp_path / f"runs{i}", echo=None)
+        (result,) = run_benchmark(load_config(path), tmp_path / f"runs{i}", host=host, echo=None)
         metrics.append(result.metrics)
     assert metrics[0] == metrics[1]
     assert metrics[0]["hamming_loss"] is not None

@@ -104,8 +104,7 @@ def test_suggestion_lies_within_the_sweep(losses: list[float]) -> None:
 
 
 def test_save_and_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import micro_bench.config
-    import micro_bench.runner
+    import micro_bench
     from micro_bench_torch.cli import lr_find_command
     from micro_bench_torch.trainer import TorchTrainer
 
@@ -114,17 +113,18 @@ def test_save_and_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     split = types.SimpleNamespace(train=TRAIN)
     built = types.SimpleNamespace(dataset=DS, split=split, model=TinyNet(), loss=BCE,
                                   trainer=TorchTrainer(batch_size=8, device="cpu"))
-    monkeypatch.setattr(micro_bench.config, "load_config", lambda path, profile=None, overrides=(): config)
-    monkeypatch.setattr(micro_bench.runner, "prepare", lambda cfg: built)
+    monkeypatch.setattr(micro_bench, "load_benchmark", lambda path, profile=None, overrides=(), host=None: config)
+    monkeypatch.setattr(micro_bench, "prepare_run", lambda cfg, host=None: built)
+    host = micro_bench.Host()
     bench = tmp_path / "bench.yaml"
     bench.write_text("version: 1\n")
-    out = CliRunner().invoke(lr_find_command, [str(bench), "--out", str(tmp_path / "o"), "--num-iter", "5"])
+    out = CliRunner().invoke(lr_find_command, [str(bench), "--out", str(tmp_path / "o"), "--num-iter", "5"], obj=host)
     assert out.exit_code == 0, out.output
     assert "suggested lr" in out.output
     data = json.loads((tmp_path / "o" / "lr_find.json").read_text())
     assert len(data["lrs"]) == 5 and data["rule"] and data["suggestion"] > 0
     assert (tmp_path / "o" / "lr_find.png").stat().st_size > 0
-    bad = CliRunner().invoke(lr_find_command, [str(bench), "--run", "nope"])
+    bad = CliRunner().invoke(lr_find_command, [str(bench), "--run", "nope"], obj=host)
     assert bad.exit_code != 0 and "no run labelled 'nope'" in str(bad.exception)
 
 

@@ -18,14 +18,14 @@ from micro_bench import hookimpl
 from micro_bench.benchmarks import bundled_benchmarks, resolve_benchmark
 from micro_bench.config import load_config
 from micro_bench.errors import ConfigError, PluginError
-from micro_bench.plugin_manager import make_plugin_manager
+from micro_bench.host import Host
 
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 
 
 def test_bundled_benchmarks_are_the_paper_tables_with_titles():
-    entries = bundled_benchmarks(make_plugin_manager(entrypoints=False))
+    entries = bundled_benchmarks(Host.load(entrypoints=False))
     assert list(entries) == [f"hpa_table{i}" for i in range(1, 6)]
     for i, (name, entry) in enumerate(entries.items(), start=1):
         assert entry.plugin == "micro_bench_hpa"
@@ -37,7 +37,7 @@ def test_bundled_benchmarks_are_the_paper_tables_with_titles():
 
 def test_run_by_name_from_any_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    pm = make_plugin_manager(entrypoints=False)
+    pm = Host.load(entrypoints=False)
     path = resolve_benchmark("hpa_table4", pm)
     assert path.is_file() and load_config(path).name == "hpa_table4"
     assert resolve_benchmark("hpa_table4.yaml", pm) == path  # a missing file named like a bundled one
@@ -49,7 +49,7 @@ def test_run_by_name_from_any_folder(tmp_path, monkeypatch):
 def test_unknown_name_suggests_the_closest(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match=r"'hpa_tabel4'.*Did you mean 'hpa_table4'"):
-        resolve_benchmark("hpa_tabel4", make_plugin_manager(entrypoints=False))
+        resolve_benchmark("hpa_tabel4", Host.load(entrypoints=False))
 
 
 def _benchmark_plugin(path: Path) -> types.ModuleType:
@@ -66,12 +66,12 @@ def _benchmark_plugin(path: Path) -> types.ModuleType:
 def test_a_third_party_plugin_ships_a_benchmark(tmp_path):
     bench = tmp_path / "cells.yaml"
     bench.write_text("version: 1\nname: my_cells\ntitle: My screen\n", encoding="utf-8")
-    pm = make_plugin_manager(entrypoints=False, plugins=[_benchmark_plugin(bench)])
+    pm = Host.load(entrypoints=False, plugins=[_benchmark_plugin(bench)])
     entry = bundled_benchmarks(pm)["my_cells"]
     assert (entry.title, entry.path, entry.plugin) == ("My screen", bench, "third_party_benchmarks")
     clash = tmp_path / "clash.yaml"
     clash.write_text("version: 1\nname: hpa_table1\n", encoding="utf-8")
-    pm = make_plugin_manager(entrypoints=False, plugins=[_benchmark_plugin(clash)])
+    pm = Host.load(entrypoints=False, plugins=[_benchmark_plugin(clash)])
     with pytest.raises(PluginError, match="duplicate benchmark 'hpa_table1'"):
         bundled_benchmarks(pm)
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from micro_bench.config import load_config
+from micro_bench.host import Host
 from micro_bench.runner import run_benchmark
 from micro_bench_predict.card import FORMAT_VERSION, ModelCardError, read_card
 from micro_bench_predict.rules import parse_threshold
@@ -44,7 +45,8 @@ def tiny_runs(tmp_path_factory):
     logreg, random forest."""
     root = tmp_path_factory.mktemp("tiny")
     (root / "bench.yaml").write_text(BENCH, encoding="utf-8")
-    results = run_benchmark(load_config(root / "bench.yaml"), root / "runs", echo=None, progress=False)
+    results = run_benchmark(load_config(root / "bench.yaml"), root / "runs", host=Host.load(entrypoints=False),
+                            echo=None, progress=False)
     return root / "runs" / "tiny", {r.label: root / "runs" / "tiny" / r.key for r in results}
 
 

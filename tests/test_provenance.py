@@ -13,8 +13,7 @@ import toy_plugin
 from micro_bench import ComponentSpec, hookimpl
 from micro_bench import provenance as prov
 from micro_bench.config import load_config
-from micro_bench.plugin_manager import make_plugin_manager, set_plugin_manager
-from micro_bench.registry import registries
+from micro_bench.host import Host
 from micro_bench.runner import run_benchmark
 
 BENCH = """\
@@ -41,17 +40,14 @@ class Pinned:
 
 @pytest.fixture
 def pm():
-    pm = make_plugin_manager(builtins=False, entrypoints=False, plugins=[toy_plugin, Pinned()])
-    previous = set_plugin_manager(pm)
-    yield pm
-    set_plugin_manager(previous)
+    return Host.load(builtins=False, entrypoints=False, plugins=[toy_plugin, Pinned()])
 
 
 def test_run_folder_records_environment_and_key_follows_versions(tmp_path, pm, monkeypatch):
     (tmp_path / "b.yaml").write_text(BENCH)
     config = load_config(tmp_path / "b.yaml")
     out = tmp_path / "runs"
-    first = run_benchmark(config, out, pm=pm, progress=False, echo=None)[0]
+    first = run_benchmark(config, out, host=pm, progress=False, echo=None)[0]
     run_dir = out / "provbench" / first.key
     env = json.loads((run_dir / "environment.json").read_text())
     assert env["python"] == platform.python_version()
@@ -60,17 +56,17 @@ def test_run_folder_records_environment_and_key_follows_versions(tmp_path, pm, m
     assert json.loads((run_dir / "config.json").read_text())["distributions"] == env["distributions"]
     assert env["cpu_count"] >= 1 and env["platform"]
     # Same versions: reused. pluggy "upgraded": a new key, so the run is computed again.
-    assert run_benchmark(config, out, pm=pm, progress=False, echo=None)[0].cached
+    assert run_benchmark(config, out, host=pm, progress=False, echo=None)[0].cached
     real = prov._version
     monkeypatch.setattr(prov, "_version", lambda d: "999.0" if d == "pluggy" else real(d))
-    again = run_benchmark(config, out, pm=pm, progress=False, echo=None)[0]
+    again = run_benchmark(config, out, host=pm, progress=False, echo=None)[0]
     assert not again.cached and again.key != first.key
     assert json.loads((out / "provbench" / again.key / "environment.json").read_text())[
         "distributions"]["pluggy"] == "999.0"
 
 
 def test_bundled_and_third_party_components_name_their_distributions(tmp_path):
-    pm = make_plugin_manager()  # bundled + entry points (the example ASL plugin when installed)
+    pm = Host.load()  # bundled + entry points (the example ASL plugin when installed)
     text = """\
 version: 1
 dataset: {name: hpa_synth, n: 40, resolution: 32}
@@ -82,14 +78,14 @@ metrics: [f1_macro]
     import yaml
 
     raw = yaml.safe_load(text)
-    regs = registries(pm)
+    regs = pm.registries
     has_asl = "asl" in regs["loss"]
     if has_asl:
         raw["loss"] = "asl"
     path = tmp_path / "b.yaml"
     path.write_text(yaml.safe_dump(raw))
     cfg = load_config(path).runs[0]
-    dists = prov.component_distributions(cfg, regs, pm)
+    dists = prov.component_distributions(cfg, pm)
     assert dists["timm"] == metadata.version("timm") and dists["torch"] == metadata.version("torch")
     assert "micro-bench" in dists and "scikit-learn" not in dists
     if has_asl:

@@ -17,7 +17,7 @@ import toy_plugin
 from micro_bench import hookimpl
 from micro_bench.cli import cli
 from micro_bench.config import load_config
-from micro_bench.plugin_manager import make_plugin_manager, set_plugin_manager
+from micro_bench.host import Host
 from micro_bench.runner import run_benchmark
 from micro_bench.tidy import BASE_COLUMNS, results_frame, tidy_rows
 
@@ -57,11 +57,9 @@ def pm(monkeypatch):
     import micro_bench_tensorboard.plugin as tb_plugin
 
     monkeypatch.delenv("MICRO_BENCH_LOGGERS", raising=False)
-    pm = make_plugin_manager(builtins=False, entrypoints=False,
+    pm = Host.load(builtins=False, entrypoints=False,
                              plugins=[toy_plugin, Figures(), report_plugin, tb_plugin, mlflow_plugin])
-    previous = set_plugin_manager(pm)
-    yield pm
-    set_plugin_manager(previous)
+    return pm
 
 
 @pytest.fixture
@@ -72,15 +70,15 @@ def bench(tmp_path):
     return path
 
 
-def _run(*args: str):
-    result = CliRunner().invoke(cli, list(args))
+def _run(host, *args: str):
+    result = CliRunner().invoke(cli, list(args), obj=host)
     assert result.exit_code == 0, result.output
     return result
 
 
 def test_tidy_table_has_a_row_per_run_metric_split_and_class(bench, tmp_path, pm):
     out = tmp_path / "runs"
-    results = run_benchmark(load_config(bench), out, pm=pm, echo=None, progress=False)
+    results = run_benchmark(load_config(bench), out, host=pm, echo=None, progress=False)
     rows = tidy_rows(out)
     k = 3  # toy classes
     assert len(rows) == 2 * (2 + k)
@@ -95,14 +93,14 @@ def test_tidy_table_has_a_row_per_run_metric_split_and_class(bench, tmp_path, pm
             assert r["config.trainer.epochs"] == 3 and r["config.split.fractions"] == "[0.8, 0.1, 0.1]"
     assert [r["label"] for r in rows][:: 2 + k] == ["quiet", "noisy"]  # the table's row order
 
-    text = _run("results", str(out)).stdout
+    text = _run(pm, "results", str(out)).stdout
     parsed = list(csv.DictReader(io.StringIO(text)))
     assert len(parsed) == len(rows) and float(parsed[0]["value"]) == pytest.approx(rows[0]["value"])
-    assert json.loads(_run("results", str(out), "--format", "json").stdout) == json.loads(json.dumps(rows))
+    assert json.loads(_run(pm, "results", str(out), "--format", "json").stdout) == json.loads(json.dumps(rows))
 
     pd = pytest.importorskip("pandas")
     pytest.importorskip("pyarrow")
-    _run("results", str(out), "--format", "parquet", "--out", str(tmp_path / "r.parquet"))
+    _run(pm, "results", str(out), "--format", "parquet", "--out", str(tmp_path / "r.parquet"))
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "r.parquet"), results_frame(out))
 
 
@@ -114,8 +112,8 @@ def test_results_frame_without_pandas_says_what_to_install(tmp_path, monkeypatch
 
 def test_report_is_one_self_contained_page(bench, tmp_path, pm):
     out = tmp_path / "runs"
-    run_benchmark(load_config(bench), out, pm=pm, echo=None, progress=False)
-    _run("report", str(out), "--out", str(tmp_path / "report.html"))
+    run_benchmark(load_config(bench), out, host=pm, echo=None, progress=False)
+    _run(pm, "report", str(out), "--out", str(tmp_path / "report.html"))
     page = (tmp_path / "report.html").read_text()
     # the same figure in both runs is shown once, for all runs
     assert "<h2>Toy table</h2>" in page and page.count('src="data:image/png;base64,') == 1
@@ -129,16 +127,16 @@ def test_report_is_one_self_contained_page(bench, tmp_path, pm):
 
 
 def test_library_prints_nothing_and_cli_separates_logs_from_output(bench, tmp_path, pm, capsys):
-    run_benchmark(load_config(bench), tmp_path / "a", pm=pm, progress=False)  # default echo: logging
+    run_benchmark(load_config(bench), tmp_path / "a", host=pm, progress=False)  # default echo: logging
     assert capsys.readouterr() == ("", "")
-    result = CliRunner().invoke(cli, ["run", str(bench), "--out", str(tmp_path / "b"), "--json"])
+    result = CliRunner().invoke(cli, ["run", str(bench), "--out", str(tmp_path / "b"), "--json"], obj=pm)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert [r["label"] for r in data["runs"]] == ["quiet", "noisy"] and not data["runs"][0]["cached"]
     assert "[run 1/2] quiet" in result.stderr and "[run" not in result.stdout
-    quiet = CliRunner().invoke(cli, ["-q", "run", str(bench), "--out", str(tmp_path / "b")])
+    quiet = CliRunner().invoke(cli, ["-q", "run", str(bench), "--out", str(tmp_path / "b")], obj=pm)
     assert quiet.exit_code == 0 and quiet.stderr == "" and "\nquiet\nnoisy\n" in quiet.stdout  # the table only
-    verbose = CliRunner().invoke(cli, ["-v", "validate", str(bench)])
+    verbose = CliRunner().invoke(cli, ["-v", "validate", str(bench)], obj=pm)
     assert verbose.exit_code == 0 and verbose.stdout.startswith(f"{bench}: OK")
 
 
@@ -147,7 +145,7 @@ def test_tensorboard_logger_read_back(bench, tmp_path, pm):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     out = tmp_path / "runs"
-    _run("run", str(bench), "--out", str(out), "--log", "tensorboard", "--no-progress")
+    _run(pm, "run", str(bench), "--out", str(out), "--log", "tensorboard", "--no-progress")
     key = json.loads((out / "toybench" / "index.json").read_text())["rows"][1]["key"]
     events = EventAccumulator(str(out / "toybench" / key / "tensorboard"), size_guidance={"images": 0})
     events.Reload()
@@ -157,7 +155,7 @@ def test_tensorboard_logger_read_back(bench, tmp_path, pm):
     assert events.Scalars("final/mean_score")[0].value == pytest.approx(result["metrics"]["mean_score"])
     assert events.Images("figures/curve")[0].width == 12
     # not asked: nothing written
-    _run("run", str(bench), "--out", str(tmp_path / "plain"), "--no-progress")
+    _run(pm, "run", str(bench), "--out", str(tmp_path / "plain"), "--no-progress")
     assert not list((tmp_path / "plain").rglob("tensorboard"))
 
 
@@ -168,7 +166,7 @@ def test_mlflow_logger_read_back(bench, tmp_path, pm, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    _run("run", str(bench), "--out", "runs", "--log", "mlflow", "--no-progress")
+    _run(pm, "run", str(bench), "--out", "runs", "--log", "mlflow", "--no-progress")
     client = MlflowClient((tmp_path / "mlruns").as_uri())
     experiment = client.get_experiment_by_name("toybench")
     runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}

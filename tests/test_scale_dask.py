@@ -87,7 +87,7 @@ def grid(tmp_path, monkeypatch):
     import micro_bench_dask.plugin
     import toy_plugin
     from micro_bench.config import load_config
-    from micro_bench.plugin_manager import make_plugin_manager, set_plugin_manager
+    from micro_bench.host import Host
 
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([TESTS, *sys.path]))
     plugins = tmp_path / "plugins"
@@ -98,15 +98,11 @@ def grid(tmp_path, monkeypatch):
     def make(trainer: str) -> tuple[object, object]:
         path = tmp_path / f"{trainer}.yaml"
         path.write_text(BENCH.replace("TRAINER", trainer))
-        pm = make_plugin_manager(builtins=False, entrypoints=False, plugins_dir=plugins,
-                                 plugins=[toy_plugin, micro_bench_dask.plugin])
-        previous.append(set_plugin_manager(pm))
+        pm = Host.load(builtins=False, entrypoints=False, plugins_dir=plugins,
+                       plugins=[toy_plugin, micro_bench_dask.plugin])
         return load_config(path), pm
 
-    previous: list[object] = []
-    yield make
-    if previous:
-        set_plugin_manager(previous[0])
+    return make
 
 
 @pytest.mark.slow
@@ -114,9 +110,9 @@ def test_two_worker_processes_give_the_serial_results(grid, tmp_path):
     from micro_bench.runner import run_benchmark
 
     config, pm = grid("toy_trainer")
-    serial = run_benchmark(config, tmp_path / "serial", pm=pm, echo=None)
+    serial = run_benchmark(config, tmp_path / "serial", host=pm, echo=None)
     lines: list[str] = []
-    remote = run_benchmark(config, tmp_path / "dask", pm=pm, echo=lines.append, executor="dask",
+    remote = run_benchmark(config, tmp_path / "dask", host=pm, echo=lines.append, executor="dask",
                            executor_options={"workers": 2})
     assert [r.label for r in remote] == ["a", "b", "c", "d"]
     assert [r.key for r in remote] == [r.key for r in serial]
@@ -124,7 +120,7 @@ def test_two_worker_processes_give_the_serial_results(grid, tmp_path):
     assert lines[0].startswith("sending 4 runs to 2 dask worker(s)")
     assert sorted(line.split("]")[0] for line in lines[1:]) == [f"[{i}/4 done" for i in range(1, 5)]
     # Same keys, same folders: a serial rerun over the dask results reuses every run.
-    again = run_benchmark(config, tmp_path / "dask", pm=pm, echo=None)
+    again = run_benchmark(config, tmp_path / "dask", host=pm, echo=None)
     assert all(r.cached for r in again)
 
 
@@ -135,7 +131,7 @@ def test_a_worker_killed_mid_run_is_retried_and_every_row_finishes_once(grid, tm
     from micro_bench.runner import run_benchmark
 
     config, pm = grid("crashy")
-    results = run_benchmark(config, tmp_path / "runs", pm=pm, echo=None, executor="dask",
+    results = run_benchmark(config, tmp_path / "runs", host=pm, echo=None, executor="dask",
                             executor_options={"workers": 2, "retries": 2})
     assert [r.label for r in results] == ["a", "b", "c", "d"]
     assert all((tmp_path / label).exists() for label in "abcd")  # each row's first attempt died
@@ -153,7 +149,7 @@ def test_unknown_executor_names_the_available_ones(tmp_path, toy_pm):
     path = tmp_path / "b.yaml"
     path.write_text(BENCH.replace("TRAINER", "toy_trainer"))
     with pytest.raises(MicroBenchError, match=r"unknown executor 'ray'; available: local"):
-        run_benchmark(load_config(path), tmp_path / "o", pm=toy_pm, echo=None, executor="ray")
+        run_benchmark(load_config(path), tmp_path / "o", host=toy_pm, echo=None, executor="ray")
 
 
 @pytest.mark.slow
@@ -163,12 +159,12 @@ def test_unreachable_scheduler_is_one_clear_error(tmp_path):
     import toy_plugin
     from micro_bench.config import load_config
     from micro_bench.errors import MicroBenchError
-    from micro_bench.plugin_manager import make_plugin_manager
+    from micro_bench.host import Host
     from micro_bench.runner import run_benchmark
 
     path = tmp_path / "b.yaml"
     path.write_text(BENCH.replace("TRAINER", "toy_trainer"))
-    pm = make_plugin_manager(builtins=False, entrypoints=False, plugins=[toy_plugin, micro_bench_dask.plugin])
+    pm = Host.load(builtins=False, entrypoints=False, plugins=[toy_plugin, micro_bench_dask.plugin])
     with pytest.raises(MicroBenchError, match=r"cannot reach the dask scheduler at tcp://127.0.0.1:9"):
-        run_benchmark(load_config(path), tmp_path / "o", pm=pm, echo=None, executor="dask",
+        run_benchmark(load_config(path), tmp_path / "o", host=pm, echo=None, executor="dask",
                       scheduler="tcp://127.0.0.1:9", executor_options={"connect_timeout": "2s"})

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import torch
 
-from micro_bench.config import Component
-from micro_bench_torch import plugin
+from micro_bench import RunContext
 from micro_bench_torch.checkpoint import finalize_checkpoint, load_checkpoint, save_checkpoint
+from micro_bench_torch.trainer import TorchTrainer
 
 
 def _state():
@@ -32,13 +30,12 @@ def test_finalize_keeps_weights_and_drops_resume_state(tmp_path):
     assert finalize_checkpoint(tmp_path) is None  # nothing left to shrink
 
 
-def test_run_end_hook_respects_keep_checkpoint(tmp_path):
+def test_trainer_finalize_respects_keep_checkpoint(tmp_path):
     folder = tmp_path / "checkpoints"
     save_checkpoint(folder / "last.pt", _state())
-    run = SimpleNamespace(directory=tmp_path, config=SimpleNamespace(trainer=Component("torch", {"keep_checkpoint": True})))
-    plugin.micro_bench_run_end(run=run, result=None)
+    context = RunContext(directory=tmp_path)
+    TorchTrainer(keep_checkpoint=True, device="cpu").finalize(context)
     assert (folder / "last.pt").exists() and (folder / "model.pt").exists()  # predict reads model.pt
     (folder / "model.pt").unlink()
-    run.config.trainer = Component("torch", {})
-    plugin.micro_bench_run_end(run=run, result=None)
+    TorchTrainer(device="cpu").finalize(context)
     assert not (folder / "last.pt").exists() and (folder / "model.pt").exists()

@@ -23,8 +23,7 @@ from torch import nn
 
 from micro_bench import RunContext, Split
 from micro_bench.evaluate import EPOCH_METRICS, epoch_metrics
-from micro_bench.plugin_manager import make_plugin_manager
-from micro_bench.registry import registries
+from micro_bench.host import Host
 from micro_bench_resnet import model as resnets
 from micro_bench_torch.testing import synthetic_dataset
 from micro_bench_torch.trainer import TorchTrainer
@@ -43,7 +42,7 @@ def main() -> None:
     torch.manual_seed(0)
     ds = synthetic_dataset(n=args.n, k=args.k, resolution=args.res)
     split = Split.of(ds)
-    evaluate = epoch_metrics(registries(make_plugin_manager(entrypoints=False))["metric"])
+    evaluate = epoch_metrics(Host.load(entrypoints=False).registries["metric"])
     names = ["f1_macro", "roc_auc_macro"]
     # 1. the metric computation alone, on this validation size and on the real HPA's (3,107 x 28)
     rng = np.random.default_rng(0)

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from micro_bench import registries
+from micro_bench.host import Host
 from micro_bench_predict.api import predict_source
 from micro_bench_predict.card import FORMAT, FORMAT_VERSION, sha256_file, write_card
 from micro_bench_predict.sources import ArraySource
@@ -42,7 +42,7 @@ CHANNELS = ["red", "green", "blue", "yellow"]
 def make_run(folder: Path, arch: str, res: int, batch: int) -> Path:
     """A run folder as a finished run leaves it: weights and model.json (untrained weights)."""
     torch.manual_seed(0)
-    net = registries()["model"].create(arch, num_classes=28, in_chans=4, pretrained=False)
+    net = Host.load().registries["model"].create(arch, num_classes=28, in_chans=4, pretrained=False)
     weights = folder / "checkpoints" / "model.pt"
     weights.parent.mkdir(parents=True)
     torch.save({"format": 1, "epoch": 0, "model": net.state_dict()}, weights)
@@ -76,7 +76,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model = load_trained(make_run(Path(tmp) / "run", args.arch, args.res, args.batch), device=args.device)
         rt = resolve_runtime(args.device, amp=True, channels_last="auto")
-        net = rt.model(registries()["model"].create(args.arch, num_classes=28, in_chans=4, pretrained=False)).eval()
+        net = rt.model(Host.load().registries["model"].create(args.arch, num_classes=28, in_chans=4, pretrained=False)).eval()
         net.load_state_dict(torch.load(Path(tmp) / "run/checkpoints/model.pt", weights_only=True)["model"])
         mean = torch.tensor(model.mean, dtype=torch.float32).view(1, -1, 1, 1) / 255
         std = torch.tensor(model.std, dtype=torch.float32).view(1, -1, 1, 1) / 255

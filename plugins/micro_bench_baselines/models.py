@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from micro_bench.errors import ParameterError
+
 __all__ = ["logreg", "random_forest"]
 
 
 def _check_shape(num_classes: int, in_chans: int, name: str) -> None:
     if num_classes < 1 or in_chans < 1:
-        raise ValueError(f"{name}: num_classes and in_chans must be >= 1, got {num_classes} and {in_chans}")
+        raise ParameterError(f"{name}: num_classes and in_chans must be >= 1, got {num_classes} and {in_chans}")
 
 
 def logreg(
@@ -42,7 +44,7 @@ def logreg(
 
     _check_shape(num_classes, in_chans, "logreg")
     if not C > 0:
-        raise ValueError(f"logreg: C must be > 0, got {C!r}")
+        raise ParameterError(f"logreg: C must be > 0, got {C!r}")
     base = LogisticRegression(C=C, l1_ratio=0.0, solver="lbfgs", max_iter=max_iter, tol=tol, random_state=seed)
     return OneVsRestClassifier(base)
 
@@ -73,7 +75,7 @@ def random_forest(
 
     _check_shape(num_classes, in_chans, "random_forest")
     if n_estimators < 1 or min_samples_leaf < 1:
-        raise ValueError(
+        raise ParameterError(
             f"random_forest: n_estimators and min_samples_leaf must be >= 1, got {n_estimators} and {min_samples_leaf}"
         )
     base = RandomForestClassifier(

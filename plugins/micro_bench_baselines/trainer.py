@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from micro_bench import Dataset, Loss, RunContext, Schedule, Split, Transform, TTAPolicy
+from micro_bench.errors import ParameterError
 from micro_bench_baselines.features import pixel_features
 
 __all__ = ["SklearnTrainer"]
@@ -35,7 +36,7 @@ class SklearnTrainer:
 
     def __init__(self, n_jobs: int | None = -1, resolution: int = 64) -> None:
         if resolution < 1:
-            raise ValueError(f"sklearn trainer: resolution must be >= 1, got {resolution}")
+            raise ParameterError(f"sklearn trainer: resolution must be >= 1, got {resolution}")
         self.n_jobs = n_jobs
         self.resolution = resolution
         self._stats: tuple[np.ndarray, np.ndarray] | None = None
@@ -69,7 +70,7 @@ class SklearnTrainer:
         ``loss``, ``schedule`` and ``transform`` do not apply to pixel baselines."""
         train_idx = split.train
         if len(train_idx) == 0:
-            raise ValueError("sklearn trainer: the training split is empty")
+            raise ParameterError("sklearn trainer: the training split is empty")
         mean, std = dataset.channel_stats(train_idx)
         self._stats = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
         t0 = time.perf_counter()
@@ -107,7 +108,7 @@ class SklearnTrainer:
             proba = np.asarray(model.predict_proba(x), dtype=np.float64)
         k = len(dataset.classes)
         if proba.shape != (len(indices), k):
-            raise ValueError(f"sklearn trainer: {type(model).__name__}.predict_proba gave {proba.shape}, expected {(len(indices), k)}")
+            raise ParameterError(f"sklearn trainer: {type(model).__name__}.predict_proba gave {proba.shape}, expected {(len(indices), k)}")
         return proba
 
 

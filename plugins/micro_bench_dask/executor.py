@@ -29,12 +29,12 @@ from micro_bench.errors import MicroBenchError
 
 __all__ = ["HostRecipe", "gpu_count", "recipe_of", "run_dask"]
 
-_HOSTS: dict[HostRecipe, Any] = {}  # per worker process: plugin managers rebuilt from recipes
+_HOSTS: dict[HostRecipe, Any] = {}  # per worker process: hosts rebuilt from recipes
 
 
 @dataclass(frozen=True)
 class HostRecipe:
-    """What a worker needs to rebuild the caller's plugin manager."""
+    """What a worker needs to rebuild the caller's :class:`~micro_bench.host.Host`."""
 
     builtins: bool = True
     entrypoints: bool | None = None
@@ -44,23 +44,21 @@ class HostRecipe:
     def build(self) -> Any:
         import importlib
 
-        from micro_bench.plugin_manager import make_plugin_manager
+        from micro_bench.host import Host
 
         if self not in _HOSTS:
-            _HOSTS[self] = make_plugin_manager(
+            _HOSTS[self] = Host.load(
                 builtins=self.builtins, entrypoints=self.entrypoints, plugins_dir=self.plugins_dir,
                 plugins=[importlib.import_module(m) for m in self.modules])
         return _HOSTS[self]
 
 
-def recipe_of(pm: Any, plugins_dir: str | Path | None = None) -> HostRecipe:
-    """The recipe of ``pm``: the sources it loaded from, and the modules registered directly."""
-    from micro_bench.plugin_manager import plugin_infos
-
-    infos = plugin_infos(pm)
+def recipe_of(host: Any, plugins_dir: str | Path | None = None) -> HostRecipe:
+    """The recipe of ``host``: the sources it loaded from, and the modules registered directly."""
+    infos = host.plugin_infos()
     folder = plugins_dir or next((str(Path(i.module).parent) for i in infos if i.source == "plugins_dir"), None)
     registered = {i.name for i in infos if i.source == "registered"}
-    modules = tuple(plugin.__name__ for name, plugin in pm.list_name_plugin()
+    modules = tuple(plugin.__name__ for name, plugin in host.pm.list_name_plugin()
                     if name in registered and isinstance(plugin, types.ModuleType))
     return HostRecipe(builtins=any(i.source == "builtin" for i in infos),
                       entrypoints=any(i.source == "entrypoint" for i in infos),
@@ -82,13 +80,12 @@ def gpu_count() -> int:
 def _run_remote(recipe: HostRecipe, cfg: Any, out: str, force: bool, position: tuple[int, int]) -> dict[str, Any]:
     import dask
 
-    from micro_bench.registry import registries
     from micro_bench.runner import run_one
 
-    pm = recipe.build()
+    host = recipe.build()
     started = time.perf_counter()
     with dask.config.set(scheduler="threads"):
-        result = run_one(cfg, Path(out), pm=pm, registries=registries(pm), force=force, position=position,
+        result = run_one(cfg, Path(out), host=host, force=force, position=position,
                          progress=False, echo=None)
     data = result.to_dict()
     data["cached"], data["wall_s"] = result.cached, time.perf_counter() - started
@@ -117,16 +114,14 @@ def _local_cluster(workers: int | None, threads: int, gpus: int) -> Any:
                        silence_logs=True)
 
 
-def _uses_gpu(cfg: Any, pm: Any) -> bool:
-    from micro_bench.registry import registries
-
+def _uses_gpu(cfg: Any, host: Any) -> bool:
     trainer = cfg.trainer
     if trainer is None or str(trainer.params.get("device", "auto")).startswith("cpu"):
         return False
-    return bool(registries(pm)["trainer"].spec(trainer.name).extra.get("accelerator", False))
+    return bool(host.registries["trainer"].spec(trainer.name).extra.get("accelerator", False))
 
 
-def run_dask(config: Any, out: Path, *, pm: Any, force: bool, progress: bool,
+def run_dask(config: Any, out: Path, *, host: Any, force: bool, progress: bool,
              echo: Callable[[str], None] | None, options: Mapping[str, Any]) -> list[Any]:
     """Run every row of ``config`` as a task; ``options``: scheduler, workers, threads_per_run,
     retries, plugins_dir. Returns the results in row order."""
@@ -150,13 +145,13 @@ def run_dask(config: Any, out: Path, *, pm: Any, force: bool, progress: bool,
     try:
         workers = client.scheduler_info().get("workers", {})
         has_gpu = any((w.get("resources") or {}).get("GPU") for w in workers.values())
-        recipe = recipe_of(pm, options.get("plugins_dir"))
+        recipe = recipe_of(host, options.get("plugins_dir"))
         total, tag = len(config.runs), uuid.uuid4().hex[:8]
         if echo:
             echo(f"sending {total} runs to {len(workers)} dask worker(s) at {client.scheduler.address}")
         futures = {}
         for i, cfg in enumerate(config.runs, start=1):
-            resources = {"GPU": 1} if has_gpu and _uses_gpu(cfg, pm) else None
+            resources = {"GPU": 1} if has_gpu and _uses_gpu(cfg, host) else None
             future = client.submit(_run_remote, recipe, cfg, str(Path(out).resolve()), force, (i, total),
                                    key=f"micro-bench-{config.name}-{i}-{tag}", pure=False,
                                    retries=int(options.get("retries", 2)), resources=resources)

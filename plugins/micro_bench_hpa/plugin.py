@@ -30,6 +30,7 @@ def micro_bench_datasets() -> list[ComponentSpec]:
             "micro_bench_hpa.synth.dataset:hpa_synth",
             "Synthetic HPA-like cells with real HPA label sets (embedded default, no download)",
             {"conformance_params": {"n": 60, "resolution": 32}},
+            check="micro_bench_hpa.synth.dataset:check_hpa_synth",
         ),
     ]
 

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from micro_bench.errors import ParameterError
 from micro_bench_losses.weights import check_rule, pos_weights
 
 __all__ = ["FocalLoss", "bce", "focal_loss"]
@@ -61,7 +62,7 @@ def focal_loss(
         A scalar tensor, or the elementwise loss (same shape as ``logits``) for ``"none"``.
     """
     if logits.shape != targets.shape:
-        raise ValueError(
+        raise ParameterError(
             f"focal loss: logits and targets must have the same shape, got "
             f"{tuple(logits.shape)} and {tuple(targets.shape)}"
         )
@@ -87,7 +88,7 @@ def focal_loss(
         return loss.sum()
     if reduction == "none":
         return loss
-    raise ValueError(f"focal loss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    raise ParameterError(f"focal loss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
 class FocalLoss(nn.Module):
@@ -106,11 +107,11 @@ class FocalLoss(nn.Module):
         if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not (
             math.isfinite(gamma) and gamma >= 0
         ):
-            raise ValueError(f"loss 'focal': gamma must be a finite number >= 0, got {gamma!r}")
+            raise ParameterError(f"loss 'focal': gamma must be a finite number >= 0, got {gamma!r}")
         if alpha is not None and (
             isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1
         ):
-            raise ValueError(f"loss 'focal': alpha must be null or a number in [0, 1], got {alpha!r}")
+            raise ParameterError(f"loss 'focal': alpha must be null or a number in [0, 1], got {alpha!r}")
         self.gamma = float(gamma)
         self.alpha = None if alpha is None else float(alpha)
         self.rule, self.beta, self.max_weight = pos_weight, float(beta), max_weight

@@ -115,7 +115,7 @@ def build_card(directory: Path, run: Mapping[str, Any], result: Any, kind: str,
         raise ModelCardError(
             f"{directory}: the result lacks class names, channels or the trainer's channel statistics")
     injected = {"num_classes": len(classes), "in_chans": len(channels)}
-    from micro_bench.validate import model_extra
+    from micro_bench.build import model_extra
 
     model = run["model"]
     given = {k: v for k, v in model.items() if k != "name"}

@@ -31,9 +31,7 @@ def micro_bench_run_end(run: Any, result: Any) -> None:
     if not (run.directory / "checkpoints" / WEIGHTS[kind]).is_file():
         return  # trainer.checkpoint: false keeps no weights; read_card says so
     try:
-        from micro_bench import registries
-
-        card = build_card(run.directory, run.config.to_dict(), result, kind, registries())
+        card = build_card(run.directory, run.config.to_dict(), result, kind, run.host.registries)
         write_card(run.directory, card)
     except (ModelCardError, KeyError, OSError) as error:
         with (run.directory / "log.txt").open("a", encoding="utf-8") as fh:

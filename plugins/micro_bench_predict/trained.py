@@ -189,7 +189,7 @@ def load_trained(run_dir: str | Path, *, device: str = "auto", threads: int | No
         run_dir: the run's folder (holding ``checkpoints/model.json``).
         device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``.
         threads: CPU intra-op threads while predicting (``None``: torch's default).
-        registries: component registries (default: the process-wide plugin manager's).
+        registries: component registries (default: those of a freshly loaded ``Host``).
 
     Raises:
         ModelCardError: no model, an older format version, changed weights, or an architecture
@@ -198,9 +198,9 @@ def load_trained(run_dir: str | Path, *, device: str = "auto", threads: int | No
     directory = Path(run_dir)
     card = read_card(directory)
     if registries is None:
-        from micro_bench import registries as _registries
+        from micro_bench.host import Host
 
-        registries = _registries()
+        registries = Host.load().registries
     weights = directory / "checkpoints" / card["weights"]["file"]
     if card["kind"] == "torch":
         fn, batch, dev = _torch_predictor(card, weights, registries, device, threads)

@@ -6,6 +6,8 @@ import math
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
+from micro_bench.errors import ParameterError
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
 
@@ -15,7 +17,7 @@ __all__ = ["MultiplierSchedule", "check_int", "check_number"]
 def check_int(schedule: str, key: str, value: object, *, minimum: int) -> int:
     """``value`` as an int ``>= minimum``, else a one-line ``ValueError`` naming schedule and key."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"scheduler {schedule!r}: {key} must be an integer >= {minimum}, got {value!r}")
+        raise ParameterError(f"scheduler {schedule!r}: {key} must be an integer >= {minimum}, got {value!r}")
     return value
 
 
@@ -31,7 +33,7 @@ def check_number(schedule: str, key: str, value: object, *, low: float, high: fl
     )
     if not ok:
         bracket = "(" if open_low else "["
-        raise ValueError(
+        raise ParameterError(
             f"scheduler {schedule!r}: {key} must be a number in {bracket}{low}, {high}], got {value!r}"
         )
     return float(value)  # type: ignore[arg-type]
@@ -72,8 +74,8 @@ class MultiplierSchedule(ABC):
 
     def _check_step(self, step: int, steps_per_epoch: int) -> None:
         if step < 0:
-            raise ValueError(f"{type(self).__name__}.multiplier: step must be >= 0, got {step}")
+            raise ParameterError(f"{type(self).__name__}.multiplier: step must be >= 0, got {step}")
         if steps_per_epoch < 1:
-            raise ValueError(
+            raise ParameterError(
                 f"{type(self).__name__}.multiplier: steps_per_epoch must be >= 1, got {steps_per_epoch}"
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from micro_bench.errors import ParameterError
 from micro_bench_schedulers.base import MultiplierSchedule, check_int, check_number
 
 __all__ = ["OneCycle"]
@@ -39,7 +40,7 @@ class OneCycle(MultiplierSchedule):
         self.epochs = check_int("one_cycle", "epochs", epochs, minimum=1)
         self.pct_start = check_number("one_cycle", "pct_start", pct_start, low=0.0, high=1.0, open_low=True)
         if self.pct_start >= 1.0:
-            raise ValueError(f"scheduler 'one_cycle': pct_start must be < 1, got {pct_start!r}")
+            raise ParameterError(f"scheduler 'one_cycle': pct_start must be < 1, got {pct_start!r}")
         self.div_factor = check_number("one_cycle", "div_factor", div_factor, low=1.0)
         self.final_div_factor = check_number("one_cycle", "final_div_factor", final_div_factor, low=1.0)
 

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import click
 
+import micro_bench
+from micro_bench import Host, pass_host
+
 __all__ = ["lr_find_command"]
 
 
@@ -20,22 +23,20 @@ __all__ = ["lr_find_command"]
 @click.option("--num-iter", type=int, default=100, show_default=True, help="Iterations (capped at one pass).")
 @click.option("--start-lr", type=float, default=1e-7, show_default=True)
 @click.option("--end-lr", type=float, default=10.0, show_default=True)
-def lr_find_command(file: Path, profile: str | None, overrides: tuple[str, ...], run_label: str | None,
+@pass_host
+def lr_find_command(host: Host, file: Path, profile: str | None, overrides: tuple[str, ...], run_label: str | None,
                     out: Path | None, num_iter: int, start_lr: float, end_lr: float) -> None:
     """Sweep the learning rate exponentially over one pass and suggest one (paper Fig. 3)."""
-    from micro_bench.benchmarks import resolve_benchmark
-    from micro_bench.config import load_config
     from micro_bench.errors import ConfigError
-    from micro_bench.runner import prepare
     from micro_bench_torch.lr_find import lr_find
 
-    config = load_config(resolve_benchmark(file), profile=profile, overrides=overrides)
+    config = micro_bench.load_benchmark(file, profile=profile, overrides=overrides, host=host)
     runs = [r for r in config.runs if run_label is None or r.label == run_label]
     if not runs:
         labels = ", ".join(repr(r.label) for r in config.runs)
         raise ConfigError(f"{file}: no run labelled {run_label!r}; labels are {labels}")
     run = runs[0]
-    built = prepare(run)
+    built = micro_bench.prepare_run(run, host=host)
     if built.loss is None:
         raise ConfigError(f"{file}: lr-find needs a loss (runs[{run.index}].loss)")
     trainer = built.trainer

@@ -5,14 +5,14 @@ Imports only the standard library and :mod:`micro_bench`; torch is imported when
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from micro_bench import ComponentSpec, hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import click
 
-__all__ = ["micro_bench_add_commands", "micro_bench_run_end", "micro_bench_trainers"]
+__all__ = ["micro_bench_add_commands", "micro_bench_trainers"]
 
 
 @hookimpl
@@ -27,19 +27,6 @@ def micro_bench_trainers() -> list[ComponentSpec]:
              "requires": ["torch"], "accelerator": True},
         )
     ]
-
-
-@hookimpl
-def micro_bench_run_end(run: Any, result: Any) -> None:
-    """Once a ``torch`` run's result is written, keep only the trained weights (``model.pt``,
-    what ``micro-bench predict`` loads): the resume state is no longer needed.
-    ``trainer: {keep_checkpoint: true}`` keeps ``last.pt`` beside it."""
-    trainer = run.config.trainer
-    if trainer.name != "torch":
-        return
-    from micro_bench_torch.checkpoint import finalize_checkpoint
-
-    finalize_checkpoint(run.directory / "checkpoints", keep_last=bool(trainer.params.get("keep_checkpoint", False)))
 
 
 @hookimpl

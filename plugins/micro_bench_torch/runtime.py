@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from micro_bench.errors import ParameterError
+
 __all__ = ["Runtime", "epoch_seed", "resolve_runtime"]
 
 
@@ -79,13 +81,16 @@ def resolve_runtime(
     try:
         dev = torch.device(device)
     except RuntimeError as error:
-        raise ValueError(f"trainer 'torch': device {device!r} is not a torch device ({error})") from error
+        raise ParameterError(f"trainer 'torch': device {device!r} is not a torch device ({error})") from error
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ParameterError(f"trainer 'torch': device {device!r} asked for, but torch sees no CUDA GPU here; "
+                             "use device: auto or cpu")
     if channels_last == "auto":
         channels_last = True
     if not isinstance(channels_last, bool):
-        raise ValueError(f"trainer 'torch': channels_last must be true, false or 'auto', got {channels_last!r}")
+        raise ParameterError(f"trainer 'torch': channels_last must be true, false or 'auto', got {channels_last!r}")
     if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"trainer 'torch': threads must be a positive integer or null, got {threads!r}")
+        raise ParameterError(f"trainer 'torch': threads must be a positive integer or null, got {threads!r}")
     return Runtime(dev, bool(amp) and dev.type == "cuda", channels_last, threads)
 
 

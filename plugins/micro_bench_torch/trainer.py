@@ -23,6 +23,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from micro_bench import Loss, RunContext, Schedule, Split, Transform, TTAPolicy
+from micro_bench.errors import ParameterError
 from micro_bench.evaluate import EPOCH_METRICS
 from micro_bench_torch import distributed
 from micro_bench_torch.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -102,12 +103,12 @@ class TorchTrainer:
         for key, value, low in (("batch_size", batch_size, 1), ("freeze_epochs", freeze_epochs, 0),
                                 ("num_workers", num_workers, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"trainer 'torch': {key} must be an integer >= {low}, got {value!r}")
+                raise ParameterError(f"trainer 'torch': {key} must be an integer >= {low}, got {value!r}")
         if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0):
-            raise ValueError(f"trainer 'torch': epochs must be an integer >= 0 or null, got {epochs!r}")
+            raise ParameterError(f"trainer 'torch': epochs must be an integer >= 0 or null, got {epochs!r}")
         numeric = isinstance(lr, (int, float)) and not isinstance(lr, bool)
         if not (lr == "find" or (numeric and lr > 0)) or not all(f > 0 for f in lr_groups):
-            raise ValueError(f"trainer 'torch': lr must be > 0 or 'find' and lr_groups > 0, got {lr!r}, "
+            raise ParameterError(f"trainer 'torch': lr must be > 0 or 'find' and lr_groups > 0, got {lr!r}, "
                              f"{list(lr_groups)!r}")
         self.lr: float | str = float(lr) if numeric else "find"
         self.lr_groups = tuple(float(f) for f in lr_groups)
@@ -174,10 +175,10 @@ class TorchTrainer:
         """Train ``model`` in place on ``split.train``; return the history (per-epoch lists and
         ``lr_iter``)."""
         if loss is None:
-            raise ValueError("trainer 'torch' needs a loss: set the config key 'loss' (e.g. loss: bce)")
+            raise ParameterError("trainer 'torch' needs a loss: set the config key 'loss' (e.g. loss: bce)")
         main_epochs = self.epochs if self.epochs is not None else getattr(schedule, "epochs", None)
         if main_epochs is None:
-            raise ValueError(
+            raise ParameterError(
                 "trainer 'torch': trainer.epochs is not set and the scheduler "
                 f"({type(schedule).__name__ if schedule is not None else 'none'}) has no length of its "
                 "own; set trainer.epochs"
@@ -206,7 +207,7 @@ class TorchTrainer:
                                                         seed=context.seed), shuffle_seed=None)
         steps = self.steps_per_epoch(len(train_idx))
         if steps < 1:
-            raise ValueError(f"trainer 'torch': the train split has {len(train_idx)} samples; need at least 2")
+            raise ParameterError(f"trainer 'torch': the train split has {len(train_idx)} samples; need at least 2")
         history: dict[str, Any] = {"epoch": [], "train_loss": [], "val_loss": [], "lr": [],
                                    "seconds": [], "samples_per_s": [], "lr_iter": [],
                                    "precision": "bf16" if rt.amp else "fp32", "bn_frozen": self.bn_frozen,
@@ -294,6 +295,7 @@ class TorchTrainer:
             return {}
         values = evaluate(self.epoch_metrics, y_true, np.concatenate(scores))
         return {f"val_{name}": value for name, value in values.items()}
+
     def _find_lr(self, model: nn.Module, dataset: Any, train_idx: np.ndarray, loss: Loss,
                  stats: tuple[Any, Any], context: RunContext, state: Any) -> dict[str, Any] | None:
         """``lr: find``: the finder's record (``suggestion`` is the rate to train with), from the
@@ -311,6 +313,14 @@ class TorchTrainer:
         context.log(f"lr_find: lr {result.suggestion:.3g} ({result.rule}; {len(result.lrs)} iterations, "
                     f"{result.stopped})")
         return {**asdict(result), "options": dict(self.lr_find)}
+
+    def finalize(self, context: RunContext) -> None:
+        """Once the run's result is written, keep only the trained weights (``model.pt``, what
+        ``micro-bench predict`` loads): the resume state is no longer needed.
+        ``keep_checkpoint: true`` keeps ``last.pt`` beside it."""
+        from micro_bench_torch.checkpoint import finalize_checkpoint
+
+        finalize_checkpoint(Path(context.directory) / "checkpoints", keep_last=self.keep_checkpoint)
 
     def predict(self, model: nn.Module, dataset: Any, indices: np.ndarray, *, tta: TTAPolicy | None,
                 transform: Transform | None = None, context: RunContext) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The ``none`` policy (the plain view only) and the ``none`` transform (no augmentation)."""
+"""The ``none`` policy: the plain view only."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from torch import Tensor
 
 from micro_bench_tta.reduce import ViewPolicy
 
-__all__ = ["NoTTA", "NoTransform"]
+__all__ = ["NoTTA"]
 
 
 class NoTTA(ViewPolicy):
@@ -24,14 +24,3 @@ class NoTTA(ViewPolicy):
         self._check_batch(batch)
         yield batch
 
-
-class NoTransform:
-    """The ``none`` transform: returns the batch unchanged (no training augmentation)."""
-
-    name = "none"
-
-    def __call__(self, images: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
-        return images
-
-    def __repr__(self) -> str:
-        return "NoTransform()"

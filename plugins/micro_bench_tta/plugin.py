@@ -32,4 +32,4 @@ def micro_bench_tta_policies() -> list[ComponentSpec]:
 @hookimpl
 def micro_bench_transforms() -> list[ComponentSpec]:
     """The identity ``none`` transform (no training augmentation)."""
-    return [ComponentSpec("none", "micro_bench_tta.identity:NoTransform", "No training augmentation")]
+    return [ComponentSpec("none", "micro_bench_tta.passthrough:NoTransform", "No training augmentation")]

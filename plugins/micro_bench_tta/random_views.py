@@ -24,6 +24,7 @@ from torch import Tensor
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
+from micro_bench.errors import ParameterError
 from micro_bench_tta.reduce import ViewPolicy
 
 __all__ = ["RandomViews"]
@@ -58,9 +59,9 @@ class RandomViews(ViewPolicy):
                  contrast: float = 0.05) -> None:
         super().__init__(reduce=reduce, blend=blend)
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"tta 'random': n must be an integer >= 1, got {n!r}")
+            raise ParameterError(f"tta 'random': n must be an integer >= 1, got {n!r}")
         if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ValueError(f"tta 'random': seed must be an integer, got {seed!r}")
+            raise ParameterError(f"tta 'random': seed must be an integer, got {seed!r}")
         for key, value, high in (("degrees", degrees, 180.0), ("brightness", brightness, math.inf),
                                  ("contrast", contrast, 1.0)):
             closed = key != "contrast"  # contrast 1 would allow a zero or infinite factor
@@ -68,7 +69,7 @@ class RandomViews(ViewPolicy):
                 0 <= value <= high if closed else 0 <= value < high
             ):
                 interval = f"[0, {high}]" if closed else f"[0, {high})"
-                raise ValueError(f"tta 'random': {key} must be a number in {interval}, got {value!r}")
+                raise ParameterError(f"tta 'random': {key} must be a number in {interval}, got {value!r}")
         self.n, self.seed, self.flips = n, seed, bool(flips)
         self.degrees, self.brightness, self.contrast = float(degrees), float(brightness), float(contrast)
 

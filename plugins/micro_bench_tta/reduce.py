@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from micro_bench.errors import ParameterError
+
 __all__ = ["REDUCTIONS", "ViewPolicy", "reduce_views"]
 
 REDUCTIONS = ("mean", "max")
@@ -29,11 +31,11 @@ def reduce_views(probabilities: Tensor, how: str = "mean", blend: float | None =
             views ``1..V-1`` (with V == 1 the plain view is returned).
     """
     if probabilities.ndim != 3 or probabilities.shape[0] < 1:
-        raise ValueError(
+        raise ParameterError(
             f"tta reduce: expected (V, B, K) probabilities with V >= 1, got shape {tuple(probabilities.shape)}"
         )
     if how not in REDUCTIONS:
-        raise ValueError(f"tta reduce: must be one of {', '.join(REDUCTIONS)}, got {how!r}")
+        raise ParameterError(f"tta reduce: must be one of {', '.join(REDUCTIONS)}, got {how!r}")
     views = probabilities if blend is None else probabilities[1:]
     if views.shape[0] == 0:
         return probabilities[0]
@@ -57,12 +59,12 @@ class ViewPolicy:
 
     def __init__(self, reduce: str = "mean", blend: float | None = None) -> None:
         if reduce not in REDUCTIONS:
-            raise ValueError(f"tta {self.name!r}: reduce must be one of {', '.join(REDUCTIONS)}, got {reduce!r}")
+            raise ParameterError(f"tta {self.name!r}: reduce must be one of {', '.join(REDUCTIONS)}, got {reduce!r}")
         if blend is not None and (
             isinstance(blend, bool) or not isinstance(blend, (int, float))
             or not math.isfinite(blend) or not 0.0 <= blend <= 1.0
         ):
-            raise ValueError(f"tta {self.name!r}: blend must be null or a number in [0, 1], got {blend!r}")
+            raise ParameterError(f"tta {self.name!r}: blend must be null or a number in [0, 1], got {blend!r}")
         self.how = reduce
         self.blend = None if blend is None else float(blend)
 
@@ -80,7 +82,7 @@ class ViewPolicy:
     def _check_batch(self, batch: Tensor) -> None:
         if not isinstance(batch, Tensor) or batch.ndim != 4:
             shape = tuple(batch.shape) if isinstance(batch, Tensor) else type(batch).__name__
-            raise ValueError(f"tta {self.name!r}: views expects a (B, C, H, W) tensor, got {shape}")
+            raise ParameterError(f"tta {self.name!r}: views expects a (B, C, H, W) tensor, got {shape}")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(reduce={self.how!r}, blend={self.blend})"

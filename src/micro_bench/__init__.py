@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from micro_bench.api import load_benchmark, prepare_run, read_results, run
 from micro_bench.components import (
     KINDS,
     ComponentSpec,
@@ -24,13 +25,15 @@ from micro_bench.errors import MicroBenchError
 from micro_bench.hookspecs import hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover
-    from micro_bench.registry import Registry
+    from micro_bench.cli import pass_host
+    from micro_bench.host import Host
 
 __version__ = "0.1.0"
 
 __all__ = [
     "KINDS",
     "ComponentSpec",
+    "Host",
     "Dataset",
     "Loss",
     "Metric",
@@ -45,25 +48,26 @@ __all__ = [
     "Trainer",
     "Transform",
     "__version__",
-    "get_plugin_manager",
     "hookimpl",
-    "registries",
-    "results_frame",
+    "load_benchmark",
+    "pass_host",
+    "prepare_run",
+    "read_results",
+    "run",
 ]
 
 
-def get_plugin_manager(**kwargs: Any) -> Any:
-    """The process-wide plugin manager, built on first use (see :mod:`micro_bench.plugin_manager`)."""
-    from micro_bench.plugin_manager import get_plugin_manager as _get
+def __getattr__(name: str) -> Any:
+    """``Host`` and ``pass_host`` are imported on first use (they import pluggy and click)."""
+    if name == "Host":
+        from micro_bench.host import Host
 
-    return _get(**kwargs)
+        return Host
+    if name == "pass_host":
+        from micro_bench.cli import pass_host
 
-
-def registries(pm: Any = None) -> dict[str, Registry]:
-    """Per-kind registries (``dataset``, ``model``, ...) built from the plugin manager's hooks."""
-    from micro_bench.registry import registries as _registries
-
-    return _registries(pm)
+        return pass_host
+    raise AttributeError(f"module 'micro_bench' has no attribute {name!r}")
 
 
 def results_frame(runs_dir: Any = "runs") -> Any:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from micro_bench.host import Host
 
 from micro_bench.errors import ConfigError, PluginError
 
@@ -40,14 +43,10 @@ def _header(path: Path) -> tuple[str, str]:
     return name, str(raw.get("title") or name)
 
 
-def bundled_benchmarks(pm: Any = None) -> dict[str, BenchmarkEntry]:
-    """Every benchmark file the plugins provide, by name (a name provided twice is an error)."""
-    if pm is None:
-        from micro_bench.plugin_manager import get_plugin_manager
-
-        pm = get_plugin_manager()
+def bundled_benchmarks(host: Host) -> dict[str, BenchmarkEntry]:
+    """Every benchmark file the plugins of ``host`` provide, by name (a name provided twice is an error)."""
     found: dict[str, BenchmarkEntry] = {}
-    for impl in pm.hook.micro_bench_benchmarks.get_hookimpls():
+    for impl in host.hook.micro_bench_benchmarks.get_hookimpls():
         for item in impl.function() or ():
             path = Path(str(item))
             name, title = _header(path)
@@ -60,13 +59,13 @@ def bundled_benchmarks(pm: Any = None) -> dict[str, BenchmarkEntry]:
     return dict(sorted(found.items()))
 
 
-def resolve_benchmark(name_or_path: str | Path, pm: Any = None) -> Path:
+def resolve_benchmark(name_or_path: str | Path, host: Host) -> Path:
     """The benchmark file for an existing path, else for a bundled benchmark's name."""
     path = Path(name_or_path)
     if path.is_file():
         return path
     text = str(name_or_path)
-    entries = bundled_benchmarks(pm)
+    entries = bundled_benchmarks(host)
     if text in entries:
         return entries[text].path
     if path.parent == Path(".") and path.suffix in (".yaml", ".yml") and path.stem in entries:

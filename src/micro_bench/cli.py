@@ -6,49 +6,68 @@ Building the CLI imports only plugin entry modules (standard library + micro_ben
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from micro_bench.errors import MicroBenchError
+from micro_bench.host import Host
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "host_of", "main", "pass_host"]
+
+
+def host_of(ctx: click.Context) -> Host:
+    """The CLI's :class:`Host`: the ``obj`` a caller passed (tests: ``invoke(cli, ..., obj=host)``),
+    else loaded once per invocation with ``--plugins-dir``."""
+    root = ctx.find_root()
+    if "micro_bench.host" not in root.meta:
+        given = root.obj
+        root.meta["micro_bench.host"] = given if isinstance(given, Host) else Host.load(
+            plugins_dir=root.params.get("plugins_dir"))
+    host: Host = root.meta["micro_bench.host"]
+    return host
+
+
+def pass_host(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator giving a command the CLI's :class:`Host` as its first argument (plugin commands
+    too): ``@cli.command() @micro_bench.pass_host def hello(host): ...``."""
+
+    def with_host(*args: Any, **kwargs: Any) -> Any:
+        return command(host_of(click.get_current_context()), *args, **kwargs)
+
+    return functools.update_wrapper(with_host, command)
 
 
 class _PluginGroup(click.Group):
-    """A group that asks plugins for extra commands the first time it needs them."""
+    """A group that asks the host's plugins for extra commands the first time it needs them."""
 
-    _loaded = False
-
-    def _load_plugin_commands(self, ctx: click.Context) -> None:
-        if self._loaded:
-            return
-        self._loaded = True
-        _use_plugins_dir(ctx.params.get("plugins_dir") if ctx is not None else None)
-        pm = _pm()
-        # One implementation at a time: a plugin whose hook raises loses its commands, is listed
-        # as broken by `micro-bench plugins`, and every other command keeps working.
-        for impl in reversed(pm.hook.micro_bench_add_commands.get_hookimpls()):  # pluggy's order
-            try:
-                impl.function(cli=self)
-            except Exception as exc:  # noqa: BLE001 - a broken plugin must not brick the CLI
-                COMMAND_PROBLEMS.append((impl.plugin_name, f"micro_bench_add_commands() raised "
-                                                           f"{type(exc).__name__}: {exc}"))
+    def plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        root = ctx.find_root()
+        if "micro_bench.commands" not in root.meta:
+            host, group = host_of(ctx), click.Group()
+            # One implementation at a time: a plugin whose hook raises loses its commands, is
+            # listed as broken by `micro-bench plugins`, and every other command keeps working.
+            for impl in reversed(host.hook.micro_bench_add_commands.get_hookimpls()):  # pluggy's order
+                try:
+                    impl.function(**{k: v for k, v in (("cli", group), ("host", host)) if k in impl.argnames})
+                except Exception as exc:  # noqa: BLE001 - a broken plugin must not brick the CLI
+                    host.problems.append((impl.plugin_name, f"micro_bench_add_commands() raised "
+                                                            f"{type(exc).__name__}: {exc}"))
+            root.meta["micro_bench.commands"] = group.commands
+        commands: dict[str, click.Command] = root.meta["micro_bench.commands"]
+        return commands
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._load_plugin_commands(ctx)
-        return super().list_commands(ctx)
+        return sorted({*super().list_commands(ctx), *self.plugin_commands(ctx)})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        command = super().get_command(ctx, cmd_name)
-        if command is None:
-            self._load_plugin_commands(ctx)
-            command = super().get_command(ctx, cmd_name)
-        return command
+        return super().get_command(ctx, cmd_name) or self.plugin_commands(ctx).get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         """The CLI's single error boundary (see :mod:`micro_bench.failures`)."""
@@ -70,24 +89,6 @@ class _PluginGroup(click.Group):
             ctx.exit(failures.BUG_EXIT)
 
 
-#: ``(plugin, message)`` of plugins whose ``micro_bench_add_commands`` raised.
-COMMAND_PROBLEMS: list[tuple[str, str]] = []
-
-
-_PLUGINS_DIR: list[Path] = []
-
-
-def _use_plugins_dir(plugins_dir: Path | None) -> None:
-    if plugins_dir is not None and not _PLUGINS_DIR:
-        _PLUGINS_DIR.append(plugins_dir)
-
-
-def _pm() -> Any:
-    from micro_bench.plugin_manager import get_plugin_manager
-
-    return get_plugin_manager(plugins_dir=_PLUGINS_DIR[0] if _PLUGINS_DIR else None)
-
-
 @click.group(cls=_PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="micro-bench", prog_name="micro-bench")
 @click.option("--plugins-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -104,20 +105,15 @@ def cli(ctx: click.Context, plugins_dir: Path | None, quiet: bool, verbose: bool
     """
     from micro_bench.logs import setup_logging
 
-    _use_plugins_dir(plugins_dir)
     setup_logging(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
-    ctx.obj = {"quiet": quiet}
+    ctx.meta["micro_bench.quiet"] = quiet
 
 
 def _load(file: Path, profile: str | None, overrides: tuple[str, ...]) -> Any:
-    from micro_bench.benchmarks import resolve_benchmark
-    from micro_bench.config import load_config
-    from micro_bench.registry import registries
-    from micro_bench.validate import validate_config
+    from micro_bench.api import load_benchmark
 
-    config = load_config(resolve_benchmark(file, _pm()), profile=profile, overrides=overrides)
-    validate_config(config, registries(_pm()), _pm())
-    return config
+    return load_benchmark(file, profile=profile, overrides=overrides,
+                          host=host_of(click.get_current_context()))
 
 
 _profile = click.option("--profile", "-p", default=None, help="Merge this profile from the file (e.g. smoke).")
@@ -171,10 +167,10 @@ def run(ctx: click.Context, file: Path, profile: str | None, overrides: tuple[st
         if main:
             chosen = f"{len(config.runs)} of {len(full.runs)}" if only else f"{len(config.runs)}"
             log.info(f"{config.title} — {chosen} run(s)" + (f", profile {profile}" if profile else ""))
-        quiet = bool((ctx.find_root().obj or {}).get("quiet"))
+        quiet = bool(ctx.find_root().meta.get("micro_bench.quiet"))
         options = {"workers": workers, "threads_per_run": threads_per_run,
-                   "plugins_dir": str(_PLUGINS_DIR[0]) if _PLUGINS_DIR else None}
-        results = run_benchmark(config, out, force=force, pm=_pm(), executor=executor, scheduler=scheduler,
+                   "plugins_dir": ctx.find_root().params.get("plugins_dir")}
+        results = run_benchmark(config, out, host=host_of(ctx), force=force, executor=executor, scheduler=scheduler,
                                 executor_options=options, progress=not no_progress and not quiet and main, echo=log.info)
     finally:
         if before is None:

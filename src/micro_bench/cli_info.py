@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from micro_bench.host import Host
 
 __all__ = ["check_plugin", "list_", "plugins"]
 
 
-def _pm() -> Any:
-    from micro_bench.cli import _pm as pm
+def _host() -> Host:
+    from micro_bench.cli import host_of
 
-    return pm()
+    return host_of(click.get_current_context())
 
 
 @click.command("list")
@@ -24,20 +27,20 @@ def _pm() -> Any:
 def list_(kind: str | None, pattern: str | None, verbose: bool) -> None:
     """List components, optionally of one KIND (dataset, model, ..., or benchmark) matching PATTERN."""
     from micro_bench.components import KINDS
-    from micro_bench.registry import registries
 
     if kind in ("benchmark", "benchmarks"):
         from micro_bench.benchmarks import bundled_benchmarks
 
-        for entry in bundled_benchmarks(_pm()).values():
+        for entry in bundled_benchmarks(_host()).values():
             if not pattern or pattern in entry.name:
                 click.echo(f"  {entry.name:<22} {entry.title}  [{entry.plugin}]")
                 if verbose:
                     click.echo(f"      file: {entry.path}")
         return
-    regs = registries(_pm())
+    regs = _host().registries
     aliases = {"datasets": "dataset", "models": "model", "trainers": "trainer", "losses": "loss",
-               "schedulers": "scheduler", "metrics": "metric", "tta_policies": "tta"}
+               "schedulers": "scheduler", "metrics": "metric", "tta_policies": "tta",
+               "transforms": "transform"}
     kind = aliases.get(kind or "", kind)
     if kind is not None and kind not in KINDS:
         raise click.ClickException(f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
@@ -61,15 +64,12 @@ def list_(kind: str | None, pattern: str | None, verbose: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins(as_json: bool) -> None:
     """List loaded plugins, their distribution and version, and any that are broken."""
-    from micro_bench.plugin_manager import plugin_infos
-    from micro_bench.registry import registries
+    from micro_bench.cli import cli
 
-    pm = _pm()
-    from micro_bench.cli import COMMAND_PROBLEMS, cli
-
-    cli._load_plugin_commands(click.get_current_context().find_root())  # records broken add_commands
-    infos = [info.as_dict() for info in plugin_infos(pm)]
-    problems = [p for reg in registries(pm).values() for p in reg.problems] + COMMAND_PROBLEMS
+    host = _host()
+    cli.plugin_commands(click.get_current_context())  # records broken add_commands
+    infos = [info.as_dict() for info in host.plugin_infos()]
+    problems = [p for reg in host.registries.values() for p in reg.problems] + host.problems
     for plugin, message in problems:
         for info in infos:
             if info["name"] == plugin and info["status"] == "ok":
@@ -90,7 +90,7 @@ def check_plugin(name: str) -> None:
     """Run the conformance checks on every component plugin NAME provides."""
     from micro_bench.conformance import check_plugin as _check
 
-    results = _check(_pm(), name)
+    results = _check(_host(), name)
     if not results:
         raise click.ClickException(f"plugin {name!r} provides no components (see `micro-bench plugins`)")
     for r in results:

@@ -49,12 +49,18 @@ class ComponentSpec:
         factory: ``"package.module:callable"`` (imported on first use) or the callable itself.
         description: one line shown by ``micro-bench list``.
         extra: free-form metadata (e.g. ``{"paper": "Lin et al. 2017"}``), shown by ``list -v``.
+            Metrics declare ``title`` (table column) and ``per_class`` (a value per class).
+        check: optional ``"module:callable"`` (or callable) taking the factory's parameters and
+            raising :class:`~micro_bench.errors.ParameterError` for values the factory refuses,
+            without building anything: ``validate`` calls it for components too expensive to
+            build (datasets, models); the runner calls it before the factory.
     """
 
     name: str
     factory: str | Callable[..., Any]
     description: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    check: str | Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:

@@ -78,7 +78,7 @@ class RunConfig:
     split: Mapping[str, Any]
     evaluate: Mapping[str, Any]
     metrics: tuple[Component, ...]
-    #: Where each key came from in the file, e.g. ``{"model": "runs[2].model"}``, for errors.
+    #: Where each key came from, e.g. ``{"model": "bench.yaml: runs[2].model"}``, for errors.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -249,8 +249,8 @@ def _run(bench: str, i: int, label: str, merged: Mapping[str, Any], run_raw: Map
         for key in COMPONENT_KEYS
     }
     seed = merged.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ctx.error(_where("seed", run_raw, i), f"expected an integer, got {_type_name(seed)} {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ctx.error(_where("seed", run_raw, i), f"expected an integer >= 0, got {_type_name(seed)} {seed!r}")
     split = _section(merged, "split", SPLIT_DEFAULTS, run_raw, i, ctx)
     fractions = split["fractions"]
     if (not isinstance(fractions, list) or len(fractions) != 3

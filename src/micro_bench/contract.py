@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
 
     from micro_bench.config import RunConfig
+    from micro_bench.host import Host
 
 __all__ = ["PARTS", "Run", "RunContext", "Split", "Stash", "StashKey"]
 
@@ -136,12 +137,14 @@ class RunContext:
 
 @dataclass
 class Run:
-    """One run as the lifecycle hooks see it: its resolved config, key and folder."""
+    """One run as the lifecycle hooks see it: its resolved config, key, folder and host."""
 
     config: RunConfig
     key: str
     directory: Path
     position: tuple[int, int] = (1, 1)
+    #: The :class:`~micro_bench.host.Host` running it (its registries, its plugins).
+    host: Host | None = None
 
     @property
     def label(self) -> str:

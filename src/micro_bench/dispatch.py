@@ -7,11 +7,14 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from micro_bench.config import BenchmarkConfig
 from micro_bench.errors import MicroBenchError
 from micro_bench.results import RunResult
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from micro_bench.host import Host
 
 __all__ = ["run_all"]
 
@@ -22,24 +25,20 @@ def _fmt_seconds(seconds: float) -> str:
 
 
 def _run_local(
-    config: BenchmarkConfig, out: Path, *, force: bool, pm: Any, progress: bool,
+    config: BenchmarkConfig, out: Path, *, force: bool, host: Host, progress: bool,
     echo: Callable[[str], None] | None,
 ) -> list[RunResult]:
-    from micro_bench.plugin_manager import get_plugin_manager
-    from micro_bench.registry import registries
     from micro_bench.results import read_result
     from micro_bench.runner import build_dataset, run_directory, run_one
 
-    pm = pm if pm is not None else get_plugin_manager()
     datasets: dict[str, Any] = {}
     for cfg in config.runs:
         if repr(cfg.dataset.to_dict()) not in datasets:
-            datasets[repr(cfg.dataset.to_dict())] = build_dataset(cfg)
+            datasets[repr(cfg.dataset.to_dict())] = build_dataset(cfg, host)
     # Rows finished already are reused, not recomputed: the time left counts only the others,
     # and a reused row prints one line.
-    regs = registries(pm)
     reuse = {i: not force and read_result(run_directory(cfg, out, datasets[repr(cfg.dataset.to_dict())],
-                                                        pm, regs)) is not None
+                                                        host)) is not None
              for i, cfg in enumerate(config.runs, start=1)}
     results: dict[int, RunResult] = {}
     total, todo, computed, spent = len(config.runs), sum(not r for r in reuse.values()), 0, 0.0
@@ -55,7 +54,7 @@ def _run_local(
             echo(f"[run {i}/{total}] {cfg.label}{eta}")
         t0 = time.perf_counter()
         # The run's log lines (one per epoch: losses, lr, samples/s) also go to the terminal.
-        result = run_one(cfg, out, pm=pm, dataset=datasets[repr(cfg.dataset.to_dict())], force=force,
+        result = run_one(cfg, out, host=host, dataset=datasets[repr(cfg.dataset.to_dict())], force=force,
                          position=(i, total), progress=progress, wait=not (skip and first),
                          echo=(lambda line: echo(f"    {line}")) if echo else None)
         if result is None:
@@ -72,26 +71,22 @@ def _run_local(
     return [results[i] for i in range(1, total + 1)]
 
 
-def _executors(pm: Any) -> dict[str, Any]:
+def _executors(host: Host) -> dict[str, Any]:
     found: dict[str, Any] = {}
-    for mapping in pm.hook.micro_bench_executors():
+    for mapping in host.hook.micro_bench_executors():
         found.update(mapping or {})
     return found
 
 
 def run_all(
-    config: BenchmarkConfig, out: Path, *, force: bool, pm: Any, executor: str,
+    config: BenchmarkConfig, out: Path, *, force: bool, host: Host, executor: str,
     progress: bool, echo: Callable[[str], None] | None, options: Mapping[str, Any] | None = None,
 ) -> list[RunResult]:
     """Run every row: ``executor`` is ``"local"`` (here, in order) or a name a plugin provides
     through ``micro_bench_executors`` (the bundled ``dask``); ``options`` go to that executor."""
     if executor == "local":
-        return _run_local(config, out, force=force, pm=pm, progress=progress, echo=echo)
-    if pm is None:
-        from micro_bench.plugin_manager import get_plugin_manager
-
-        pm = get_plugin_manager()
-    found = _executors(pm)
+        return _run_local(config, out, force=force, host=host, progress=progress, echo=echo)
+    found = _executors(host)
     if executor not in found:
         raise MicroBenchError(f"unknown executor {executor!r}; available: {', '.join(['local', *sorted(found)])}")
     target = found[executor]
@@ -100,4 +95,4 @@ def run_all(
 
         module, _, attr = target.partition(":")
         target = getattr(importlib.import_module(module), attr)
-    return list(target(config, out, pm=pm, force=force, progress=progress, echo=echo, options=dict(options or {})))
+    return list(target(config, out, host=host, force=force, progress=progress, echo=echo, options=dict(options or {})))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ComponentError", "ConfigError", "MicroBenchError", "PluginError"]
+__all__ = ["ComponentError", "ConfigError", "MicroBenchError", "ParameterError", "PluginError"]
 
 
 class MicroBenchError(Exception):
@@ -19,3 +19,9 @@ class ComponentError(MicroBenchError, LookupError):
 
 class PluginError(MicroBenchError, RuntimeError):
     """A plugin failed to load or broke its contract."""
+
+
+class ParameterError(MicroBenchError, ValueError):
+    """A component parameter has the right type but a value the factory refuses (a range, an
+    allowed value, an unavailable device). Factories raise it; the runner and ``validate`` add
+    the file and key path."""

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from micro_bench.components import ComponentSpec
     from micro_bench.config import BenchmarkConfig
     from micro_bench.contract import Run
+    from micro_bench.host import Host
     from micro_bench.results import RunResult
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
@@ -195,7 +196,7 @@ def micro_bench_executors() -> Mapping[str, str]:
     Every implementation is called; each returns ``{name: "package.module:callable"}``. The
     callable runs every row of a benchmark and returns the results in row order::
 
-        run(config, out, *, pm, force, progress, echo, options) -> list[RunResult]
+        run(config, out, *, host, force, progress, echo, options) -> list[RunResult]
 
     ``options`` holds ``scheduler``, ``workers``, ``threads_per_run``, ``retries`` and
     ``plugins_dir`` as given on the command line (absent keys: the executor's defaults).
@@ -228,18 +229,21 @@ def micro_bench_resolve_component(kind: str, name: str) -> ComponentSpec | None:
 
 
 @hookspec
-def micro_bench_add_commands(cli: click.Group) -> None:
+def micro_bench_add_commands(cli: click.Group, host: Host) -> None:
     """Add commands to the ``micro-bench`` command line group.
 
-    Every implementation is called once, when the CLI starts.
+    Every implementation is called once, when the CLI starts, with the CLI's
+    :class:`~micro_bench.host.Host` (an implementation may take only ``cli``). A command gets the
+    host when it runs with the :func:`micro_bench.pass_host` decorator.
 
     Example::
 
         @hookimpl
         def micro_bench_add_commands(cli):
             @cli.command("hello")
-            def hello():
-                click.echo("hi")
+            @micro_bench.pass_host
+            def hello(host):
+                click.echo(", ".join(host.registries["model"].names()))
 
     .. versionadded:: 0.1
     """

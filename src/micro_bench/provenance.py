@@ -17,7 +17,10 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from micro_bench.host import Host
 
 __all__ = ["component_distributions", "environment"]
 
@@ -41,18 +44,16 @@ def _factory_module(factory: Any) -> str | None:
     return getattr(inner, "__module__", None)
 
 
-def _plugin_dists(pm: Any) -> dict[str, str | None]:
-    from micro_bench.plugin_manager import plugin_infos
-
-    return {info.name: info.distribution for info in plugin_infos(pm)}
+def _plugin_dists(host: Host) -> dict[str, str | None]:
+    return {info.name: info.distribution for info in host.plugin_infos()}
 
 
-def component_distributions(cfg: Any, registries: Mapping[str, Any], pm: Any) -> dict[str, str]:
+def component_distributions(cfg: Any, host: Host) -> dict[str, str]:
     """``{distribution: version}`` of everything that provided a component of run config ``cfg``."""
     from micro_bench import __version__
     from micro_bench.config import COMPONENT_KEYS
 
-    by_plugin = _plugin_dists(pm)
+    by_plugin, registries = _plugin_dists(host), host.registries
     names: set[str] = {"micro-bench"}
     comps = [(kind, getattr(cfg, key, None)) for key, kind in COMPONENT_KEYS.items()]
     comps += [("metric", m) for m in cfg.metrics]

@@ -10,16 +10,15 @@ import difflib
 import fnmatch
 import importlib
 import inspect
-import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pluggy
 
-from micro_bench.components import KINDS, ComponentSpec
+from micro_bench.components import ComponentSpec
 from micro_bench.errors import ComponentError, MicroBenchError, PluginError
 
-__all__ = ["HOOKS", "PLURALS", "Registry", "clear_cache", "registries"]
+__all__ = ["HOOKS", "PLURALS", "Registry"]
 
 #: The provider hook of each kind.
 HOOKS: dict[str, str] = {
@@ -35,20 +34,13 @@ HOOKS: dict[str, str] = {
 PLURALS = {"dataset": "datasets", "model": "models", "trainer": "trainers", "loss": "losses",
            "scheduler": "schedulers", "transform": "transforms", "tta": "tta policies", "metric": "metrics"}
 
-_CACHE: dict[tuple[int, frozenset[int]], dict[str, Registry]] = {}
-
-
-def clear_cache() -> None:
-    """Forget built registries (after plugins are registered or unregistered)."""
-    _CACHE.clear()
-
-
 class Registry:
     """The components of one kind, by name, with the plugin that supplied each."""
 
-    def __init__(self, kind: str, pm: pluggy.PluginManager) -> None:
+    def __init__(self, kind: str, pm: pluggy.PluginManager, *, strict: bool = False) -> None:
         self.kind = kind
         self._pm = pm
+        self._strict = strict
         self._specs: dict[str, ComponentSpec] = {}
         self._owners: dict[str, str] = {}
         #: ``(plugin, message)`` for hooks that returned something other than ComponentSpecs.
@@ -60,7 +52,6 @@ class Registry:
     # -- building ---------------------------------------------------------------------------
     def _collect(self) -> None:
         hook = getattr(self._pm.hook, HOOKS[self.kind])
-        strict = os.environ.get("MICRO_BENCH_STRICT_PLUGINS", "") not in ("", "0")
         for impl in hook.get_hookimpls():  # registration order
             plugin = impl.plugin_name
             try:
@@ -76,7 +67,7 @@ class Registry:
                 message = str(exc) if isinstance(exc, PluginError) else (
                     f"plugin {plugin!r}: {HOOKS[self.kind]}() raised {type(exc).__name__}: {exc}"
                 )
-                if strict:
+                if self._strict:
                     raise PluginError(message) from exc
                 self.problems.append((plugin, message))
                 continue
@@ -85,7 +76,7 @@ class Registry:
                 message = (f"duplicate {self.kind} {clash!r}: provided by plugin {self._owners[clash]!r} "
                            f"and by plugin {plugin!r}; {self._owners[clash]!r} wins and plugin {plugin!r} "
                            "is disabled. Rename one, or disable a plugin with MICRO_BENCH_DISABLED_PLUGINS")
-                if strict:
+                if self._strict:
                     raise ComponentError(message)
                 self.problems.append((plugin, message))
                 self.disabled.add(plugin)
@@ -145,21 +136,22 @@ class Registry:
         self.spec(name)
         return self._owners.get(name, "<resolver>")
 
-    def load(self, name: str) -> Callable[..., Any]:
-        """Import and return the factory of ``name``."""
+    def load(self, name: str, attr: str = "factory") -> Callable[..., Any]:
+        """Import and return the factory of ``name`` (or its ``check``: ``attr="check"``)."""
         spec = self.spec(name)
-        if callable(spec.factory):
-            return spec.factory
-        module_name, _, attr = spec.factory.partition(":")
+        target = getattr(spec, attr)
+        if callable(target):
+            return target
+        module_name, _, path = str(target).partition(":")
         try:
             obj: Any = importlib.import_module(module_name)
-            for part in attr.split("."):
+            for part in path.split("."):
                 obj = getattr(obj, part)
         except Exception as exc:
             plugin = self._owners.get(name, "<resolver>")
             raise PluginError(
-                f"{self.kind} {name!r} (plugin {plugin!r}): cannot import factory "
-                f"{spec.factory!r}: {type(exc).__name__}: {exc}"
+                f"{self.kind} {name!r} (plugin {plugin!r}): cannot import {attr} "
+                f"{target!r}: {type(exc).__name__}: {exc}"
             ) from exc
         return obj
 
@@ -210,19 +202,3 @@ class Registry:
                 raise
             raise ComponentError(f"{self.kind} {name!r}: {exc}") from exc
 
-
-def registries(pm: pluggy.PluginManager | None = None) -> dict[str, Registry]:
-    """Per-kind registries for ``pm`` (default: the process-wide manager), cached per manager."""
-    if pm is None:
-        from micro_bench.plugin_manager import get_plugin_manager
-
-        pm = get_plugin_manager()
-    # Keyed by the manager and its current plugins, so registering a plugin invalidates it.
-    key = (id(pm), frozenset(id(p) for p in pm.get_plugins()))
-    if key not in _CACHE:
-        regs = {kind: Registry(kind, pm) for kind in KINDS}
-        for plugin in {p for reg in regs.values() for p in reg.disabled}:  # disabled in every kind
-            for reg in regs.values():
-                reg.drop(plugin)
-        _CACHE[key] = regs
-    return _CACHE[key]

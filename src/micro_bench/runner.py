@@ -8,18 +8,16 @@ versions of the distributions that provided the run's components (:mod:`micro_be
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from micro_bench.config import BenchmarkConfig, Component, RunConfig
-from micro_bench.contract import PARTS, Run, RunContext, Split
+from micro_bench.build import build_dataset, key_of, prepare, run_key
+from micro_bench.config import BenchmarkConfig, RunConfig
+from micro_bench.contract import PARTS, Run, RunContext
 from micro_bench.dist import is_main_process
 from micro_bench.evaluate import (
     EPOCH_METRICS,
@@ -33,76 +31,11 @@ from micro_bench.evaluate import (
 from micro_bench.hookcall import call_isolated
 from micro_bench.results import RunResult, read_result, write_json
 from micro_bench.runfolder import FINALISED, run_lock, set_aside
-from micro_bench.validate import model_extra
 
-__all__ = ["Prepared", "Run", "prepare", "run_benchmark", "run_key", "run_one"]
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from micro_bench.host import Host
 
-
-@dataclass
-class Prepared:
-    """The built components of one run."""
-
-    config: RunConfig
-    dataset: Any
-    split: Split
-    model: Any
-    trainer: Any
-    loss: Any
-    schedule: Any
-    transform: Any
-    tta: Any
-    metrics: dict[str, Callable[..., Any]] = field(default_factory=dict)
-
-
-def _registries(regs: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    if regs is not None:
-        return regs
-    from micro_bench.registry import registries
-
-    return registries()
-
-
-def _create(regs: Mapping[str, Any], kind: str, comp: Component | None, **extra: Any) -> Any:
-    if comp is None:
-        return None
-    return regs[kind].create(comp.name, **comp.params, **extra)
-
-
-def build_dataset(cfg: RunConfig, regs: Mapping[str, Any] | None = None) -> Any:
-    return _create(_registries(regs), "dataset", cfg.dataset)
-
-
-def prepare(cfg: RunConfig, registries: Mapping[str, Any] | None = None, dataset: Any = None) -> Prepared:
-    """Build every component of ``cfg`` (the dataset may be passed in to share it across runs)."""
-    regs = _registries(registries)
-    ds = dataset if dataset is not None else build_dataset(cfg, regs)
-    split = Split.of(ds, cfg.split)
-    model = _create(regs, "model", cfg.model, num_classes=len(ds.classes), in_chans=len(ds.channels),
-                    **model_extra(regs["model"], cfg.model.name, cfg.model.params, cfg.seed))
-    metrics = {m.name: regs["metric"].create(m.name, **m.params) for m in cfg.metrics}
-    return Prepared(
-        config=cfg, dataset=ds, split=split, model=model,
-        trainer=_create(regs, "trainer", cfg.trainer), loss=_create(regs, "loss", cfg.loss),
-        schedule=_create(regs, "scheduler", cfg.scheduler), transform=_create(regs, "transform", cfg.transform),
-        tta=_create(regs, "tta", cfg.tta),
-        metrics=metrics,
-    )
-
-
-def run_key(cfg: RunConfig, fingerprint: str, distributions: Mapping[str, str] | None = None) -> str:
-    """Hash of the resolved config (without the row label), dataset fingerprint, version and the
-    ``{distribution: version}`` of the components' providers."""
-    from micro_bench import __version__
-
-    return key_of(cfg.to_dict(), fingerprint, __version__, distributions)
-
-
-def key_of(run: Mapping[str, Any], fingerprint: str, version: str, distributions: Mapping[str, str] | None) -> str:
-    """:func:`run_key` from recorded data (``config.json``: ``run``, fingerprint, version, ...)."""
-    data = {k: v for k, v in run.items() if k != "label"}
-    blob = json.dumps({"config": data, "dataset": fingerprint, "version": version,
-                       "distributions": dict(distributions or {})}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+__all__ = ["build_dataset", "key_of", "run_benchmark", "run_directory", "run_key", "run_one"]
 
 
 def _logger(path: Path, echo: Callable[[str], None] | None) -> Callable[[str], None]:
@@ -115,30 +48,25 @@ def _logger(path: Path, echo: Callable[[str], None] | None) -> Callable[[str], N
     return log
 
 
-def run_directory(cfg: RunConfig, out: Path, dataset: Any, pm: Any, registries: Mapping[str, Any]) -> Path:
+def run_directory(cfg: RunConfig, out: Path, dataset: Any, host: Host) -> Path:
     """``<out>/<benchmark>/<run key>``: where ``cfg``'s result is (or will be)."""
     from micro_bench.provenance import component_distributions
 
-    key = run_key(cfg, dataset.fingerprint, component_distributions(cfg, registries, pm))
+    key = run_key(cfg, dataset.fingerprint, component_distributions(cfg, host))
     return Path(out) / cfg.benchmark / key
 
 
 def run_one(
-    cfg: RunConfig, out: Path, *, pm: Any = None, registries: Mapping[str, Any] | None = None,
-    dataset: Any = None, force: bool = False, position: tuple[int, int] = (1, 1),
-    progress: bool = True, echo: Callable[[str], None] | None = None, wait: bool = True,
+    cfg: RunConfig, out: Path, *, host: Host, dataset: Any = None, force: bool = False,
+    position: tuple[int, int] = (1, 1), progress: bool = True, echo: Callable[[str], None] | None = None,
+    wait: bool = True,
 ) -> RunResult | None:
     """Execute (or reuse) one run and return its result; under the run's lock (see
     :mod:`micro_bench.runfolder`). ``wait=False``: None at once if another process holds it."""
-    if pm is None:
-        from micro_bench.plugin_manager import get_plugin_manager
-
-        pm = get_plugin_manager()
-    regs = _registries(registries)
-    ds = dataset if dataset is not None else build_dataset(cfg, regs)
     from micro_bench.provenance import component_distributions
 
-    dists = component_distributions(cfg, regs, pm)
+    ds = dataset if dataset is not None else build_dataset(cfg, host)
+    dists = component_distributions(cfg, host)
     key = run_key(cfg, ds.fingerprint, dists)
     directory = Path(out) / cfg.benchmark / key
     # Under torchrun every rank trains (the collectives need them) but only rank 0 writes files,
@@ -150,21 +78,21 @@ def run_one(
         finished = None if force else read_result(directory)
         if finished is not None:
             if main and not (directory / FINALISED).exists():  # killed before its run_end hooks
-                _finalise(pm, Run(cfg, key, directory, position), finished, _logger(directory / "log.txt", echo))
+                _finalise(host, Run(cfg, key, directory, position, host), finished, _logger(directory / "log.txt", echo))
             finished.cached, finished.label = True, cfg.label
             return finished
         with set_aside(directory, main and force):
-            return _execute(cfg, key, directory, ds, regs, pm, main=main, position=position,
+            return _execute(cfg, key, directory, ds, host, main=main, position=position,
                             progress=progress, echo=echo, dists=dists)
 
 
-def _finalise(pm: Any, run: Run, result: RunResult, log: Callable[[str], None]) -> None:
-    call_isolated(pm.hook.micro_bench_run_end, log, run=run, result=result)
+def _finalise(host: Host, run: Run, result: RunResult, log: Callable[[str], None]) -> None:
+    call_isolated(host.hook.micro_bench_run_end, log, run=run, result=result)
     (run.directory / FINALISED).touch()
 
 
 def _execute(
-    cfg: RunConfig, key: str, directory: Path, ds: Any, regs: Mapping[str, Any], pm: Any, *,
+    cfg: RunConfig, key: str, directory: Path, ds: Any, host: Host, *,
     main: bool, position: tuple[int, int], progress: bool, echo: Callable[[str], None] | None,
     dists: Mapping[str, str],
 ) -> RunResult:
@@ -178,18 +106,18 @@ def _execute(
         write_json(directory / "config.json", {"key": key, "dataset_fingerprint": ds.fingerprint,
                                                "version": __version__, "distributions": dict(dists),
                                                "run": cfg.to_dict()})
-    run = Run(cfg, key, directory, position)
+    run = Run(cfg, key, directory, position, host)
     log = _logger(directory / "log.txt", echo) if main else (lambda line: None)
     ctx = RunContext(
         directory=directory, seed=cfg.seed, label=cfg.label, log=log, progress=progress,
         position=position, benchmark=cfg.benchmark,
-        epoch_end=(lambda epoch, m: (call_isolated(pm.hook.micro_bench_epoch_end, log, run=run, epoch=epoch,
+        epoch_end=(lambda epoch, m: (call_isolated(host.hook.micro_bench_epoch_end, log, run=run, epoch=epoch,
                                                    metrics=m), None)[1]) if main else (lambda epoch, m: None),
     )
-    ctx.stash[EPOCH_METRICS] = epoch_metrics(regs["metric"])
+    ctx.stash[EPOCH_METRICS] = epoch_metrics(host.registries["metric"])
     if main:
-        call_isolated(pm.hook.micro_bench_run_start, log, run=run)
-    built = prepare(cfg, regs, dataset=ds)
+        call_isolated(host.hook.micro_bench_run_start, log, run=run)
+    built = prepare(cfg, host, dataset=ds)
     t0, split = time.perf_counter(), built.split
     check_split(split, cfg.evaluate, log)
     history = built.trainer.fit(built.model, ds, split, loss=built.loss, schedule=built.schedule,
@@ -228,14 +156,16 @@ def _execute(
     np.savez_compressed(directory / "predictions.npz", ids=np.asarray([ds.ids[i] for i in eval_idx]),
                         y_true=y_true, y_score=y_score, y_pred=y_pred)
     write_json(directory / "result.json", result.to_dict())
+    if callable(getattr(built.trainer, "finalize", None)):
+        built.trainer.finalize(ctx)  # e.g. the torch trainer shrinks its checkpoint to model.pt
     log(f"finished {cfg.label!r}: " + ", ".join(
         f"{k}={v:.4f}" for k, v in result.metrics.items() if isinstance(v, float)))
-    _finalise(pm, run, result, log)
+    _finalise(host, run, result, log)
     return result
 
 
 def run_benchmark(
-    config: BenchmarkConfig, out: str | Path = "runs", *, force: bool = False, pm: Any = None,
+    config: BenchmarkConfig, out: str | Path = "runs", *, host: Host, force: bool = False,
     executor: str = "local", scheduler: str | None = None, progress: bool = True,
     executor_options: Mapping[str, Any] | None = None,
     echo: Callable[[str], None] | None = logging.getLogger("micro_bench.run").info,
@@ -247,7 +177,7 @@ def run_benchmark(
     from micro_bench.dispatch import run_all
 
     options = {**({"scheduler": scheduler} if scheduler else {}), **dict(executor_options or {})}
-    results = run_all(config, Path(out), force=force, pm=pm, executor=executor, options=options,
+    results = run_all(config, Path(out), force=force, host=host, executor=executor, options=options,
                       progress=progress, echo=echo if is_main_process() else None)
     if is_main_process():
         write_index(config, Path(out), results)

@@ -29,21 +29,3 @@ def assert_user_error(result, *needles: str) -> None:
 @pytest.fixture
 def cli_invoke():
     return invoke
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cli():
-    """Each test builds its own plugin manager (``--plugins-dir`` differs between tests)."""
-    from micro_bench import cli
-    from micro_bench.plugin_manager import set_plugin_manager
-
-    def reset() -> None:
-        cli._PLUGINS_DIR.clear()
-        cli.COMMAND_PROBLEMS.clear()
-        cli.cli._loaded = False  # type: ignore[attr-defined]
-
-    previous = set_plugin_manager(None)
-    reset()
-    yield
-    set_plugin_manager(previous)
-    reset()

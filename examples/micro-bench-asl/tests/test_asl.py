@@ -87,7 +87,7 @@ def test_bad_parameters_are_named(params, message):
         AsymmetricLoss(**params)
 
 
-def test_registered_loss_meets_micro_bench_contract(mb_plugin_manager):
-    with registered(micro_bench_asl.plugin, mb_plugin_manager, name="asl"):
-        assert_conforms("loss", "asl")
-        assert_conforms("loss", "asl", gamma_neg=2.0, gamma_pos=1.0, clip=0.0)
+def test_registered_loss_meets_micro_bench_contract(mb_host):
+    with registered(micro_bench_asl.plugin, mb_host, name="asl"):
+        assert_conforms("loss", "asl", mb_host)
+        assert_conforms("loss", "asl", mb_host, gamma_neg=2.0, gamma_pos=1.0, clip=0.0)

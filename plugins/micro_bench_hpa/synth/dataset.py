@@ -34,6 +34,17 @@ def synth_store_path(n: int, resolution: int, seed: int, difficulty: float,
     return root / "hpa_synth" / f"n{n}-r{resolution}-s{seed}-{digest}.zarr"
 
 
+def check_hpa_synth(n: int = 600, resolution: int = 64, seed: int = 0, difficulty: float = 0.5,
+                    cache_dir: str | Path | None = None) -> None:
+    """Refuse parameters :func:`hpa_synth` would refuse, without rendering anything (``validate``)."""
+    from micro_bench.errors import ParameterError
+    from micro_bench_hpa.synth.generate import _check
+
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ParameterError(f"hpa_synth: seed must be an integer >= 0, got {seed!r}")
+    _check(n, [resolution], difficulty)
+
+
 def hpa_synth(n: int = 600, resolution: int = 64, seed: int = 0, difficulty: float = 0.5,
               cache_dir: str | Path | None = None):  # noqa: ANN201 - HPADataset, imported lazily
     """The embedded synthetic HPA-like dataset.
@@ -56,6 +67,7 @@ def hpa_synth(n: int = 600, resolution: int = 64, seed: int = 0, difficulty: flo
     from micro_bench_hpa.dataset import HPADataset
     from micro_bench_hpa.synth.generate import generate_store
 
+    check_hpa_synth(n, resolution, seed, difficulty, cache_dir)
     path = synth_store_path(n, resolution, seed, difficulty, cache_dir)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)

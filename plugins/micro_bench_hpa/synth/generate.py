@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from micro_bench.errors import ParameterError
 from micro_bench_hpa.synth.labels import draw_label_sets, load_hpa_labels
 from micro_bench_hpa.synth.render import GENERATOR_VERSION, render_batch
 
@@ -37,12 +38,12 @@ def synth_labels(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _check(n: int, resolutions: Sequence[int], difficulty: float) -> list[int]:
     if n < 1:
-        raise ValueError(f"hpa_synth: n must be >= 1, got {n}")
+        raise ParameterError(f"hpa_synth: n must be >= 1, got {n}")
     if not 0.0 <= difficulty <= 1.0:
-        raise ValueError(f"hpa_synth: difficulty must be in [0, 1], got {difficulty}")
+        raise ParameterError(f"hpa_synth: difficulty must be in [0, 1], got {difficulty}")
     res = sorted({int(r) for r in resolutions}, reverse=True)
     if not res or min(res) < 8:
-        raise ValueError(f"hpa_synth: resolutions must be integers >= 8, got {list(resolutions)}")
+        raise ParameterError(f"hpa_synth: resolutions must be integers >= 8, got {list(resolutions)}")
     return res
 
 

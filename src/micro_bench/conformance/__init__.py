@@ -34,8 +34,7 @@ from micro_bench.conformance.checks import (
 from micro_bench.errors import PluginError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    import pluggy
-
+    from micro_bench.host import Host
     from micro_bench.registry import Registry
 
 __all__ = ["NUM_CLASSES", "CheckResult", "check_all", "check_component", "check_plugin", "summarize"]
@@ -98,12 +97,10 @@ def check_component(kind: str, name: str, registry: Registry, **params: Any) -> 
         return CheckResult(kind, name, plugin, False, f"{stage}: {type(exc).__name__}: {exc}")
 
 
-def _aliases(pm: pluggy.PluginManager, plugin_name: str) -> set[str]:
+def _aliases(host: Host, plugin_name: str) -> set[str]:
     """Plugin names ``plugin_name`` may refer to: itself, or a distribution/module providing it."""
-    from micro_bench.plugin_manager import plugin_infos
-
     names = {plugin_name}
-    for info in plugin_infos(pm):
+    for info in host.plugin_infos():
         if plugin_name in (info.distribution, info.module):
             names.add(info.name)
         if info.name in names and info.status == "broken":
@@ -111,18 +108,16 @@ def _aliases(pm: pluggy.PluginManager, plugin_name: str) -> set[str]:
     return names
 
 
-def _run(pm: pluggy.PluginManager, keep: Callable[[str], bool]) -> list[CheckResult]:
-    from micro_bench import registries
-
+def _run(host: Host, keep: Callable[[str], bool]) -> list[CheckResult]:
     results = []
-    for kind, registry in registries(pm).items():
+    for kind, registry in host.registries.items():
         for name in registry.names():
             if keep(registry.plugin_of(name)):
                 results.append(check_component(kind, name, registry))
     return results
 
 
-def check_plugin(pm: pluggy.PluginManager, plugin_name: str) -> list[CheckResult]:
+def check_plugin(host: Host, plugin_name: str) -> list[CheckResult]:
     """Check every component that plugin ``plugin_name`` registered in ``pm`` (one result each).
 
     ``plugin_name`` is the plugin's name (an entry point's name, e.g. ``asl``) or its
@@ -130,18 +125,18 @@ def check_plugin(pm: pluggy.PluginManager, plugin_name: str) -> list[CheckResult
     failed to load. A plugin that only adds commands or lifecycle hooks yields ``[]``.
     """
     try:
-        names = _aliases(pm, plugin_name)
+        names = _aliases(host, plugin_name)
     except PluginError as exc:
         return [CheckResult("plugin", plugin_name, plugin_name, False, str(exc))]
-    loaded = {n for n, _ in pm.list_name_plugin()}
+    loaded = {n for n, _ in host.pm.list_name_plugin()}
     if not names & loaded:
         raise PluginError(f"no plugin named {plugin_name!r} is loaded; loaded plugins: {', '.join(sorted(loaded))}")
-    return _run(pm, lambda owner: owner in names)
+    return _run(host, lambda owner: owner in names)
 
 
-def check_all(pm: pluggy.PluginManager) -> list[CheckResult]:
+def check_all(host: Host) -> list[CheckResult]:
     """Check every registered component of every kind (what the project's own tests run)."""
-    return _run(pm, lambda owner: True)
+    return _run(host, lambda owner: True)
 
 
 def summarize(results: Iterable[CheckResult]) -> str:

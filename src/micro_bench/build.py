@@ -1,0 +1,152 @@
+"""Build a run's components from its config, with the one parameter check ``validate`` also uses.
+
+:func:`bind_component` resolves a configured component, binds its parameters against the factory
+signature and checks simple annotated types, without calling the factory. :func:`prepare` builds
+everything (calling the factories, whose own range checks raise :class:`ComponentError`);
+:func:`micro_bench.validate.validate_config` runs the same factories for every component that is
+cheap to build, so a config ``validate`` accepts does not fail at ``run`` on a parameter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from micro_bench.config import Component, RunConfig
+from micro_bench.contract import Split
+from micro_bench.errors import ComponentError, ConfigError, MicroBenchError, ParameterError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from micro_bench.host import Host
+    from micro_bench.registry import Registry
+
+__all__ = ["Prepared", "bind_component", "build_dataset", "create", "key_of", "prepare", "run_key"]
+
+
+@dataclass
+class Prepared:
+    """The built components of one run."""
+
+    config: RunConfig
+    dataset: Any
+    split: Split
+    model: Any
+    trainer: Any
+    loss: Any
+    schedule: Any
+    transform: Any
+    tta: Any
+    metrics: dict[str, Callable[..., Any]] = field(default_factory=dict)
+
+
+_SIMPLE: dict[str, type | tuple[type, ...]] = {"int": int, "float": (int, float), "bool": bool, "str": str}
+
+
+def _check_types(factory: Any, params: Mapping[str, Any], where: str) -> None:
+    """Reject values whose type contradicts a simple annotation (``float``, ``int``, ``bool``, ``str``)."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return
+    for key, value in params.items():
+        param = signature.parameters.get(key)
+        if param is None or param.annotation is inspect.Parameter.empty:
+            continue
+        annotation = param.annotation if isinstance(param.annotation, str) else getattr(param.annotation, "__name__", "")
+        expected = _SIMPLE.get(annotation)
+        if expected is not None and (not isinstance(value, expected) or (annotation != "bool" and isinstance(value, bool))):
+            raise ConfigError(f"{where}.{key}: expected {annotation}, got {type(value).__name__} {value!r}")
+
+
+def bind_component(registry: Registry, comp: Component, where: str, injected: Mapping[str, Any] | None = None,
+                   *, check: bool = True) -> dict[str, Any]:
+    """The keyword arguments the factory of ``comp`` gets (``injected``: what the runner adds),
+    checked against its signature, simple annotations and (``check``) the spec's ``check``
+    callable. Raises :class:`ConfigError` at ``where``."""
+    try:
+        spec = registry.spec(comp.name)
+    except ComponentError:
+        raise ConfigError(registry.unknown_message(comp.name, where)) from None
+    params = {**comp.params, **(injected or {})}
+    try:
+        registry.bind(comp.name, params, where=where)
+    except ComponentError as exc:
+        raise ConfigError(str(exc)) from None
+    _check_types(registry.load(comp.name), comp.params, where)
+    if check and spec.check is not None:
+        try:
+            registry.load(comp.name, "check")(**params)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    return params
+
+
+def create(registry: Registry, comp: Component | None, where: str, injected: Mapping[str, Any] | None = None) -> Any:
+    """Bind and build ``comp`` (``None`` stays ``None``); a factory's range check becomes a
+    :class:`ConfigError` at ``where``."""
+    if comp is None:
+        return None
+    params = bind_component(registry, comp, where, injected)
+    try:
+        return registry.create(comp.name, **params)
+    except ValueError as exc:  # ParameterError, or a factory's plain ValueError: add the location
+        if isinstance(exc, MicroBenchError) and not isinstance(exc, ParameterError):
+            raise
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def model_extra(registry: Registry, name: str, params: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """The run's ``seed`` for a model factory that takes one when the config does not set it,
+    so initialisation never depends on the global RNG."""
+    return {"seed": seed} if "seed" not in params and registry.accepts(name, "seed") else {}
+
+
+def model_injected(registry: Registry, cfg: RunConfig, num_classes: int, in_chans: int) -> dict[str, Any]:
+    """What the runner adds to a model's parameters: ``num_classes`` and ``in_chans`` from the
+    dataset, and the run's seed (:func:`model_extra`)."""
+    return {"num_classes": num_classes, "in_chans": in_chans,
+            **model_extra(registry, cfg.model.name, cfg.model.params, cfg.seed)}
+
+
+def _where(cfg: RunConfig, key: str) -> str:
+    return cfg.origins.get(key, key)
+
+
+def build_dataset(cfg: RunConfig, host: Host) -> Any:
+    return create(host.registries["dataset"], cfg.dataset, _where(cfg, "dataset"))
+
+
+def prepare(cfg: RunConfig, host: Host, dataset: Any = None) -> Prepared:
+    """Build every component of ``cfg`` (the dataset may be passed in to share it across runs)."""
+    regs = host.registries
+    ds = dataset if dataset is not None else build_dataset(cfg, host)
+    model = create(regs["model"], cfg.model, _where(cfg, "model"),
+                   model_injected(regs["model"], cfg, len(ds.classes), len(ds.channels)))
+    built = {key: create(regs[kind], getattr(cfg, kind), _where(cfg, kind))
+             for key, kind in (("trainer", "trainer"), ("loss", "loss"), ("schedule", "scheduler"),
+                               ("transform", "transform"), ("tta", "tta"))}
+    where = _where(cfg, "metrics")
+    metrics = {m.name: create(regs["metric"], m, f"{where}[{j}]") for j, m in enumerate(cfg.metrics)}
+    return Prepared(config=cfg, dataset=ds, split=Split.of(ds, cfg.split), model=model, metrics=metrics, **built)
+
+
+def run_key(cfg: RunConfig, fingerprint: str, distributions: Mapping[str, str] | None = None) -> str:
+    """Hash of the resolved config (without the row label), dataset fingerprint, version and the
+    ``{distribution: version}`` of the components' providers."""
+    from micro_bench import __version__
+
+    return key_of(cfg.to_dict(), fingerprint, __version__, distributions)
+
+
+def key_of(run: Mapping[str, Any], fingerprint: str, version: str, distributions: Mapping[str, str] | None) -> str:
+    """:func:`run_key` from recorded data (``config.json``: ``run``, fingerprint, version, ...)."""
+    data = {k: v for k, v in run.items() if k != "label"}
+    blob = json.dumps({"config": data, "dataset": fingerprint, "version": version,
+                       "distributions": dict(distributions or {})}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
