@@ -227,7 +227,7 @@ def convert(
 
     dest = local_path(dest)
     check_destination(dest)
-    with run_lock(dest, wait=False) as held:  # .<name>.lock beside the store; freed if we die
+    with run_lock(dest, wait=False) as held:  # .locks/<name>.lock beside the store; freed if we die
         if not held:
             raise StoreError(f"{dest}: another conversion into it is running ({holder(dest)}); wait "
                              "for it to finish, or convert into another folder")

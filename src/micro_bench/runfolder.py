@@ -3,9 +3,9 @@ and any interruption, and ``micro-bench verify RUNS_DIR`` (with ``--fix``).
 
 Layout beside a run folder ``<out>/<bench>/<key>/``:
 
-* ``.<key>.lock``: a ``filelock`` lock (``fcntl``: the OS releases it when the holder dies, so a
-  stale lock from a killed process is taken over at once); ``.<key>.owner`` says who holds it
-  (pid, host, since when) for the message of a process that waits.
+* ``.locks/<key>.lock``: a ``filelock`` lock (``fcntl``: the OS releases it when the holder dies,
+  so a stale lock from a killed process is taken over at once); ``.locks/<key>.owner`` says who
+  holds it (pid, host, since when) for the message of a process that waits.
 * ``.<key>.replaced``: the finished folder a ``--force`` recompute set aside. :func:`recover`
   (run under the lock before anything else touches the run) keeps exactly one finished result:
   the new one if it finished, else the set-aside one, put back.
@@ -37,6 +37,8 @@ class ResultError(MicroBenchError, ValueError):
 
 
 def _side(directory: Path, suffix: str) -> Path:
+    if suffix in ("lock", "owner"):  # kept together in one hidden folder (ignored by git)
+        return directory.parent / ".locks" / f"{directory.name}.{suffix}"
     return directory.parent / f".{directory.name}.{suffix}"
 
 
@@ -54,7 +56,7 @@ def run_lock(directory: Path, *, wait: bool = True) -> Iterator[bool]:
     process holds it."""
     from filelock import FileLock, Timeout
 
-    directory.parent.mkdir(parents=True, exist_ok=True)
+    _side(directory, "lock").parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(_side(directory, "lock")))
     try:
         lock.acquire(timeout=-1 if wait else 0)
