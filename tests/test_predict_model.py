@@ -289,3 +289,26 @@ def test_python_api_returns_a_frame(tiny_runs, monkeypatch):
     monkeypatch.setitem(sys.modules, "pandas", None)
     with pytest.raises(ImportError, match=r"install pandas \(pip install 'micro-bench\[pandas\]'\)"):
         predict(tiny_runs[1]["LR"], images)
+
+
+@pytest.mark.slow
+def test_a_run_stopped_before_finalize_gets_its_model_on_reuse(tiny_runs, tmp_path):
+    """Killed between result.json and trainer.finalize: last.pt only; the hook on reuse recovers."""
+    from types import SimpleNamespace
+
+    from micro_bench.config import Component
+    from micro_bench.host import Host
+    from micro_bench.results import read_result
+    from micro_bench_predict import plugin
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_runs[1]["CNN"], run_dir)
+    folder = run_dir / "checkpoints"
+    (folder / "model.json").unlink()
+    (folder / "model.pt").rename(folder / "last.pt")
+    config = json.loads((run_dir / "config.json").read_text())["run"]
+    run = SimpleNamespace(directory=run_dir, host=Host.load(),
+                          config=SimpleNamespace(trainer=Component("torch", {}), to_dict=lambda: config))
+    plugin.micro_bench_run_end(run=run, result=read_result(run_dir))
+    assert not (folder / "last.pt").exists()
+    assert read_card(run_dir)["thresholds"] == read_card(tiny_runs[1]["CNN"])["thresholds"]

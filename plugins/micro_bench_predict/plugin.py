@@ -21,14 +21,22 @@ EXPORTING_TRAINERS = {"torch": "torch", "sklearn": "sklearn"}
 
 @hookimpl(trylast=True)
 def micro_bench_run_end(run: Any, result: Any) -> None:
-    """Write ``checkpoints/model.json`` beside the run's weights (after the torch plugin has
-    shrunk its checkpoint to ``model.pt``). A failure is logged, never fatal: the result stands."""
+    """Write ``checkpoints/model.json`` beside the run's weights (``model.pt``, written by the torch
+    trainer's ``finalize`` before the hooks; ``model.skops``). A failure is logged, never fatal:
+    the result stands."""
     kind = EXPORTING_TRAINERS.get(run.config.trainer.name)
     if kind is None:
         return
     from micro_bench_predict.card import WEIGHTS, ModelCardError, build_card, write_card
 
-    if not (run.directory / "checkpoints" / WEIGHTS[kind]).is_file():
+    folder = run.directory / "checkpoints"
+    if kind == "torch" and not (folder / WEIGHTS[kind]).is_file() and (folder / "last.pt").is_file():
+        # A run stopped between result.json and trainer.finalize, finalised on reuse: the
+        # trainer's finalize did not run, so shrink last.pt here as it would have.
+        from micro_bench_torch.checkpoint import finalize_checkpoint
+
+        finalize_checkpoint(folder, keep_last=bool(run.config.trainer.params.get("keep_checkpoint", False)))
+    if not (folder / WEIGHTS[kind]).is_file():
         return  # trainer.checkpoint: false keeps no weights; read_card says so
     try:
         card = build_card(run.directory, run.config.to_dict(), result, kind, run.host.registries)
