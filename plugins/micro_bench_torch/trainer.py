@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from micro_bench import Loss, RunContext, Schedule, Split, Transform, TTAPolicy
+from micro_bench import Loss, RunContext, Sampler, Schedule, Split, Transform, TTAPolicy
 from micro_bench.errors import ParameterError
 from micro_bench.evaluate import EPOCH_METRICS
 from micro_bench_torch import distributed
@@ -130,6 +130,7 @@ class TorchTrainer:
                              f"{self.runtime.device.type}")
         #: ``(mean, std)`` of the train split, set by :meth:`fit` and used by :meth:`predict`.
         self.stats: tuple[np.ndarray, np.ndarray] | None = None
+        self.sampler: Sampler | None = None
 
     def settings(self) -> dict[str, Any]:
         """The options that shape training (checked against a checkpoint before resuming)."""
@@ -153,12 +154,16 @@ class TorchTrainer:
         return -(-self.process_batch() // self.micro_batch_size)
 
     def steps_per_epoch(self, n_train: int) -> int:
-        """Optimizer steps per epoch for ``n_train`` samples (each process's shard under torchrun)."""
+        """Optimizer steps per epoch for ``n_train`` samples (each process's shard under torchrun;
+        a sampler's ``epoch_size`` when set)."""
+        n_train = getattr(getattr(self, "sampler", None), "epoch_size", None) or n_train
         n, b = -(-n_train // distributed.world_size()), self.process_batch()
         return n // b if n % b == 1 else -(-n // b)
 
-    def _loader(self, data: Any, *, shuffle_seed: int | None) -> DataLoader:
-        sampler = distributed.sampler(data, shuffle_seed) if shuffle_seed is not None else None
+    def _loader(self, data: Any, *, shuffle_seed: int | None, order: np.ndarray | None = None) -> DataLoader:
+        # ``order``: the positions a sampler drew for this epoch, read in that order.
+        sampler: Any = order.tolist() if order is not None else (
+            distributed.sampler(data, shuffle_seed) if shuffle_seed is not None else None)
         n = len(sampler) if sampler is not None else len(data)
         generator = torch.Generator().manual_seed(shuffle_seed) if shuffle_seed is not None else None
         batch = self.process_batch()
@@ -171,9 +176,10 @@ class TorchTrainer:
 
     def fit(self, model: nn.Module, dataset: Any, split: Split, *, loss: Loss | None,
             schedule: Schedule | None, transform: Transform | None = None,
-            context: RunContext) -> Mapping[str, Any]:
+            context: RunContext, sampler: Sampler | None = None) -> Mapping[str, Any]:
         """Train ``model`` in place on ``split.train``; return the history (per-epoch lists and
-        ``lr_iter``)."""
+        ``lr_iter``). With a ``sampler``, each epoch draws ``sampler.epoch_size`` train samples with
+        replacement from its weights (seeded per epoch) and records the class frequencies drawn."""
         if loss is None:
             raise ParameterError("trainer 'torch' needs a loss: set the config key 'loss' (e.g. loss: bce)")
         main_epochs = self.epochs if self.epochs is not None else getattr(schedule, "epochs", None)
@@ -183,6 +189,9 @@ class TorchTrainer:
                 f"({type(schedule).__name__ if schedule is not None else 'none'}) has no length of its "
                 "own; set trainer.epochs"
             )
+        if sampler is not None and distributed.world_size() > 1:
+            raise ValueError("trainer 'torch': a sampler is not supported under torchrun yet; remove it or run on one GPU")
+        self.sampler = sampler
         with self.runtime.threads_set():
             return self._fit(model, dataset, split.train, split.val, loss,
                              schedule, context, self.freeze_epochs + main_epochs)
@@ -244,8 +253,9 @@ class TorchTrainer:
             seed = epoch_seed(context.seed, epoch)
             torch.manual_seed(seed)
             data = dataset.torch_dataset(train_idx, augment=self.augment, mean=mean, std=std, seed=seed)
+            order = self._draw(dataset.labels[train_idx], seed, history)
             stats = train_epoch(
-                distributed.wrap(model, rt.device), self._loader(data, shuffle_seed=seed), loss,
+                distributed.wrap(model, rt.device), self._loader(data, shuffle_seed=seed, order=order), loss,
                 optimizer, scheduler, rt, epoch=epoch + 1, progress=bool(context.progress) and main,
                 mode=lambda net: train_mode(net, self.bn_frozen), accumulate=self.accumulate(),
                 desc=f"run {index}/{count} {context.label} epoch {epoch + 1}/{total}"
@@ -286,6 +296,19 @@ class TorchTrainer:
             plot_lr_history(history["lr_iter"], Path(context.directory) / "lr.png",
                             title=f"Learning rate per iteration ({context.label})" if context.label else "")
         return history
+
+    def _draw(self, labels: np.ndarray, seed: int, history: dict[str, Any]) -> np.ndarray | None:
+        """This epoch's train positions drawn by the sampler (``None`` without one); the class
+        frequencies of the draw are appended to ``history["sampled_class_freq"]``."""
+        if self.sampler is None:
+            return None
+        labels = np.asarray(labels, dtype=bool)
+        weights = torch.as_tensor(np.asarray(self.sampler.weights(labels), dtype=np.float64))
+        size = self.sampler.epoch_size or len(labels)
+        drawn = torch.multinomial(weights, size, replacement=True, generator=torch.Generator().manual_seed(seed)).numpy()
+        history.setdefault("class_freq_train", [float(v) for v in labels.mean(axis=0)])
+        history.setdefault("sampled_class_freq", []).append([float(v) for v in labels[drawn].mean(axis=0)])
+        return drawn
 
     def _score_epoch(self, context: RunContext, y_true: np.ndarray,
                      scores: list[np.ndarray] | None) -> dict[str, float]:

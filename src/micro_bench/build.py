@@ -41,6 +41,7 @@ class Prepared:
     transform: Any
     tta: Any
     metrics: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    sampler: Any = None
 
 
 _SIMPLE: dict[str, type | tuple[type, ...]] = {"int": int, "float": (int, float), "bool": bool, "str": str}
@@ -128,7 +129,7 @@ def prepare(cfg: RunConfig, host: Host, dataset: Any = None) -> Prepared:
                    model_injected(regs["model"], cfg, len(ds.classes), len(ds.channels)))
     built = {key: create(regs[kind], getattr(cfg, kind), _where(cfg, kind))
              for key, kind in (("trainer", "trainer"), ("loss", "loss"), ("schedule", "scheduler"),
-                               ("transform", "transform"), ("tta", "tta"))}
+                               ("transform", "transform"), ("tta", "tta"), ("sampler", "sampler"))}
     where = _where(cfg, "metrics")
     metrics = {m.name: create(regs["metric"], m, f"{where}[{j}]") for j, m in enumerate(cfg.metrics)}
     return Prepared(config=cfg, dataset=ds, split=Split.of(ds, cfg.split), model=model, metrics=metrics, **built)
@@ -150,3 +151,27 @@ def key_of(run: Mapping[str, Any], fingerprint: str, version: str, distributions
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+
+
+def takes_sampler(trainer: Any) -> bool:
+    """Whether a trainer (class or instance) draws samples with a sampler: its ``fit`` takes one."""
+    fit = getattr(trainer, "fit", None)
+    try:
+        return fit is not None and "sampler" in inspect.signature(fit).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def no_sampler(trainer: str, where: str) -> ConfigError:
+    """The located error for a sampler configured with a trainer that cannot use one."""
+    return ConfigError(f"{where}: trainer {trainer!r} does not draw samples with a sampler (its fit takes no "
+                       "'sampler'); remove the sampler")
+
+
+def sampler_argument(built: Prepared) -> dict[str, Any]:
+    """``{"sampler": ...}`` for ``trainer.fit`` when the run configures one; ``{}`` otherwise."""
+    if built.sampler is None:
+        return {}
+    if not takes_sampler(built.trainer):
+        raise no_sampler(built.config.trainer.name, _where(built.config, "sampler"))
+    return {"sampler": built.sampler}

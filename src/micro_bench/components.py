@@ -26,6 +26,7 @@ __all__ = [
     "Metric",
     "Run",
     "RunContext",
+    "Sampler",
     "Schedule",
     "Split",
     "Stash",
@@ -37,7 +38,8 @@ __all__ = [
 
 #: Registry kinds, in the order a run composes them. Config keys are the same words, except
 #: ``metrics`` (a list of ``metric`` components).
-KINDS: tuple[str, ...] = ("dataset", "model", "trainer", "loss", "scheduler", "transform", "tta", "metric")
+KINDS: tuple[str, ...] = ("dataset", "model", "trainer", "loss", "scheduler", "transform", "tta", "sampler",
+                          "metric")
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,20 @@ class Transform(Protocol):
     """
 
     def __call__(self, images: Any, *, generator: Any) -> Any: ...
+
+
+class Sampler(Protocol):
+    """Which training samples an epoch draws (config key ``sampler``; none: each sample once).
+
+    ``weights(labels (n, K) bool) -> (n,) float >= 0``: relative draw probability of each train
+    sample, from the train split's labels. ``epoch_size``: samples drawn per epoch (with
+    replacement, seeded by the trainer), ``None`` for n. A trainer that cannot sample refuses a
+    run that configures one.
+    """
+
+    epoch_size: int | None
+
+    def weights(self, labels: Any) -> Any: ...
 
 
 class TTAPolicy(Protocol):

@@ -36,7 +36,8 @@ __all__ = [
 SCHEMA_VERSION = 1
 #: Config keys holding one component, and the registry kind of each.
 COMPONENT_KEYS = {"dataset": "dataset", "model": "model", "trainer": "trainer", "loss": "loss",
-                  "scheduler": "scheduler", "transform": "transform", "tta": "tta"}
+                  "scheduler": "scheduler", "transform": "transform", "tta": "tta",
+                  "sampler": "sampler"}
 #: Components a run gets when its config does not name one (``transform: null`` turns it off).
 COMPONENT_DEFAULTS: dict[str, str] = {"transform": "none"}
 REQUIRED_COMPONENTS = ("dataset", "model", "trainer")
@@ -75,6 +76,7 @@ class RunConfig:
     scheduler: Component | None
     transform: Component | None
     tta: Component | None
+    sampler: Component | None
     split: Mapping[str, Any]
     evaluate: Mapping[str, Any]
     metrics: tuple[Component, ...]

@@ -137,6 +137,25 @@ def micro_bench_transforms() -> Iterable[ComponentSpec]:
 
 
 @hookspec
+def micro_bench_samplers() -> Iterable[ComponentSpec]:
+    """Provide training samplers (config key ``sampler``).
+
+    Every implementation is called. Each factory returns an object meeting
+    :class:`micro_bench.components.Sampler`: ``weights(labels) -> (n,) float`` and
+    ``epoch_size``. A trainer that takes a ``sampler`` argument in ``fit`` draws each epoch's
+    samples with it; the runner refuses a sampler for a trainer without one.
+
+    Example::
+
+        @hookimpl
+        def micro_bench_samplers():
+            return [ComponentSpec("balanced", "my_pkg.sampling:Balanced")]
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec
 def micro_bench_tta_policies() -> Iterable[ComponentSpec]:
     """Provide test-time augmentation policies (config key ``tta``).
 

@@ -29,10 +29,12 @@ HOOKS: dict[str, str] = {
     "scheduler": "micro_bench_schedulers",
     "transform": "micro_bench_transforms",
     "tta": "micro_bench_tta_policies",
+    "sampler": "micro_bench_samplers",
     "metric": "micro_bench_metrics",
 }
 PLURALS = {"dataset": "datasets", "model": "models", "trainer": "trainers", "loss": "losses",
-           "scheduler": "schedulers", "transform": "transforms", "tta": "tta policies", "metric": "metrics"}
+           "scheduler": "schedulers", "transform": "transforms", "tta": "tta policies", "sampler": "samplers",
+           "metric": "metrics"}
 
 class Registry:
     """The components of one kind, by name, with the plugin that supplied each."""

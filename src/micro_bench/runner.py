@@ -15,7 +15,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from micro_bench.build import build_dataset, key_of, prepare, run_key
+from micro_bench.build import build_dataset, key_of, prepare, run_key, sampler_argument
 from micro_bench.config import BenchmarkConfig, RunConfig
 from micro_bench.contract import PARTS, Run, RunContext
 from micro_bench.dist import is_main_process
@@ -121,7 +121,7 @@ def _execute(
     t0, split = time.perf_counter(), built.split
     check_split(split, cfg.evaluate, log)
     history = built.trainer.fit(built.model, ds, split, loss=built.loss, schedule=built.schedule,
-                                transform=built.transform, context=ctx) or {}
+                                transform=built.transform, context=ctx, **sampler_argument(built)) or {}
     t1 = time.perf_counter()
     part = cfg.evaluate["split"]
     eval_idx = split.indices(part)

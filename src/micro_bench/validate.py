@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from micro_bench.build import bind_component, create
+from micro_bench.build import bind_component, create, no_sampler, takes_sampler
 from micro_bench.config import COMPONENT_KEYS, BenchmarkConfig, Component
 from micro_bench.hookcall import call_isolated
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 __all__ = ["BUILT_KINDS", "validate_config"]
 
 #: Kinds ``validate`` builds (their factories are cheap and do not touch data or weights).
-BUILT_KINDS = frozenset({"trainer", "loss", "scheduler", "transform", "tta", "metric"})
+BUILT_KINDS = frozenset({"trainer", "loss", "scheduler", "transform", "tta", "sampler", "metric"})
 #: Stands in for what the runner takes from the dataset (``num_classes``, ``in_chans``) when a
 #: model's parameters are bound without building the dataset.
 FROM_DATASET = object()
@@ -55,6 +55,8 @@ def validate_config(config: BenchmarkConfig, host: Host) -> None:
                 _check(host, kind, comp, run.origins.get(key, key), seen)
         for j, metric in enumerate(run.metrics):
             _check(host, "metric", metric, f"{run.origins.get('metrics', 'metrics')}[{j}]", seen)
+        if run.sampler is not None and not takes_sampler(host.registries["trainer"].load(run.trainer.name)):
+            raise no_sampler(run.trainer.name, run.origins.get("sampler", "sampler"))
     # a plugin's ConfigError rejects the file; any other exception is reported
     call_isolated(host.hook.micro_bench_configure, lambda m: sys.stderr.write(f"warning: {m}\n"),
                   user_errors=True, config=config)

@@ -204,6 +204,19 @@ def check_transform(transform: Any) -> str:
     return "float32 (B, C, H, W) -> same shape, finite, deterministic per generator state"
 
 
+def check_sampler(sampler: Any) -> str:
+    import numpy as np
+
+    labels = np.random.default_rng(_SEED).random((40, 5)) < np.array([0.6, 0.3, 0.1, 0.05, 0.0])
+    weights = np.asarray(sampler.weights(labels), dtype=np.float64)
+    _require(weights.shape == (40,), f"weights() of (40, 5) labels has shape {weights.shape}, expected (40,)")
+    _require(bool(np.all(np.isfinite(weights)) and np.all(weights >= 0) and weights.sum() > 0),
+             "weights() must be finite, >= 0 and not all 0")
+    size = getattr(sampler, "epoch_size", "missing")
+    _require(size is None or (isinstance(size, int) and size >= 1), f"epoch_size must be None or >= 1, got {size!r}")
+    return "weights(labels (n, K)) -> (n,) finite >= 0, epoch_size None or >= 1"
+
+
 CHECKS: dict[str, Callable[..., str]] = {
     "model": check_model,
     "loss": check_loss,
@@ -212,4 +225,5 @@ CHECKS: dict[str, Callable[..., str]] = {
     "dataset": check_dataset,
     "trainer": check_trainer,
     "transform": check_transform,
+    "sampler": check_sampler,
 }

@@ -1,0 +1,1 @@
+"""Bundled plugin: multi-label-aware training samplers (oversampling rare classes)."""
