@@ -160,14 +160,22 @@ class HPADataset:
 
 
 def hpa(store: str = "data/hpa.zarr", resolution: int = 256,
-        storage_options: Mapping[str, Any] | None = None) -> HPADataset:
+        storage_options: Mapping[str, Any] | None = None, external: str | None = None) -> Any:
     """The real HPA data, from a store made by ``micro-bench data convert``.
 
     Args:
         store: the zarr store: a path, a ``file://`` URL or any fsspec URL (``s3://bucket/hpa.zarr``).
         resolution: image side to serve (one the store was converted at: 512, 256 or 64 by default).
         storage_options: passed to fsspec for a URL (credentials, endpoint_url, ...).
+        external: a second store (the HPA v18 external data, converted the same way) added to the
+            training part only, without images that duplicate the main store's
+            (:class:`~micro_bench_hpa.external.WithExternal`).
     """
+    if external is not None:
+        from micro_bench_hpa.external import WithExternal
+
+        return WithExternal(hpa(store, resolution, storage_options), hpa(external, resolution, storage_options),
+                            name=str(external))
     if is_remote(store):
         return HPADataset(store, resolution, name="hpa", storage_options=storage_options)
     path = local_path(store)
