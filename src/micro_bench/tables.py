@@ -16,20 +16,18 @@ from typing import Any
 
 from micro_bench.results import read_index, read_result
 
-__all__ = ["Table", "build_table", "discover", "metric_title", "render"]
+__all__ = ["Table", "build_table", "discover", "metric_info", "metric_title", "render"]
 
-_TITLES = {"precision": "Precision", "recall": "Recall", "f1": "F1", "roc_auc": "ROC AUC",
-           "pr_auc": "PR AUC", "hamming_loss": "Hamming loss", "support": "Support"}
+def metric_info(index: Mapping[str, Any], metric: str) -> Mapping[str, Any]:
+    """What the metric's spec declared (``title``, ``per_class``, ``reference``), as recorded in
+    ``index.json`` by the runner; ``{}`` for a metric that declared nothing."""
+    info: Mapping[str, Any] = (index.get("metric_info") or {}).get(metric) or {}
+    return info
 
 
-def metric_title(metric: str) -> str:
-    """``"f1_macro"`` -> ``"F1 (macro)"``; ``"per_class_f1"`` -> ``"F1"``."""
-    name = metric.removeprefix("per_class_")
-    for avg in ("macro", "micro"):
-        if name.endswith(f"_{avg}"):
-            base = name[: -len(avg) - 1]
-            return f"{_TITLES.get(base, base)} ({avg})"
-    return _TITLES.get(name, name)
+def metric_title(metric: str, index: Mapping[str, Any] | None = None) -> str:
+    """The column title a metric declared (``extra["title"]``), else its id."""
+    return str(metric_info(index or {}, metric).get("title") or metric)
 
 
 @dataclass
@@ -77,8 +75,9 @@ def _header(index: Mapping[str, Any]) -> list[str]:
     lines = [f"Data: {data or 'unknown'}" + (f"; profile `{index['profile']}`" if index.get("profile") else "; full configuration")]
     if index.get("overrides"):
         lines.append("Overrides: " + " ".join(f"`{o}`" for o in index["overrides"]))
-    if ds.get("name") != "hpa":
-        lines.append("The paper's numbers are on the real HPA data; on other data compare trends, not values.")
+    measured_on = str((index.get("table") or {}).get("reference_dataset") or "")
+    if measured_on and str(ds.get("name", "")).lower() != measured_on.lower():
+        lines.append(f"The paper's numbers are on the real {measured_on} data; on other data compare trends, not values.")
     lines.append(f"Config: `{index.get('config_file', '')}`; runs: {', '.join(r['key'] for r in index['rows'])}")
     return lines
 
@@ -96,7 +95,7 @@ def build_table(benchmark_dir: Path) -> Table:
         return _per_class(index, results, ref)
     by_label = {r.get("label"): r for r in ref}
     metrics = index["metrics"]
-    table = Table(index["title"], _header(index), "Run", [metric_title(m) for m in metrics])
+    table = Table(index["title"], _header(index), "Run", [metric_title(m, index) for m in metrics])
     for row in index["rows"]:
         result = results[row["key"]]
         paper = by_label.get(row["label"], {})
@@ -105,11 +104,11 @@ def build_table(benchmark_dir: Path) -> Table:
 
 
 def _per_class(index: Mapping[str, Any], results: Mapping[str, Any], ref: Sequence[dict[str, str]]) -> Table:
-    metrics = index["table"].get("metrics") or [m for m in index["metrics"] if m.startswith("per_class_")]
+    metrics = index["table"].get("metrics") or [m for m in index["metrics"] if metric_info(index, m).get("per_class")]
     labels = [row["label"] for row in index["rows"]]
     paper = {(r["class"], r["label"]): r for r in ref}
     counts_ref = {r["class"]: r for r in _read_csv(index.get("reference_counts_csv"))}
-    columns = [f"{metric_title(m)} {label}" for m in metrics for label in labels] + ["Test", "Val", "Train"]
+    columns = [f"{metric_title(m, index)} {label}" for m in metrics for label in labels] + ["Test", "Val", "Train"]
     table = Table(index["title"], _header(index), "Class", columns, digits=2)
     first = results[index["rows"][0]["key"]]
     num_classes = len(first.counts.get("train", []))
@@ -119,7 +118,7 @@ def _per_class(index: Mapping[str, Any], results: Mapping[str, Any], ref: Sequen
             for row in index["rows"]:
                 ours = results[row["key"]].metrics.get(m, {}).get(str(k))
                 ref_row = paper.get((str(k), row["label"]), {})
-                cells.append(Cell(ours, _num(ref_row.get(m.removeprefix("per_class_")))))
+                cells.append(Cell(ours, _num(ref_row.get(metric_info(index, m).get("reference", m)))))
         for part in ("test", "val", "train"):
             cells.append(Cell(float(first.counts[part][k]), _num(counts_ref.get(str(k), {}).get(part)), count=True))
         table.rows.append((str(k), cells))

@@ -87,7 +87,7 @@ def summary_lines(index: Mapping[str, Any], results: Mapping[str, Any],
         values = [(row["label"], results[row["key"]].metrics.get(metric)) for row in index["rows"]]
         shown = [f"{label} {value:.3f}" for label, value in values if isinstance(value, float)]
         if shown:
-            lines.append(f"{metric_title(metric)}: " + " · ".join(shown))
+            lines.append(f"{metric_title(metric, index)}: " + " · ".join(shown))
     return lines
 
 
