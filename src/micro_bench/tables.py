@@ -55,6 +55,9 @@ class Table:
     columns: list[str]
     rows: list[tuple[str, list[Cell]]] = field(default_factory=list)
     digits: int = 4
+    #: What the second value of a cell is: "paper", or the label of the row every row is compared
+    #: with (``table: {baseline: LABEL}``).
+    reference: str = "paper"
 
 
 def _read_csv(text: str | None) -> list[dict[str, str]]:
@@ -95,7 +98,12 @@ def build_table(benchmark_dir: Path) -> Table:
         return _per_class(index, results, ref)
     by_label = {r.get("label"): r for r in ref}
     metrics = index["metrics"]
-    table = Table(index["title"], _header(index), "Run", [metric_title(m, index) for m in metrics])
+    baseline = (index.get("table") or {}).get("baseline")
+    table = Table(index["title"], _header(index), "Run", [metric_title(m, index) for m in metrics],
+                  reference=baseline or "paper")
+    base = next((results[r["key"]] for r in index["rows"] if r["label"] == baseline), None) if baseline else None
+    if base is not None:  # every row against the baseline row, not against the paper
+        by_label = {r["label"]: {m: str(base.metrics.get(m, "")) for m in metrics} for r in index["rows"]}
     for row in index["rows"]:
         result = results[row["key"]]
         paper = by_label.get(row["label"], {})
@@ -146,14 +154,16 @@ def render(table: Table, fmt: str = "md") -> str:
     """Render as ``md``, ``csv`` or ``tex``."""
     if fmt == "md":
         head = [f"### {table.title}", "", *[f"{line}  " for line in table.header], "",
-                "Each cell: ours (paper, Δ = ours − paper).", ""]
+                (f"Each cell: ours ({table.reference}, Δ = ours − {table.reference})." if table.reference != "paper"
+                 else "Each cell: ours (paper, Δ = ours − paper)."), ""]
         lines = ["| " + " | ".join([table.row_label, *table.columns]) + " |",
                  "|" + "---|" * (len(table.columns) + 1)]
         for label, cells in table.rows:
             parts = [_md_cell(c, table.digits) for c in cells]
             lines.append("| " + " | ".join([label, *parts]) + " |")
         return "\n".join(head + lines) + "\n"
-    flat_cols = [table.row_label] + [f"{c} {suffix}".strip() for c in table.columns for suffix in ("", "paper", "delta")]
+    ref_name = "paper" if table.reference == "paper" else "baseline"
+    flat_cols = [table.row_label] + [f"{c} {suffix}".strip() for c in table.columns for suffix in ("", ref_name, "delta")]
     flat_rows = [[label] + [_fmt(v, table.digits, signed=(j == 2), count=c.count and j < 2) for c in cells
                             for j, v in enumerate((c.ours, c.paper, c.delta))]
                  for label, cells in table.rows]
