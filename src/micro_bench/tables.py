@@ -66,7 +66,7 @@ def _read_csv(text: str | None) -> list[dict[str, str]]:
 
 def _num(value: str | None) -> float | None:
     try:
-        return float(value) if value not in (None, "") else None
+        return float(value) if value else None
     except ValueError:
         return None
 
