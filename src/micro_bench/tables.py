@@ -95,7 +95,9 @@ def build_table(benchmark_dir: Path) -> Table:
         raise FileNotFoundError(f"{benchmark_dir}: no finished result for rows {missing}; run the benchmark first")
     ref = _read_csv(index.get("reference_csv"))
     if (index.get("table") or {}).get("kind") == "per_class":
-        return _per_class(index, results, ref)
+        table = _per_class(index, results, ref)
+        table.header += _selections(index, results)
+        return table
     by_label = {r.get("label"): r for r in ref}
     metrics = index["metrics"]
     baseline = (index.get("table") or {}).get("baseline")
@@ -108,7 +110,22 @@ def build_table(benchmark_dir: Path) -> Table:
         result = results[row["key"]]
         paper = by_label.get(row["label"], {})
         table.rows.append((row["label"], [Cell(result.metrics.get(m), _num(paper.get(m))) for m in metrics]))
+    table.header += _selections(index, results)
     return table
+
+
+def _selections(index: Mapping[str, Any], results: Mapping[str, Any]) -> list[str]:
+    """One line per row whose model was selected on validation results (``select`` trainer)."""
+    lines = []
+    for row in index["rows"]:
+        history = results[row["key"]].history or {}
+        chosen = history.get("selected")
+        if isinstance(chosen, Mapping):
+            lines.append(f"{row['label']}: selected {chosen['benchmark']} row '{chosen['label']}' "
+                         f"({history.get('metric')} {chosen['value']:.4f} on val, best of "
+                         f"{len(history.get('candidates', []))} rows of {', '.join(history.get('sources', []))}; "
+                         f"run {chosen['key']}), evaluated without retraining")
+    return lines
 
 
 def _per_class(index: Mapping[str, Any], results: Mapping[str, Any], ref: Sequence[dict[str, str]]) -> Table:
