@@ -94,6 +94,7 @@ class SklearnTrainer:
             "features_s": t1 - t0,
             "fit_s": t2 - t1,
             "channel_stats": {"mean": [float(v) for v in self._stats[0]], "std": [float(v) for v in self._stats[1]]},
+            **_convergence(model),
         }
 
     def predict(self, model: Any, dataset: Dataset, indices: np.ndarray, *, tta: TTAPolicy | None = None,
@@ -126,3 +127,17 @@ def _log_constant_classes(y: np.ndarray, classes: Any, context: RunContext) -> l
                         "it predicts all-positive (probability 1)")
         constant.append(int(k))
     return constant
+
+
+def _convergence(model: Any) -> dict[str, Any]:
+    """Iterations per class of iterative estimators (``n_iter_``, e.g. logistic regression) and
+    whether every class converged (fewer iterations than ``max_iter``); ``{}`` for others."""
+    estimators = getattr(model, "estimators_", [model])
+    iters = [getattr(e, "n_iter_", None) for e in estimators]
+    if not iters or any(i is None for i in iters):
+        return {}
+    n_iter = [int(np.max(i)) for i in iters]
+    limit = getattr(estimators[0], "max_iter", None)
+    return {"n_iter": n_iter, "max_iter": limit,
+            "converged": bool(limit is None or all(n < limit for n in n_iter)),
+            "solver": getattr(estimators[0], "solver", None)}
