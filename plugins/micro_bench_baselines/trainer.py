@@ -130,14 +130,15 @@ def _log_constant_classes(y: np.ndarray, classes: Any, context: RunContext) -> l
 
 
 def _convergence(model: Any) -> dict[str, Any]:
-    """Iterations per class of iterative estimators (``n_iter_``, e.g. logistic regression) and
-    whether every class converged (fewer iterations than ``max_iter``); ``{}`` for others."""
+    """Iterations per class of iterative estimators (``n_iter_``, e.g. logistic regression;
+    ``None`` for a class fitted as a constant) and whether every fitted class converged (fewer
+    iterations than ``max_iter``); ``{}`` for estimators without iterations (forests)."""
     estimators = getattr(model, "estimators_", [model])
-    iters = [getattr(e, "n_iter_", None) for e in estimators]
-    if not iters or any(i is None for i in iters):
+    fitted = [e for e in estimators if hasattr(e, "n_iter_")]
+    if not fitted:
         return {}
-    n_iter = [int(np.max(i)) for i in iters]
-    limit = getattr(estimators[0], "max_iter", None)
+    n_iter = [int(np.max(e.n_iter_)) if hasattr(e, "n_iter_") else None for e in estimators]
+    limit = getattr(fitted[0], "max_iter", None)
     return {"n_iter": n_iter, "max_iter": limit,
-            "converged": bool(limit is None or all(n < limit for n in n_iter)),
-            "solver": getattr(estimators[0], "solver", None)}
+            "converged": bool(limit is None or all(n < limit for n in n_iter if n is not None)),
+            "solver": getattr(fitted[0], "solver", None)}
