@@ -55,8 +55,7 @@ def test_selection_errors_are_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_select_row_runs_missing_sources_and_evaluates_the_chosen_model(tmp_path: Path) -> None:
-    from micro_bench.config import load_config
-    from micro_bench.runner import run_benchmark
+    import micro_bench
     from micro_bench_predict import load_trained
 
     data = "dataset: {name: hpa_synth, n: 120, resolution: 16}\n" \
@@ -77,7 +76,7 @@ def test_select_row_runs_missing_sources_and_evaluates_the_chosen_model(tmp_path
         "metrics: [f1_macro, per_class_f1]\ntable: {kind: metrics}\nruns:\n  - {label: best}\n",
         encoding="utf-8")
     runs = tmp_path / "runs"
-    [result] = run_benchmark(load_config(select), runs, progress=False, echo=None)
+    [result] = micro_bench.run(micro_bench.load_benchmark(select), runs, progress=False, echo=None)
     # The source benchmark was run first (its results were missing)...
     index = json.loads((runs / "src_bench" / "index.json").read_text())
     values = {r["label"]: json.loads((runs / "src_bench" / r["key"] / "result.json").read_text())["metrics"]["f1_macro"]
@@ -87,9 +86,9 @@ def test_select_row_runs_missing_sources_and_evaluates_the_chosen_model(tmp_path
     assert [c["label"] for c in result.history["candidates"]] == ["a", "b", "c"]
     # ... and the row's test scores are the chosen run's own model on the test split.
     from micro_bench import Split
-    from micro_bench.registry import registries
+    from micro_bench.host import Host
 
-    ds = registries()["dataset"].create("hpa_synth", n=120, resolution=16)
+    ds = Host.load().registries["dataset"].create("hpa_synth", n=120, resolution=16)
     split = Split.of(ds, {"method": "multilabel_stratified", "fractions": [0.6, 0.2, 0.2], "seed": 0})
     expected = load_trained(chosen["directory"], device="cpu").predict_proba(np.asarray(ds.images(split.test)))
     got = np.load(Path(runs / "sel_bench" / result.key / "predictions.npz"))["y_score"]

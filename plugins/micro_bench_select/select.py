@@ -122,18 +122,17 @@ class SelectTrainer:
         self.choice: dict[str, Any] | None = None
 
     def _ensure(self, runs_dir: Path, context: RunContext) -> None:
-        """Run every source benchmark whose results are missing or come from another profile."""
+        """Run every source benchmark whose results are missing or come from another profile
+        (through the public API: a fresh host with the installed plugins)."""
+        import micro_bench
+
         for source in self.sources:
             index_path = runs_dir / source / "index.json"
             if index_path.is_file() and _read_json(index_path).get("profile") == self.profile:
                 continue
-            from micro_bench.benchmarks import resolve_benchmark
-            from micro_bench.config import load_config
-            from micro_bench.runner import run_benchmark
-
             context.log(f"select: running {source} (profile {self.profile}) for its validation results")
-            config = load_config(resolve_benchmark(self.files[source]), profile=self.profile)
-            run_benchmark(config, runs_dir, progress=bool(context.progress), echo=context.log)
+            config = micro_bench.load_benchmark(self.files[source], profile=self.profile)
+            micro_bench.run(config, runs_dir, progress=bool(context.progress), echo=context.log)
 
     def fit(self, model: Selected, dataset: Any, split: Split, *, loss: Any = None, schedule: Any = None,
             transform: Any = None, context: RunContext) -> Mapping[str, Any]:
