@@ -1,1 +1,0 @@
-"""micro-bench bundled plugin: model selection on validation results (the paper's Table V)."""
