@@ -121,13 +121,20 @@ def test_logreg_matches_plain_sklearn_per_class(context: RunContext) -> None:
     ds = FakeDataset(rare_class=0)
     ds.labels[:, 0] = np.arange(len(ds.ids)) % 3 == 0  # give every class positives in train
     trainer = SklearnTrainer(n_jobs=1, resolution=16)
-    model = logreg(C=0.1, num_classes=4, in_chans=4)
     train = ds.split_indices("train")
-    trainer.fit(model, ds, Split.of(ds), context=context)
     x = pixel_features(ds, train, *ds.channel_stats(train), resolution=16)
-    ref = LogisticRegression(C=0.1, max_iter=100).fit(x, ds.labels[train, 1]).predict_proba(x)[:, 1]
-    ours = trainer.predict(model, ds, train, tta=None, context=context)[:, 1]
-    np.testing.assert_allclose(ours, ref, atol=1e-6)
+    # liblinear: scikit-learn's default in 2018 (the paper's); lbfgs: today's.
+    for solver in ("liblinear", "lbfgs"):
+        model = logreg(C=0.1, num_classes=4, in_chans=4, solver=solver)
+        history = trainer.fit(model, ds, Split.of(ds), context=context)
+        plain = LogisticRegression(C=0.1, solver=solver, max_iter=100).fit(x, ds.labels[train, 1])
+        ours = trainer.predict(model, ds, train, tta=None, context=context)[:, 1]
+        np.testing.assert_allclose(ours, plain.predict_proba(x)[:, 1], atol=1e-6)
+        assert history["solver"] == solver and history["max_iter"] == 100
+        assert history["n_iter"][1] == int(np.max(plain.n_iter_)) and len(history["n_iter"]) == 4
+        assert history["converged"] == all(n < 100 for n in history["n_iter"])
+    with pytest.raises(ValueError, match="logreg: solver must be one of"):
+        logreg(num_classes=4, in_chans=4, solver="adam")
 
 
 def test_model_factories_validate_parameters() -> None:

@@ -119,6 +119,7 @@ def _cli(site: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_cli_keeps_working_and_names_each_broken_plugin(fake_site):
     listing = _cli(fake_site, "plugins")
     assert listing.returncode == 0, listing.stderr

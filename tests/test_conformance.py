@@ -329,6 +329,7 @@ def test_bundled_component_conforms(bundled_pm, kind, name):
 pytest_plugins = ["pytester"]
 
 
+@pytest.mark.slow
 def test_pytest_plugin_end_to_end(pytester):
     pytester.makepyfile(
         test_author="""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import micro_bench as mb
 from micro_bench import ComponentSpec, Host, hookimpl, load_benchmark
 from micro_bench.errors import ConfigError, PluginError
 
@@ -178,3 +179,67 @@ def test_third_party_component_with_check_is_validated_without_building(tmp_path
     with pytest.raises(ConfigError, match=r"dataset: dataset 'costly': size must be >= 1, got 0"):
         load_benchmark(path, host=host)
     assert built == []
+
+
+DOCS = Path(__file__).parents[1] / "docs" / "writing-plugins.md"
+
+CENTROID_BENCH = """\
+version: 1
+name: thirdparty
+title: A third-party trainer
+seed: 0
+dataset: {name: toy, n: 40}
+model: centroids
+trainer: centroid
+transform: null
+split: {fractions: [0.5, 0.25, 0.25], seed: 1}
+evaluate: {split: test, threshold: 0.5}
+metrics: [mean_score, accuracy]
+runs: [{label: centroids}]
+"""
+
+
+def _doc_plugin(folder: Path) -> Path:
+    """``docs/writing-plugins.md``'s trainer, written to ``folder`` verbatim (the test runs the doc)."""
+    text = DOCS.read_text(encoding="utf-8")
+    start = text.index("```python\n# my_plugins/centroid.py\n") + len("```python\n")
+    code = text[start:text.index("```", start)]
+    assert "micro_bench_" not in code.replace("micro_bench_models", "").replace("micro_bench_trainers", "")
+    path = folder / "centroid.py"
+    path.write_text(code, encoding="utf-8")
+    return path
+
+
+def test_third_party_trainer_from_the_docs_trains_on_its_split_and_appears_in_a_table(tmp_path):
+    import numpy as np
+
+    import toy_plugin
+    from micro_bench import Split, conformance
+    from micro_bench.tables import build_table, render
+
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    _doc_plugin(plugins)
+    host = Host.load(builtins=False, entrypoints=False, plugins_dir=plugins, plugins=[toy_plugin])
+    assert [i.status for i in host.plugin_infos()] == ["ok", "ok"]
+    assert all(r.ok for r in conformance.check_plugin(host, "centroid")), conformance.check_plugin(host, "centroid")
+    path = tmp_path / "bench.yaml"
+    path.write_text(CENTROID_BENCH)
+    config = load_benchmark(path, host=host)
+    (result,) = mb.run(config, tmp_path / "runs", host=host, echo=None, progress=False)
+    dataset = host.registries["dataset"].create("toy", n=40)
+    split = Split.of(dataset, config.runs[0].split)
+    assert result.history["n_train"] == len(split.train) == 20  # the split it was given, not all data
+    assert result.counts["n"] == split.sizes()
+    table = build_table(tmp_path / "runs" / "thirdparty")
+    assert [label for label, _ in table.rows] == ["centroids"]
+    assert "| centroids |" in render(table, "md")
+    assert table.rows[0][1][1].ours == result.metrics["accuracy"] > 0
+
+    # fit sees exactly the indices of the split: another train part, other centroids
+    module = sys.modules["micro_bench_local_centroid"]
+    model, trainer = module.Centroids(3, 2), module.CentroidTrainer()
+    context = mb.RunContext(directory=tmp_path, log=lambda line: None)
+    other = Split(split.val, split.train, split.test, dataset.labels, {})
+    trainer.fit(model, dataset, other, loss=None, schedule=None, transform=None, context=context)
+    np.testing.assert_allclose(trainer.mean, dataset.channel_stats(split.val)[0])

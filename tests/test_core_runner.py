@@ -14,6 +14,7 @@ import toy_plugin
 from micro_bench import hookimpl
 from micro_bench.cli import cli
 from micro_bench.config import load_config
+from micro_bench.errors import ConfigError
 from micro_bench.runner import run_benchmark
 from micro_bench.tables import build_table, render
 
@@ -167,6 +168,23 @@ def test_tables_formats_and_command(bench, tmp_path, toy_pm):
     result = CliRunner().invoke(cli, ["tables", str(out), "--out", str(docs)], obj=toy_pm)
     assert result.exit_code == 0, result.output
     assert (docs / "toybench.md").read_text() == render(table, "md")
+
+
+def test_table_against_a_baseline_row(tmp_path, toy_pm):
+    path = tmp_path / "base.yaml"
+    path.write_text(BENCH.replace("reference: ref.csv", "table: {kind: metrics, baseline: quiet}"))
+    out = tmp_path / "runs"
+    results = run_benchmark(load_config(path), out, host=toy_pm, echo=None)
+    table = build_table(out / "toybench")
+    assert table.reference == "quiet"
+    quiet, noisy = (cells[0] for _, cells in table.rows)
+    assert quiet.delta == 0 and noisy.paper == pytest.approx(results[0].metrics["mean_score"], abs=1e-12)
+    assert noisy.delta == pytest.approx(results[1].metrics["mean_score"] - results[0].metrics["mean_score"], abs=1e-12)
+    assert "Each cell: ours (quiet, Δ = ours − quiet)." in render(table, "md")
+    assert render(table, "csv").splitlines()[0].startswith("Run,mean_score,mean_score baseline,mean_score delta")
+    path.write_text(BENCH.replace("reference: ref.csv", "table: {kind: metrics, baseline: loud}"))
+    with pytest.raises(ConfigError, match="table.baseline: no run labelled 'loud'"):
+        load_config(path)
 
 
 def test_per_class_table(tmp_path, toy_pm):

@@ -67,12 +67,14 @@ def test_list_loss_shows_asl_next_to_the_bundled_losses(site):
     assert names["asl"].rstrip().endswith("[asl]")
 
 
+@pytest.mark.slow
 def test_check_plugin_passes(site):
     done = micro_bench(site, "check-plugin", "asl")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "PASS" in done.stdout and "asl" in done.stdout and "0 failed" in done.stdout
 
 
+@pytest.mark.slow
 def test_the_examples_own_tests_pass_against_the_installed_package(site):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MICRO_BENCH_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
@@ -87,6 +89,7 @@ def _needs_hpa_synth() -> None:
         pytest.skip("the bundled hpa_synth dataset (micro_bench_hpa.synth.dataset) is not there yet")
 
 
+@pytest.mark.slow
 def test_benchmark_validates(site):
     _needs_hpa_synth()
     done = micro_bench(site, "validate", str(EXAMPLE / "benchmarks" / "asl_vs_focal.yaml"), "--profile", "smoke")

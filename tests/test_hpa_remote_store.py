@@ -90,6 +90,7 @@ runs:
 """
 
 
+@pytest.mark.slow
 def test_a_run_on_the_url_gives_the_local_metrics(local, memory_url, tmp_path):
     from micro_bench.config import load_config
     from micro_bench.host import Host

@@ -67,8 +67,18 @@ def test_plot_curves_writes_pngs(tmp_path: Path) -> None:
             assert image.format == "PNG" and image.size == (500, 500)
 
 
-def test_run_end_hook_writes_figures_beside_predictions(tmp_path: Path) -> None:
-    run = SimpleNamespace(directory=tmp_path)
+def test_run_end_hook_draws_the_scores_the_metrics_saw(tmp_path: Path) -> None:
+    from micro_bench import Scores
+
+    y_true, y_score = _data()
+    scores = Scores(y_true, y_score, np.full(y_true.shape[1], 0.5), y_score >= 0.5)
+    plugin.micro_bench_run_end(run=SimpleNamespace(directory=tmp_path, scores=scores), result=None)
+    assert not (tmp_path / "predictions.npz").exists()  # drawn from the arrays, not a file
+    assert (tmp_path / "roc.png").stat().st_size > 0 and (tmp_path / "pr.png").stat().st_size > 0
+
+
+def test_run_end_hook_of_a_recovered_run_reads_its_predictions(tmp_path: Path) -> None:
+    run = SimpleNamespace(directory=tmp_path, scores=None)
     plugin.micro_bench_run_end(run=run, result=None)  # no predictions yet: nothing, no error
     assert not (tmp_path / "roc.png").exists()
     y_true, y_score = _data()

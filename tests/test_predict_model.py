@@ -312,3 +312,18 @@ def test_a_run_stopped_before_finalize_gets_its_model_on_reuse(tiny_runs, tmp_pa
     plugin.micro_bench_run_end(run=run, result=read_result(run_dir))
     assert not (folder / "last.pt").exists()
     assert read_card(run_dir)["thresholds"] == read_card(tiny_runs[1]["CNN"])["thresholds"]
+
+
+@pytest.mark.slow
+def test_a_changed_architecture_is_named_not_loaded(tiny_runs, tmp_path):
+    from micro_bench_predict import load_trained
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_runs[1]["CNN"], run_dir)
+    card_path = run_dir / "checkpoints" / "model.json"
+    card = json.loads(card_path.read_text())
+    card["model"]["name"] = "resnet34_4ch"  # as if the factory's default architecture had changed
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ModelCardError, match=r"the installed 'resnet34_4ch' is not the architecture this run trained "
+                                             r"\(\d+ weights missing"):
+        load_trained(run_dir, device="cpu")

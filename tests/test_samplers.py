@@ -65,6 +65,7 @@ def test_the_trainer_draws_reproducibly_and_records_the_classes_it_saw(tmp_path:
     assert a["train_loss"] == b["train_loss"]
     assert a["sampled_class_freq"][0] != a["sampled_class_freq"][1]  # each epoch draws anew
     np.testing.assert_allclose(a["class_freq_train"], DS.labels[SPLIT.train].mean(axis=0))
+    assert (tmp_path / "a" / "sampled_classes.png").stat().st_size > 0
 
 
 def test_a_sampler_for_a_trainer_without_one_is_refused(tmp_path: Path):

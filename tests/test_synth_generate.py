@@ -41,8 +41,8 @@ def test_parallel_workers_write_the_same_store(tmp_path: Path) -> None:
     def files(root: Path) -> dict[str, bytes]:
         return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
-    one = generate_store(tmp_path / "one.zarr", n=70, resolutions=16, seed=1)  # 3 blocks of 32
-    two = generate_store(tmp_path / "two.zarr", n=70, resolutions=16, seed=1, workers=2)
+    one = generate_store(tmp_path / "one.zarr", n=40, resolutions=8, seed=1)  # 2 blocks of 32
+    two = generate_store(tmp_path / "two.zarr", n=40, resolutions=8, seed=1, workers=2)
     assert files(one) == files(two)
 
 

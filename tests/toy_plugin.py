@@ -104,5 +104,6 @@ def micro_bench_metrics():
     return [
         ComponentSpec("mean_score", lambda: mean_score, "Mean score"),
         ComponentSpec("accuracy", lambda: accuracy, "Element accuracy"),
-        ComponentSpec("per_class_positives", lambda: per_class_positives, "Predicted positives"),
+        ComponentSpec("per_class_positives", lambda: per_class_positives, "Predicted positives",
+                      {"per_class": True, "title": "positives", "reference": "positives"}),
     ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,6 @@ from micro_bench_hpa.split import PARTS, split_name, stratified_split
 from micro_bench_hpa.store import DONE, PENDING, StoreError, open_store, write_cache_array
 
 __all__ = ["HPADataset", "hpa"]
-
-#: A child of ``micro_bench``: the command line shows its records (on standard error).
-_log = logging.getLogger("micro_bench.hpa")
 
 
 class HPADataset:
@@ -91,9 +87,8 @@ class HPADataset:
             full = np.full(n_store, -1, dtype=np.int8)
             full[self.rows] = codes
             # Atomic: a read-only store recomputes it (deterministically) next time.
-            if write_cache_array(self.path, cached, full,
-                                 {"fractions": list(fractions), "seed": seed, "parts": list(PARTS)}):
-                _log.info(f"added the split {cached} to {self.path}")
+            write_cache_array(self.path, cached, full,
+                              {"fractions": list(fractions), "seed": seed, "parts": list(PARTS)})
         self._splits[key] = codes
         return codes
 
@@ -133,8 +128,7 @@ class HPADataset:
             ms = group[key][:]
             return ms[0].astype(np.float64), ms[1].astype(np.float64)
         mean, std = channel_mean_std(self.images(idx))
-        if write_cache_array(self.path, key, np.stack([mean, std])):  # atomic; read-only: recomputed
-            _log.info(f"added channel statistics {key} to {self.path}")
+        write_cache_array(self.path, key, np.stack([mean, std]))  # atomic; read-only: recomputed
         return mean, std
 
     def torch_dataset(self, indices: np.ndarray, *, augment: bool, mean: Any, std: Any, seed: int = 0) -> Any:
@@ -166,14 +160,22 @@ class HPADataset:
 
 
 def hpa(store: str = "data/hpa.zarr", resolution: int = 256,
-        storage_options: Mapping[str, Any] | None = None) -> HPADataset:
+        storage_options: Mapping[str, Any] | None = None, external: str | None = None) -> Any:
     """The real HPA data, from a store made by ``micro-bench data convert``.
 
     Args:
         store: the zarr store: a path, a ``file://`` URL or any fsspec URL (``s3://bucket/hpa.zarr``).
         resolution: image side to serve (one the store was converted at: 512, 256 or 64 by default).
         storage_options: passed to fsspec for a URL (credentials, endpoint_url, ...).
+        external: a second store (the HPA v18 external data, converted the same way) added to the
+            training part only, without images that duplicate the main store's
+            (:class:`~micro_bench_hpa.external.WithExternal`).
     """
+    if external is not None:
+        from micro_bench_hpa.external import WithExternal
+
+        return WithExternal(hpa(store, resolution, storage_options), hpa(external, resolution, storage_options),
+                            name=str(external))
     if is_remote(store):
         return HPADataset(store, resolution, name="hpa", storage_options=storage_options)
     path = local_path(store)

@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
+from micro_bench import Scores, StashKey
 from micro_bench_metrics.formulas import MetricInputs, auc_excluded_classes
 
-__all__ = ["Metric", "compute_metrics", "metric_ids"]
+__all__ = ["INPUTS", "Metric", "compute_metrics", "metric_ids"]
 
 Value = float | dict[str, float]
 
@@ -57,7 +58,14 @@ class Metric:
         self.metric_id = metric_id
 
     def __call__(self, y_true: np.ndarray, y_score: np.ndarray, y_pred: np.ndarray) -> Value:
-        return self.evaluate(_shared_inputs(y_true, y_score, y_pred))
+        return self.evaluate(MetricInputs(y_true, y_score, y_pred))
+
+    def compute(self, scores: Scores) -> Value:
+        """The metric on a run's shared :class:`~micro_bench.Scores` (how the runner calls it):
+        the validated inputs are built once per ``Scores`` and kept in its stash."""
+        if INPUTS not in scores.stash:
+            scores.stash[INPUTS] = MetricInputs(scores.labels, scores.scores, scores.predictions)
+        return self.evaluate(scores.stash[INPUTS])
 
     def evaluate(self, inputs: MetricInputs) -> Value:
         """The metric on already validated inputs (shares cached counts and ranks)."""
@@ -67,25 +75,9 @@ class Metric:
         return f"Metric({self.metric_id!r})"
 
 
-_last: list[MetricInputs] = []
-
-
-def _shared_inputs(y_true: np.ndarray, y_score: np.ndarray, y_pred: np.ndarray) -> MetricInputs:
-    """The :class:`MetricInputs` of the previous call when the arrays are equal, else new ones.
-
-    A runner calls one metric after another on the same arrays; reusing the inputs shares their
-    confusion counts and sorts across those calls. The cache keeps private copies and compares by
-    value (``np.array_equal``, ~0.1 ms here), so arrays changed in place are never mistaken.
-    """
-    arrays = (np.asarray(y_true), np.asarray(y_score), np.asarray(y_pred))
-    if _last:
-        cached = _last[0]
-        if all(a.shape == b.shape and np.array_equal(a, b)
-               for a, b in zip(arrays, (cached.y_true, cached.y_score, cached.y_pred), strict=True)):
-            return cached
-    inputs = MetricInputs(*(a.copy() for a in arrays))
-    _last[:] = [inputs]
-    return inputs
+#: Where :meth:`Metric.compute` keeps the validated inputs on a run's shared ``Scores``, so the
+#: metrics of one run compute confusion counts and ranks once.
+INPUTS = StashKey[MetricInputs]()
 
 
 def compute_metrics(

@@ -42,6 +42,21 @@ _COUNTS = {"per_class_support", "auc_excluded_classes"}
 METRIC_IDS: tuple[str, ...] = tuple(metric_id for metric_id, _, _ in _METRICS)
 
 
+_TITLES = {"precision": "Precision", "recall": "Recall", "f1": "F1", "roc_auc": "ROC AUC",
+           "pr_auc": "PR AUC", "hamming_loss": "Hamming loss", "support": "Support",
+           "auc_excluded_classes": "Classes without AUC"}
+
+
+def _table_info(metric_id: str) -> dict[str, Any]:
+    """What tables show: ``title`` (``"F1 (macro)"``, ``"F1"`` for ``per_class_f1``), ``per_class``,
+    and the ``reference`` column of the paper's per-class CSVs (``"f1"``)."""
+    name = metric_id.removeprefix("per_class_")
+    base, _, average = name.rpartition("_")
+    title = f"{_TITLES.get(base, base)} ({average})" if average in ("macro", "micro") else _TITLES.get(name, name)
+    per_class = metric_id.startswith("per_class_")
+    return {"title": title, "per_class": per_class, **({"reference": name} if per_class else {})}
+
+
 @hookimpl
 def micro_bench_metrics() -> Iterable[ComponentSpec]:
     """The paper's metrics (macro/micro precision, recall, F1, ROC-AUC, PR-AUC, Hamming loss,
@@ -51,7 +66,7 @@ def micro_bench_metrics() -> Iterable[ComponentSpec]:
             metric_id,
             f"micro_bench_metrics.catalog:{attr}",
             description,
-            {"per_class": metric_id.startswith("per_class_"), "docs": "docs/metrics.md",
+            {**_table_info(metric_id), "docs": "docs/metrics.md",
              **({"range": [0, None]} if metric_id in _COUNTS else {})},
         )
         for metric_id, attr, description in _METRICS
@@ -60,10 +75,14 @@ def micro_bench_metrics() -> Iterable[ComponentSpec]:
 
 @hookimpl
 def micro_bench_run_end(run: Any, result: Any) -> None:
-    """Write ``roc.png`` and ``pr.png`` (Fig. 5) beside a finished run's ``predictions.npz``, and
+    """Write ``roc.png`` and ``pr.png`` (Fig. 5) from the run's evaluated scores (the arrays the
+    metrics saw; ``predictions.npz`` for a run finalised after a crash), and
     ``class_distribution.png`` (positives per class in train/val/test) from the result."""
-    from micro_bench_metrics.curves import plot_run_predictions
+    from micro_bench_metrics.curves import plot_curves, plot_run_predictions
     from micro_bench_metrics.distribution import plot_run_distribution
 
-    plot_run_predictions(run.directory)
+    if run.scores is not None:
+        plot_curves(run.scores.labels, run.scores.scores, run.directory / "roc.png", run.directory / "pr.png")
+    else:
+        plot_run_predictions(run.directory)
     plot_run_distribution(result, run.directory)

@@ -92,7 +92,7 @@ def write_previews(folder: Path, pred: Predictions, top: int = 3) -> list[Path]:
     for sample_id, image in pred.first:
         i = position[sample_id]
         scores = pred.proba[i]
-        lines = [f"{pred.classes[k]}: {scores[k]:.2f}" + (" *" if pred.labels[i, k] else "")
+        lines = [f"{pred.classes[k]}: {scores[k]:.3f}" + (" *" if pred.labels[i, k] else "")
                  for k in np.argsort(-scores, kind="stable")[:top]]
         fig, ax = plt.subplots(figsize=(4, 4.9))
         ax.imshow(composite(image) if image.shape[0] >= 4 else image[0], interpolation="nearest")

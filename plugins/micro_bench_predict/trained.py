@@ -112,12 +112,17 @@ def _torch_predictor(card: Mapping[str, Any], weights: Path, regs: Mapping[str, 
     try:
         net = registry.create(model["name"], **params, num_classes=model["num_classes"], in_chans=model["in_chans"])
         state = torch.load(weights, map_location="cpu", weights_only=True)
-        net.load_state_dict(state["model"])
-    except ModelCardError:
-        raise
-    except Exception as error:  # noqa: BLE001 - one message for any mismatch
+        keys = net.load_state_dict(state["model"], strict=False)
+    except Exception as error:  # noqa: BLE001 - one message for any failure
+        detail = " ".join(str(error).split())[:300]
         raise ModelCardError(f"{weights}: cannot rebuild model {model['name']!r} from its model.json "
-                             f"({type(error).__name__}: {error})") from error
+                             f"({type(error).__name__}: {detail})") from error
+    if keys.missing_keys or keys.unexpected_keys:
+        raise ModelCardError(
+            f"{weights}: the installed {model['name']!r} is not the architecture this run trained "
+            f"({len(keys.missing_keys)} weights missing, e.g. {keys.missing_keys[:2]}; "
+            f"{len(keys.unexpected_keys)} unexpected, e.g. {keys.unexpected_keys[:2]}); a default of the "
+            "model factory probably changed since: rerun the row with --force")
     trainer = card["trainer"]["params"]
     rt = resolve_runtime(device, bool(trainer.get("amp", True)), trainer.get("channels_last", "auto"), threads)
     rt.model(net)

@@ -23,9 +23,12 @@ __all__ = ["lr_find_command"]
 @click.option("--num-iter", type=int, default=100, show_default=True, help="Iterations (capped at one pass).")
 @click.option("--start-lr", type=float, default=1e-7, show_default=True)
 @click.option("--end-lr", type=float, default=10.0, show_default=True)
+@click.option("--rule", type=click.Choice(["min/10", "steepest"]), default="min/10", show_default=True,
+              help="How the rate is picked: a tenth of the smoothed minimum's rate (fastai 0.7 practice) "
+                   "or the steepest descent (fastai 1.0).")
 @pass_host
 def lr_find_command(host: Host, file: Path, profile: str | None, overrides: tuple[str, ...], run_label: str | None,
-                    out: Path | None, num_iter: int, start_lr: float, end_lr: float) -> None:
+                    out: Path | None, num_iter: int, start_lr: float, end_lr: float, rule: str) -> None:
     """Sweep the learning rate exponentially over one pass and suggest one (paper Fig. 3)."""
     from micro_bench.errors import ConfigError
     from micro_bench_torch.lr_find import lr_find
@@ -47,6 +50,7 @@ def lr_find_command(host: Host, file: Path, profile: str | None, overrides: tupl
         lr_groups=getattr(trainer, "lr_groups", (0.1, 0.333, 1.0)),
         frozen=getattr(trainer, "freeze_epochs", 1) > 0, seed=run.seed, mean=mean, std=std,
         device=str(trainer.runtime.device) if hasattr(trainer, "runtime") else "auto",
+        bn_frozen=getattr(trainer, "bn_frozen", "eval"), rule=rule,
     )
     folder = out if out is not None else Path("runs") / config.name / "lr_find"
     path = result.save(folder)

@@ -28,7 +28,7 @@ from micro_bench.evaluate import EPOCH_METRICS
 from micro_bench_torch import distributed
 from micro_bench_torch.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from micro_bench_torch.errors import CheckpointError
-from micro_bench_torch.figures import plot_lr_history
+from micro_bench_torch.figures import plot_lr_history, plot_sampled_classes
 from micro_bench_torch.groups import BN_FROZEN, build_optimizer, set_trainable, train_mode
 from micro_bench_torch.loops import mean_loss, predict_proba, train_epoch
 from micro_bench_torch.lr_find import lr_find, lr_find_options
@@ -295,6 +295,10 @@ class TorchTrainer:
         if main and history["lr_iter"]:
             plot_lr_history(history["lr_iter"], Path(context.directory) / "lr.png",
                             title=f"Learning rate per iteration ({context.label})" if context.label else "")
+        if main and history.get("sampled_class_freq"):
+            plot_sampled_classes(history["class_freq_train"], history["sampled_class_freq"],
+                                 Path(context.directory) / "sampled_classes.png",
+                                 title=f"Class frequencies seen in training ({context.label})" if context.label else "")
         return history
 
     def _draw(self, labels: np.ndarray, seed: int, history: dict[str, Any]) -> np.ndarray | None:

@@ -21,7 +21,7 @@ from micro_bench.components import (
     Transform,
     TTAPolicy,
 )
-from micro_bench.contract import Run, RunContext, Split, Stash, StashKey
+from micro_bench.contract import Run, RunContext, Scores, Split, Stash, StashKey
 from micro_bench.errors import MicroBenchError
 from micro_bench.hookspecs import hookimpl
 
@@ -43,6 +43,7 @@ __all__ = [
     "RunContext",
     "Sampler",
     "Schedule",
+    "Scores",
     "Split",
     "Stash",
     "StashKey",

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from micro_bench.config import RunConfig
     from micro_bench.host import Host
 
-__all__ = ["PARTS", "Run", "RunContext", "Split", "Stash", "StashKey"]
+__all__ = ["PARTS", "Run", "RunContext", "Scores", "Split", "Stash", "StashKey"]
 
 #: The parts of a split, in order.
 PARTS: tuple[str, ...] = ("train", "val", "test")
@@ -135,6 +135,28 @@ class RunContext:
     stash: Stash = field(default_factory=Stash)
 
 
+@dataclass(eq=False)
+class Scores:
+    """The one input every metric of a run gets (per threshold rule), and what figures draw.
+
+    Attributes:
+        labels: ``(N, K) bool`` true labels of the evaluated part.
+        scores: ``(N, K) float`` predicted probabilities.
+        thresholds: ``(K,) float`` per-class decision thresholds.
+        predictions: ``(N, K) bool`` decisions at those thresholds.
+        classes: the K class names.
+        stash: shared intermediates: a metric plugin computes its confusion counts or ranks once
+            and keeps them here (under its own :class:`StashKey`) for the other metrics.
+    """
+
+    labels: np.ndarray
+    scores: np.ndarray
+    thresholds: np.ndarray
+    predictions: np.ndarray
+    classes: tuple[str, ...] = ()
+    stash: Stash = field(default_factory=Stash)
+
+
 @dataclass
 class Run:
     """One run as the lifecycle hooks see it: its resolved config, key, folder and host."""
@@ -145,6 +167,8 @@ class Run:
     position: tuple[int, int] = (1, 1)
     #: The :class:`~micro_bench.host.Host` running it (its registries, its plugins).
     host: Host | None = None
+    #: The evaluated predictions, once computed (``None`` for a run reused from the cache).
+    scores: Scores | None = None
 
     @property
     def label(self) -> str:

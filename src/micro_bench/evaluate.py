@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from micro_bench.contract import StashKey
+from micro_bench.contract import Scores, StashKey
 
 __all__ = ["EPOCH_METRICS", "EpochMetrics", "check_split", "class_counts", "compute_metrics", "epoch_metrics",
            "labels_from", "thresholds_for"]
@@ -91,13 +91,15 @@ def labels_from(y_score: Any, thresholds: Any) -> Any:
     return apply_thresholds(np.asarray(y_score), np.asarray(thresholds, dtype=float))
 
 
-def compute_metrics(
-    metrics: Mapping[str, Callable[..., Any]], y_true: Any, y_score: Any, y_pred: Any
-) -> dict[str, Any]:
-    """Apply every metric; per-class metrics come back as ``{class_index: value}`` mappings."""
+def compute_metrics(metrics: Mapping[str, Callable[..., Any]], scores: Scores) -> dict[str, Any]:
+    """Evaluate the run's metrics as one set on one shared :class:`Scores`: a metric with a
+    ``compute(scores)`` method gets the object itself (and shares intermediates through
+    ``scores.stash``); a plain callable gets ``(y_true, y_score, y_pred)``. Per-class metrics
+    come back as ``{class_index: value}`` mappings."""
     out: dict[str, Any] = {}
     for name, metric in metrics.items():
-        value = metric(y_true, y_score, y_pred)
+        compute = getattr(metric, "compute", None)
+        value = compute(scores) if callable(compute) else metric(scores.labels, scores.scores, scores.predictions)
         out[name] = {str(k): float(v) for k, v in value.items()} if isinstance(value, Mapping) else float(value)
     return out
 

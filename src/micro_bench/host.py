@@ -48,6 +48,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "micro_bench_tta.plugin",
     "micro_bench_metrics.plugin",
     "micro_bench_predict.plugin",
+    "micro_bench_select.plugin",
     "micro_bench_report.plugin",
     "micro_bench_tensorboard.plugin",
     "micro_bench_mlflow.plugin",

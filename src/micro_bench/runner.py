@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from micro_bench.build import build_dataset, key_of, prepare, run_key, sampler_argument
 from micro_bench.config import BenchmarkConfig, RunConfig
-from micro_bench.contract import PARTS, Run, RunContext
+from micro_bench.contract import PARTS, Run, RunContext, Scores
 from micro_bench.dist import is_main_process
 from micro_bench.evaluate import (
     EPOCH_METRICS,
@@ -140,9 +140,9 @@ def _execute(
     thresholds = thresholds_for(rule, y_true.shape[1], val)
     y_pred = labels_from(y_score, thresholds["values"])
     t2 = time.perf_counter()
+    run.scores = Scores(y_true, y_score, np.asarray(thresholds["values"], float), y_pred, tuple(ds.classes))
     result = RunResult(
-        benchmark=cfg.benchmark, label=cfg.label, key=key,
-        metrics=compute_metrics(built.metrics, y_true, y_score, y_pred),
+        benchmark=cfg.benchmark, label=cfg.label, key=key, metrics=compute_metrics(built.metrics, run.scores),
         thresholds=thresholds, history=dict(history), dataset=dict(ds.describe()),
         counts=class_counts(ds.labels, {p: split.indices(p) for p in PARTS}),
         timings={"fit_s": t1 - t0, "predict_s": t2 - t1}, config=cfg.to_dict(), version=__version__,
@@ -180,12 +180,13 @@ def run_benchmark(
     results = run_all(config, Path(out), force=force, host=host, executor=executor, options=options,
                       progress=progress, echo=echo if is_main_process() else None)
     if is_main_process():
-        write_index(config, Path(out), results)
+        write_index(config, Path(out), results, host)
     return results
 
 
-def write_index(config: BenchmarkConfig, out: Path, results: list[RunResult]) -> Path:
-    """Write the benchmark's table manifest: rows in order, table settings, reference data."""
+def write_index(config: BenchmarkConfig, out: Path, results: list[RunResult], host: Host) -> Path:
+    """Write the benchmark's table manifest: rows in order, table settings, reference data, and
+    what each metric's spec declares for tables (``title``, ``per_class``, ``reference``)."""
     reference = config.reference.read_text(encoding="utf-8") if config.reference else None
     counts_ref = None
     if config.reference is not None:
@@ -196,6 +197,8 @@ def write_index(config: BenchmarkConfig, out: Path, results: list[RunResult]) ->
         "benchmark": config.name, "title": config.title, "config_file": str(config.path),
         "profile": config.profile, "overrides": list(config.overrides), "table": dict(config.table),
         "metrics": [m.name for m in config.metrics], "reference_csv": reference,
+        "metric_info": {m.name: {k: v for k, v in host.registries["metric"].spec(m.name).extra.items()
+                                 if k in ("title", "per_class", "reference")} for m in config.metrics},
         "reference_counts_csv": counts_ref,
         "rows": [{"label": r.label, "key": r.key} for r in results],
         "dataset": results[0].dataset if results else {},

@@ -16,20 +16,18 @@ from typing import Any
 
 from micro_bench.results import read_index, read_result
 
-__all__ = ["Table", "build_table", "discover", "metric_title", "render"]
+__all__ = ["Table", "build_table", "discover", "metric_info", "metric_title", "render"]
 
-_TITLES = {"precision": "Precision", "recall": "Recall", "f1": "F1", "roc_auc": "ROC AUC",
-           "pr_auc": "PR AUC", "hamming_loss": "Hamming loss", "support": "Support"}
+def metric_info(index: Mapping[str, Any], metric: str) -> Mapping[str, Any]:
+    """What the metric's spec declared (``title``, ``per_class``, ``reference``), as recorded in
+    ``index.json`` by the runner; ``{}`` for a metric that declared nothing."""
+    info: Mapping[str, Any] = (index.get("metric_info") or {}).get(metric) or {}
+    return info
 
 
-def metric_title(metric: str) -> str:
-    """``"f1_macro"`` -> ``"F1 (macro)"``; ``"per_class_f1"`` -> ``"F1"``."""
-    name = metric.removeprefix("per_class_")
-    for avg in ("macro", "micro"):
-        if name.endswith(f"_{avg}"):
-            base = name[: -len(avg) - 1]
-            return f"{_TITLES.get(base, base)} ({avg})"
-    return _TITLES.get(name, name)
+def metric_title(metric: str, index: Mapping[str, Any] | None = None) -> str:
+    """The column title a metric declared (``extra["title"]``), else its id."""
+    return str(metric_info(index or {}, metric).get("title") or metric)
 
 
 @dataclass
@@ -57,6 +55,9 @@ class Table:
     columns: list[str]
     rows: list[tuple[str, list[Cell]]] = field(default_factory=list)
     digits: int = 4
+    #: What the second value of a cell is: "paper", or the label of the row every row is compared
+    #: with (``table: {baseline: LABEL}``).
+    reference: str = "paper"
 
 
 def _read_csv(text: str | None) -> list[dict[str, str]]:
@@ -65,7 +66,7 @@ def _read_csv(text: str | None) -> list[dict[str, str]]:
 
 def _num(value: str | None) -> float | None:
     try:
-        return float(value) if value not in (None, "") else None
+        return float(value) if value else None
     except ValueError:
         return None
 
@@ -77,11 +78,9 @@ def _header(index: Mapping[str, Any]) -> list[str]:
     lines = [f"Data: {data or 'unknown'}" + (f"; profile `{index['profile']}`" if index.get("profile") else "; full configuration")]
     if index.get("overrides"):
         lines.append("Overrides: " + " ".join(f"`{o}`" for o in index["overrides"]))
-    if ds.get("name") == "hpa_synth":
-        lines.append("hpa_synth is the embedded synthetic data (real HPA label sets on rendered cells, not HPA "
-                     "images): these values are not the paper's; compare trends (docs/data.md).")
-    elif ds.get("name") != "hpa":
-        lines.append("The paper's numbers are on the real HPA data; on other data compare trends, not values.")
+    measured_on = str((index.get("table") or {}).get("reference_dataset") or "")
+    if measured_on and str(ds.get("name", "")).lower() != measured_on.lower():
+        lines.append(f"The paper's numbers are on the real {measured_on} data; on other data compare trends, not values.")
     lines.append(f"Config: `{index.get('config_file', '')}`; runs: {', '.join(r['key'] for r in index['rows'])}")
     return lines
 
@@ -96,23 +95,45 @@ def build_table(benchmark_dir: Path) -> Table:
         raise FileNotFoundError(f"{benchmark_dir}: no finished result for rows {missing}; run the benchmark first")
     ref = _read_csv(index.get("reference_csv"))
     if (index.get("table") or {}).get("kind") == "per_class":
-        return _per_class(index, results, ref)
+        table = _per_class(index, results, ref)
+        table.header += _selections(index, results)
+        return table
     by_label = {r.get("label"): r for r in ref}
     metrics = index["metrics"]
-    table = Table(index["title"], _header(index), "Run", [metric_title(m) for m in metrics])
+    baseline = (index.get("table") or {}).get("baseline")
+    table = Table(index["title"], _header(index), "Run", [metric_title(m, index) for m in metrics],
+                  reference=baseline or "paper")
+    base = next((results[r["key"]] for r in index["rows"] if r["label"] == baseline), None) if baseline else None
+    if base is not None:  # every row against the baseline row, not against the paper
+        by_label = {r["label"]: {m: str(base.metrics.get(m, "")) for m in metrics} for r in index["rows"]}
     for row in index["rows"]:
         result = results[row["key"]]
         paper = by_label.get(row["label"], {})
         table.rows.append((row["label"], [Cell(result.metrics.get(m), _num(paper.get(m))) for m in metrics]))
+    table.header += _selections(index, results)
     return table
 
 
+def _selections(index: Mapping[str, Any], results: Mapping[str, Any]) -> list[str]:
+    """One line per row whose model was selected on validation results (``select`` trainer)."""
+    lines = []
+    for row in index["rows"]:
+        history = results[row["key"]].history or {}
+        chosen = history.get("selected")
+        if isinstance(chosen, Mapping):
+            lines.append(f"{row['label']}: selected {chosen['benchmark']} row '{chosen['label']}' "
+                         f"({history.get('metric')} {chosen['value']:.4f} on val, best of "
+                         f"{len(history.get('candidates', []))} rows of {', '.join(history.get('sources', []))}; "
+                         f"run {chosen['key']}), evaluated without retraining")
+    return lines
+
+
 def _per_class(index: Mapping[str, Any], results: Mapping[str, Any], ref: Sequence[dict[str, str]]) -> Table:
-    metrics = index["table"].get("metrics") or [m for m in index["metrics"] if m.startswith("per_class_")]
+    metrics = index["table"].get("metrics") or [m for m in index["metrics"] if metric_info(index, m).get("per_class")]
     labels = [row["label"] for row in index["rows"]]
     paper = {(r["class"], r["label"]): r for r in ref}
     counts_ref = {r["class"]: r for r in _read_csv(index.get("reference_counts_csv"))}
-    columns = [f"{metric_title(m)} {label}" for m in metrics for label in labels] + ["Test", "Val", "Train"]
+    columns = [f"{metric_title(m, index)} {label}" for m in metrics for label in labels] + ["Test", "Val", "Train"]
     table = Table(index["title"], _header(index), "Class", columns, digits=2)
     first = results[index["rows"][0]["key"]]
     num_classes = len(first.counts.get("train", []))
@@ -122,7 +143,7 @@ def _per_class(index: Mapping[str, Any], results: Mapping[str, Any], ref: Sequen
             for row in index["rows"]:
                 ours = results[row["key"]].metrics.get(m, {}).get(str(k))
                 ref_row = paper.get((str(k), row["label"]), {})
-                cells.append(Cell(ours, _num(ref_row.get(m.removeprefix("per_class_")))))
+                cells.append(Cell(ours, _num(ref_row.get(metric_info(index, m).get("reference", m)))))
         for part in ("test", "val", "train"):
             cells.append(Cell(float(first.counts[part][k]), _num(counts_ref.get(str(k), {}).get(part)), count=True))
         table.rows.append((str(k), cells))
@@ -150,14 +171,16 @@ def render(table: Table, fmt: str = "md") -> str:
     """Render as ``md``, ``csv`` or ``tex``."""
     if fmt == "md":
         head = [f"### {table.title}", "", *[f"{line}  " for line in table.header], "",
-                "Each cell: ours (paper, Δ = ours − paper).", ""]
+                (f"Each cell: ours ({table.reference}, Δ = ours − {table.reference})." if table.reference != "paper"
+                 else "Each cell: ours (paper, Δ = ours − paper)."), ""]
         lines = ["| " + " | ".join([table.row_label, *table.columns]) + " |",
                  "|" + "---|" * (len(table.columns) + 1)]
         for label, cells in table.rows:
             parts = [_md_cell(c, table.digits) for c in cells]
             lines.append("| " + " | ".join([label, *parts]) + " |")
         return "\n".join(head + lines) + "\n"
-    flat_cols = [table.row_label] + [f"{c} {suffix}".strip() for c in table.columns for suffix in ("", "paper", "delta")]
+    ref_name = "paper" if table.reference == "paper" else "baseline"
+    flat_cols = [table.row_label] + [f"{c} {suffix}".strip() for c in table.columns for suffix in ("", ref_name, "delta")]
     flat_rows = [[label] + [_fmt(v, table.digits, signed=(j == 2), count=c.count and j < 2) for c in cells
                             for j, v in enumerate((c.ours, c.paper, c.delta))]
                  for label, cells in table.rows]

@@ -69,9 +69,10 @@ def render_terminal(table: Table, *, class_names: Sequence[str] | None = None, w
     out += ["", line(table.row_label, table.columns)]
     out += [line(label, row) for label, row in zip(labels, texts, strict=True)]
     hidden = len(table.columns) - len(chosen)
-    note = "Each cell: ours and Δ = ours − paper"
+    ref = getattr(table, "reference", "paper")
+    note = f"Each cell: ours and Δ = ours − {ref}"
     if hidden:
-        note += f"; {hidden} more column(s) and the paper's values in the table files"
+        note += f"; {hidden} more column(s) and the {'paper' if ref == 'paper' else 'baseline'}'s values in the table files"
     out += ["", note + "."]
     return "\n".join(out) + "\n"
 
@@ -87,7 +88,7 @@ def summary_lines(index: Mapping[str, Any], results: Mapping[str, Any],
         values = [(row["label"], results[row["key"]].metrics.get(metric)) for row in index["rows"]]
         shown = [f"{label} {value:.3f}" for label, value in values if isinstance(value, float)]
         if shown:
-            lines.append(f"{metric_title(metric)}: " + " · ".join(shown))
+            lines.append(f"{metric_title(metric, index)}: " + " · ".join(shown))
     return lines
 
 

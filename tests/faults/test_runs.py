@@ -83,6 +83,7 @@ def test_interrupted_force_keeps_exactly_one_result(bench: Path, tmp_path: Path)
     assert _finished(out) == before and not backup.exists()
 
 
+@pytest.mark.slow
 def test_verify_lists_leftovers_and_damaged_results(bench: Path, tmp_path: Path) -> None:
     out = tmp_path / "runs"
     keys = sorted(_finished(out))

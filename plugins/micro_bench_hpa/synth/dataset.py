@@ -7,7 +7,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from micro_bench_hpa.synth.render import GENERATOR_VERSION
 
@@ -35,7 +37,7 @@ def synth_store_path(n: int, resolution: int, seed: int, difficulty: float,
 
 
 def check_hpa_synth(n: int = 600, resolution: int = 64, seed: int = 0, difficulty: float = 0.5,
-                    cache_dir: str | Path | None = None) -> None:
+                    cache_dir: str | Path | None = None, external: Mapping[str, Any] | None = None) -> None:
     """Refuse parameters :func:`hpa_synth` would refuse, without rendering anything (``validate``)."""
     from micro_bench.errors import ParameterError
     from micro_bench_hpa.synth.generate import _check
@@ -43,10 +45,24 @@ def check_hpa_synth(n: int = 600, resolution: int = 64, seed: int = 0, difficult
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ParameterError(f"hpa_synth: seed must be an integer >= 0, got {seed!r}")
     _check(n, [resolution], difficulty)
+    if external is not None:
+        extra = _external(external, seed)
+        _check(int(extra.get("n", n)), [resolution], float(extra.get("difficulty", difficulty)))
+
+
+def _external(external: Any, seed: int) -> dict[str, Any]:
+    from micro_bench.errors import ParameterError
+
+    extra = dict(external) if isinstance(external, Mapping) else None
+    if extra is None or set(extra) - {"n", "seed", "difficulty"} or "seed" not in extra or extra["seed"] == seed:
+        raise ParameterError(f"hpa_synth: external must be a mapping of n, seed (not the main seed {seed}) and "
+                             f"optionally difficulty, got {external!r}")
+    return extra
 
 
 def hpa_synth(n: int = 600, resolution: int = 64, seed: int = 0, difficulty: float = 0.5,
-              cache_dir: str | Path | None = None):  # noqa: ANN201 - HPADataset, imported lazily
+              cache_dir: str | Path | None = None,
+              external: Mapping[str, Any] | None = None):  # noqa: ANN201 - HPADataset, imported lazily
     """The embedded synthetic HPA-like dataset.
 
     Label sets are real HPA rows (stratified draw, see :mod:`micro_bench_hpa.synth.labels`);
@@ -58,6 +74,9 @@ def hpa_synth(n: int = 600, resolution: int = 64, seed: int = 0, difficulty: flo
         seed: seed of the label draw and the rendering.
         difficulty: ``0..1``: noise, blur, intensity jitter, lower pattern contrast.
         cache_dir: cache folder (default ``$MICRO_BENCH_CACHE`` or ``~/.cache/micro-bench``).
+        external: a second draw standing in for the HPA v18 external data, e.g. ``{n: 600, seed: 1}``
+            (``n``, ``seed``, ``difficulty``; the rest as this one), added to the training part only
+            (:class:`~micro_bench_hpa.external.WithExternal`).
 
     Returns:
         ``micro_bench_hpa.dataset.HPADataset`` over the cached store. The first call renders
@@ -66,6 +85,15 @@ def hpa_synth(n: int = 600, resolution: int = 64, seed: int = 0, difficulty: flo
     """
     from micro_bench_hpa.dataset import HPADataset
     from micro_bench_hpa.synth.generate import generate_store
+
+    if external is not None:
+        from micro_bench_hpa.external import WithExternal
+
+        extra = _external(external, seed)
+        main = hpa_synth(n, resolution, seed, difficulty, cache_dir)
+        other = hpa_synth(int(extra.get("n", n)), resolution, int(extra["seed"]),
+                          float(extra.get("difficulty", difficulty)), cache_dir)
+        return WithExternal(main, other, name=f"hpa_synth(seed={extra['seed']})")
 
     check_hpa_synth(n, resolution, seed, difficulty, cache_dir)
     path = synth_store_path(n, resolution, seed, difficulty, cache_dir)

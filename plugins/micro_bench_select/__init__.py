@@ -1,0 +1,1 @@
+"""micro-bench bundled plugin: model selection on validation results (the paper's Table V)."""

@@ -1,0 +1,29 @@
+"""Entry module of the ``select`` plugin: the ``select`` trainer and its ``selected`` model.
+
+Imports only the standard library and :mod:`micro_bench`; the factories are lazy strings.
+"""
+
+from __future__ import annotations
+
+from micro_bench import ComponentSpec, hookimpl
+
+__all__ = ["micro_bench_models", "micro_bench_trainers"]
+
+_SKIP = {"conformance_skip": "evaluates the finished runs of other benchmarks; tested in tests/test_select.py"}
+
+
+@hookimpl
+def micro_bench_models() -> list[ComponentSpec]:
+    """``selected``: the placeholder a ``select`` row names as its model (nothing is trained)."""
+    return [ComponentSpec("selected", "micro_bench_select.select:selected",
+                          "The model a 'select' trainer loads from another benchmark's best run", _SKIP)]
+
+
+@hookimpl
+def micro_bench_trainers() -> list[ComponentSpec]:
+    """``select``: picks the best validation row of other benchmarks and predicts with its model."""
+    return [ComponentSpec(
+        "select", "micro_bench_select.select:SelectTrainer",
+        "Model selection: the best validation row of source benchmarks, its trained model, no retraining",
+        {**_SKIP, "paper": "Zhao & Tang, Table V: the best LR, RF and ResNet50 on validation"},
+    )]

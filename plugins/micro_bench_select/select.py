@@ -1,0 +1,170 @@
+"""Model selection as the paper did for Table V.
+
+The paper tuned on the validation set (Tables I, II, IV) and evaluated "the best" logistic
+regression, random forest and ResNet50 on the test set. A ``select`` row does the same with the
+results in its own runs directory: it reads the source benchmarks' finished rows
+(``<runs>/<source>/index.json`` and each row's ``result.json``), runs a source benchmark first
+when its results are missing (same profile), takes the row with the best validation ``metric``
+(macro F1, ties to the first row in table order), loads that run's trained model
+(:func:`micro_bench_predict.load_trained`, no retraining) and predicts the evaluated split with
+it, exactly as the run would have (its standardization, TTA policy and seed). The choice, every
+candidate's value and where they came from are returned as the history (in ``result.json``).
+
+The selected run must have been trained on the same data and split as the ``select`` row
+(same dataset fingerprint and split recipe), so its test split is the row's test split.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from micro_bench import RunContext, Split
+from micro_bench.errors import ComponentError
+
+__all__ = ["SelectTrainer", "Selected", "best_row", "selected"]
+
+
+class Selected:
+    """Placeholder model of a ``select`` row; the trainer fills :attr:`trained` in ``fit``."""
+
+    def __init__(self, num_classes: int, in_chans: int) -> None:
+        self.num_classes, self.in_chans = num_classes, in_chans
+        self.trained: Any = None
+
+    def __repr__(self) -> str:
+        return f"Selected({self.trained!r})"
+
+
+def selected(num_classes: int, in_chans: int = 4, seed: int | None = None) -> Selected:
+    """The ``selected`` model factory (its parameters are the runner's)."""
+    return Selected(num_classes, in_chans)
+
+
+def _benchmark_name(source: str) -> str:
+    """A benchmark's name (its runs folder): ``source`` itself, or a YAML file's ``name`` key."""
+    path = Path(source)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        import yaml
+
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as error:
+            raise ComponentError(f"trainer 'select': cannot read source benchmark {source}: {error}") from error
+        name = raw.get("name") if isinstance(raw, dict) else None
+        return name if isinstance(name, str) and name else path.stem
+    return source
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def best_row(runs_dir: Path, sources: Sequence[str], metric: str, split: str = "val") -> dict[str, Any]:
+    """The source row with the highest ``metric`` on ``split``: ``{"benchmark", "label", "key",
+    "value", "directory", "candidates": [every row's benchmark, label, key, value]}``.
+
+    Rows are read from ``<runs_dir>/<source>/index.json`` in table order; ties go to the first.
+    Raises :class:`ComponentError` (one line) when an index or result is missing, a row was
+    evaluated on another split, or a row lacks the metric.
+    """
+    candidates: list[dict[str, Any]] = []
+    for source in sources:
+        index_path = runs_dir / source / "index.json"
+        if not index_path.is_file():
+            raise ComponentError(f"trainer 'select': {index_path} is missing; run benchmark {source!r} first")
+        for row in _read_json(index_path)["rows"]:
+            result_path = runs_dir / source / row["key"] / "result.json"
+            if not result_path.is_file():
+                raise ComponentError(f"trainer 'select': {result_path} is missing (row {row['label']!r} of {source!r})")
+            result = _read_json(result_path)
+            evaluated = result.get("config", {}).get("evaluate", {}).get("split")
+            value = result.get("metrics", {}).get(metric)
+            if evaluated != split or not isinstance(value, (int, float)):
+                raise ComponentError(
+                    f"trainer 'select': {result_path} has no {metric!r} on the {split!r} split "
+                    f"(evaluated on {evaluated!r}); selection needs every source row evaluated on {split!r}")
+            candidates.append({"benchmark": source, "label": row["label"], "key": row["key"], "value": float(value)})
+    if not candidates:
+        raise ComponentError(f"trainer 'select': no finished rows in {', '.join(sources)} under {runs_dir}")
+    best = max(range(len(candidates)), key=lambda i: (candidates[i]["value"], -i))
+    choice = dict(candidates[best])
+    choice["directory"] = str(runs_dir / choice["benchmark"] / choice["key"])
+    return {**choice, "candidates": candidates}
+
+
+class SelectTrainer:
+    """Evaluates the best validation row of ``source`` benchmarks without retraining.
+
+    Args:
+        source: benchmark name(s) (or file(s)) whose rows compete, e.g. ``hpa_table1`` or
+            ``[hpa_table3, hpa_table4]``; their results are read from the same runs directory.
+        metric: the validation metric maximised (the paper: ``f1_macro``).
+        profile: the profile a missing source benchmark is run with (the ``select`` row's own
+            benchmark profile, e.g. ``smoke``); also required of existing results.
+        device: where a torch model predicts (``auto``, ``cpu``, ``cuda``...).
+        batch_size: prediction batch size (default: the selected run's own).
+    """
+
+    def __init__(self, source: str | Sequence[str], metric: str = "f1_macro", profile: str | None = None,
+                 device: str = "auto", batch_size: int | None = None) -> None:
+        given = [source] if isinstance(source, str) else list(source)
+        if not given or not all(isinstance(s, str) and s for s in given):
+            raise ComponentError(f"trainer 'select': source must be a benchmark name or a list of them, got {source!r}")
+        #: benchmark name -> its file when given as a path (else resolved by name when needed).
+        self.files = {_benchmark_name(s): s for s in given}
+        self.sources, self.metric, self.profile = list(self.files), str(metric), profile
+        self.device, self.batch_size = device, batch_size
+        self.choice: dict[str, Any] | None = None
+
+    def _ensure(self, runs_dir: Path, context: RunContext) -> None:
+        """Run every source benchmark whose results are missing or come from another profile
+        (through the public API: a fresh host with the installed plugins)."""
+        import micro_bench
+
+        for source in self.sources:
+            index_path = runs_dir / source / "index.json"
+            if index_path.is_file() and _read_json(index_path).get("profile") == self.profile:
+                continue
+            context.log(f"select: running {source} (profile {self.profile}) for its validation results")
+            config = micro_bench.load_benchmark(self.files[source], profile=self.profile)
+            micro_bench.run(config, runs_dir, progress=bool(context.progress), echo=context.log)
+
+    def fit(self, model: Selected, dataset: Any, split: Split, *, loss: Any = None, schedule: Any = None,
+            transform: Any = None, context: RunContext) -> Mapping[str, Any]:
+        """Pick the best source row, check it was trained on this data and split, load its model."""
+        runs_dir = Path(context.directory).parent.parent
+        self._ensure(runs_dir, context)
+        choice = best_row(runs_dir, self.sources, self.metric)
+        config = _read_json(Path(choice["directory"]) / "config.json")
+        recipe = {k: v for k, v in config["run"].get("split", {}).items()}
+        ours = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dict(split.recipe).items()}
+        if config.get("dataset_fingerprint") != dataset.fingerprint or (ours and recipe and ours != recipe):
+            raise ComponentError(
+                f"trainer 'select': the selected run {choice['directory']} was trained on dataset "
+                f"{config.get('dataset_fingerprint')} split {recipe}, this row evaluates dataset "
+                f"{dataset.fingerprint} split {ours}; give the row the source benchmark's dataset and split")
+        from micro_bench_predict import load_trained
+
+        model.trained = load_trained(choice["directory"], device=self.device)
+        self.choice = choice
+        context.log(f"select: {choice['benchmark']} row {choice['label']!r} ({self.metric} {choice['value']:.4f} "
+                    f"on val, best of {len(choice['candidates'])})")
+        return {"selected": {k: v for k, v in choice.items() if k != "candidates"},
+                "candidates": choice["candidates"], "metric": self.metric, "split": "val",
+                "sources": list(self.sources)}
+
+    def predict(self, model: Selected, dataset: Any, indices: np.ndarray, *, tta: Any = None,
+                transform: Any = None, context: RunContext) -> np.ndarray:
+        """The selected run's probabilities ``(n, K)`` for ``indices`` (its own TTA and seed)."""
+        if model.trained is None:
+            raise RuntimeError("trainer 'select': predict before fit")
+        trained = model.trained
+        size = int(self.batch_size or trained.batch_size)
+        images = dataset.images(np.asarray(indices))
+        batches = (np.asarray(images[i:i + size]) for i in range(0, len(indices), size))
+        return np.asarray(trained.predict_batches(batches, progress=bool(context.progress)), dtype=float)
