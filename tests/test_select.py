@@ -45,6 +45,23 @@ def test_selection_across_benchmarks_and_ties(tmp_path: Path) -> None:
     assert len(choice["candidates"]) == 5
 
 
+def test_a_selected_run_without_weights_names_the_command_to_recompute_it(tmp_path: Path) -> None:
+    from micro_bench import RunContext, Split
+    from micro_bench_select.select import Selected, SelectTrainer
+
+    _fixture(tmp_path / "runs", "hpa_table1", [("0.1", 0.2), ("1.0", 0.1)])
+    (tmp_path / "runs" / "hpa_table1" / "hpa_table1-00" / "config.json").write_text(
+        json.dumps({"dataset_fingerprint": "abc", "run": {"split": {}}}))
+    dataset = type("D", (), {"fingerprint": "abc", "labels": np.zeros((2, 28), bool),
+                             "split_indices": lambda self, part, **kw: np.arange(2)})()
+    split = Split.of(dataset)
+    ctx = RunContext(directory=tmp_path / "runs" / "hpa_table5" / "k", log=lambda s: None, progress=False)
+    trainer = SelectTrainer("hpa_table1")
+    with pytest.raises(ComponentError, match=r"row '0.1' of hpa_table1 has no loadable model .*"
+                                             r"micro-bench run hpa_table1 --run '0.1' --force"):
+        trainer.fit(Selected(28, 4), dataset, split, context=ctx)
+
+
 def test_selection_errors_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(ComponentError, match="index.json is missing; run benchmark 'hpa_table2' first"):
         best_row(tmp_path, ["hpa_table2"], "f1_macro")

@@ -148,9 +148,16 @@ class SelectTrainer:
                 f"trainer 'select': the selected run {choice['directory']} was trained on dataset "
                 f"{config.get('dataset_fingerprint')} split {recipe}, this row evaluates dataset "
                 f"{dataset.fingerprint} split {ours}; give the row the source benchmark's dataset and split")
-        from micro_bench_predict import load_trained
+        from micro_bench_predict import ModelCardError, load_trained
 
-        model.trained = load_trained(choice["directory"], device=self.device)
+        try:
+            model.trained = load_trained(choice["directory"], device=self.device)
+        except ModelCardError as error:
+            raise ComponentError(
+                f"trainer 'select': the selected row {choice['label']!r} of {choice['benchmark']} has no "
+                f"loadable model ({error}); recompute it with: micro-bench run {self.files[choice['benchmark']]} "
+                f"--run {choice['label']!r} --force" + (f" --profile {self.profile}" if self.profile else "")
+            ) from error
         self.choice = choice
         context.log(f"select: {choice['benchmark']} row {choice['label']!r} ({self.metric} {choice['value']:.4f} "
                     f"on val, best of {len(choice['candidates'])})")
