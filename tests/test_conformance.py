@@ -68,7 +68,7 @@ class Flips:
     def __init__(self, crop: bool = False) -> None:
         self.crop = crop
 
-    def views(self, batch: torch.Tensor, generator: torch.Generator | None = None):
+    def views(self, batch: torch.Tensor, generator: torch.Generator | None = None, *, transform: object = None):
         yield batch
         yield batch.flip(-1)[..., 1:] if self.crop else batch.flip(-1)
 
@@ -125,6 +125,11 @@ def flip_transform(images: torch.Tensor, *, generator: torch.Generator) -> torch
 def unseeded_transform(images: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
     """Ignores the generator: not reproducible."""
     return images + torch.rand(images.shape)
+
+
+def in_place_transform(images: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
+    """Flips the caller's batch itself: random TTA's views would compound."""
+    return images.copy_(images.flip(-1))
 
 
 class FakeTrainer:
@@ -206,7 +211,7 @@ class BadPlugin:
 
     @hookimpl
     def micro_bench_transforms(self):
-        return [ComponentSpec("unseeded", lambda: unseeded_transform)]
+        return [ComponentSpec("unseeded", lambda: unseeded_transform), ComponentSpec("in_place", lambda: in_place_transform)]
 
 
 @pytest.fixture(scope="module")
@@ -246,6 +251,7 @@ def test_good_plugin_passes_every_check(pm):
         ("dataset", "int_labels", "(N, K) bool ndarray"),
         ("trainer", "no_predict", "missing ['fit', 'predict']"),
         ("transform", "unseeded", "differs for the same generator state"),
+        ("transform", "in_place", "modified its input batch"),
     ],
 )
 def test_contract_breaches_are_named(pm, kind, name, expected):
@@ -305,7 +311,7 @@ def test_a_crashing_component_is_reported_never_raised(exc, text):
 def test_check_all_covers_every_component(pm):
     results = check_all(pm)
     assert sum(len(r.names()) for r in pm.registries.values()) == len(results)
-    assert summarize(results) == "10 passed, 13 failed, 1 skipped"
+    assert summarize(results) == "10 passed, 14 failed, 1 skipped"
 
 
 # -- the bundled plugins pass the same checks -------------------------------------------------

@@ -42,7 +42,7 @@ def test_val_metrics_each_epoch_equal_sklearn_on_the_final_predictions(tmp_path:
                      epoch_end=lambda e, m: seen.append(dict(m)))
     ctx.stash[EPOCH_METRICS] = epoch_metrics(Host.load(entrypoints=False).registries["metric"])
     trainer = TorchTrainer(batch_size=8, lr=0.01, lr_groups=(0.5, 1.0), freeze_epochs=0, epochs=2,
-                           device="cpu", threads=1, augment=False, checkpoint=False,
+                           device="cpu", threads=1, checkpoint=False,
                            epoch_metrics=["f1_macro", "roc_auc_macro"])
     model = Tiny()
     history = trainer.fit(model, ds, split, loss=nn.BCEWithLogitsLoss(), schedule=None, context=ctx)

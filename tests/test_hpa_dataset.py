@@ -1,19 +1,18 @@
-"""HPADataset: the Dataset protocol, split/stat caching, torch items, plugin and CLI wiring."""
+"""HPADataset: the Dataset protocol, split/stat caching, the uint8 reader, plugin and CLI wiring."""
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 
 from micro_bench.components import Dataset
 from micro_bench_hpa.dataset import HPADataset
 from micro_bench_hpa.store import blocks, create_store, open_store, write_samples
-from micro_bench_hpa.torch_data import augment
 
 N, R = 40, 16
 
@@ -71,33 +70,13 @@ def test_channel_stats_match_numpy_over_train(store):
                                .astype(np.float64).mean(axis=(0, 2, 3)), rtol=1e-12)
 
 
-def test_torch_items_standardized_and_augmented_deterministically(store):
+def test_reader_serves_uint8_samples_by_dataset_index(store):
     ds = HPADataset(store, R)
-    idx = np.array([0, 5, 20])
-    mean, std = np.array([100.0, 30.0, 120.0, 90.0]), np.array([70.0, 20.0, 75.0, 60.0])
-    plain = ds.torch_dataset(idx, augment=False, mean=mean, std=std)
-    x, y = plain[1]
-    raw = ds.images(idx[1:2]).compute()[0].astype(np.float32)
-    np.testing.assert_allclose(x.numpy(), (raw - mean[:, None, None]) / std[:, None, None], rtol=1e-5, atol=1e-5)
-    assert y.dtype == torch.float32 and torch.equal(y, torch.from_numpy(ds.labels[5].astype(np.float32)))
-    a1 = ds.torch_dataset(idx, augment=True, mean=mean, std=std, seed=1)
-    a2 = ds.torch_dataset(idx, augment=True, mean=mean, std=std, seed=1)
-    assert all(torch.equal(a1[i][0], a2[i][0]) for i in range(3))
-    assert not all(torch.equal(a1[i][0], plain[i][0]) for i in range(3))
-    batch = next(iter(torch.utils.data.DataLoader(a1, batch_size=3)))
-    assert batch[0].shape == (3, 4, R, R) and batch[1].shape == (3, 28)
-
-
-def test_augment_without_rotation_or_lighting_is_a_dihedral_flip():
-    x = torch.rand(4, 8, 8)
-    gen = torch.Generator().manual_seed(0)
-    seen = set()
-    for _ in range(20):
-        y = augment(x, gen, max_rotate=0.0, lighting=0.0)
-        matches = [k for k, v in enumerate([x, x.flip(-1), x.flip(-2), x.flip(-1).flip(-2)]) if torch.allclose(y, v)]
-        assert matches
-        seen.add(matches[0])
-    assert seen == {0, 1, 2, 3}
+    idx = np.array([20, 0, 5, 5])
+    reader = ds.reader()
+    got = pickle.loads(pickle.dumps(reader))(idx)  # as a DataLoader worker gets it
+    assert got.dtype == np.uint8 and got.shape == (4, 4, R, R)
+    np.testing.assert_array_equal(got, ds.images(idx).compute())
 
 
 def test_plugin_and_cli_stay_cheap():

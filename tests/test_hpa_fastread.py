@@ -1,10 +1,11 @@
-"""SampleReader: byte-range reads equal zarr's reads byte for byte; torch ``__getitems__``."""
+"""SampleReader: byte-range reads equal zarr's reads byte for byte; the training path's StoreReader."""
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
-import torch
 import zarr
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,11 +13,10 @@ from zarr.codecs import BloscCodec
 
 from micro_bench_hpa.fastread import EMPTY, SampleReader, fast_path_applies, write_shard
 from micro_bench_hpa.store import StoreError, blocks, create_store, open_store, write_samples
-from micro_bench_hpa.torch_data import HPATorchDataset
+from micro_bench_hpa.torch_data import StoreReader
 
 N, R, BLOCK = 37, 16, 8  # 5 shards, the last one partial (5 of 8 samples)
 ZERO_ROW = 11  # all-zero pixels: zarr stores no chunk for it (empty index entry)
-MEAN, STD = np.array([100.0, 30.0, 120.0, 90.0]), np.array([70.0, 20.0, 75.0, 60.0])
 
 
 def _store(path, *, compressor="default", skip_block=None):
@@ -170,27 +170,12 @@ def test_write_shard_declines_what_it_cannot_write_whole(tmp_path):
     assert not write_shard(blosc, 0, px)
 
 
-def test_torch_getitems_equals_getitem_and_is_used_by_dataloader(store, monkeypatch):
-    torch.set_num_threads(1)
+def test_store_reader_reads_a_batch_in_one_call(store):
     rows = np.array([30, 2, 35, 11, 9, 2])
-    labels = np.random.default_rng(0).random((len(rows), 28)) < 0.3
+    reader = StoreReader(store, R, np.arange(N))
+    want = open_store(store)[f"images/{R}"][:][rows]
+    np.testing.assert_array_equal(reader(rows), want)
+    assert reader.sample_reader().fast
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(reader))(rows), want)
 
-    def make():
-        return HPATorchDataset(store, R, rows, labels, augment=True, mean=MEAN, std=STD, seed=4)
 
-    one, many = make(), make()
-    items = [one[i] for i in range(len(rows))]
-    batch = many.__getitems__(list(range(len(rows))))
-    assert all(
-        torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
-        for a, b in zip(items, batch, strict=True)
-    )
-    plain = HPATorchDataset(store, R, rows, labels, augment=False, mean=MEAN, std=STD)
-    raw = open_store(store)[f"images/{R}"][:][rows].astype(np.float32)
-    want = (raw / 255 - MEAN[:, None, None] / 255) / (STD[:, None, None] / 255)
-    monkeypatch.setattr(
-        HPATorchDataset, "__getitem__", lambda *a: pytest.fail("DataLoader read item by item")
-    )
-    x, y = next(iter(torch.utils.data.DataLoader(plain, batch_size=len(rows))))
-    np.testing.assert_allclose(x.numpy(), want, rtol=1e-5, atol=1e-5)
-    assert torch.equal(y, torch.from_numpy(labels.astype(np.float32)))

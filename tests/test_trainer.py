@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
+from torchvision.transforms.v2 import functional as TF
 
 from micro_bench import RunContext, Split
 from micro_bench_torch.checkpoint import load_checkpoint
@@ -17,6 +18,7 @@ from micro_bench_torch.errors import CheckpointError, TrainingDiverged
 from micro_bench_torch.groups import build_optimizer
 from micro_bench_torch.testing import synthetic_dataset
 from micro_bench_torch.trainer import TorchTrainer
+from micro_bench_transforms.fastai import FastaiAugment
 
 torch.set_num_threads(1)
 
@@ -106,23 +108,38 @@ def test_history_schedule_checkpoint_and_figure(tmp_path: Path) -> None:
 
 
 def test_resume_after_interruption_equals_uninterrupted_run(tmp_path: Path) -> None:
-    full = TinyNet()
-    _trainer().fit(full, DS, SPLIT, loss=BCE, schedule=Cosine(2), context=_ctx(tmp_path / "a"))
+    full, aug = TinyNet(), FastaiAugment()
+    _trainer().fit(full, DS, SPLIT, loss=BCE, schedule=Cosine(2), transform=aug, context=_ctx(tmp_path / "a"))
 
     def crash(epoch: int, metrics: object) -> None:
         if epoch == 2:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        _trainer().fit(TinyNet(), DS, SPLIT, loss=BCE, schedule=Cosine(2),
+        _trainer().fit(TinyNet(), DS, SPLIT, loss=BCE, schedule=Cosine(2), transform=aug,
                        context=_ctx(tmp_path / "b", epoch_end=crash))
     assert load_checkpoint(tmp_path / "b" / "checkpoints" / "last.pt")["epoch"] == 2  # type: ignore[index]
     resumed = TinyNet()
-    history = _trainer().fit(resumed, DS, SPLIT, loss=BCE, schedule=Cosine(2),
+    history = _trainer().fit(resumed, DS, SPLIT, loss=BCE, schedule=Cosine(2), transform=aug,
                              context=_ctx(tmp_path / "b"))
     assert history["epoch"] == [1, 2, 3]
     for (name, a), b in zip(full.state_dict().items(), resumed.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+
+def test_augmented_training_is_the_same_with_a_loader_worker(tmp_path: Path) -> None:
+    """Augmentation draws happen on the device side, so workers do not change the numbers."""
+    weights = []
+    for workers in (0, 1):
+        model = TinyNet()
+        _trainer(epochs=1, num_workers=workers).fit(model, DS, SPLIT, loss=BCE, schedule=None,
+                                                    transform=FastaiAugment(), context=_ctx(tmp_path / str(workers)))
+        weights.append(model.state_dict())
+    for name, a in weights[0].items():
+        torch.testing.assert_close(a, weights[1][name], rtol=0, atol=0, msg=name)
+    plain = TinyNet()
+    _trainer(epochs=1).fit(plain, DS, SPLIT, loss=BCE, schedule=None, context=_ctx(tmp_path / "plain"))
+    assert not torch.equal(plain.head[2].weight, weights[0]["head.2.weight"])  # the transform was used
 
 
 def test_checkpoint_from_other_settings_is_refused(tmp_path: Path) -> None:
@@ -171,7 +188,7 @@ class Flips:
 def test_predict_is_sigmoid_of_standardized_input_with_tta(tmp_path: Path) -> None:
     model, trainer, idx = TinyNet().eval(), _trainer(channels_last=False), DS.split_indices("test")
     trainer.stats = mean, std = DS.channel_stats(TRAIN)
-    x = torch.stack([DS.torch_dataset(idx, augment=False, mean=mean, std=std)[i][0] for i in range(len(idx))])
+    x = TF.normalize(torch.from_numpy(DS.images(idx).compute()).float() / 255, list(mean / 255), list(std / 255))
     with torch.no_grad():
         plain = torch.sigmoid(model(x)).numpy()
         both = (torch.sigmoid(model(x)) + torch.sigmoid(model(x.flip(-1)))).numpy() / 2

@@ -12,6 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from micro_bench_transforms.fastai import FastaiAugment
 from micro_bench_tta.dihedral import Flips, dihedral_views
 from micro_bench_tta.identity import NoTTA
 from micro_bench_tta.plugin import micro_bench_tta_policies
@@ -100,48 +101,31 @@ def test_blend_values_and_numpy_input() -> None:
     assert isinstance(Flips().reduce(probs), np.ndarray)
 
 
-def test_random_views_shapes_plain_first_and_determinism() -> None:
-    batch = _batch(b=4, h=40, w=40)
-    policy = RandomViews(n=3, seed=7)
-    views = list(policy.views(batch))
-    assert len(views) == 4 and views[0] is batch
+def test_random_views_are_the_plain_batch_then_n_training_augmentations() -> None:
+    batch = _batch(b=4, h=40, w=40).sigmoid()  # 0-1 scale, as the trainer hands it over
+    transform = FastaiAugment()
+    policy = RandomViews(n=4, seed=7)
+    views = list(policy.views(batch, transform=transform))
+    assert len(views) == 5 and views[0] is batch  # fastai 0.7 learn.TTA: original + n_aug=4
     assert all(v.shape == batch.shape and v.dtype == batch.dtype for v in views)
     for a, b in itertools.combinations(views, 2):
-        assert not torch.allclose(a, b)
-    again = list(RandomViews(n=3, seed=7).views(batch))
-    assert all(torch.equal(a, b) for a, b in zip(views, again, strict=True))
-    other = list(RandomViews(n=3, seed=8).views(batch))
-    assert not torch.equal(views[1], other[1])
+        assert not torch.equal(a, b)
+    # each view is exactly what the transform gives a training batch, draw after draw
     generator = torch.Generator().manual_seed(7)
-    assert all(torch.equal(a, b) for a, b in zip(views, policy.views(batch, generator), strict=True))
-
-
-def test_random_views_components() -> None:
-    batch = _batch(b=6, h=32, w=32)
-    # disabled augmentations give the plain batch back
-    plain = RandomViews(n=2, degrees=0, flips=False, brightness=0, contrast=0)
-    assert all(torch.equal(v, batch) for v in plain.views(batch))
-    # flips only: every sample of every view is one of its 4 flips
-    for view in RandomViews(n=3, degrees=0, brightness=0, contrast=0).views(batch):
-        for got, image in zip(view, batch, strict=True):
-            assert any(torch.equal(got, f) for f in (image, image.flip(-1), image.flip(-2), image.flip(-1).flip(-2)))
-    # lighting only: per-sample affine map, mean shifted by at most `brightness`
-    for view in list(RandomViews(n=3, degrees=0, flips=False, brightness=0.2, contrast=0.3).views(batch))[1:]:
-        shift = view.mean(dim=(1, 2, 3)) - batch.mean(dim=(1, 2, 3))
-        assert bool((shift.abs() <= 0.2 + 1e-5).all()) and bool((shift.abs() > 0).any())
-        scale = view.std(dim=(1, 2, 3)) / batch.std(dim=(1, 2, 3))
-        assert bool((scale >= 1 / 1.3 - 1e-5).all()) and bool((scale <= 1.3 + 1e-5).all())
-    # rotation with reflect padding keeps a constant image constant (no black corners)
-    constant = torch.full((2, 4, 32, 32), 3.0)
-    for view in RandomViews(n=2, degrees=45, flips=False, brightness=0, contrast=0).views(constant):
-        torch.testing.assert_close(view, constant)
+    for view in views[1:]:
+        assert torch.equal(view, transform(batch, generator=generator))
+    again = list(RandomViews(n=4, seed=7).views(batch, transform=transform))
+    assert all(torch.equal(a, b) for a, b in zip(views, again, strict=True))
+    other = list(RandomViews(n=4, seed=8).views(batch, transform=transform))
+    assert not torch.equal(views[1], other[1])
+    with pytest.raises(ValueError, match="tta 'random'.*transform"):
+        list(policy.views(batch))
 
 
 @pytest.mark.parametrize(
     ("factory", "kwargs", "match"),
     [(Flips, {"reduce": "median"}, "flips.*reduce"), (Flips, {"blend": 1.5}, "blend"),
-     (RandomViews, {"n": 0}, "random.*n must"), (RandomViews, {"contrast": 1.0}, "contrast"),
-     (RandomViews, {"degrees": -1}, "degrees")],
+     (RandomViews, {"n": 0}, "random.*n must"), (RandomViews, {"seed": 1.5}, "seed")],
 )
 def test_bad_parameters(factory: type, kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):

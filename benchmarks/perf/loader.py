@@ -2,13 +2,12 @@
 
 (a)  decode four 512x512 8-bit PNGs with PIL, resize each to 256 (antialiased bilinear), stack;
 (b)  per-sample reads of ``(4, 256, 256) uint8`` through the training dataset path
-     (``HPATorchDataset.raw``: :class:`micro_bench_hpa.fastread.SampleReader`), in shuffled
+     (``HPADataset.reader()``: :class:`micro_bench_hpa.fastread.SampleReader`), in shuffled
      order, next to plain ``zarr.Array[i]`` calls (what the dataset did before);
 (b') whole shards per call (dask / block reads);
 (c)  batch reads: ``SampleReader.read_many`` of batches of 32 rows against a loop of ``read``
      over the same rows, for shuffled batches (training) and for consecutive ones (evaluation);
-(t)  training items through ``DataLoader(batch_size=32, shuffle=True)`` with ``__getitems__``:
-     standardized float32 tensors, collated, without and with augmentation (compute, not I/O).
+(the whole training input path, store to augmented batch: ``benchmarks/perf/input.py``.)
 Each rate is printed with its ratio to (a), for each candidate compressor. Single process,
 one torch thread (per-core numbers). Inputs: the real HPA PNGs in tests/data/hpa_png/ grouped
 four at a time into stand-in samples (see tests/data/README.md).
@@ -28,12 +27,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader
 from zarr.codecs import BloscCodec
 
 from micro_bench_hpa.fastread import SampleReader
 from micro_bench_hpa.store import blocks, create_store, open_store, write_samples
-from micro_bench_hpa.torch_data import HPATorchDataset
+from micro_bench_hpa.torch_data import StoreReader
 
 COLORS = ("red", "green", "blue", "yellow")
 PNG_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "hpa_png"
@@ -93,13 +91,6 @@ def _store(path: Path, pixels: np.ndarray, codec: object) -> None:
         write_samples(g, a, {256: pixels[a:b]})
 
 
-def _epoch(data: HPATorchDataset, seed: int) -> None:
-    for _ in DataLoader(
-        data, batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(seed)
-    ):
-        pass
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=128)
@@ -114,25 +105,22 @@ def main() -> None:
         f"(a) PIL decode 4x512 PNG + resize 256 + stack: {png:8.1f} samples/s ({4 * png:.0f} channel-PNGs/s)"
     )
     order = np.random.default_rng(0).permutation(n)
-    mean, std = np.full(4, 50.0), np.full(4, 40.0)
     with tempfile.TemporaryDirectory() as tmp:
         for name, codec in CANDIDATES.items():
             path = Path(tmp) / f"{name}.zarr"
             _store(path, pixels, codec)
             arr = open_store(path)["images/256"]
-            data = HPATorchDataset(
-                path, 256, np.arange(n), np.zeros((n, 28), bool), augment=False, mean=mean, std=std
-            )
-            assert all(np.array_equal(data.raw(i), pixels[i]) for i in range(n))
+            store = StoreReader(path, 256, np.arange(n)).sample_reader()
+            assert all(np.array_equal(store.read(i), pixels[i]) for i in range(n))
             size = sum(p.stat().st_size for p in (path / "images").rglob("*") if p.is_file())
             zarr_one = rate(lambda arr=arr: [arr[int(i)] for i in order], n, args.repeat)
-            one = rate(lambda data=data: [data.raw(int(i)) for i in order], n, args.repeat)
+            one = rate(lambda store=store: [store.read(int(i)) for i in order], n, args.repeat)
             blk = rate(
                 lambda arr=arr, path=path: [arr[a:b] for a, b in blocks(open_store(path))],
                 n,
                 args.repeat,
             )
-            reader = "fast" if data._sample_reader().fast else "zarr"
+            reader = "fast" if store.fast else "zarr"
             print(
                 f"(b) store 256, {name:10s}: per sample ({reader}) {one:8.1f}/s ({one / png:6.1f}x) "
                 f"[zarr Array[i] {zarr_one:7.1f}/s ({zarr_one / png:5.1f}x)]; "
@@ -150,22 +138,6 @@ def main() -> None:
                 print(
                     f"(c) store 256, {name:10s}: {kind:11s} batches of 32: read_many {many:8.1f}/CPU-s, "
                     f"loop of read {loop:8.1f}/CPU-s -> batch / loop {many / loop:5.2f}"
-                )
-            if codec is None:
-                aug = HPATorchDataset(
-                    path,
-                    256,
-                    np.arange(n),
-                    np.zeros((n, 28), bool),
-                    augment=True,
-                    mean=mean,
-                    std=std,
-                )
-                items = rate(lambda data=data: _epoch(data, 0), n, args.repeat)
-                augmented = rate(lambda aug=aug: _epoch(aug, 0), n, args.repeat)
-                print(
-                    f"(t) training items, none: {items:8.1f}/s ({items / png:5.1f}x) standardized + collated; "
-                    f"{augmented:7.1f}/s ({augmented / png:5.1f}x) with flips, rotation, lighting"
                 )
 
 

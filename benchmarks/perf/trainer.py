@@ -1,8 +1,8 @@
 """Performance of the ``torch`` trainer, measured in one process so the numbers are comparable.
 
 1. Overhead: the trainer's time per training step against a bare PyTorch loop (same model
-   initialisation, batch, Adam, loss, memory format, data in memory through the same
-   ``Dataset.torch_dataset`` and ``DataLoader``), as a ratio; target < 1.05. The trainer's
+   initialisation, batch, Adam, loss, memory format, data in memory through the same uint8
+   batch loader and device-side standardization, no augmentation), as a ratio; target < 1.05. The trainer's
    number is its training-loop time (``history["seconds"]``); the whole ``fit`` (with the
    per-epoch validation pass and atomic checkpoint) is reported too.
 2. Memory format: the bare loop with ``channels_last`` against the default (NCHW) layout.
@@ -29,10 +29,16 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from micro_bench import RunContext, Split
 from micro_bench_resnet import model as resnets
+from micro_bench_torch.inputs import (
+    Batches,
+    DevicePipeline,
+    LoaderSettings,
+    batch_loader,
+    reader_for,
+)
 from micro_bench_torch.runtime import resolve_runtime
 from micro_bench_torch.testing import synthetic_dataset
 from micro_bench_torch.trainer import TorchTrainer
@@ -50,13 +56,12 @@ def bare_loop(arch: str, ds: Any, idx: np.ndarray, args: argparse.Namespace, cha
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     loss_fn = nn.BCEWithLogitsLoss()
     mean, std = ds.channel_stats(idx)
+    pipeline = DevicePipeline(rt.device, mean, std, channels_last=channels_last)
+    data = Batches(reader_for(ds), idx, ds.labels[idx])
     steps, start = 0, time.perf_counter()
     for epoch in range(args.epochs):
-        data = ds.torch_dataset(idx, augment=False, mean=mean, std=std, seed=epoch)
-        loader = DataLoader(data, batch_size=args.batch, shuffle=True,
-                            generator=torch.Generator().manual_seed(epoch), pin_memory=rt.device.type == "cuda")
-        for x, y in loader:
-            x, y = rt.batch(x), y.to(rt.device, non_blocking=True)
+        for x, y in batch_loader(data, LoaderSettings(args.batch, 0, 1, rt.device), shuffle_seed=epoch):
+            x, y = pipeline.eval(x), y.to(rt.device, non_blocking=True)
             with rt.autocast():
                 logits = model(x)
             loss = loss_fn(logits.float(), y)
@@ -72,7 +77,7 @@ def bare_loop(arch: str, ds: Any, idx: np.ndarray, args: argparse.Namespace, cha
 def trainer_run(arch: str, ds: Any, idx: np.ndarray, args: argparse.Namespace) -> tuple[float, float]:
     """``(loop seconds per step, whole-fit seconds per step)`` of :class:`TorchTrainer`."""
     trainer = TorchTrainer(batch_size=args.batch, lr=1e-4, freeze_epochs=0, epochs=args.epochs,
-                           augment=False, device=args.device, channels_last=True, amp=args.amp)
+                           num_workers=0, device=args.device, channels_last=True, amp=args.amp)
     model = _model(arch, len(ds.classes))
     with tempfile.TemporaryDirectory() as tmp:
         ctx = RunContext(directory=tmp, seed=0, label="perf", progress=False, log=lambda s: None)

@@ -131,15 +131,12 @@ class HPADataset:
         write_cache_array(self.path, key, np.stack([mean, std]))  # atomic; read-only: recomputed
         return mean, std
 
-    def torch_dataset(self, indices: np.ndarray, *, augment: bool, mean: Any, std: Any, seed: int = 0) -> Any:
-        """A torch ``Dataset`` of ``(image (4, R, R) float32 standardized, target (28,) float32)``."""
-        from micro_bench_hpa.torch_data import HPATorchDataset
+    def reader(self) -> Any:
+        """A picklable ``reader(indices) -> (n, 4, R, R) uint8`` of dataset indices (byte-range
+        reads; the torch trainer's input path)."""
+        from micro_bench_hpa.torch_data import StoreReader
 
-        idx = np.asarray(indices, dtype=np.int64)
-        return HPATorchDataset(
-            self.path, self.resolution, self.rows[idx], self.labels[idx], augment=augment, mean=mean, std=std, seed=seed,
-            storage_options=self.storage_options,
-        )
+        return StoreReader(self.path, self.resolution, self.rows, storage_options=self.storage_options)
 
     def describe(self) -> Mapping[str, Any]:
         """``{"name", "n", "resolution", "source", "fingerprint", "store", "classes", "channels"}``."""

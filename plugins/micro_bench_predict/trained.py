@@ -101,6 +101,7 @@ def _torch_predictor(card: Mapping[str, Any], weights: Path, regs: Mapping[str, 
                      threads: int | None) -> tuple[Callable[..., np.ndarray], int, str]:
     import torch
 
+    from micro_bench_torch.inputs import DevicePipeline
     from micro_bench_torch.loops import predict_proba
     from micro_bench_torch.runtime import resolve_runtime
 
@@ -132,21 +133,19 @@ def _torch_predictor(card: Mapping[str, Any], weights: Path, regs: Mapping[str, 
         tta_policy = regs["tta"].create(card["tta"]["name"], **card["tta"]["params"])
         if card.get("transform"):
             transform = regs["transform"].create(card["transform"]["name"], **card["transform"]["params"])
-    mean = torch.as_tensor(np.asarray(card["statistics"]["mean"], dtype=np.float32)).view(1, -1, 1, 1) / 255.0
-    std = torch.as_tensor(np.asarray(card["statistics"]["std"], dtype=np.float32)).view(1, -1, 1, 1) / 255.0
-    mean, std = mean.to(rt.device), std.to(rt.device)
+    pipeline = DevicePipeline(rt.device, card["statistics"]["mean"], card["statistics"]["std"],
+                              transform=transform, channels_last=rt.channels_last)
     seed = int(card["run"].get("seed") or 0)
 
-    def standardized(batches: Iterable[np.ndarray]) -> Iterator[tuple[Any, None]]:
-        # The same float32 operations, in the same order, as the training data's evaluation items.
+    def tensors(batches: Iterable[np.ndarray]) -> Iterator[tuple[Any, None]]:
+        # uint8 batches, turned into model inputs on the device as in the run's evaluation
         for batch in batches:
-            x = torch.from_numpy(np.ascontiguousarray(batch)).to(rt.device, non_blocking=True)
-            yield x.to(torch.float32).div_(255.0).sub_(mean).div_(std), None
+            yield torch.from_numpy(np.ascontiguousarray(batch)), None
 
     def run(batches: Iterable[np.ndarray], *, tta: bool = True, progress: bool = False) -> np.ndarray:
         with rt.threads_set():
-            out = predict_proba(net, standardized(batches), rt, tta=tta_policy if tta else None,
-                                transform=transform, seed=seed, progress=progress)
+            out = predict_proba(net, tensors(batches), rt, pipeline, tta=tta_policy if tta else None,
+                                seed=seed, progress=progress)
         return out.reshape(-1, model["num_classes"])
 
     return run, int(trainer.get("batch_size", 64)), str(rt.device)

@@ -49,6 +49,7 @@ def lr_find_command(host: Host, file: Path, profile: str | None, overrides: tupl
         num_iter=num_iter, batch_size=getattr(trainer, "batch_size", 64),
         lr_groups=getattr(trainer, "lr_groups", (0.1, 0.333, 1.0)),
         frozen=getattr(trainer, "freeze_epochs", 1) > 0, seed=run.seed, mean=mean, std=std,
+        transform=getattr(built, "transform", None),
         device=str(trainer.runtime.device) if hasattr(trainer, "runtime") else "auto",
         bn_frozen=getattr(trainer, "bn_frozen", "eval"), rule=rule,
     )

@@ -1,4 +1,8 @@
-"""The inner loops: one training epoch, a mean loss over a split, batched prediction with TTA."""
+"""The inner loops: one training epoch, a mean loss over a split, batched prediction with TTA.
+
+Loaders yield ``(x (B, C, H, W) uint8, y (B, K) float32)`` host batches; a
+:class:`~micro_bench_torch.inputs.DevicePipeline` turns ``x`` into the model's input on the device.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,14 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
+
+# tqdm.std, not tqdm.auto: tqdm.auto's asyncio class calls iter() on the loader in its constructor
+# and the loop then iterates it again: with workers, one epoch's worth of prefetch and worker
+# start-up wasted and the shuffle generator advanced (the data order then depended on num_workers).
+from tqdm.std import tqdm
 
 from micro_bench_torch.errors import TrainingDiverged
+from micro_bench_torch.inputs import DevicePipeline
 from micro_bench_torch.runtime import Runtime
 
 __all__ = ["EpochStats", "mean_loss", "predict_proba", "train_epoch"]
@@ -44,13 +53,16 @@ def train_epoch(
     scheduler: Any,
     rt: Runtime,
     *,
+    pipeline: DevicePipeline,
+    generator: torch.Generator,
     epoch: int,
     desc: str = "",
     progress: bool = True,
     mode: Callable[[nn.Module], None] | None = None,
     accumulate: int = 1,
 ) -> EpochStats:
-    """One pass over ``loader`` of ``(x (B, C, H, W) float32, y (B, K) float32)``.
+    """One pass over ``loader`` of ``(x (B, C, H, W) uint8, y (B, K) float32)``; ``x`` goes
+    through ``pipeline.train`` (the run's transform, drawing from ``generator``).
 
     ``accumulate > 1`` splits each batch into that many chunks whose gradients (each chunk's
     mean loss weighted by its share of the batch) add up to the whole batch's before the one
@@ -85,7 +97,7 @@ def train_epoch(
     # disable=None: bars on a terminal only, so logs and CI output stay one line per epoch.
     bar = tqdm(loader, desc=desc, disable=None if progress else True, leave=False, dynamic_ncols=True)
     for step, (x, y) in enumerate(bar, start=1):
-        x, y = rt.batch(x), y.to(rt.device, non_blocking=True)
+        x, y = pipeline.train(x, generator), y.to(rt.device, non_blocking=True)
         settle()
         optimizer.zero_grad(set_to_none=True)
         if accumulate <= 1:
@@ -133,6 +145,7 @@ def mean_loss(
     loader: DataLoader,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     rt: Runtime,
+    pipeline: DevicePipeline,
     scores: list[np.ndarray] | None = None,
 ) -> float:
     """Sample-weighted mean of ``loss_fn`` over ``loader`` in eval mode (``nan`` when empty).
@@ -142,7 +155,7 @@ def mean_loss(
     total, count = 0.0, 0
     for x, y in loader:
         with rt.autocast():
-            logits = net(rt.batch(x))
+            logits = net(pipeline.eval(x))
         total += float(loss_fn(logits.float(), y.to(rt.device))) * len(x)
         count += len(x)
         if scores is not None:
@@ -152,24 +165,24 @@ def mean_loss(
 
 @torch.inference_mode()
 def predict_proba(
-    net: nn.Module, loader: DataLoader, rt: Runtime, *, tta: Any = None, transform: Any = None, seed: int = 0,
+    net: nn.Module, loader: DataLoader, rt: Runtime, pipeline: DevicePipeline, *, tta: Any = None, seed: int = 0,
     progress: bool = False,
 ) -> np.ndarray:
     """Sigmoid probabilities ``(n, K) float32`` over ``loader`` in eval mode.
 
-    With a TTA policy every batch ``(B, C, H, W)`` (on the CPU) is expanded into its views, each
-    view predicted, and the ``(V, B, K)`` stack reduced by ``tta.reduce`` to ``(B, K)``.
-    Random policies draw from one ``torch.Generator`` seeded with ``seed``.
+    With a TTA policy every batch is expanded on the device into its views (``pipeline.views``:
+    on the 0-1 scale, before standardization; random policies draw them with the run's transform,
+    ``pipeline.transform``, from one CPU ``torch.Generator`` seeded with ``seed``), each view
+    predicted, and the ``(V, B, K)`` stack reduced by ``tta.reduce`` to ``(B, K)``.
     """
     net.eval()
     generator = torch.Generator().manual_seed(seed)
     out: list[torch.Tensor] = []
     for x, _ in tqdm(loader, desc="predict", disable=None if progress else True, leave=False, dynamic_ncols=True):
-        views = [x] if tta is None else list(tta.views(x, generator=generator, transform=transform))
         probs = []
-        for view in views:
+        for view in pipeline.views(x, tta, generator):
             with rt.autocast():
-                logits = net(rt.batch(view))
+                logits = net(view)
             probs.append(torch.sigmoid(logits.float()).cpu())
         stacked = torch.stack(probs)
         out.append(stacked[0] if tta is None else torch.as_tensor(tta.reduce(stacked)))

@@ -20,10 +20,16 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from micro_bench_torch.figures import plot_lr_find
 from micro_bench_torch.groups import build_optimizer, set_trainable, train_mode
+from micro_bench_torch.inputs import (
+    Batches,
+    DevicePipeline,
+    LoaderSettings,
+    batch_loader,
+    reader_for,
+)
 from micro_bench_torch.runtime import resolve_runtime
 
 __all__ = ["LR_FIND_DEFAULTS", "LR_RULES", "LRFindResult", "lr_find", "lr_find_options", "suggest_lr"]
@@ -128,7 +134,7 @@ def lr_find(
     lr_groups: Sequence[float] = (0.1, 0.333, 1.0),
     frozen: bool = True,
     optimizer: torch.optim.Optimizer | None = None,
-    augment: bool = True,
+    transform: Any = None,
     device: str = "auto",
     seed: int = 0,
     mean: Any = None,
@@ -140,7 +146,7 @@ def lr_find(
 
     Args:
         model: restored to its state (weights, buffers, ``requires_grad``, mode) afterwards.
-        dataset: a :class:`~micro_bench.components.Dataset` (``torch_dataset`` is used).
+        dataset: a :class:`~micro_bench.components.Dataset`.
         loss: ``(logits (B, K), targets (B, K)) -> scalar``.
         start_lr, end_lr: the head group's rate at the first and last iteration; other groups
             keep their ``lr_groups`` ratios.
@@ -150,6 +156,7 @@ def lr_find(
         divergence: stop when the smoothed loss exceeds ``divergence *`` its best.
         frozen: only the head trains (fastai 0.7: ``lr_find`` before ``unfreeze``).
         optimizer: sweep this optimizer's groups (its state is restored) instead of a fresh Adam.
+        transform: the run's training transform (applied on the device, as in training).
         mean, std: channel statistics; default ``dataset.channel_stats(train_idx)``.
         bn_frozen: BatchNorm of frozen groups in ``eval`` (fastai 0.7) or ``train`` mode.
         rule: how the suggestion is picked, one of :data:`LR_RULES` (see :func:`suggest_lr`).
@@ -162,9 +169,10 @@ def lr_find(
     if mean is None or std is None:
         mean, std = dataset.channel_stats(np.asarray(train_idx))
     generator = torch.Generator().manual_seed(seed)
-    data = dataset.torch_dataset(np.asarray(train_idx), augment=augment, mean=mean, std=std, seed=seed)
-    loader = DataLoader(data, batch_size=batch_size, shuffle=True, generator=generator,
-                        drop_last=len(data) % batch_size == 1)
+    train_idx = np.asarray(train_idx)
+    data = Batches(reader_for(dataset), train_idx, dataset.labels[train_idx])
+    loader = batch_loader(data, LoaderSettings(batch_size, 0, 1, rt.device), shuffle_seed=seed)
+    pipeline = DevicePipeline(rt.device, mean, std, transform=transform, channels_last=rt.channels_last)
     n = max(len(loader) if num_iter is None else min(num_iter, len(loader)), 2)
     saved_model = copy.deepcopy(model.state_dict())
     saved_flags = [p.requires_grad for p in model.parameters()]
@@ -185,7 +193,7 @@ def lr_find(
             lr = start_lr * (end_lr / start_lr) ** (i / (n - 1))
             for group, ratio in zip(opt.param_groups, ratios, strict=True):
                 group["lr"] = lr * ratio
-            value = loss(model(rt.batch(x)).float(), y.to(rt.device))
+            value = loss(model(pipeline.train(x, generator)).float(), y.to(rt.device))
             raw = float(value.detach())
             avg = beta * avg + (1 - beta) * raw
             smooth = avg / (1 - beta ** (i + 1))

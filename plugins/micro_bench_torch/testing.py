@@ -12,32 +12,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import torch
 
 __all__ = ["InMemoryDataset", "synthetic_dataset"]
 
 
-class _Tensors(torch.utils.data.Dataset):
-    """``(image (C, R, R) float32 standardized, target (K,) float32)``; random flips when augmenting,
-    drawn from a generator seeded once, in access order."""
+class _ArrayReader:
+    """``indices -> (n, C, R, R) uint8`` from an in-memory array (picklable)."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, mean: Any, std: Any, augment: bool, seed: int) -> None:
-        self.images, self.labels, self.augment = images, labels, augment
-        self.mean = np.asarray(mean, np.float32)[:, None, None]
-        self.std = np.asarray(std, np.float32)[:, None, None]
-        self.rng = np.random.default_rng(seed)
+    def __init__(self, images: np.ndarray) -> None:
+        self.images = images
 
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x = (self.images[i].astype(np.float32) - self.mean) / self.std
-        if self.augment:
-            if self.rng.random() < 0.5:
-                x = x[:, :, ::-1]
-            if self.rng.random() < 0.5:
-                x = x[:, ::-1, :]
-        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(self.labels[i].astype(np.float32))
+    def __call__(self, indices: np.ndarray) -> np.ndarray:
+        return self.images[np.asarray(indices, dtype=np.int64)]
 
 
 class InMemoryDataset:
@@ -92,10 +78,9 @@ class InMemoryDataset:
             self._stats[key] = (mean, std)
         return self._stats[key]
 
-    def torch_dataset(self, indices: np.ndarray, *, augment: bool, mean: Any, std: Any, seed: int = 0) -> _Tensors:
-        """A torch ``Dataset`` over ``indices`` (see :class:`_Tensors`)."""
-        idx = np.asarray(indices)
-        return _Tensors(self._images[idx], self.labels[idx], mean, std, augment, seed)
+    def reader(self) -> _ArrayReader:
+        """``reader(indices) -> (n, C, R, R) uint8`` (the torch trainer's input path)."""
+        return _ArrayReader(self._images)
 
     def describe(self) -> Mapping[str, Any]:
         return {"name": "in_memory", "n": len(self.ids), "resolution": self.resolution}

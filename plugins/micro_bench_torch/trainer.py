@@ -5,7 +5,9 @@ Adam with one parameter group per layer group at ``lr * lr_groups[i]`` (lr/10, l
 ``epochs`` epochs under the schedule (stepped per iteration), as in fastai 0.7's
 ``learn.fit(lr, 1); learn.unfreeze(); learn.fit(lrs, 3, cycle_len=1, cycle_mult=2)``: a run
 lasts ``freeze_epochs + epochs`` epochs (1 + 7 = 8 for the paper's SGDR runs, "on average 8").
-Standardization with the train split's channel statistics, augmentation on train only, a
+Input pipeline (:mod:`micro_bench_torch.inputs`): uint8 batches from the dataset, then on the
+device ``x / 255``, the run's ``transform`` (training batches; TTA views when predicting),
+standardization with the train split's channel statistics. A
 checkpoint after every epoch (atomic; resumed from), a NaN guard, progress bars, the learning
 rate per iteration recorded and drawn (``lr.png``, the paper's Fig. 4).
 """
@@ -20,7 +22,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from micro_bench import Loss, RunContext, Sampler, Schedule, Split, Transform, TTAPolicy
 from micro_bench.errors import ParameterError
@@ -30,6 +31,14 @@ from micro_bench_torch.checkpoint import load_checkpoint, rng_state, save_checkp
 from micro_bench_torch.errors import CheckpointError
 from micro_bench_torch.figures import plot_lr_history, plot_sampled_classes
 from micro_bench_torch.groups import BN_FROZEN, build_optimizer, set_trainable, train_mode
+from micro_bench_torch.inputs import (
+    Batches,
+    DevicePipeline,
+    LoaderSettings,
+    augmentation_seed,
+    batch_loader,
+    reader_for,
+)
 from micro_bench_torch.loops import mean_loss, predict_proba, train_epoch
 from micro_bench_torch.lr_find import lr_find, lr_find_options
 from micro_bench_torch.runtime import Runtime, epoch_seed, resolve_runtime
@@ -58,13 +67,15 @@ class TorchTrainer:
         freeze_epochs: epochs at the start training only the head, at the constant base rate.
         epochs: epochs after the frozen phase; ``None`` takes the schedule's own length.
         weight_decay: Adam's L2 penalty.
-        num_workers: DataLoader worker processes.
+        num_workers: DataLoader worker processes reading uint8 batches; ``"auto"``: 0 on the
+            CPU, on CUDA the usable cores per local rank minus one, at most 8
+            (:func:`~micro_bench_torch.inputs.auto_workers`).
+        prefetch: batches each worker reads ahead (``"auto"``: 4 on CUDA).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
         amp: bf16 autocast on CUDA (the paper trained in fp32: its benchmarks set ``amp: false``);
             the precision used is recorded in the history (``precision``).
         channels_last: NHWC memory format (``"auto"``: on).
         threads: CPU intra-op threads during fit/predict (``None``: torch's default).
-        augment: training-time augmentation (the dataset's rotation/flip/lighting).
         checkpoint: write ``checkpoints/last.pt`` after every epoch and resume from it.
         epoch_metrics: metric names (e.g. ``[f1_macro, roc_auc_macro]``) scored on the validation
             predictions after every epoch (threshold 0.5) by the run's metric plugins, into the
@@ -86,12 +97,12 @@ class TorchTrainer:
         freeze_epochs: int = 1,
         epochs: int | None = None,
         weight_decay: float = 0.0,
-        num_workers: int = 0,
+        num_workers: int | str = "auto",
+        prefetch: int | str = "auto",
         device: str = "auto",
         amp: bool = True,
         channels_last: bool | str = "auto",
         threads: int | None = None,
-        augment: bool = True,
         checkpoint: bool = True,
         keep_checkpoint: bool = False,
         bn_frozen: str = "eval",
@@ -101,7 +112,8 @@ class TorchTrainer:
         sync_bn: bool = False,
     ) -> None:
         for key, value, low in (("batch_size", batch_size, 1), ("freeze_epochs", freeze_epochs, 0),
-                                ("num_workers", num_workers, 0)):
+                                ("num_workers", 0 if num_workers == "auto" else num_workers, 0),
+                                ("prefetch", 1 if prefetch == "auto" else prefetch, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ParameterError(f"trainer 'torch': {key} must be an integer >= {low}, got {value!r}")
         if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0):
@@ -114,7 +126,7 @@ class TorchTrainer:
         self.lr_groups = tuple(float(f) for f in lr_groups)
         self.batch_size, self.lr_find = batch_size, lr_find_options(lr_find)
         self.freeze_epochs, self.epochs, self.weight_decay = freeze_epochs, epochs, float(weight_decay)
-        self.num_workers, self.augment, self.checkpoint = num_workers, bool(augment), bool(checkpoint)
+        self.num_workers, self.prefetch, self.checkpoint = num_workers, prefetch, bool(checkpoint)
         self.keep_checkpoint = bool(keep_checkpoint)
         if bn_frozen not in BN_FROZEN:
             raise ValueError(f"trainer 'torch': bn_frozen must be one of {', '.join(BN_FROZEN)}, got {bn_frozen!r}")
@@ -137,7 +149,7 @@ class TorchTrainer:
         return {"batch_size": self.batch_size, "lr": self.lr, "lr_groups": list(self.lr_groups),
                 **({"lr_find": self.lr_find} if self.lr == "find" else {}),
                 "freeze_epochs": self.freeze_epochs, "epochs": self.epochs,
-                "weight_decay": self.weight_decay, "augment": self.augment, "bn_frozen": self.bn_frozen}
+                "weight_decay": self.weight_decay, "bn_frozen": self.bn_frozen}
 
     def process_batch(self) -> int:
         """Samples each process takes per optimizer step (``batch_size`` without torchrun)."""
@@ -160,19 +172,9 @@ class TorchTrainer:
         n, b = -(-n_train // distributed.world_size()), self.process_batch()
         return n // b if n % b == 1 else -(-n // b)
 
-    def _loader(self, data: Any, *, shuffle_seed: int | None, order: np.ndarray | None = None) -> DataLoader:
-        # ``order``: the positions a sampler drew for this epoch, read in that order.
-        sampler: Any = order.tolist() if order is not None else (
-            distributed.sampler(data, shuffle_seed) if shuffle_seed is not None else None)
-        n = len(sampler) if sampler is not None else len(data)
-        generator = torch.Generator().manual_seed(shuffle_seed) if shuffle_seed is not None else None
-        batch = self.process_batch()
-        return DataLoader(
-            data, batch_size=batch, sampler=sampler, generator=generator,
-            shuffle=shuffle_seed is not None and sampler is None, num_workers=self.num_workers,
-            pin_memory=self.runtime.device.type == "cuda",
-            drop_last=shuffle_seed is not None and n % batch == 1,  # no batch of 1 for BN
-        )
+    def _loading(self) -> LoaderSettings:
+        """This process's batch (``process_batch``), workers and prefetching for the loaders."""
+        return LoaderSettings(self.process_batch(), self.num_workers, self.prefetch, self.runtime.device)
 
     def fit(self, model: nn.Module, dataset: Any, split: Split, *, loss: Loss | None,
             schedule: Schedule | None, transform: Transform | None = None,
@@ -194,10 +196,11 @@ class TorchTrainer:
         self.sampler = sampler
         with self.runtime.threads_set():
             return self._fit(model, dataset, split.train, split.val, loss,
-                             schedule, context, self.freeze_epochs + main_epochs)
+                             schedule, transform, context, self.freeze_epochs + main_epochs)
 
     def _fit(self, model: nn.Module, dataset: Any, train_idx: np.ndarray, val_idx: np.ndarray,
-             loss: Loss, schedule: Schedule | None, context: RunContext, total: int) -> dict[str, Any]:
+             loss: Loss, schedule: Schedule | None, transform: Transform | None, context: RunContext,
+             total: int) -> dict[str, Any]:
         rt, main = self.runtime, distributed.is_main()
         distributed.setup(rt.device)
         self.stats = mean, std = dataset.channel_stats(train_idx)
@@ -209,11 +212,13 @@ class TorchTrainer:
         # A loss with per-class weights takes them from the train split's labels (recorded below).
         adapt = getattr(loss, "adapt", None)
         loss_weights = adapt(np.asarray(dataset.labels[train_idx], dtype=bool)) if callable(adapt) else {}
-        found = self._find_lr(model, dataset, train_idx, loss, (mean, std), context, state)
+        found = self._find_lr(model, dataset, train_idx, loss, (mean, std), transform, context, state)
         base_lr = float(found["suggestion"]) if found is not None else float(self.lr)
         optimizer = build_optimizer(model, base_lr, self.lr_groups, self.weight_decay)
-        val_loader = self._loader(dataset.torch_dataset(val_idx, augment=False, mean=mean, std=std,
-                                                        seed=context.seed), shuffle_seed=None)
+        pipeline = DevicePipeline(rt.device, mean, std, transform=transform, channels_last=rt.channels_last)
+        read, loading = reader_for(dataset), self._loading()
+        train_data = Batches(read, train_idx, dataset.labels[train_idx])
+        val_loader = batch_loader(Batches(read, val_idx, dataset.labels[val_idx]), loading, shuffle_seed=None)
         steps = self.steps_per_epoch(len(train_idx))
         if steps < 1:
             raise ParameterError(f"trainer 'torch': the train split has {len(train_idx)} samples; need at least 2")
@@ -252,17 +257,19 @@ class TorchTrainer:
             set_trainable(model, frozen)
             seed = epoch_seed(context.seed, epoch)
             torch.manual_seed(seed)
-            data = dataset.torch_dataset(train_idx, augment=self.augment, mean=mean, std=std, seed=seed)
             order = self._draw(dataset.labels[train_idx], seed, history)
             stats = train_epoch(
-                distributed.wrap(model, rt.device), self._loader(data, shuffle_seed=seed, order=order), loss,
-                optimizer, scheduler, rt, epoch=epoch + 1, progress=bool(context.progress) and main,
+                distributed.wrap(model, rt.device),
+                batch_loader(train_data, loading, shuffle_seed=seed, order=order), loss,
+                optimizer, scheduler, rt, pipeline=pipeline,
+                generator=torch.Generator().manual_seed(augmentation_seed(context.seed, epoch)),
+                epoch=epoch + 1, progress=bool(context.progress) and main,
                 mode=lambda net: train_mode(net, self.bn_frozen), accumulate=self.accumulate(),
                 desc=f"run {index}/{count} {context.label} epoch {epoch + 1}/{total}"
                 + (" (head only)" if frozen else ""),
             )
             val_scores: list[np.ndarray] | None = [] if self.epoch_metrics else None
-            val_loss = mean_loss(model, val_loader, loss, rt, scores=val_scores)
+            val_loss = mean_loss(model, val_loader, loss, rt, pipeline, scores=val_scores)
             scored = self._score_epoch(context, dataset.labels[val_idx], val_scores)
             for key, value in scored.items():
                 history.setdefault(key, []).append(value)
@@ -324,7 +331,8 @@ class TorchTrainer:
         return {f"val_{name}": value for name, value in values.items()}
 
     def _find_lr(self, model: nn.Module, dataset: Any, train_idx: np.ndarray, loss: Loss,
-                 stats: tuple[Any, Any], context: RunContext, state: Any) -> dict[str, Any] | None:
+                 stats: tuple[Any, Any], transform: Transform | None, context: RunContext,
+                 state: Any) -> dict[str, Any] | None:
         """``lr: find``: the finder's record (``suggestion`` is the rate to train with), from the
         checkpoint when resuming, else from a sweep now; ``None`` for a numeric ``lr``."""
         if self.lr != "find":
@@ -332,7 +340,7 @@ class TorchTrainer:
         if state is not None and isinstance(state.get("history", {}).get("lr_find"), dict):
             return dict(state["history"]["lr_find"])
         result = lr_find(model, dataset, train_idx, loss=loss, batch_size=self.batch_size,
-                         lr_groups=self.lr_groups, frozen=self.freeze_epochs > 0, augment=self.augment,
+                         lr_groups=self.lr_groups, frozen=self.freeze_epochs > 0, transform=transform,
                          device=str(self.runtime.device), seed=context.seed, mean=stats[0], std=stats[1],
                          bn_frozen=self.bn_frozen, **self.lr_find)
         if distributed.is_main():
@@ -351,8 +359,8 @@ class TorchTrainer:
 
     def predict(self, model: nn.Module, dataset: Any, indices: np.ndarray, *, tta: TTAPolicy | None,
                 transform: Transform | None = None, context: RunContext) -> np.ndarray:
-        """Sigmoid probabilities ``(len(indices), K) float32``, with the TTA policy when given,
-        standardized with the statistics :meth:`fit` used."""
+        """Sigmoid probabilities ``(len(indices), K) float32``, with the TTA policy when given
+        (random views drawn with ``transform``), standardized with the statistics :meth:`fit` used."""
         indices = np.asarray(indices)
         if len(indices) == 0:
             return np.zeros((0, len(dataset.classes)), np.float32)
@@ -361,7 +369,9 @@ class TorchTrainer:
             if self.stats is None:
                 raise RuntimeError("trainer 'torch': predict() called before fit()")
             mean, std = self.stats
-            data = dataset.torch_dataset(indices, augment=False, mean=mean, std=std, seed=context.seed)
-            return predict_proba(rt.model(model), self._loader(data, shuffle_seed=None), rt, tta=tta,
-                                 transform=transform, seed=context.seed, progress=bool(getattr(context, "progress", False)))
+            pipeline = DevicePipeline(rt.device, mean, std, transform=transform, channels_last=rt.channels_last)
+            loader = batch_loader(Batches(reader_for(dataset), indices, dataset.labels[indices]), self._loading(),
+                                  shuffle_seed=None)
+            return predict_proba(rt.model(model), loader, rt, pipeline, tta=tta, seed=context.seed,
+                                 progress=bool(getattr(context, "progress", False)))
 

@@ -37,6 +37,7 @@ class Flips(ViewPolicy):
 
     def views(self, batch: Tensor, generator: torch.Generator | None = None, *,
               transform: Any = None) -> Iterator[Tensor]:
-        """Yield the 8 ``(B, C, H, W)`` views, the plain batch first (``generator`` is unused)."""
+        """Yield the 8 ``(B, C, H, W)`` views, the plain batch first (``generator`` and
+        ``transform`` are unused)."""
         self._check_batch(batch)
         yield from dihedral_views(batch)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from micro_bench import ComponentSpec, hookimpl
 
-__all__ = ["micro_bench_transforms", "micro_bench_tta_policies"]
+__all__ = ["micro_bench_tta_policies"]
 
 
 @hookimpl
@@ -23,13 +23,7 @@ def micro_bench_tta_policies() -> list[ComponentSpec]:
         ComponentSpec(
             "random",
             "micro_bench_tta.random_views:RandomViews",
-            "The plain view plus n random training augmentations (rotation, flips, lighting)",
+            "The plain view plus n views drawn with the run's training transform",
             {"paper": "fastai 0.7 learn.TTA (n_aug=4, mean of the plain and augmented predictions)"},
         ),
     ]
-
-
-@hookimpl
-def micro_bench_transforms() -> list[ComponentSpec]:
-    """The identity ``none`` transform (no training augmentation)."""
-    return [ComponentSpec("none", "micro_bench_tta.passthrough:NoTransform", "No training augmentation")]

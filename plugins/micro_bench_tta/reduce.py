@@ -70,7 +70,8 @@ class ViewPolicy:
 
     def views(self, batch: Tensor, generator: torch.Generator | None = None, *,
               transform: Any = None) -> Iterator[Tensor]:
-        """Yield ``(B, C, H, W)`` views of ``batch (B, C, H, W)``, the plain batch first."""
+        """Yield ``(B, C, H, W)`` views of ``batch (B, C, H, W)`` (0-1 scale, not standardized),
+        the plain batch first; random policies draw with ``transform`` and ``generator``."""
         raise NotImplementedError
 
     def reduce(self, probabilities: Any) -> Any:

@@ -39,7 +39,7 @@ COMPONENT_KEYS = {"dataset": "dataset", "model": "model", "trainer": "trainer", 
                   "scheduler": "scheduler", "transform": "transform", "tta": "tta",
                   "sampler": "sampler"}
 #: Components a run gets when its config does not name one (``transform: null`` turns it off).
-COMPONENT_DEFAULTS: dict[str, str] = {"transform": "none"}
+COMPONENT_DEFAULTS: dict[str, str] = {"transform": "fastai"}
 REQUIRED_COMPONENTS = ("dataset", "model", "trainer")
 RUN_KEYS = set(COMPONENT_KEYS) | {"label", "seed", "split", "evaluate", "metrics"}
 TOP_KEYS = RUN_KEYS - {"label"} | {"version", "name", "title", "description", "table", "runs",

@@ -45,6 +45,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "micro_bench_torch.plugin",
     "micro_bench_losses.plugin",
     "micro_bench_schedulers.plugin",
+    "micro_bench_transforms.plugin",
     "micro_bench_tta.plugin",
     "micro_bench_metrics.plugin",
     "micro_bench_predict.plugin",

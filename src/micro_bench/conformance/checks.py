@@ -115,7 +115,11 @@ def check_tta(policy: Any) -> str:
 
     g = torch.Generator().manual_seed(_SEED)
     batch = torch.rand(_BATCH, _CHANS, _SIDE, _SIDE, generator=g)
-    views = list(policy.views(batch.clone(), generator=g))
+    def flip_some(images: Any, *, generator: Any) -> Any:  # a stand-in for the run's transform
+        chosen = torch.rand(len(images), generator=generator) < 0.5
+        return torch.where(chosen.view(-1, 1, 1, 1), images.flip(-1), images)
+
+    views = list(policy.views(batch.clone(), generator=g, transform=flip_some))
     _require(len(views) > 0, "views() yielded nothing")
     for i, view in enumerate(views):
         _require(torch.is_tensor(view), f"view {i} is a {type(view).__name__}, expected a tensor")
@@ -195,13 +199,15 @@ def check_transform(transform: Any) -> str:
     import torch
 
     x = torch.rand(_BATCH, _CHANS, _SIDE, _SIDE, generator=torch.Generator().manual_seed(_SEED))
-    out = transform(x.clone(), generator=torch.Generator().manual_seed(_SEED))
+    given = x.clone()
+    out = transform(given, generator=torch.Generator().manual_seed(_SEED))
+    _require(torch.equal(given, x), "modified its input batch (random TTA passes the same batch again)")
     again = transform(x.clone(), generator=torch.Generator().manual_seed(_SEED))
     _require(torch.is_tensor(out) and out.shape == x.shape and out.dtype == x.dtype,
              f"maps float32 {tuple(x.shape)} to {getattr(out, 'dtype', type(out))} {tuple(getattr(out, 'shape', ()))}")
     _require(_finite(out), "produced non-finite values")
     _require(torch.equal(out, again), "differs for the same generator state")
-    return "float32 (B, C, H, W) -> same shape, finite, deterministic per generator state"
+    return "float32 (B, C, H, W) -> same shape, finite, input kept, deterministic per generator state"
 
 
 def check_sampler(sampler: Any) -> str:

@@ -1,0 +1,1 @@
+"""micro-bench bundled plugin: transforms (training augmentation, also used by random-view TTA)."""

@@ -1,0 +1,25 @@
+"""Entry module of the bundled ``micro_bench_transforms`` plugin: ``fastai`` and ``none``.
+
+Imports only the standard library and :mod:`micro_bench`; the factories are lazy strings.
+"""
+
+from __future__ import annotations
+
+from micro_bench import ComponentSpec, hookimpl
+
+__all__ = ["micro_bench_transforms"]
+
+
+@hookimpl
+def micro_bench_transforms() -> list[ComponentSpec]:
+    """The bundled training augmentations (config key ``transform``)."""
+    return [
+        ComponentSpec(
+            "fastai",
+            "micro_bench_transforms.fastai:FastaiAugment",
+            "fastai 0.7's random rotation (reflect padding), lighting and dihedral/horizontal flips, batched",
+            {"paper": "fastai 0.7 transforms_top_down: RandomRotate(10), RandomLighting(0.05, 0.05), "
+                      "RandomDihedral (docs/reproducing.md, 'Augmentation')"},
+        ),
+        ComponentSpec("none", "micro_bench_transforms.identity:NoAugment", "No augmentation: the batch unchanged"),
+    ]
