@@ -9,6 +9,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from micro_bench_torch import distributed
+from micro_bench_torch.inputs import DevicePipeline
 from micro_bench_torch.loops import train_epoch
 from micro_bench_torch.runtime import resolve_runtime
 from micro_bench_torch.trainer import TorchTrainer
@@ -16,12 +17,14 @@ from micro_bench_torch.trainer import TorchTrainer
 
 def _fit(accumulate: int) -> tuple[list[torch.Tensor], float]:
     torch.manual_seed(0)
-    x, y = torch.randn(48, 3, 4, 4), (torch.rand(48, 5) < 0.3).float()
+    x, y = torch.randint(0, 256, (48, 3, 4, 4), dtype=torch.uint8), (torch.rand(48, 5) < 0.3).float()
     net = nn.Sequential(nn.Flatten(), nn.Linear(48, 16), nn.ReLU(), nn.Linear(16, 5))
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     rt = resolve_runtime("cpu", False, False, None)
+    pipeline = DevicePipeline(rt.device, [128.0] * 3, [64.0] * 3)
     stats = train_epoch(net, DataLoader(TensorDataset(x, y), batch_size=16), nn.BCEWithLogitsLoss(), opt, None, rt,
-                        epoch=1, progress=False, accumulate=accumulate)
+                        pipeline=pipeline, generator=torch.Generator(), epoch=1, progress=False,
+                        accumulate=accumulate)
     return [p.detach().clone() for p in net.parameters()], stats.loss
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 from torch.utils.data import Dataset as TorchDataset
+from torchvision.transforms.v2 import functional as TF
 
 from micro_bench_torch import distributed
 
@@ -145,17 +146,16 @@ class DevicePipeline:
         if not bool((std > 0).all()):
             raise ValueError(f"channel std must be positive, got {(std * 255).tolist()}")
         self.device, self.transform, self.channels_last = device, transform, channels_last
-        # standardized = x * scale + shift, one fused op: scale = 1 / std, shift = -mean / std
-        self.scale = (1.0 / std).float().view(1, -1, 1, 1).to(device)
-        self.shift = (-mean / std).float().view(1, -1, 1, 1).to(device)
+        self.mean, self.std = mean.tolist(), std.tolist()  # on the 0-1 scale
 
     def unit(self, images: torch.Tensor) -> torch.Tensor:
-        """``(B, C, H, W) uint8`` (host) -> float32 on the 0-1 scale on the device."""
-        return images.to(self.device, non_blocking=True).float().div_(255.0)
+        """``(B, C, H, W) uint8`` (host) -> float32 on the 0-1 scale on the device (the copy
+        moves uint8, a quarter of the float32 bytes)."""
+        return TF.to_dtype(images.to(self.device, non_blocking=True), torch.float32, scale=True)
 
     def standardize(self, x: torch.Tensor) -> torch.Tensor:
         """0-1 scale -> standardized (a new tensor), in the chosen memory format."""
-        out = torch.addcmul(self.shift, x, self.scale)
+        out = TF.normalize(x, self.mean, self.std)
         return out.contiguous(memory_format=torch.channels_last) if self.channels_last else out
 
     def train(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
