@@ -87,6 +87,7 @@ def _run_remote(recipe: HostRecipe, cfg: Any, out: str, force: bool, position: t
     with dask.config.set(scheduler="threads"):
         result = run_one(cfg, Path(out), host=host, force=force, position=position,
                          progress=False, echo=None)
+    assert result is not None  # wait=True: the run's lock is always taken
     data = result.to_dict()
     data["cached"], data["wall_s"] = result.cached, time.perf_counter() - started
     return data

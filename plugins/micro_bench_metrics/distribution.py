@@ -40,7 +40,8 @@ def plot_class_distribution(
     y = np.arange(num_classes)
     for j, (part, color) in enumerate(parts):
         values = np.asarray(counts[part], float)
-        n = (counts.get("n") or {}).get(part)
+        sizes: Any = counts.get("n") or {}
+        n = sizes.get(part)
         label = f"{part} (n={n})" if n is not None else part
         # A log axis cannot show 0: a class absent from a part gets no bar, and a "0" instead.
         offsets = y + (j - (len(parts) - 1) / 2) * height

@@ -38,7 +38,7 @@ def _cached(arch: str) -> bool:
     if cfg.url:
         import torch
 
-        name = os.path.basename(urlparse(cfg.url).path)
+        name = os.path.basename(urlparse(str(cfg.url)).path)
         return os.path.isfile(os.path.join(torch.hub.get_dir(), "checkpoints", name))
     return False
 

@@ -9,7 +9,7 @@ from pathlib import Path
 __all__ = ["plot_lr_find", "plot_lr_history", "plot_sampled_classes"]
 
 
-def _figure():  # type: ignore[no-untyped-def]
+def _figure():  # noqa: ANN202 - a matplotlib Figure, imported lazily
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

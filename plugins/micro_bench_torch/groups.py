@@ -4,6 +4,7 @@ the training mode of frozen BatchNorm layers."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -25,7 +26,7 @@ def layer_groups(model: nn.Module) -> list[list[nn.Parameter]]:
     if not hasattr(model, "layer_groups"):
         return [list(model.parameters())]
     groups: list[list[nn.Parameter]] = []
-    for group in model.layer_groups():
+    for group in cast(Any, model).layer_groups():
         params: list[nn.Parameter] = []
         for item in group:
             params.extend(item.parameters() if isinstance(item, nn.Module) else [item])

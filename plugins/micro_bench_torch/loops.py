@@ -11,7 +11,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -74,7 +74,8 @@ def train_epoch(
     :func:`~micro_bench_torch.groups.train_mode` to keep frozen BatchNorm in eval mode).
     """
     (mode or nn.Module.train)(net)
-    total, count, lrs = 0.0, 0, []
+    total, count = 0.0, 0
+    lrs: list[float] = []
     pending: tuple[int, torch.Tensor, int] | None = None  # (step, loss, batch size) not yet read
 
     def settle() -> None:
@@ -129,7 +130,7 @@ def _accumulated(net: nn.Module, x: torch.Tensor, y: torch.Tensor,
     total = torch.zeros((), device=x.device)
     for j, (xc, yc) in enumerate(parts):
         last = j == len(parts) - 1
-        sync = contextlib.nullcontext() if last or not hasattr(net, "no_sync") else net.no_sync()
+        sync = contextlib.nullcontext() if last or not hasattr(net, "no_sync") else cast(Any, net).no_sync()
         with sync:
             with rt.autocast():
                 logits = net(xc)

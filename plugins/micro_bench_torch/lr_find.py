@@ -197,7 +197,9 @@ def lr_find(
             raw = float(value.detach())
             avg = beta * avg + (1 - beta) * raw
             smooth = avg / (1 - beta ** (i + 1))
-            lrs.append(lr), losses.append(raw), smoothed.append(smooth)
+            lrs.append(lr)
+            losses.append(raw)
+            smoothed.append(smooth)
             if not math.isfinite(smooth) or (i > 0 and smooth > divergence * best):
                 stopped = f"diverged at lr {lr:.3g} (smoothed loss {smooth:.4g} > {divergence} x best {best:.4g})"
                 break

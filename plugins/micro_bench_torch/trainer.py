@@ -119,7 +119,7 @@ class TorchTrainer:
         if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0):
             raise ParameterError(f"trainer 'torch': epochs must be an integer >= 0 or null, got {epochs!r}")
         numeric = isinstance(lr, (int, float)) and not isinstance(lr, bool)
-        if not (lr == "find" or (numeric and lr > 0)) or not all(f > 0 for f in lr_groups):
+        if not (lr == "find" or (numeric and float(lr) > 0)) or not all(f > 0 for f in lr_groups):
             raise ParameterError(f"trainer 'torch': lr must be > 0 or 'find' and lr_groups > 0, got {lr!r}, "
                              f"{list(lr_groups)!r}")
         self.lr: float | str = float(lr) if numeric else "find"

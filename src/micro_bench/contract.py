@@ -24,6 +24,7 @@ PARTS: tuple[str, ...] = ("train", "val", "test")
 #: The split a config gets when it sets none (``split:`` keys override these).
 SPLIT_DEFAULTS: Mapping[str, Any] = {"method": "multilabel_stratified", "fractions": [0.8, 0.1, 0.1], "seed": 0}
 T = TypeVar("T")
+D = TypeVar("D")
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,8 +92,8 @@ class Stash:
     def __getitem__(self, key: StashKey[T]) -> T:
         return cast(T, self._data[key])
 
-    def get(self, key: StashKey[T], default: T) -> T:
-        return cast(T, self._data.get(key, default))
+    def get(self, key: StashKey[T], default: D) -> T | D:
+        return cast("T | D", self._data.get(key, default))
 
     def setdefault(self, key: StashKey[T], default: T) -> T:
         return cast(T, self._data.setdefault(key, default))
