@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,9 @@ from micro_bench_hpa.split import PARTS, split_name, stratified_split
 from micro_bench_hpa.store import DONE, PENDING, StoreError, open_store, write_cache_array
 
 __all__ = ["HPADataset", "hpa"]
+
+#: A child of ``micro_bench``: the command line shows its records (on standard error).
+_log = logging.getLogger("micro_bench.hpa")
 
 
 class HPADataset:
@@ -87,8 +91,9 @@ class HPADataset:
             full = np.full(n_store, -1, dtype=np.int8)
             full[self.rows] = codes
             # Atomic: a read-only store recomputes it (deterministically) next time.
-            write_cache_array(self.path, cached, full,
-                              {"fractions": list(fractions), "seed": seed, "parts": list(PARTS)})
+            if write_cache_array(self.path, cached, full,
+                                 {"fractions": list(fractions), "seed": seed, "parts": list(PARTS)}):
+                _log.info(f"added the split {cached} to {self.path}")
         self._splits[key] = codes
         return codes
 
@@ -128,7 +133,8 @@ class HPADataset:
             ms = group[key][:]
             return ms[0].astype(np.float64), ms[1].astype(np.float64)
         mean, std = channel_mean_std(self.images(idx))
-        write_cache_array(self.path, key, np.stack([mean, std]))  # atomic; read-only: recomputed
+        if write_cache_array(self.path, key, np.stack([mean, std])):  # atomic; read-only: recomputed
+            _log.info(f"added channel statistics {key} to {self.path}")
         return mean, std
 
     def reader(self) -> Any:
@@ -151,7 +157,9 @@ class HPADataset:
             "class_names": list(self.classes),
             "channels": list(self.channels),
             "tool_version": self.attrs.get("tool_version", ""),
-            **({"generator_version": self.attrs["synth"]["generator_version"]}
+            **({"generator_version": self.attrs["synth"]["generator_version"],
+                "about": "hpa_synth is the embedded synthetic data (real HPA label sets on rendered cells, "
+                         "not HPA images): these values are not the paper's (docs/data.md)."}
                if "generator_version" in self.attrs.get("synth", {}) else {}),
         }
 

@@ -78,6 +78,8 @@ def _header(index: Mapping[str, Any]) -> list[str]:
     lines = [f"Data: {data or 'unknown'}" + (f"; profile `{index['profile']}`" if index.get("profile") else "; full configuration")]
     if index.get("overrides"):
         lines.append("Overrides: " + " ".join(f"`{o}`" for o in index["overrides"]))
+    if ds.get("about"):  # the dataset's own word on what it is (e.g. hpa_synth: synthetic images)
+        lines.append(str(ds["about"]))
     measured_on = str((index.get("table") or {}).get("reference_dataset") or "")
     if measured_on and str(ds.get("name", "")).lower() != measured_on.lower():
         lines.append(f"The paper's numbers are on the real {measured_on} data; on other data compare trends, not values.")

@@ -25,7 +25,7 @@ from micro_bench_hpa.synth.scene import Scene, draw_cells
 __all__ = ["GENERATOR_VERSION", "render_batch", "render_sample"]
 
 #: Bumped whenever the same (seed, index, labels, difficulty) would render different pixels.
-GENERATOR_VERSION = 2  # 2: faster rasterization and filament blur (issue 4)
+GENERATOR_VERSION = 3  # 2: faster rasterization and filament blur (issue 4); 3: blur through scipy
 _CELLS, _LANDMARKS, _ACQUISITION, _NOISE, _CLASS0 = 0, 1, 2, 3, 100
 
 
