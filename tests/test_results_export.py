@@ -159,6 +159,7 @@ def test_tensorboard_logger_read_back(bench, tmp_path, pm):
     assert not list((tmp_path / "plain").rglob("tensorboard"))
 
 
+@pytest.mark.slow
 def test_mlflow_logger_read_back(bench, tmp_path, pm, monkeypatch):
     pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient

@@ -16,6 +16,8 @@
 #   OUT=/tmp/gc bash benchmarks/perf/gpu_check.sh --dry-run           # CPU, tiny sizes (~3 min)
 #
 # Big files (the store, checkpoints) go to WORK (default /tmp/micro-bench-gpu-check), not $OUT.
+# PYTHON and MB name the interpreter and the CLI (default: python, micro-bench), both with
+# micro-bench installed (pip install -e .).
 # Documented in docs/performance.md ("The GPU check").
 set -uo pipefail
 cd "$(dirname "$0")/../.."

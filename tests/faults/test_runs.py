@@ -106,6 +106,7 @@ def test_verify_lists_leftovers_and_damaged_results(bench: Path, tmp_path: Path)
     assert f"{b}: the hash of config.json" in result.output and f"{a}: predictions.npz missing" in result.output
 
 
+@pytest.mark.slow
 def test_corrupt_result_json_is_named(bench: Path, tmp_path: Path) -> None:
     out = tmp_path / "runs"
     path = sorted((out / "tiny").glob("*/result.json"))[0]
@@ -131,6 +132,7 @@ def micro_bench_configure(config):
 '''
 
 
+@pytest.mark.slow
 def test_failing_hooks_are_isolated_and_the_run_finalises(bench: Path, tmp_path: Path) -> None:
     plugins = tmp_path / "plugins"
     plugins.mkdir()
