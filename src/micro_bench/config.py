@@ -8,18 +8,22 @@ it (its parameters would not fit the other factory); lists and scalars replace.
 
 from __future__ import annotations
 
-import copy
 import difflib
-import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from micro_bench.contract import SPLIT_DEFAULTS
 from micro_bench.errors import ConfigError
 from micro_bench.merge import apply_set, deep_merge, parse_set
+from micro_bench.runconfig import (
+    COMPONENT_DEFAULTS,
+    COMPONENT_KEYS,
+    BenchmarkConfig,
+    Component,
+    RunConfig,
+)
 from micro_bench.yamlio import check_name, resolve_inside
 
 __all__ = [
@@ -34,12 +38,6 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-#: Config keys holding one component, and the registry kind of each.
-COMPONENT_KEYS = {"dataset": "dataset", "model": "model", "trainer": "trainer", "loss": "loss",
-                  "scheduler": "scheduler", "transform": "transform", "tta": "tta",
-                  "sampler": "sampler"}
-#: Components a run gets when its config does not name one (``transform: null`` turns it off).
-COMPONENT_DEFAULTS: dict[str, str] = {"transform": "fastai"}
 REQUIRED_COMPONENTS = ("dataset", "model", "trainer")
 RUN_KEYS = set(COMPONENT_KEYS) | {"label", "seed", "split", "evaluate", "metrics"}
 TOP_KEYS = RUN_KEYS - {"label"} | {"version", "name", "title", "description", "table", "runs",
@@ -48,70 +46,6 @@ TOP_KEYS = RUN_KEYS - {"label"} | {"version", "name", "title", "description", "t
 SPLIT_METHODS = ("multilabel_stratified",)
 EVALUATE_DEFAULTS = {"split": "val", "threshold": 0.5}
 TABLE_DEFAULTS: dict[str, Any] = {"kind": "metrics"}
-
-
-@dataclass(frozen=True)
-class Component:
-    """A configured component: registry ``name`` plus factory ``params``."""
-
-    name: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, **copy.deepcopy(dict(self.params))}
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """One fully resolved run: one row of the benchmark's table."""
-
-    benchmark: str
-    index: int
-    label: str
-    seed: int
-    dataset: Component
-    model: Component
-    trainer: Component
-    loss: Component | None
-    scheduler: Component | None
-    transform: Component | None
-    tta: Component | None
-    sampler: Component | None
-    split: Mapping[str, Any]
-    evaluate: Mapping[str, Any]
-    metrics: tuple[Component, ...]
-    #: Where each key came from, e.g. ``{"model": "bench.yaml: runs[2].model"}``, for errors.
-    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data, the basis of the run key (``label`` and ``index`` excluded from the hash)."""
-        out: dict[str, Any] = {"benchmark": self.benchmark, "label": self.label, "seed": self.seed}
-        for key in COMPONENT_KEYS:
-            comp = getattr(self, key)
-            out[key] = comp.to_dict() if comp is not None else None
-        out["split"] = dict(self.split)
-        out["evaluate"] = dict(self.evaluate)
-        out["metrics"] = [m.to_dict() for m in self.metrics]
-        return json.loads(json.dumps(out))
-
-
-@dataclass(frozen=True)
-class BenchmarkConfig:
-    """A loaded benchmark file."""
-
-    path: Path
-    name: str
-    title: str
-    profile: str | None
-    runs: tuple[RunConfig, ...]
-    table: Mapping[str, Any]
-    reference: Path | None
-    profiles: tuple[str, ...]
-    overrides: tuple[str, ...] = ()
-
-    @property
-    def metrics(self) -> tuple[Component, ...]:
-        return self.runs[0].metrics if self.runs else ()
 
 
 class _Ctx:

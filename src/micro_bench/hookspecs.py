@@ -2,7 +2,8 @@
 """Hook specifications: every hook micro-bench calls, as a typed signature plus its contract.
 
 The pluggy project name and the entry-point group are both ``micro_bench``. Implement a hook
-with :data:`micro_bench.hookimpl`.
+with :data:`micro_bench.hookimpl`; ``docs/hooks.md`` documents each one with examples (a test
+keeps its signatures equal to these).
 """
 
 from __future__ import annotations
@@ -36,12 +37,6 @@ def micro_bench_datasets() -> Iterable[ComponentSpec]:
     Every implementation is called; names must be unique across plugins. Each factory returns an
     object meeting :class:`micro_bench.components.Dataset`.
 
-    Example::
-
-        @hookimpl
-        def micro_bench_datasets():
-            return [ComponentSpec("my_cells", "my_pkg.data:make", "My cell screen")]
-
     .. versionadded:: 0.1
     """
 
@@ -55,12 +50,6 @@ def micro_bench_models() -> Iterable[ComponentSpec]:
     ``seed`` keyword the config does not set), and returns a torch ``nn.Module`` with
     ``layer_groups()`` or a scikit-learn style estimator.
 
-    Example::
-
-        @hookimpl
-        def micro_bench_models():
-            return [ComponentSpec("tiny_cnn", "my_pkg.models:tiny_cnn", "3-layer CNN")]
-
     .. versionadded:: 0.1
     """
 
@@ -71,12 +60,6 @@ def micro_bench_trainers() -> Iterable[ComponentSpec]:
 
     Every implementation is called. Each factory returns an object meeting
     :class:`micro_bench.components.Trainer` (``fit`` and ``predict``).
-
-    Example::
-
-        @hookimpl
-        def micro_bench_trainers():
-            return [ComponentSpec("lightning", "my_pkg.train:LightningTrainer")]
 
     .. versionadded:: 0.1
     """
@@ -89,12 +72,6 @@ def micro_bench_losses() -> Iterable[ComponentSpec]:
     Every implementation is called. Each factory returns a callable
     ``(logits (B, K), targets (B, K)) -> scalar tensor``, the mean over all elements.
 
-    Example::
-
-        @hookimpl
-        def micro_bench_losses():
-            return [ComponentSpec("asl", "micro_bench_asl.loss:AsymmetricLoss")]
-
     .. versionadded:: 0.1
     """
 
@@ -106,12 +83,6 @@ def micro_bench_schedulers() -> Iterable[ComponentSpec]:
     Every implementation is called. Each factory returns an object meeting
     :class:`micro_bench.components.Schedule`: ``multiplier(step, steps_per_epoch)``, ``epochs``
     and ``attach(optimizer, steps_per_epoch)``.
-
-    Example::
-
-        @hookimpl
-        def micro_bench_schedulers():
-            return [ComponentSpec("step", "my_pkg.sched:StepSchedule")]
 
     .. versionadded:: 0.1
     """
@@ -126,12 +97,6 @@ def micro_bench_transforms() -> Iterable[ComponentSpec]:
     ``(B, C, H, W)`` float 0-1 batches. The trainer applies it to training batches and random-view
     TTA draws its views with it.
 
-    Example::
-
-        @hookimpl
-        def micro_bench_transforms():
-            return [ComponentSpec("cutout", "my_pkg.aug:Cutout")]
-
     .. versionadded:: 0.2
     """
 
@@ -145,12 +110,6 @@ def micro_bench_samplers() -> Iterable[ComponentSpec]:
     ``epoch_size``. A trainer that takes a ``sampler`` argument in ``fit`` draws each epoch's
     samples with it; the runner refuses a sampler for a trainer without one.
 
-    Example::
-
-        @hookimpl
-        def micro_bench_samplers():
-            return [ComponentSpec("balanced", "my_pkg.sampling:Balanced")]
-
     .. versionadded:: 0.2
     """
 
@@ -161,12 +120,6 @@ def micro_bench_tta_policies() -> Iterable[ComponentSpec]:
 
     Every implementation is called. Each factory returns an object meeting
     :class:`micro_bench.components.TTAPolicy`: ``views(batch)`` and ``reduce(probabilities)``.
-
-    Example::
-
-        @hookimpl
-        def micro_bench_tta_policies():
-            return [ComponentSpec("rot90", "my_pkg.tta:Rot90")]
 
     .. versionadded:: 0.1
     """
@@ -180,12 +133,6 @@ def micro_bench_metrics() -> Iterable[ComponentSpec]:
     callable ``(y_true (N, K) bool, y_score (N, K) float, y_pred (N, K) bool)`` returning a
     float, or a per-class mapping ``{"0": value, ...}``.
 
-    Example::
-
-        @hookimpl
-        def micro_bench_metrics():
-            return [ComponentSpec("kaggle_f1", "my_pkg.metrics:kaggle_f1")]
-
     .. versionadded:: 0.1
     """
 
@@ -197,12 +144,6 @@ def micro_bench_benchmarks() -> Iterable[str | Path]:
     Every implementation is called. Return paths to files shipped with the plugin (package
     data); a file's ``name`` key (default: its stem) is the benchmark's name, and a relative
     ``reference:`` path resolves beside it, so ship the reference CSVs with it.
-
-    Example::
-
-        @hookimpl
-        def micro_bench_benchmarks():
-            return sorted((Path(__file__).parent / "benchmarks").glob("*.yaml"))
 
     .. versionadded:: 0.2
     """
@@ -220,12 +161,6 @@ def micro_bench_executors() -> Mapping[str, str]:
     ``options`` holds ``scheduler``, ``workers``, ``threads_per_run``, ``retries`` and
     ``plugins_dir`` as given on the command line (absent keys: the executor's defaults).
 
-    Example::
-
-        @hookimpl
-        def micro_bench_executors():
-            return {"ray": "micro_bench_ray.executor:run_ray"}
-
     .. versionadded:: 0.2
     """
 
@@ -235,13 +170,6 @@ def micro_bench_resolve_component(kind: str, name: str) -> ComponentSpec | None:
     """Resolve a name no provider hook listed, for open namespaces such as ``timm:<model>``.
 
     The first non-``None`` result wins. Return ``None`` for names you do not own.
-
-    Example::
-
-        @hookimpl
-        def micro_bench_resolve_component(kind, name):
-            if kind == "model" and name.startswith("timm:"):
-                return ComponentSpec(name, functools.partial(make_timm, name[5:]))
 
     .. versionadded:: 0.1
     """
@@ -255,15 +183,6 @@ def micro_bench_add_commands(cli: click.Group, host: Host) -> None:
     :class:`~micro_bench.host.Host` (an implementation may take only ``cli``). A command gets the
     host when it runs with the :func:`micro_bench.pass_host` decorator.
 
-    Example::
-
-        @hookimpl
-        def micro_bench_add_commands(cli):
-            @cli.command("hello")
-            @micro_bench.pass_host
-            def hello(host):
-                click.echo(", ".join(host.registries["model"].names()))
-
     .. versionadded:: 0.1
     """
 
@@ -274,13 +193,6 @@ def micro_bench_configure(config: BenchmarkConfig) -> None:
 
     Every implementation is called. Raise ``micro_bench.config.ConfigError`` to reject it.
 
-    Example::
-
-        @hookimpl
-        def micro_bench_configure(config):
-            if config.seed is None:
-                raise ConfigError("seed required")
-
     .. versionadded:: 0.1
     """
 
@@ -288,12 +200,6 @@ def micro_bench_configure(config: BenchmarkConfig) -> None:
 @hookspec
 def micro_bench_run_start(run: Run) -> None:
     """Called when a run begins (not for runs reused from the cache). Every implementation is called.
-
-    Example::
-
-        @hookimpl
-        def micro_bench_run_start(run):
-            print("starting", run.label, run.key)
 
     .. versionadded:: 0.1
     """
@@ -305,12 +211,6 @@ def micro_bench_epoch_end(run: Run, epoch: int, metrics: Mapping[str, Any]) -> N
 
     Every implementation is called. Useful for loggers (TensorBoard, W&B, CSV).
 
-    Example::
-
-        @hookimpl
-        def micro_bench_epoch_end(run, epoch, metrics):
-            writer.add_scalar("loss", metrics["train_loss"], epoch)
-
     .. versionadded:: 0.1
     """
 
@@ -318,12 +218,6 @@ def micro_bench_epoch_end(run: Run, epoch: int, metrics: Mapping[str, Any]) -> N
 @hookspec
 def micro_bench_run_end(run: Run, result: RunResult) -> None:
     """Called when a run finishes and its result is written. Every implementation is called.
-
-    Example::
-
-        @hookimpl
-        def micro_bench_run_end(run, result):
-            print(run.label, result.metrics["f1_macro"])
 
     .. versionadded:: 0.1
     """

@@ -1,0 +1,87 @@
+"""The resolved configuration records: a component, one run (a table row), a benchmark.
+
+Plain frozen dataclasses without behaviour beyond serialisation; :mod:`micro_bench.config`
+builds them from YAML, the runner and the hooks read them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["COMPONENT_DEFAULTS", "COMPONENT_KEYS", "BenchmarkConfig", "Component", "RunConfig"]
+
+#: Config keys holding one component, and the registry kind of each.
+COMPONENT_KEYS = {"dataset": "dataset", "model": "model", "trainer": "trainer", "loss": "loss",
+                  "scheduler": "scheduler", "transform": "transform", "tta": "tta",
+                  "sampler": "sampler"}
+#: Components a run gets when its config does not name one (``transform: null`` turns it off).
+COMPONENT_DEFAULTS: dict[str, str] = {"transform": "fastai"}
+
+
+@dataclass(frozen=True)
+class Component:
+    """A configured component: registry ``name`` plus factory ``params``."""
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **copy.deepcopy(dict(self.params))}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One fully resolved run: one row of the benchmark's table."""
+
+    benchmark: str
+    index: int
+    label: str
+    seed: int
+    dataset: Component
+    model: Component
+    trainer: Component
+    loss: Component | None
+    scheduler: Component | None
+    transform: Component | None
+    tta: Component | None
+    sampler: Component | None
+    split: Mapping[str, Any]
+    evaluate: Mapping[str, Any]
+    metrics: tuple[Component, ...]
+    #: Where each key came from, e.g. ``{"model": "bench.yaml: runs[2].model"}``, for errors.
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, the basis of the run key (``label`` and ``index`` excluded from the hash)."""
+        out: dict[str, Any] = {"benchmark": self.benchmark, "label": self.label, "seed": self.seed}
+        for key in COMPONENT_KEYS:
+            comp = getattr(self, key)
+            out[key] = comp.to_dict() if comp is not None else None
+        out["split"] = dict(self.split)
+        out["evaluate"] = dict(self.evaluate)
+        out["metrics"] = [m.to_dict() for m in self.metrics]
+        return json.loads(json.dumps(out))
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """A loaded benchmark file."""
+
+    path: Path
+    name: str
+    title: str
+    profile: str | None
+    runs: tuple[RunConfig, ...]
+    table: Mapping[str, Any]
+    reference: Path | None
+    profiles: tuple[str, ...]
+    overrides: tuple[str, ...] = ()
+
+    @property
+    def metrics(self) -> tuple[Component, ...]:
+        return self.runs[0].metrics if self.runs else ()
