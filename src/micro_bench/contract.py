@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
 
-    from micro_bench.runconfig import RunConfig
     from micro_bench.host import Host
+    from micro_bench.runconfig import RunConfig
 
 __all__ = ["PARTS", "Run", "RunContext", "Scores", "Split", "Stash", "StashKey"]
 
