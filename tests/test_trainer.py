@@ -132,13 +132,15 @@ def test_augmented_training_is_the_same_with_a_loader_worker(tmp_path: Path) -> 
     weights = []
     for workers in (0, 1):
         model = TinyNet()
-        _trainer(epochs=1, num_workers=workers).fit(model, DS, SPLIT, loss=BCE, schedule=None,
+        history = _trainer(epochs=1, num_workers=workers).fit(model, DS, SPLIT, loss=BCE, schedule=None,
                                                     transform=FastaiAugment(), context=_ctx(tmp_path / str(workers)))
         weights.append(model.state_dict())
+        assert history["transform"] == {"class": "FastaiAugment", **FastaiAugment().settings()}  # defaults recorded
     for name, a in weights[0].items():
         torch.testing.assert_close(a, weights[1][name], rtol=0, atol=0, msg=name)
     plain = TinyNet()
-    _trainer(epochs=1).fit(plain, DS, SPLIT, loss=BCE, schedule=None, context=_ctx(tmp_path / "plain"))
+    history = _trainer(epochs=1).fit(plain, DS, SPLIT, loss=BCE, schedule=None, context=_ctx(tmp_path / "plain"))
+    assert history["transform"] is None and history["loader"]["num_workers"] == 0
     assert not torch.equal(plain.head[2].weight, weights[0]["head.2.weight"])  # the transform was used
 
 

@@ -27,7 +27,8 @@ from torchvision.transforms.v2 import functional as TF
 
 from micro_bench_torch import distributed
 
-__all__ = ["Batches", "DevicePipeline", "LoaderSettings", "auto_workers", "batch_loader", "reader_for"]
+__all__ = ["Batches", "DevicePipeline", "LoaderSettings", "augmentation_seed", "auto_workers", "batch_loader",
+           "describe_transform", "reader_for"]
 
 Reader = Callable[[np.ndarray], np.ndarray]
 
@@ -107,6 +108,11 @@ class LoaderSettings:
         self.prefetch = (factor if prefetch == "auto" else int(prefetch)) if self.num_workers else None
         self.pin = device.type == "cuda"
 
+    def describe(self) -> dict[str, Any]:
+        """What the loaders resolved to (recorded in the run's history)."""
+        return {"batch_size": self.batch_size, "num_workers": self.num_workers, "prefetch": self.prefetch,
+                "pin_memory": self.pin}
+
 
 def batch_loader(data: Batches, settings: LoaderSettings, *, shuffle_seed: int | None,
                  order: np.ndarray | None = None) -> DataLoader:
@@ -177,6 +183,15 @@ class DevicePipeline:
             return
         for view in tta.views(x, generator=generator, transform=self.transform):
             yield self.standardize(view)
+
+
+def describe_transform(transform: Any) -> dict[str, Any] | None:
+    """The transform as recorded with a run: ``{"class", **settings()}`` (every parameter, the
+    defaults included), ``None`` without one."""
+    if transform is None:
+        return None
+    settings = getattr(transform, "settings", None)
+    return {"class": type(transform).__name__, **(settings() if callable(settings) else {"repr": repr(transform)})}
 
 
 def augmentation_seed(seed: int, epoch: int) -> int:

@@ -37,6 +37,7 @@ from micro_bench_torch.inputs import (
     LoaderSettings,
     augmentation_seed,
     batch_loader,
+    describe_transform,
     reader_for,
 )
 from micro_bench_torch.loops import mean_loss, predict_proba, train_epoch
@@ -225,7 +226,8 @@ class TorchTrainer:
         history: dict[str, Any] = {"epoch": [], "train_loss": [], "val_loss": [], "lr": [],
                                    "seconds": [], "samples_per_s": [], "lr_iter": [],
                                    "precision": "bf16" if rt.amp else "fp32", "bn_frozen": self.bn_frozen,
-                                   "base_lr": base_lr, **({"lr_find": found} if found is not None else {})}
+                                   "base_lr": base_lr, **({"lr_find": found} if found is not None else {}),
+                                   "transform": describe_transform(transform), "loader": loading.describe()}
         scheduler, start = None, 0
         if state is not None:
             if state.get("settings") != self.settings() or state.get("steps_per_epoch") != steps:
