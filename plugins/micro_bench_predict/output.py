@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from types import TracebackType
 
 import numpy as np
 
@@ -22,10 +23,10 @@ class _open(io.StringIO):  # noqa: N801 - used as a file-opening context manager
         super().__init__(newline="")
         self.path = path
 
-    def __exit__(self, *exc: object) -> None:
-        if exc[0] is None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        if kind is None:
             atomic_write_text(self.path, self.getvalue())
-        super().__exit__(*exc)
+        super().__exit__(kind, error, tb)
 
 
 def write_kaggle(path: Path, pred: Predictions, *, probabilities: bool = False) -> Path:

@@ -87,10 +87,10 @@ class StoreSource:
         from micro_bench_hpa.dataset import HPADataset
         from micro_bench_hpa.store import open_store
 
-        group = open_store(path)
-        stored = sorted(int(r) for r in group.attrs["resolutions"])
-        if list(group.attrs["channels"]) != list(channels):
-            raise ValueError(f"{path}: channels {list(group.attrs['channels'])}; the model takes {list(channels)}")
+        attrs: dict[str, Any] = dict(open_store(path).attrs)
+        stored = sorted(int(r) for r in attrs["resolutions"])
+        if list(attrs["channels"]) != list(channels):
+            raise ValueError(f"{path}: channels {list(attrs['channels'])}; the model takes {list(channels)}")
         larger = [r for r in stored if r >= resolution]
         if not larger:
             raise ValueError(f"{path}: images at {stored} px only; the model needs {resolution} px or larger")
@@ -104,10 +104,15 @@ class StoreSource:
 
     def __getitem__(self, i: int) -> tuple[str, np.ndarray | Problem]:
         if self._reader is None:  # opened lazily, in each DataLoader worker
+            import zarr
+
             from micro_bench_hpa.fastread import SampleReader
             from micro_bench_hpa.store import open_store
 
-            self._reader = SampleReader(open_store(self.path)[f"images/{self.stored}"])
+            array = open_store(self.path)[f"images/{self.stored}"]
+            if not isinstance(array, zarr.Array):
+                raise ValueError(f"{self.path}: images/{self.stored} is not an array")
+            self._reader = SampleReader(array)
         image = self._reader.read(int(self._rows[i]))
         if self.stored != self.resolution:
             image = np.stack([resize(c, self.resolution) for c in image])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -144,7 +144,8 @@ def _torch_predictor(card: Mapping[str, Any], weights: Path, regs: Mapping[str, 
 
     def run(batches: Iterable[np.ndarray], *, tta: bool = True, progress: bool = False) -> np.ndarray:
         with rt.threads_set():
-            out = predict_proba(net, tensors(batches), rt, pipeline, tta=tta_policy if tta else None,
+            # predict_proba iterates its loader once: a stream of (x, None) batches serves.
+            out = predict_proba(net, cast(Any, tensors(batches)), rt, pipeline, tta=tta_policy if tta else None,
                                 seed=seed, progress=progress)
         return out.reshape(-1, model["num_classes"])
 
@@ -174,7 +175,7 @@ def _sklearn_predictor(card: Mapping[str, Any], weights: Path, regs: Mapping[str
         raise ModelCardError(f"{weights}: cannot load the estimator ({type(error).__name__}: {error})") from error
     trainer = regs["trainer"].create(card["trainer"]["name"], **card["trainer"]["params"])
     trainer._stats = (np.asarray(card["statistics"]["mean"], np.float64), np.asarray(card["statistics"]["std"], np.float64))
-    context = RunContext(directory=None, log=lambda line: None, progress=False)
+    context = RunContext(directory=weights.parent.parent, log=lambda line: None, progress=False)
     classes = list(card["classes"])
 
     def run(batches: Iterable[np.ndarray], *, tta: bool = True, progress: bool = False) -> np.ndarray:
