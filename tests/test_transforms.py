@@ -181,3 +181,18 @@ def test_plugin_specs_and_no_torch_import() -> None:
                      "none": "micro_bench_transforms.identity:NoAugment"}
     code = "import sys, micro_bench_transforms.plugin; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+@pytest.mark.parametrize("table", ["hpa_table3", "hpa_table4"])
+def test_paper_tables_train_with_fastai_augmentation_and_random_tta(table: str) -> None:
+    """fastai 0.7's aug_tfms (transforms_top_down presets) and learn.TTA() (n_aug=4, mean)."""
+    from pathlib import Path
+
+    from micro_bench.config import load_config
+
+    for profile in (None, "smoke"):
+        for run in load_config(Path(__file__).resolve().parents[1] / "benchmarks" / f"{table}.yaml", profile=profile).runs:
+            assert run.transform is not None and (run.transform.name, dict(run.transform.params)) == ("fastai", {})
+            assert run.tta is not None and (run.tta.name, dict(run.tta.params)) == ("random", {"n": 4, "reduce": "mean"})
+    assert FastaiAugment().settings() == {"max_rotate": 10.0, "p_rotate": 0.75, "lighting_b": 0.05,
+                                          "lighting_c": 0.05, "dihedral": True, "p_flip": 0.5}
