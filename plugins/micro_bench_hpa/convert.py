@@ -159,11 +159,16 @@ def _start_method() -> str:
     if "fork" not in multiprocessing.get_all_start_methods():
         return "spawn"
     loop, io_thread = sync.loop[0], sync.iothread[0]
+    # the loop's default executor (asyncio.to_thread's file reads): closing the loop only asks
+    # its threads to exit; they are waited for below
+    executor = getattr(loop, "_default_executor", None)
     if loop is not None and io_thread is not None:  # cleanup_resources waits only 0.2 s, then
         loop.call_soon_threadsafe(loop.stop)  # closes the loop, which fails while it still runs
         io_thread.join(timeout=10)
     if io_thread is None or not io_thread.is_alive():
         sync.cleanup_resources()
+        if executor is not None:
+            executor.shutdown(wait=True)
     for thread in threading.enumerate():
         if isinstance(thread, TMonitor):
             thread.exit()
