@@ -114,6 +114,7 @@ class Host:
             host._load_folder(Path(folder))
         for plugin in plugins:
             host.register(plugin)
+        host.check_pending()  # every implementation left registered has a spec
         return host
 
     @property
