@@ -60,3 +60,32 @@ def test_fingerprint_covers_the_external_store(combined, tmp_path):
     other = WithExternal(combined.main, combined.main)  # every sample a duplicate: nothing added
     assert other.duplicates_removed == len(combined.main) and len(other) == len(combined.main)
     assert other.fingerprint != combined.fingerprint != combined.main.fingerprint
+
+
+def test_the_trainer_reader_serves_both_stores_in_order(combined):
+    import pickle
+
+    reader = pickle.loads(pickle.dumps(combined.reader()))  # as a DataLoader worker gets it
+    idx = np.array([45, 3, 40, 58, 0, 41])  # external (>= 40) and main samples mixed
+    np.testing.assert_array_equal(reader(idx), combined.images(idx).compute())
+    np.testing.assert_array_equal(reader(np.array([1, 2])), combined.main.images(np.array([1, 2])).compute())
+    np.testing.assert_array_equal(reader(np.array([50])), combined.images(np.array([50])).compute())
+
+
+@pytest.mark.slow
+def test_a_torch_run_trains_on_the_external_draw_and_records_it(tmp_path):
+    import micro_bench
+
+    path = tmp_path / "ext.yaml"
+    path.write_text(
+        "version: 1\nname: ext\nseed: 0\n"
+        "dataset: {name: hpa_synth, n: 120, resolution: 32, external: {n: 60, seed: 1}}\n"
+        "model: {name: resnet18_4ch, pretrained: false}\n"
+        "trainer: {name: torch, batch_size: 16, lr: 0.01, freeze_epochs: 1, epochs: 0, device: cpu}\n"
+        "loss: bce\nscheduler: constant\nevaluate: {split: val, threshold: 0.5}\n"
+        "metrics: [roc_auc_macro]\nruns:\n  - {label: BCE}\n")
+    (result,) = micro_bench.run(micro_bench.load_benchmark(path), tmp_path / "runs", echo=None)
+    external = result.dataset["external"]
+    assert external["n"] + external["duplicates_removed"] == 60 and result.dataset["n"] == 120 + external["n"]
+    assert sum(result.counts["train"]) >= sum(result.counts["val"])  # counts per class per part
+    assert result.metrics["roc_auc_macro"] is not None
