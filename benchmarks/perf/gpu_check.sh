@@ -4,7 +4,8 @@
 #      trainer's loop against a bare loop, channels_last on and off (images/s of each);
 #   2. a hpa_synth store of 31,072 samples at 256 px (`micro-bench data synth --workers`), whose
 #      0.8/0.1/0.1 split gives 24,858 training samples, like HPA's;
-#   3. benchmarks/perf/input.py (when it exists; INPUT_ARGS, default "--device cuda");
+#   3. benchmarks/perf/input.py (when it exists; INPUT_ARGS, default "--device cuda --model-batch 64
+#      --model-steps 20", the options it had when this was written);
 #   4. one epoch of Table IV's first row (BCE, ResNet50 from scratch, the paper's recipe with one
 #      SGDR cycle of one epoch and no head-only epoch, flips TTA on the validation split) at 256 px
 #      on that store, in fp32 (the paper's precision) and then in bf16, timed;
@@ -35,10 +36,11 @@ T0=$(date +%s)
 
 if [ "$DRY" = 1 ]; then  # the same steps at CPU sizes: checks the script, not the numbers
   N=300; RES=32; ARCH=resnet18_4ch; BATCH=16; STEPS=3; DEVICE=cpu; BUDGET_S=${BUDGET_S_DRY:-1200}
-  INPUT_ARGS=${INPUT_ARGS:---device cpu}; SCALE=4; EXTRA="--threads 1"  # limits x4: a shared CPU
+  INPUT_ARGS=${INPUT_ARGS:---device cpu --samples 64 --res 32 --arch resnet18_4ch --model-steps 2 --repeat 1}
+  SCALE=4; EXTRA="--threads 1"  # limits x4: a shared CPU
 else
   N=31072; RES=256; ARCH=resnet50_4ch; BATCH=64; STEPS=20; DEVICE=cuda
-  INPUT_ARGS=${INPUT_ARGS:---device cuda}; SCALE=1; EXTRA=""
+  INPUT_ARGS=${INPUT_ARGS:---device cuda --model-batch 64 --model-steps 20}; SCALE=1; EXTRA=""
 fi
 WORKERS=$(( CORES > 16 ? 16 : CORES ))
 
@@ -83,7 +85,7 @@ step synth 150 $MB data synth "$STORE" --n "$N" --resolution "$RES" --workers "$
 # 3. the input pipeline (benchmarks/perf/input.py, by the transforms work of issue 15)
 if [ -f benchmarks/perf/input.py ]; then
   # shellcheck disable=SC2086
-  step input 120 $PY benchmarks/perf/input.py $INPUT_ARGS
+  step input 120 $PY benchmarks/perf/input.py $INPUT_ARGS --json "$OUT/input.json"
 fi
 
 # 4. one epoch of Table IV's first row, fp32 then bf16
