@@ -45,7 +45,7 @@ def _run_local(
     # Two processes on one --out split the work: a run another process holds is skipped at first
     # and waited for at the end (then reused). Under torchrun the ranks must stay in step: no skip.
     order = [(i, True) for i in range(1, total + 1)]
-    skip = os.environ.get("WORLD_SIZE", "1") == "1"
+    skip, started_wall = os.environ.get("WORLD_SIZE", "1") == "1", time.time()
     while order:
         i, first = order.pop(0)
         cfg = config.runs[i - 1]
@@ -56,6 +56,7 @@ def _run_local(
         # The run's log lines (one per epoch: losses, lr, samples/s) also go to the terminal.
         result = run_one(cfg, out, host=host, dataset=datasets[repr(cfg.dataset.to_dict())], force=force,
                          position=(i, total), progress=progress, wait=not (skip and first),
+                         fresh_since=None if first else started_wall,  # waited for: reuse
                          echo=(lambda line: echo(f"    {line}")) if echo else None)
         if result is None:
             if echo:

@@ -27,7 +27,8 @@ from typing import Any
 
 from micro_bench.errors import MicroBenchError
 
-__all__ = ["FINALISED", "ResultError", "holder", "recover", "run_lock", "set_aside", "verify_runs"]
+__all__ = ["FINALISED", "ResultError", "holder", "recover", "run_lock", "set_aside", "verify_runs",
+           "written_since"]
 
 FINALISED = ".finalised"
 
@@ -72,6 +73,15 @@ def run_lock(directory: Path, *, wait: bool = True) -> Iterator[bool]:
     finally:
         owner.unlink(missing_ok=True)
         lock.release()
+
+
+def written_since(directory: Path, since: float | None) -> bool:
+    """Whether ``directory`` holds a result written at or after ``since`` (a time.time()), e.g. by
+    another process's ``--force`` this one waited for: forcing it again would compute it twice."""
+    try:
+        return since is not None and (directory / "result.json").stat().st_mtime >= since
+    except OSError:
+        return False
 
 
 def _finished(directory: Path) -> bool:

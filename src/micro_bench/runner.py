@@ -30,7 +30,7 @@ from micro_bench.evaluate import (
 )
 from micro_bench.hookcall import call_isolated
 from micro_bench.results import RunResult, read_result, write_json
-from micro_bench.runfolder import FINALISED, run_lock, set_aside
+from micro_bench.runfolder import FINALISED, run_lock, set_aside, written_since
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from micro_bench.host import Host
@@ -59,10 +59,11 @@ def run_directory(cfg: RunConfig, out: Path, dataset: Any, host: Host) -> Path:
 def run_one(
     cfg: RunConfig, out: Path, *, host: Host, dataset: Any = None, force: bool = False,
     position: tuple[int, int] = (1, 1), progress: bool = True, echo: Callable[[str], None] | None = None,
-    wait: bool = True,
+    wait: bool = True, fresh_since: float | None = None,
 ) -> RunResult | None:
     """Execute (or reuse) one run and return its result; under the run's lock (see
-    :mod:`micro_bench.runfolder`). ``wait=False``: None at once if another process holds it."""
+    :mod:`micro_bench.runfolder`). ``wait=False``: None at once if another process holds it.
+    ``fresh_since``: a result written after this time counts as forced already."""
     from micro_bench.provenance import component_distributions
 
     ds = dataset if dataset is not None else build_dataset(cfg, host)
@@ -75,7 +76,7 @@ def run_one(
     with run_lock(directory, wait=wait) if main else nullcontext(True) as held:
         if not held:
             return None
-        finished = None if force else read_result(directory)
+        finished = None if force and not written_since(directory, fresh_since) else read_result(directory)
         if finished is not None:
             if main and not (directory / FINALISED).exists():  # killed before its run_end hooks
                 _finalise(host, Run(cfg, key, directory, position, host), finished, _logger(directory / "log.txt", echo))
