@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, cast
 
 import timm
 import torch
@@ -47,6 +47,29 @@ DropoutSpec = float | Sequence[float]
 FASTAI_HIDDEN = 512
 
 
+class _TimmNet(Protocol):
+    """The attributes this module reads from a timm model beyond ``nn.Module``'s."""
+
+    num_features: int
+    pretrained_cfg: dict[str, Any]
+
+    def get_classifier(self) -> nn.Module: ...
+
+    def group_matcher(self, coarse: bool = False) -> dict[str, Any]: ...
+
+
+def _timm(net: nn.Module) -> _TimmNet:
+    # cast: timm types create_model() as a plain nn.Module, and torch's stubs type every attribute
+    # that nn.Module does not declare (timm's methods and plain attributes) as ``Tensor | Module``.
+    return cast(_TimmNet, net)
+
+
+def _pair(value: tuple[int, ...]) -> tuple[int, int]:
+    """A Conv2d's ``kernel_size``/``stride``/``padding``/``dilation`` (torch types them ``tuple[int, ...]``)."""
+    first, second = value
+    return first, second
+
+
 class TimmClassifier(nn.Module):
     """A timm model with ``layer_groups()``: ``[stem..middle], [rest of the body], [head]``.
 
@@ -72,10 +95,10 @@ class TimmClassifier(nn.Module):
         torchvision's ResNets (``model_meta``: ``lr_cut`` 6 of the body's 8 children); the third
         group is the classifier (``self.head``, or timm's ``get_classifier()``).
         """
-        classifier = self.head if self.head is not None else self.net.get_classifier()
+        classifier = self.head if self.head is not None else _timm(self.net).get_classifier()
         head_ids = {id(p) for p in classifier.parameters()}
         named = dict(self.net.named_parameters())
-        groups = group_parameters(self.net, self.net.group_matcher(coarse=True))
+        groups = group_parameters(self.net, _timm(self.net).group_matcher(coarse=True))
         body = [
             [named[n] for n in names if id(named[n]) not in head_ids] for names in groups.values()
         ]
@@ -231,12 +254,12 @@ def _timm_model(arch: str, num_classes: int, in_chans: int, pretrained: bool | s
         _replace_stem(net, in_chans, stem_init)
     if head == "linear":
         return TimmClassifier(net)
-    return TimmClassifier(net, fastai_head(net.num_features * 2, num_classes, dropout))
+    return TimmClassifier(net, fastai_head(_timm(net).num_features * 2, num_classes, dropout))
 
 
 def _replace_stem(net: nn.Module, in_chans: int, stem_init: StemInit) -> None:
     """Swap the first convolution for an ``in_chans`` one initialised by :func:`stem_weight`."""
-    name = net.pretrained_cfg.get("first_conv", "conv1")
+    name = _timm(net).pretrained_cfg.get("first_conv", "conv1")
     if isinstance(name, (list, tuple)):
         name = name[0]
     old = net.get_submodule(name)
@@ -245,17 +268,17 @@ def _replace_stem(net: nn.Module, in_chans: int, stem_init: StemInit) -> None:
     new = nn.Conv2d(
         in_chans,
         old.out_channels,
-        old.kernel_size,
-        stride=old.stride,
-        padding=old.padding,
-        dilation=old.dilation,
+        _pair(old.kernel_size),
+        stride=_pair(old.stride),
+        padding=old.padding if isinstance(old.padding, str) else _pair(old.padding),
+        dilation=_pair(old.dilation),
         groups=old.groups,
         bias=old.bias is not None,
         padding_mode=old.padding_mode,
     )
     with torch.no_grad():
         new.weight.copy_(stem_weight(old.weight, in_chans, stem_init))
-        if old.bias is not None:
+        if old.bias is not None and new.bias is not None:  # new has a bias exactly when old has one
             new.bias.copy_(old.bias)
     parent, _, attr = name.rpartition(".")
     setattr(net.get_submodule(parent) if parent else net, attr, new)
