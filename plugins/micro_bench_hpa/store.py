@@ -33,7 +33,7 @@ import shutil
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import zarr
@@ -42,6 +42,9 @@ from zarr.codecs import BloscCodec  # noqa: F401 - the type of a compressor call
 import micro_bench
 from micro_bench.errors import MicroBenchError
 from micro_bench_hpa.classes import HPA_CHANNELS, HPA_CLASSES
+
+if TYPE_CHECKING:
+    import xxhash
 
 __all__ = [
     "BAD",
@@ -52,6 +55,7 @@ __all__ = [
     "FORMAT_VERSION",
     "PENDING",
     "StoreError",
+    "array_at",
     "blocks",
     "clean_partials",
     "create_store",
@@ -59,6 +63,8 @@ __all__ = [
     "open_store",
     "store_digest",
     "pending_blocks",
+    "read_array",
+    "resolutions_of",
     "write_samples",
 ]
 
@@ -84,6 +90,30 @@ def default_compressor() -> BloscCodec | None:
 
 class StoreError(MicroBenchError, ValueError):
     """A path is not a micro-bench/hpa store, or does not match what the caller asked for."""
+
+
+Mode = Literal["r", "r+", "a", "w", "w-"]
+
+
+def array_at(group: zarr.Group, key: str) -> zarr.Array:
+    """``group[key]``, which must be an array: a :class:`StoreError` naming it if it is a group."""
+    node = group[key]
+    if not isinstance(node, zarr.Array):
+        raise StoreError(f"{group.store_path}: {key} is a zarr group, expected an array")
+    return node
+
+
+def read_array(group: zarr.Group, key: str) -> np.ndarray:
+    """All of the array ``group[key]``, in memory."""
+    return np.asarray(array_at(group, key)[:])
+
+
+def resolutions_of(group: zarr.Group) -> list[int]:
+    """The store's ``resolutions`` attribute: a :class:`StoreError` if it is not a list of integers."""
+    value = group.attrs["resolutions"]
+    if not isinstance(value, list) or not all(isinstance(r, int) for r in value):
+        raise StoreError(f"{group.store_path}: attribute resolutions is {value!r}, expected a list of integers")
+    return [int(r) for r in value]
 
 
 def create_store(
@@ -140,8 +170,8 @@ def create_store(
             same = (
                 group.attrs["resolutions"] == res
                 and group.attrs["block_size"] == block_size
-                and list(group["ids"][:]) == ids
-                and np.array_equal(group["labels"][:], labels)
+                and list(read_array(group, "ids")) == ids
+                and np.array_equal(read_array(group, "labels"), labels)
             )
         except Exception as exc:  # noqa: BLE001 - a missing key or array, unreadable chunk metadata
             raise StoreError(
@@ -175,7 +205,7 @@ def create_store(
         }
     )
     group.create_array("ids", shape=(n,), dtype=str, chunks=(max(n, 1),), fill_value="")
-    group["ids"][:] = np.array(ids, dtype=object)
+    array_at(group, "ids")[:] = np.array(ids, dtype=object)
     group.create_array("labels", data=labels, chunks=(max(n, 1), len(HPA_CLASSES)))
     step = max(min(block_size, n), 1)
     group.create_array("status", shape=(n,), dtype="int8", chunks=(step,), fill_value=PENDING)
@@ -209,7 +239,7 @@ def check_destination(path: Path) -> None:
             break
 
 
-def open_store(path: str | Path, mode: str = "r", storage_options: Mapping[str, Any] | None = None) -> zarr.Group:
+def open_store(path: str | Path, mode: Mode = "r", storage_options: Mapping[str, Any] | None = None) -> zarr.Group:
     """Open a micro-bench/hpa store (a folder, a ``file://`` or any fsspec URL, see
     :mod:`micro_bench_hpa.location`); a clear one-line :class:`StoreError` if it is not one."""
     from micro_bench_hpa.location import filesystem, is_remote, local_path
@@ -233,16 +263,19 @@ def open_store(path: str | Path, mode: str = "r", storage_options: Mapping[str, 
     path = where
     try:
         group = zarr.open_group(path, mode=mode, zarr_format=3,
-                                **({"storage_options": dict(storage_options)} if storage_options and is_remote(path) else {}))
+                                storage_options=dict(storage_options) if storage_options and is_remote(path) else None)
     except Exception as exc:  # noqa: BLE001 - zarr raises many types for damaged metadata
         raise StoreError(f"{path}: unreadable zarr metadata ({type(exc).__name__}: {exc}); "
                          "the store is damaged: convert again into a new folder") from None
     fmt = group.attrs.get("format")
     if fmt != FORMAT:
         raise StoreError(f"{path}: zarr attribute format is {fmt!r}, expected {FORMAT!r}")
-    if group.attrs.get("format_version", 0) > FORMAT_VERSION:
+    version = group.attrs.get("format_version", 0)
+    if not isinstance(version, (int, float)):
+        raise StoreError(f"{path}: zarr attribute format_version is {version!r}, expected an integer")
+    if version > FORMAT_VERSION:
         raise StoreError(
-            f"{path}: format_version {group.attrs['format_version']} is newer than this "
+            f"{path}: format_version {version} is newer than this "
             f"micro-bench reads ({FORMAT_VERSION}); upgrade micro-bench"
         )
     return group
@@ -259,6 +292,7 @@ def pixel_digest(sample: Mapping[int, np.ndarray], algorithm: str = V1_DIGEST) -
 
     ``algorithm`` is one of :data:`DIGESTS`; a store's is ``attrs.get("digest", "blake2b-64")``.
     """
+    h: xxhash.xxh3_64 | hashlib.blake2b
     if algorithm == "xxh3-64":
         import xxhash
 
@@ -268,7 +302,7 @@ def pixel_digest(sample: Mapping[int, np.ndarray], algorithm: str = V1_DIGEST) -
     else:
         raise StoreError(f"unknown pixel digest {algorithm!r}; expected one of {', '.join(DIGESTS)}")
     for r in sorted(sample, reverse=True):
-        h.update(np.ascontiguousarray(sample[r], dtype=np.uint8))
+        h.update(np.ascontiguousarray(sample[r], dtype=np.uint8).data)
     return int.from_bytes(h.digest(), "little")
 
 
@@ -298,21 +332,21 @@ def write_samples(
     from micro_bench_hpa.fastread import write_shard  # fastread imports this module
 
     group = _group(group_or_path)
-    res = group.attrs["resolutions"]
+    res = resolutions_of(group)
     if sorted(images) != sorted(res):
         raise StoreError(f"write_samples: got resolutions {sorted(images)}, the store has {sorted(res)}")
     sizes = {len(a) for a in images.values()}
     if len(sizes) != 1:
         raise StoreError(f"write_samples: blocks of different lengths {sorted(sizes)}")
     n = sizes.pop()
-    n_total = group["status"].shape[0]
+    n_total = array_at(group, "status").shape[0]
     if start < 0 or start + n > n_total:
         raise StoreError(f"write_samples: samples {start}..{start + n} outside 0..{n_total}")
     for r, arr in images.items():
         arr = np.asarray(arr)
         if arr.shape != (n, len(HPA_CHANNELS), r, r) or arr.dtype != np.uint8:
             raise StoreError(f"write_samples: images[{r}] must be ({n}, 4, {r}, {r}) uint8, got {arr.shape} {arr.dtype}")
-        array = group[f"images/{r}"]
+        array = array_at(group, f"images/{r}")
         if not write_shard(array, start, arr):  # same bytes as zarr writes, without its pipeline
             array[start : start + n] = arr
     bad_set = {int(b) for b in bad}
@@ -320,20 +354,21 @@ def write_samples(
     digests = [0 if i in bad_set else pixel_digest({r: images[r][i] for r in images}, algorithm) for i in range(n)]
     status = np.full(n, DONE, dtype=np.int8)
     status[sorted(bad_set)] = BAD
-    group["digest"][start : start + n] = np.array(digests, dtype=np.uint64)
-    group["status"][start : start + n] = status
+    array_at(group, "digest")[start : start + n] = np.array(digests, dtype=np.uint64)
+    array_at(group, "status")[start : start + n] = status
 
 
 def blocks(group: zarr.Group) -> list[tuple[int, int]]:
     """Shard-aligned ``(start, stop)`` ranges covering all samples."""
-    n = group["status"].shape[0]
-    step = group["status"].chunks[0]
+    status = array_at(group, "status")
+    n = status.shape[0]
+    step = status.chunks[0]
     return [(s, min(s + step, n)) for s in range(0, n, step)]
 
 
 def pending_blocks(group: zarr.Group) -> list[tuple[int, int]]:
     """The blocks that still hold a pending sample."""
-    status = group["status"][:]
+    status = read_array(group, "status")
     return [(a, b) for a, b in blocks(group) if (status[a:b] == PENDING).any()]
 
 
