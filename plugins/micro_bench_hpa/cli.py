@@ -97,9 +97,9 @@ def verify_cmd(store: str, workers: int | None, as_json: bool) -> None:
     from tqdm.auto import tqdm
 
     from micro_bench_hpa.integrity import verify
-    from micro_bench_hpa.store import open_store
+    from micro_bench_hpa.store import array_at, open_store
 
-    total = int(open_store(store)["status"].shape[0])
+    total = int(array_at(open_store(store), "status").shape[0])
     with tqdm(total=total, unit="sample", desc="verify", disable=None) as bar:
         report = verify(store, workers=workers, progress=bar.update)
     if as_json:
@@ -138,9 +138,9 @@ def split_cmd(source: str, out: str | None, seed: int, fractions: str) -> None:
 def stats_cmd(store: str, seed: int, fractions: str) -> None:
     """Per-channel mean/std of the train part at every resolution, stored in STORE."""
     from micro_bench_hpa.dataset import HPADataset
-    from micro_bench_hpa.store import open_store
+    from micro_bench_hpa.store import open_store, resolutions_of
 
-    for r in open_store(store).attrs["resolutions"]:
+    for r in resolutions_of(open_store(store)):
         ds = HPADataset(store, r)
         mean, std = ds.channel_stats(ds.split_indices("train", fractions=_floats(fractions), seed=seed))
         click.echo(f"{r:5d}  mean {' '.join(f'{m:7.3f}' for m in mean)}  std {' '.join(f'{s:7.3f}' for s in std)}")

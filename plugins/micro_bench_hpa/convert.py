@@ -34,6 +34,7 @@ from micro_bench_hpa.store import (
     create_store,
     open_store,
     pending_blocks,
+    read_array,
     write_samples,
 )
 from micro_bench_hpa.validate import Issue, plan_conversion
@@ -306,8 +307,7 @@ def upload_store(local: str | Path, url: str, storage_options: Mapping[str, Any]
 
 
 def _report(dest: Path, issues: list[Issue]) -> dict[str, Any]:
-    group = open_store(dest)
-    status = group["status"][:]
+    status = read_array(open_store(dest), "status")
     decode: list[Issue] = []
     for f in sorted((dest / "convert_issues").glob("*.json")):
         decode += [tuple(i) for i in json.loads(f.read_text())]

@@ -102,12 +102,15 @@ class WithExternal:
         """Per-channel ``(mean, std)`` over ``indices``, pooled exactly from each store's statistics."""
         idx = np.asarray(indices, dtype=np.int64)
         ext = self.is_external(idx)
-        parts = [(int((~ext).sum()), self.main.channel_stats(idx[~ext])) if (~ext).any() else None,
-                 (int(ext.sum()), self.external.channel_stats(self.keep[idx[ext] - self.n_main])) if ext.any() else None]
-        parts = [p for p in parts if p is not None]
+        parts: list[tuple[int, tuple[np.ndarray, np.ndarray]]] = []
+        if (~ext).any():
+            parts.append((int((~ext).sum()), self.main.channel_stats(idx[~ext])))
+        if ext.any():
+            parts.append((int(ext.sum()), self.external.channel_stats(self.keep[idx[ext] - self.n_main])))
         n = sum(k for k, _ in parts)
-        mean = sum(k * np.asarray(m, np.float64) for k, (m, _) in parts) / n
-        second = sum(k * (np.asarray(s, np.float64) ** 2 + np.asarray(m, np.float64) ** 2) for k, (m, s) in parts) / n
+        mean = np.sum([k * np.asarray(m, np.float64) for k, (m, _) in parts], axis=0) / n
+        second = np.sum([k * (np.asarray(s, np.float64) ** 2 + np.asarray(m, np.float64) ** 2) for k, (m, s) in parts],
+                        axis=0) / n
         return mean, np.sqrt(np.maximum(second - mean**2, 0.0))
 
     def reader(self) -> ExternalReader:

@@ -220,7 +220,7 @@ def _nonzero_rows(block: np.ndarray) -> np.ndarray:
     flat = block.reshape(len(block), -1)
     if flat.shape[1] % 8 == 0:
         flat = flat.view(np.uint64)  # 8x fewer elements to test
-    return flat.any(axis=1)
+    return np.asarray(flat.any(axis=1))  # numpy types ndarray.any(axis=...) as "bool_ | NDArray"
 
 
 def write_shard(array: zarr.Array, start: int, block: np.ndarray) -> bool:
@@ -233,9 +233,11 @@ def write_shard(array: zarr.Array, start: int, block: np.ndarray) -> bool:
     """
     per_shard = int(array.shards[0]) if array.shards else 0
     n_rows = int(array.shape[0])
+    store = array.store_path.store
+    if not isinstance(store, LocalStore):
+        return False
     applies = (
         per_shard > 0
-        and isinstance(array.store_path.store, LocalStore)
         and fast_path_applies(array)
         and int(array.fill_value or 0) == 0
         and start % per_shard == 0
@@ -253,7 +255,7 @@ def write_shard(array: zarr.Array, start: int, block: np.ndarray) -> bool:
     index[kept, 0] = np.arange(len(kept), dtype=np.uint64) * np.uint64(sample_bytes)
     index[kept, 1] = sample_bytes
     key = array.metadata.encode_chunk_key((start // per_shard,) + (0,) * (array.ndim - 1))
-    path = Path(array.store_path.store.root) / array.store_path.path / key
+    path = Path(store.root) / array.store_path.path / key
     if not len(kept):  # zarr stores no file for a shard of fill values
         path.unlink(missing_ok=True)
         return True
@@ -263,10 +265,10 @@ def write_shard(array: zarr.Array, start: int, block: np.ndarray) -> bool:
     try:
         with tmp.open("wb") as fh:
             if keep.all():
-                fh.write(memoryview(block).cast("B"))
+                fh.write(block.data.cast("B"))
             else:
                 for k in kept:
-                    fh.write(memoryview(block[k]).cast("B"))
+                    fh.write(block[k].data.cast("B"))
             fh.write(raw + google_crc32c.value(raw).to_bytes(4, "little"))
         os.replace(tmp, path)
     except BaseException:

@@ -30,9 +30,9 @@ def run_split(source: str | Path, *, out: str | Path | None, seed: int, fraction
     name = split_name(fractions, seed)
     if source.is_dir():
         from micro_bench_hpa.dataset import HPADataset
-        from micro_bench_hpa.store import open_store
+        from micro_bench_hpa.store import open_store, resolutions_of
 
-        ds = HPADataset(source, open_store(source).attrs["resolutions"][-1])
+        ds = HPADataset(source, resolutions_of(open_store(source))[-1])
         ids, labels = list(ds.ids), ds.labels
         parts = ds.split_codes(fractions=fractions, seed=seed)
         dups = duplicate_report(ids, ds.digests, parts)
