@@ -105,6 +105,29 @@ def grid(tmp_path, monkeypatch):
     return make
 
 
+def bounded(fn, *args, seconds: float = 300, **kwargs):
+    """``fn(*args, **kwargs)`` in a daemon thread: a cluster that stops making progress fails the
+    test after ``seconds`` instead of hanging the suite."""
+    import threading
+
+    out: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            out["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            out["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        pytest.fail(f"the dask benchmark did not finish in {seconds:.0f} s")
+    if "error" in out:
+        raise out["error"]  # type: ignore[misc]
+    return out["value"]
+
+
 @pytest.mark.slow
 def test_two_worker_processes_give_the_serial_results(grid, tmp_path):
     from micro_bench.runner import run_benchmark
@@ -112,7 +135,7 @@ def test_two_worker_processes_give_the_serial_results(grid, tmp_path):
     config, pm = grid("toy_trainer")
     serial = run_benchmark(config, tmp_path / "serial", host=pm, echo=None)
     lines: list[str] = []
-    remote = run_benchmark(config, tmp_path / "dask", host=pm, echo=lines.append, executor="dask",
+    remote = bounded(run_benchmark, config, tmp_path / "dask", host=pm, echo=lines.append, executor="dask",
                            executor_options={"workers": 2})
     assert [r.label for r in remote] == ["a", "b", "c", "d"]
     assert [r.key for r in remote] == [r.key for r in serial]
@@ -131,7 +154,7 @@ def test_a_worker_killed_mid_run_is_retried_and_every_row_finishes_once(grid, tm
     from micro_bench.runner import run_benchmark
 
     config, pm = grid("crashy")
-    results = run_benchmark(config, tmp_path / "runs", host=pm, echo=None, executor="dask",
+    results = bounded(run_benchmark, config, tmp_path / "runs", host=pm, echo=None, executor="dask",
                             executor_options={"workers": 2, "retries": 2})
     assert [r.label for r in results] == ["a", "b", "c", "d"]
     assert all((tmp_path / label).exists() for label in "abcd")  # each row's first attempt died
