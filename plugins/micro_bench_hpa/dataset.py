@@ -13,7 +13,18 @@ import numpy as np
 from micro_bench_hpa.integrity import check_open
 from micro_bench_hpa.location import is_remote, local_path
 from micro_bench_hpa.split import PARTS, split_name, stratified_split
-from micro_bench_hpa.store import DONE, PENDING, StoreError, open_store, write_cache_array
+from micro_bench_hpa.store import (
+    DONE,
+    PENDING,
+    StoreError,
+    array_at,
+    open_store,
+    read_array,
+    resolutions_of,
+    store_digest,
+    strings_attr,
+    write_cache_array,
+)
 
 __all__ = ["HPADataset", "hpa"]
 
@@ -39,10 +50,10 @@ class HPADataset:
         self.storage_options = dict(storage_options or {})
         self.name = name
         group = open_store(self.path, storage_options=self.storage_options)
-        resolutions = list(group.attrs["resolutions"])
+        resolutions = resolutions_of(group)
         if int(resolution) not in resolutions:
             raise StoreError(f"{self.path}: no images at resolution {resolution}; it holds {resolutions}")
-        status = group["status"][:]
+        status = read_array(group, "status")
         if (status == PENDING).any():
             raise StoreError(
                 f"{self.path}: conversion unfinished ({int((status == PENDING).sum())} samples pending); "
@@ -50,17 +61,18 @@ class HPADataset:
             )
         self.resolution = int(resolution)
         self.rows = np.flatnonzero(status == DONE).astype(np.int64)
-        self.classes: Sequence[str] = tuple(group.attrs["classes"])
-        self.channels: Sequence[str] = tuple(group.attrs["channels"])
-        self.ids: Sequence[str] = [str(i) for i in group["ids"][:][self.rows]]
-        self.labels: np.ndarray = np.asarray(group["labels"][:], dtype=bool)[self.rows]
-        all_digests = group["digest"][:]
+        self.classes: Sequence[str] = tuple(strings_attr(group, "classes"))
+        self.channels: Sequence[str] = tuple(strings_attr(group, "channels"))
+        all_ids = read_array(group, "ids")
+        self.ids: Sequence[str] = [str(i) for i in all_ids[self.rows]]
+        self.labels: np.ndarray = np.asarray(read_array(group, "labels"), dtype=bool)[self.rows]
+        all_digests = read_array(group, "digest")
         self.digests: np.ndarray = all_digests[self.rows]
         self.attrs: dict[str, Any] = dict(group.attrs)
         # Refuses missing or changed shard files (one stat per shard); their sizes are hashed
         # into the fingerprint, so a replaced shard changes the run key.
-        shard_sizes = check_open(self.path, self.resolution, status, all_digests, group["ids"][:],
-                                 int(group["status"].chunks[0]), resolutions, group.attrs.get("digest"),
+        shard_sizes = check_open(self.path, self.resolution, status, all_digests, all_ids,
+                                 int(array_at(group, "status").chunks[0]), resolutions, store_digest(group),
                                  storage_options=self.storage_options)
         h = hashlib.sha256()
         for part in ("\n".join(self.ids).encode(), self.labels.tobytes(), self.digests.tobytes(), str(self.resolution).encode(),
@@ -82,10 +94,10 @@ class HPADataset:
         if key in self._splits:
             return self._splits[key]
         group = open_store(self.path, storage_options=self.storage_options)
-        n_store = group["status"].shape[0]
+        n_store = array_at(group, "status").shape[0]
         cached = f"splits/{key}"
         if cached in group:
-            codes = group[cached][:][self.rows]
+            codes = read_array(group, cached)[self.rows]
         else:
             codes = stratified_split(self.labels, fractions, seed)
             full = np.full(n_store, -1, dtype=np.int8)
@@ -109,7 +121,7 @@ class HPADataset:
         """Lazy ``(n, 4, R, R) uint8`` dask array of the given dataset indices (all if None)."""
         import dask.array as da
 
-        arr = open_store(self.path, storage_options=self.storage_options)[f"images/{self.resolution}"]
+        arr = array_at(open_store(self.path, storage_options=self.storage_options), f"images/{self.resolution}")
         block = arr.shards[0] if arr.shards else arr.chunks[0]
         lazy = da.from_zarr(arr, chunks=(block, *arr.shape[1:]))
         rows = self.rows if indices is None else self.rows[np.asarray(indices, dtype=np.int64)]
@@ -130,7 +142,7 @@ class HPADataset:
         key = f"stats/rows_{digest}/{self.resolution}"
         group = open_store(self.path, storage_options=self.storage_options)
         if key in group:
-            ms = group[key][:]
+            ms = read_array(group, key)
             return ms[0].astype(np.float64), ms[1].astype(np.float64)
         mean, std = channel_mean_std(self.images(idx))
         if write_cache_array(self.path, key, np.stack([mean, std])):  # atomic; read-only: recomputed

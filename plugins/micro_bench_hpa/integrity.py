@@ -28,7 +28,16 @@ from typing import Any
 import numpy as np
 
 from micro_bench_hpa.location import filesystem, is_remote, local_path, remote_shard_sizes
-from micro_bench_hpa.store import DONE, StoreError, open_store, pixel_digest
+from micro_bench_hpa.store import (
+    DONE,
+    StoreError,
+    array_at,
+    open_store,
+    pixel_digest,
+    read_array,
+    resolutions_of,
+    store_digest,
+)
 
 __all__ = ["MANIFEST", "check_open", "seal", "shard_path", "verify"]
 
@@ -52,7 +61,7 @@ def _crc(path: Path) -> int:
 
 def _digest(algorithm: str | None) -> Callable[[Any], int]:
     """The store's pixel digest (``attrs["digest"]``; stores without it use the default)."""
-    return pixel_digest if not algorithm else (lambda sample: pixel_digest(sample, algorithm))  # type: ignore[call-arg]
+    return pixel_digest if not algorithm else (lambda sample: pixel_digest(sample, algorithm))
 
 
 def _zero_digest(resolutions: Sequence[int], algorithm: str | None = None) -> int:
@@ -98,7 +107,7 @@ def seal(store: str | Path) -> Path:
     group = open_store(store)
     manifest: dict[str, dict[str, list[int]]] = {}
     verified = {}
-    for r in group.attrs["resolutions"]:
+    for r in resolutions_of(group):
         entries = {}
         base = store / "images" / str(r) / "c"
         for block_dir in sorted(base.iterdir()) if base.is_dir() else []:
@@ -126,7 +135,7 @@ def _manifest(store: Path) -> dict[str, dict[str, list[int]]] | None:
         raise StoreError(f"{path}: damaged shard manifest; run `micro-bench data verify {store}`") from None
 
 
-def check_open(store: Path | str, resolution: int, status: np.ndarray, digests: np.ndarray, ids: Sequence[str],
+def check_open(store: Path | str, resolution: int, status: np.ndarray, digests: np.ndarray, ids: Sequence[str] | np.ndarray,
                step: int, resolutions: Sequence[int], algorithm: str | None = None,
                storage_options: Mapping[str, Any] | None = None) -> list[int]:
     """Refuse a store whose shards of ``resolution`` are missing or changed; return the shard
@@ -175,7 +184,7 @@ def check_open(store: Path | str, resolution: int, status: np.ndarray, digests: 
     return sizes
 
 
-def _check_remote(url: str, resolution: int, n_blocks: int, needed: set[int], ids: Sequence[str], step: int,
+def _check_remote(url: str, resolution: int, n_blocks: int, needed: set[int], ids: Sequence[str] | np.ndarray, step: int,
                   storage_options: Mapping[str, Any] | None) -> list[int]:
     fs, root = filesystem(url, storage_options)
     found = remote_shard_sizes(url, resolution, storage_options)
@@ -205,14 +214,14 @@ def _check_remote(url: str, resolution: int, n_blocks: int, needed: set[int], id
 def _verify_block(store: str, start: int, stop: int, resolutions: Sequence[int]) -> list[int]:
     """Rows in ``start..stop`` whose pixels do not match their digest (or cannot be read)."""
     group = open_store(store)
-    digest = _digest(group.attrs.get("digest"))
-    status = group["status"][start:stop]
-    stored = group["digest"][start:stop]
+    digest = _digest(store_digest(group))
+    status = np.asarray(array_at(group, "status")[start:stop])
+    stored = np.asarray(array_at(group, "digest")[start:stop])
     rows = np.flatnonzero(status == DONE)
     if not len(rows):
         return []
     try:
-        images = {int(r): group[f"images/{r}"][start:stop] for r in resolutions}
+        images = {int(r): np.asarray(array_at(group, f"images/{r}")[start:stop]) for r in resolutions}
     except Exception:  # noqa: BLE001 - an unreadable shard: every written sample in it is damaged
         return [start + int(i) for i in rows]
     return [start + int(i) for i in rows
@@ -231,19 +240,20 @@ def verify(store: str | Path, *, workers: int | None = None,
 
     store = Path(store)
     group = open_store(store)
-    res = [int(r) for r in group.attrs["resolutions"]]
-    status, digests = group["status"][:], group["digest"][:]
-    ids = [str(i) for i in group["ids"][:]]
-    step = int(group["status"].chunks[0])
-    zero = _zero_digest(res, group.attrs.get("digest"))
+    res = resolutions_of(group)
+    status, digests = read_array(group, "status"), read_array(group, "digest")
+    ids = [str(i) for i in read_array(group, "ids")]
+    step = int(array_at(group, "status").chunks[0])
+    zero = _zero_digest(res, store_digest(group))
     manifest = _manifest(store) or {}
-    missing, changed = [], []
+    missing: list[str] = []
+    changed: list[str] = []
     for r in res:
         for block in _needed_blocks(status, digests, step, zero):
             if not shard_path(store, r, block).is_file():
                 missing.append(str(shard_path(store, r, block).relative_to(store)))
-        for block, (size, crc) in manifest.get(str(r), {}).items():
-            f = shard_path(store, r, int(block))
+        for key, (size, crc) in manifest.get(str(r), {}).items():
+            f = shard_path(store, r, int(key))
             if f.is_file() and (f.stat().st_size != size or _crc(f) != crc):
                 changed.append(str(f.relative_to(store)))
     ranges = [(a, min(a + step, len(status))) for a in range(0, len(status), step)]

@@ -62,6 +62,7 @@ __all__ = [
     "pixel_digest",
     "open_store",
     "store_digest",
+    "strings_attr",
     "pending_blocks",
     "read_array",
     "resolutions_of",
@@ -114,6 +115,14 @@ def resolutions_of(group: zarr.Group) -> list[int]:
     if not isinstance(value, list) or not all(isinstance(r, int) for r in value):
         raise StoreError(f"{group.store_path}: attribute resolutions is {value!r}, expected a list of integers")
     return [int(r) for r in value]
+
+
+def strings_attr(group: zarr.Group, key: str) -> list[str]:
+    """A list-of-strings attribute (``classes``, ``channels``): a :class:`StoreError` if it is not one."""
+    value = group.attrs[key]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise StoreError(f"{group.store_path}: attribute {key} is {value!r}, expected a list of strings")
+    return [str(v) for v in value]
 
 
 def create_store(
