@@ -139,3 +139,26 @@ def test_digest_algorithms_and_version_1_stores_resume_with_theirs(tmp_path):
     assert open_store(tmp_path / "v1.zarr")["digest"][0] == pixel_digest(sample, "blake2b-64")
     with pytest.raises(StoreError, match="digest must be one of blake2b-64, xxh3-64, got 'md5'"):
         create_store(tmp_path / "m.zarr", ids=ids, labels=labels, resolutions=RES, source="t", digest="md5")
+
+
+def test_wrongly_typed_nodes_and_attributes_are_one_line_store_errors(tmp_path):
+    """A group where an array belongs, or an attribute of the wrong JSON type, is refused with a
+    StoreError naming the key (the accessors that narrow zarr's ``Array | Group`` and JSON types)."""
+    from micro_bench_hpa.store import array_at, read_array, resolutions_of, strings_attr
+
+    group, labels = _make(tmp_path / "s.zarr")
+    assert read_array(group, "labels").tolist() == labels.tolist()
+    assert resolutions_of(group) == sorted(RES, reverse=True)
+    assert strings_attr(group, "classes") == list(HPA_CLASSES)
+    with pytest.raises(StoreError, match=r"images is a zarr group, expected an array") as err:
+        array_at(group, "images")
+    assert "\n" not in str(err.value)
+    group.attrs["resolutions"] = "32"
+    with pytest.raises(StoreError, match=r"attribute resolutions is '32', expected a list of integers"):
+        resolutions_of(group)
+    group.attrs["channels"] = [1, 2]
+    with pytest.raises(StoreError, match=r"attribute channels is \[1, 2\], expected a list of strings"):
+        strings_attr(group, "channels")
+    group.attrs["format_version"] = "2"
+    with pytest.raises(StoreError, match=r"format_version is '2', expected an integer"):
+        open_store(tmp_path / "s.zarr")
