@@ -72,7 +72,8 @@ def render_terminal(table: Table, *, class_names: Sequence[str] | None = None, w
     ref = getattr(table, "reference", "paper")
     note = f"Each cell: ours and Δ = ours − {ref}"
     if hidden:
-        note += f"; {hidden} more column(s) and the {'paper' if ref == 'paper' else 'baseline'}'s values in the table files"
+        note += (f"; {hidden} more column(s) and the paper's values in the table files" if ref == "paper"
+                 else f"; {hidden} more column(s) and {ref}'s values in the files")
     out += ["", note + "."]
     return "\n".join(out) + "\n"
 
