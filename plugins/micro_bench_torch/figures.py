@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["plot_lr_find", "plot_lr_history", "plot_sampled_classes"]
 
@@ -18,6 +19,15 @@ def _figure():  # noqa: ANN202 - a matplotlib Figure, imported lazily
     return fig, fig.add_subplot(1, 1, 1)
 
 
+def _save(fig: Any, path: str | Path) -> Path:
+    """Lay out ``fig`` and write it to ``path`` (folders made as needed)."""
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
 def plot_lr_history(lrs: Sequence[float], path: str | Path, *, title: str = "") -> Path:
     """Learning rate (the head's group) against the iteration number, written to ``path``."""
     fig, ax = _figure()
@@ -26,11 +36,7 @@ def plot_lr_history(lrs: Sequence[float], path: str | Path, *, title: str = "") 
     ax.set_ylabel("learning rate")
     ax.set_title(title or "Learning rate per iteration")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return _save(fig, path)
 
 
 def plot_lr_find(
@@ -61,11 +67,7 @@ def plot_lr_find(
         ax.legend(loc="best")
     ax.set_title("Training loss vs learning rate")
     ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return _save(fig, path)
 
 
 def plot_sampled_classes(natural: Sequence[float], sampled: Sequence[Sequence[float]], path: str | Path, *,
@@ -84,8 +86,4 @@ def plot_sampled_classes(natural: Sequence[float], sampled: Sequence[Sequence[fl
     ax.set_ylabel("fraction of samples with the label")
     ax.set_title(title or "Class frequencies seen in training")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return _save(fig, path)
