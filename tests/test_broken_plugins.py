@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from micro_bench.conformance import check_plugin
 from micro_bench.errors import PluginError
 from micro_bench.host import Host
+from micro_bench_conformance import check_plugin
 
 ROOT = Path(__file__).resolve().parents[1]
 

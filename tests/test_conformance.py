@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from sklearn.metrics import f1_score
 
 from micro_bench import ComponentSpec, hookimpl
-from micro_bench.conformance import CheckResult, check_all, check_component, check_plugin, summarize
 from micro_bench.errors import PluginError
 from micro_bench.host import Host
+from micro_bench_conformance import CheckResult, check_all, check_component, check_plugin, summarize
 
 torch.set_num_threads(1)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no downloads in tests: fail fast, never retry

@@ -233,9 +233,9 @@ def tables(runs_dir: Path, out: Path | None, formats: str) -> None:
             click.echo(f"wrote {path}")
 
 
-from micro_bench.cli_info import check_plugin, list_, plugins  # noqa: E402 - they use _pm above
+from micro_bench.cli_info import list_, plugins  # noqa: E402 - they use _pm above
 
-for _command in (list_, plugins, check_plugin):
+for _command in (list_, plugins):
     cli.add_command(_command)
 from micro_bench.cli_verify import verify_  # noqa: E402 - defined apart to keep this module small
 

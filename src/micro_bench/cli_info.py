@@ -1,9 +1,8 @@
-"""The ``list``, ``plugins`` and ``check-plugin`` commands: what is installed and whether it works."""
+"""The ``list`` and ``plugins`` commands: what is installed and whether it works."""
 
 from __future__ import annotations
 
 import json
-import sys
 from typing import TYPE_CHECKING
 
 import click
@@ -11,7 +10,7 @@ import click
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from micro_bench.host import Host
 
-__all__ = ["check_plugin", "list_", "plugins"]
+__all__ = ["list_", "plugins"]
 
 
 def _host() -> Host:
@@ -82,20 +81,3 @@ def plugins(as_json: bool) -> None:
         dist = f"{info['distribution']} {info['version'] or ''}".strip() if info["distribution"] else info["source"]
         line = f"{info['name']:<26} {info['status']:<8} {dist}"
         click.echo(line + (f"\n    error: {info['error']}" if info["error"] else ""))
-
-
-@click.command("check-plugin")
-@click.argument("name")
-def check_plugin(name: str) -> None:
-    """Run the conformance checks on every component plugin NAME provides."""
-    from micro_bench.conformance import check_plugin as _check
-
-    results = _check(_host(), name)
-    if not results:
-        raise click.ClickException(f"plugin {name!r} provides no components (see `micro-bench plugins`)")
-    for r in results:
-        click.echo(f"{r.status}  {r.kind:<9} {r.name:<22} {r.message}")
-    failed = sum(not r.ok for r in results)
-    click.echo(f"{len(results) - failed} passed, {failed} failed")
-    if failed:
-        sys.exit(1)

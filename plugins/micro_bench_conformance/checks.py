@@ -1,4 +1,4 @@
-"""The per-kind contract checks behind :mod:`micro_bench.conformance`.
+"""The per-kind contract checks behind :mod:`micro_bench_conformance`.
 
 Each ``check_<kind>(component) -> str`` feeds the built component small seeded random inputs
 (``B=2`` images of ``4 x 32 x 32``, ``K=5`` classes) and returns a one-line description of what

@@ -2,8 +2,9 @@
 
 Each check builds the component through its registry (so parameter binding is exercised too),
 feeds it small seeded random inputs and checks what comes back against the ``Protocol`` of its
-kind in :mod:`micro_bench.components`. ``micro-bench check-plugin NAME`` prints one line per
-:class:`CheckResult`; :mod:`micro_bench.testing` turns a failed check into a test failure.
+kind in :mod:`micro_bench.components`. ``micro-bench check-plugin NAME`` (added by this bundled
+plugin) prints one line per :class:`CheckResult`; :mod:`micro_bench_conformance.testing` (also
+importable as ``micro_bench.testing``) turns a failed check into a test failure.
 
 Spec metadata a plugin can set in ``ComponentSpec.extra``:
 
@@ -23,7 +24,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from micro_bench.components import KINDS
-from micro_bench.conformance.checks import (
+from micro_bench.errors import PluginError
+from micro_bench_conformance.checks import (
     CHECKS,
     IN_CHANS,
     NUM_CLASSES,
@@ -31,7 +33,6 @@ from micro_bench.conformance.checks import (
     Violation,
     check_metric,
 )
-from micro_bench.errors import PluginError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from micro_bench.host import Host
