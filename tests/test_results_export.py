@@ -19,7 +19,7 @@ from micro_bench.cli import cli
 from micro_bench.config import load_config
 from micro_bench.host import Host
 from micro_bench.runner import run_benchmark
-from micro_bench.tidy import BASE_COLUMNS, results_frame, tidy_rows
+from micro_bench_report.tidy import BASE_COLUMNS, results_frame, tidy_rows
 
 BENCH = """\
 version: 1

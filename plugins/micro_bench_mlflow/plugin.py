@@ -62,7 +62,7 @@ def micro_bench_run_start(run: Any) -> None:
     from mlflow.entities import Param
     from mlflow.tracking import MlflowClient
 
-    from micro_bench.tidy import flatten
+    from micro_bench_report.tidy import flatten
 
     client = MlflowClient(tracking_uri())
     experiment = client.get_experiment_by_name(run.benchmark)

@@ -19,7 +19,7 @@ def write_results(runs_dir: Path, fmt: str, out: Path | None) -> int:
     """Write the tidy table of ``runs_dir`` as ``fmt`` to ``out`` (stdout for csv/json when
     ``None``); returns the number of rows."""
     from micro_bench.errors import MicroBenchError
-    from micro_bench.tidy import results_frame, tidy_rows
+    from micro_bench_report.tidy import results_frame, tidy_rows
 
     if fmt == "parquet":
         if out is None:

@@ -75,8 +75,8 @@ def __getattr__(name: str) -> Any:
 
 def results_frame(runs_dir: Any = "runs") -> Any:
     """Every finished run under ``runs_dir`` as a tidy pandas DataFrame: one row per run x metric
-    x split (x class), config flattened into ``config.*`` columns (see :mod:`micro_bench.tidy`).
+    x split (x class), config flattened into ``config.*`` columns (see :mod:`micro_bench_report.tidy`, the bundled report plugin).
     Needs pandas (``pip install 'micro-bench[pandas]'``)."""
-    from micro_bench.tidy import results_frame as _frame
+    from micro_bench_report.tidy import results_frame as _frame
 
     return _frame(runs_dir)
