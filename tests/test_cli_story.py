@@ -121,6 +121,30 @@ def test_tables_writes_beside_the_results_by_default(bench, tmp_path, toy_pm, mo
     assert f"wrote {table}" in result.output
 
 
+def test_a_run_with_overrides_keeps_the_table_of_the_benchmark_as_written(bench, tmp_path, toy_pm):
+    from micro_bench.results import index_name
+
+    out = tmp_path / "runs"
+    assert _run(toy_pm, str(bench), "--out", str(out))[0] == 0
+    folder = out / "toybench"
+    before = {name: (folder / name).read_text() for name in ("index.json", "table.md", "table.csv", "table.tex")}
+    code, output = _run(toy_pm, str(bench), "--out", str(out), "--set", "seed=5", "--set", "trainer.epochs=1")
+    assert code == 0, output
+    assert {name: (folder / name).read_text() for name in before} == before  # untouched
+    name = index_name(["seed=5", "trainer.epochs=1"])
+    assert name.startswith("index.set-") and name != index_name(["trainer.epochs=1", "seed=5"])
+    index = json.loads((folder / name).read_text())
+    assert index["overrides"] == ["seed=5", "trainer.epochs=1"] and len(index["rows"]) == 3
+    assert {r["key"] for r in index["rows"]}.isdisjoint(r["key"] for r in json.loads(before["index.json"])["rows"])
+    stem = name.replace("index", "table", 1).removesuffix(".json")
+    table = (folder / f"{stem}.md").read_text()
+    assert "Overrides: `seed=5` `trainer.epochs=1`" in table and f"{stem}.md" in output
+    result = CliRunner().invoke(cli, ["tables", str(out), "--out", str(tmp_path / "t")], obj=toy_pm)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == sorted(
+        f"toybench{suffix}.{fmt}" for suffix in ("", stem[len("table"):]) for fmt in ("md", "csv", "tex"))
+
+
 @pytest.mark.parametrize(("expr", "expected"), [
     ("trainer.epochs=two", "Error: --set 'trainer.epochs=two' (on {bench}): trainer.epochs: expected int, got str 'two'"),
     ("model.nois=1", "Error: model 'prevalence' got unknown parameter 'nois' (--set 'model.nois=1' (on {bench}): runs[0].model)"),
@@ -144,8 +168,8 @@ SMOKE = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "smoke"
 
 @pytest.mark.parametrize("bench_dir", sorted(p.parent for p in SMOKE.glob("*/index.json")), ids=lambda p: p.name)
 def test_terminal_table_fits_100_columns_with_the_key_metrics(bench_dir):
-    from micro_bench.tables import build_table
-    from micro_bench.terminal import WIDTH, terminal_text
+    from micro_bench_tables.tables import build_table
+    from micro_bench_tables.terminal import WIDTH, terminal_text
 
     table = build_table(bench_dir)
     text = terminal_text(bench_dir, table)

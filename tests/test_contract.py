@@ -216,7 +216,7 @@ def test_third_party_trainer_from_the_docs_trains_on_its_split_and_appears_in_a_
     import micro_bench_conformance as conformance
     import toy_plugin
     from micro_bench import Split
-    from micro_bench.tables import build_table, render
+    from micro_bench_tables.tables import build_table, render
 
     plugins = tmp_path / "plugins"
     plugins.mkdir()

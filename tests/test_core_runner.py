@@ -16,7 +16,7 @@ from micro_bench.cli import cli
 from micro_bench.config import load_config
 from micro_bench.errors import ConfigError
 from micro_bench.runner import run_benchmark
-from micro_bench.tables import build_table, render
+from micro_bench_tables.tables import build_table, render
 
 BENCH = """\
 version: 1

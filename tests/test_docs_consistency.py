@@ -91,8 +91,8 @@ def _block(text: str, name: str) -> re.Match[str]:
 
 
 def test_quickstart_output_is_what_run_prints_for_the_committed_smoke_results():
-    from micro_bench.tables import build_table
-    from micro_bench.terminal import terminal_text
+    from micro_bench_tables.tables import build_table
+    from micro_bench_tables.terminal import terminal_text
 
     bench = REPO / "benchmarks" / "results" / "smoke" / "hpa_table4"
     expected = terminal_text(bench, build_table(bench)).replace(str(REPO) + "/", "")

@@ -54,11 +54,12 @@ class Figures:
 def pm(monkeypatch):
     import micro_bench_mlflow.plugin as mlflow_plugin
     import micro_bench_report.plugin as report_plugin
+    import micro_bench_tables.plugin as tables_plugin
     import micro_bench_tensorboard.plugin as tb_plugin
 
     monkeypatch.delenv("MICRO_BENCH_LOGGERS", raising=False)
     pm = Host.load(builtins=False, entrypoints=False,
-                             plugins=[toy_plugin, Figures(), report_plugin, tb_plugin, mlflow_plugin])
+                             plugins=[toy_plugin, Figures(), report_plugin, tables_plugin, tb_plugin, mlflow_plugin])
     return pm
 
 

@@ -110,7 +110,7 @@ def test_select_row_runs_missing_sources_and_evaluates_the_chosen_model(tmp_path
     expected = load_trained(chosen["directory"], device="cpu").predict_proba(np.asarray(ds.images(split.test)))
     got = np.load(Path(runs / "sel_bench" / result.key / "predictions.npz"))["y_score"]
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
-    from micro_bench.tables import build_table
+    from micro_bench_tables.tables import build_table
 
     header = "\n".join(build_table(runs / "sel_bench").header)
     assert f"best: selected src_bench row '{chosen['label']}'" in header and "without retraining" in header

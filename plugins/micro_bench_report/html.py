@@ -9,7 +9,7 @@ from pathlib import Path
 
 from micro_bench.errors import MicroBenchError
 from micro_bench.results import read_index
-from micro_bench.tables import Cell, Table, build_table, discover
+from micro_bench_tables.tables import Cell, Table, build_table, discover
 
 __all__ = ["build_report"]
 

@@ -149,10 +149,9 @@ def run(ctx: click.Context, file: Path, profile: str | None, overrides: tuple[st
     """Run a benchmark FILE (a path, or a bundled name such as hpa_table4) and print its table
     beside the paper's numbers."""
     from micro_bench.dist import is_main_process
+    from micro_bench.results import index_name
     from micro_bench.runner import run_benchmark
     from micro_bench.selection import select_runs, whole_table
-    from micro_bench.tables import build_table, render
-    from micro_bench.terminal import terminal_text
 
     before = os.environ.get("MICRO_BENCH_LOGGERS")
     if loggers:  # the logger plugins read it (also in dask worker processes started from here)
@@ -182,9 +181,8 @@ def run(ctx: click.Context, file: Path, profile: str | None, overrides: tuple[st
     bench_dir = out / config.name
     if keep is not None:
         keep()
-    table = build_table(bench_dir)
-    for fmt in ("md", "csv", "tex"):
-        (bench_dir / f"table.{fmt}").write_text(render(table, fmt), encoding="utf-8")
+    texts = host_of(ctx).hook.micro_bench_benchmark_end(config=full, index=bench_dir / index_name(full.overrides),
+                                                         results=results)  # tables plugin: table.md, ...
     if as_json:
         from micro_bench.results import _finite
 
@@ -195,8 +193,10 @@ def run(ctx: click.Context, file: Path, profile: str | None, overrides: tuple[st
         }), indent=2, allow_nan=False))
         return
     click.echo("")
-    click.echo(terminal_text(bench_dir, table))
-    click.echo(f"Results: {bench_dir}/ (the full table in table.md, table.csv, table.tex; one folder "
+    for text in reversed(texts):  # in registration order
+        click.echo(text)
+    stem = index_name(full.overrides).replace("index", "table", 1).removesuffix(".json")
+    click.echo(f"Results: {bench_dir}/ (the full table in {stem}.md, {stem}.csv, {stem}.tex; one folder "
                "per run with config.json, result.json, predictions.npz, log.txt, figures)")
 
 
@@ -208,29 +208,6 @@ def validate(file: Path, profile: str | None, overrides: tuple[str, ...]) -> Non
     """Check a benchmark FILE (path or bundled name): structure, component names and parameters."""
     config = _load(file, profile, overrides)
     click.echo(f"{file}: OK ({len(config.runs)} runs: {', '.join(r.label for r in config.runs)})")
-
-
-@cli.command()
-@click.argument("runs_dir", required=False, type=click.Path(file_okay=False, path_type=Path), default=Path("runs"))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write <benchmark>.<format> files into this folder (e.g. docs/tables) "
-                   "[default: beside the results, RUNS_DIR/<benchmark>/table.<format>].")
-@click.option("--format", "formats", default="md,csv,tex", show_default=True, help="Comma-separated: md, csv, tex.")
-def tables(runs_dir: Path, out: Path | None, formats: str) -> None:
-    """Render every benchmark's table in RUNS_DIR (default runs/) from cached results."""
-    from micro_bench.tables import build_table, discover, render
-
-    benches = discover(runs_dir)
-    if not benches:
-        raise click.ClickException(f"no benchmark results under {runs_dir}/ (looked for */index.json); run a benchmark first")
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    for bench in benches:
-        table = build_table(bench)
-        for fmt in [f.strip() for f in formats.split(",") if f.strip()]:
-            path = out / f"{bench.name}.{fmt}" if out is not None else bench / f"table.{fmt}"
-            path.write_text(render(table, fmt), encoding="utf-8")
-            click.echo(f"wrote {path}")
 
 
 from micro_bench.cli_info import list_, plugins  # noqa: E402 - they use _pm above

@@ -8,7 +8,7 @@ keeps its signatures equal to these).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -220,4 +220,18 @@ def micro_bench_run_end(run: Run, result: RunResult) -> None:
     """Called when a run finishes and its result is written. Every implementation is called.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def micro_bench_benchmark_end(config: BenchmarkConfig, index: Path, results: Sequence[RunResult]) -> str | None:
+    """Called by ``micro-bench run`` (main process) once the rows have run and the table manifest
+    ``index`` lists them: ``<out>/<benchmark>/index.json``, or ``index.set-<hash>.json`` for a run
+    with ``--set`` overrides. ``results``: the rows run now.
+
+    Every implementation is called; each returned string is printed after the run (not with
+    ``--json``). The bundled ``tables`` plugin writes ``table.md``/``.csv``/``.tex`` beside
+    ``index`` and returns the table as the terminal shows it.
+
+    .. versionadded:: 0.2
     """

@@ -56,6 +56,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "micro_bench_dask.plugin",
     "micro_bench_samplers.plugin",
     "micro_bench_conformance.plugin",
+    "micro_bench_tables.plugin",
 )
 
 

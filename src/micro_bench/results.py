@@ -4,21 +4,25 @@ A run folder holds ``config.json`` (the resolved run config), ``result.json`` (w
 atomically: its presence marks a finished run), ``predictions.npz``, ``log.txt`` and whatever
 plugins add (checkpoints, figures). ``runs/<benchmark>/index.json`` lists the rows of the
 benchmark's table in order, with the table settings and the reference file, so that
-``micro-bench tables`` can rebuild every table from the cache alone.
+``micro-bench tables`` can rebuild every table from the cache alone. A run with ``--set``
+overrides lists its rows in ``index.set-<hash>.json`` instead (:func:`index_name`), so it never
+replaces the manifest of the benchmark as written.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RESULT_FILE", "RunResult", "atomic_write_text", "read_index", "read_result", "write_json"]
+__all__ = ["INDEX_FILE", "RESULT_FILE", "RunResult", "atomic_write_text", "index_name", "read_index", "read_result",
+           "write_json"]
 
 RESULT_FILE = "result.json"
 INDEX_FILE = "index.json"
@@ -113,8 +117,18 @@ def read_result(directory: Path) -> RunResult | None:
                           "rerun with --force") from None
 
 
-def read_index(benchmark_dir: Path) -> dict[str, Any]:
+def index_name(overrides: Sequence[str] = ()) -> str:
+    """The manifest's file name: ``index.json``, or ``index.set-<hash>.json`` (the first 8 hex
+    digits of the SHA-256 of the ``--set`` expressions, in order) for a run with overrides."""
+    if not overrides:
+        return INDEX_FILE
+    digest = hashlib.sha256(json.dumps(list(overrides)).encode()).hexdigest()[:8]
+    return f"index.set-{digest}.json"
+
+
+def read_index(benchmark_dir: Path, name: str = INDEX_FILE) -> dict[str, Any]:
+    """The manifest ``name`` (default ``index.json``) of ``<out>/<benchmark>``."""
     from micro_bench.runfolder import read_result_file
 
-    data: dict[str, Any] = read_result_file(Path(benchmark_dir) / INDEX_FILE, Path(benchmark_dir).parent)
+    data: dict[str, Any] = read_result_file(Path(benchmark_dir) / name, Path(benchmark_dir).parent)
     return data

@@ -29,7 +29,7 @@ from micro_bench.evaluate import (
     thresholds_for,
 )
 from micro_bench.hookcall import call_isolated
-from micro_bench.results import RunResult, read_result, write_json
+from micro_bench.results import RunResult, index_name, read_result, write_json
 from micro_bench.runfolder import FINALISED, run_lock, set_aside, written_since
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -171,7 +171,8 @@ def run_benchmark(
     executor_options: Mapping[str, Any] | None = None,
     echo: Callable[[str], None] | None = logging.getLogger("micro_bench.run").info,
 ) -> list[RunResult]:
-    """Run every row of ``config`` and write ``<out>/<benchmark>/index.json`` for the tables.
+    """Run every row of ``config`` and write its table manifest ``<out>/<benchmark>/index.json``
+    (``index.set-<hash>.json`` with ``--set`` overrides: :func:`~micro_bench.results.index_name`).
 
     Progress lines go to ``echo``: by default the ``micro_bench.run`` logger at INFO, so a library
     call prints nothing unless the caller configures logging (the CLI does)."""
@@ -193,7 +194,7 @@ def write_index(config: BenchmarkConfig, out: Path, results: list[RunResult], ho
     if config.reference is not None:
         counts_path = config.reference.with_name(config.reference.stem + "_counts.csv")
         counts_ref = counts_path.read_text(encoding="utf-8") if counts_path.is_file() else None
-    path = out / config.name / "index.json"
+    path = out / config.name / index_name(config.overrides)
     write_json(path, {
         "benchmark": config.name, "title": config.title, "config_file": str(config.path),
         "profile": config.profile, "overrides": list(config.overrides), "table": dict(config.table),

@@ -64,14 +64,15 @@ def previous_index(path: Path) -> dict[str, Any] | None:
 def whole_table(full: BenchmarkConfig, out: Path) -> Callable[[], None]:
     """Read ``full``'s manifest now; the returned call, made after a partial run, completes the
     new manifest with the other rows (those whose result is still on disk)."""
-    from micro_bench.results import write_json
+    from micro_bench.results import index_name, write_json
 
     bench_dir = Path(out) / full.name
-    before = previous_index(bench_dir / "index.json")
+    index = bench_dir / index_name(full.overrides)
+    before = previous_index(index)
 
     def complete() -> None:
-        merged = merge_rows(full, before, previous_index(bench_dir / "index.json") or {"rows": []})
+        merged = merge_rows(full, before, previous_index(index) or {"rows": []})
         merged["rows"] = [r for r in merged["rows"] if (bench_dir / r["key"] / "result.json").is_file()]
-        write_json(bench_dir / "index.json", merged)
+        write_json(index, merged)
 
     return complete

@@ -1,6 +1,7 @@
 """Render a benchmark's cached results as the paper's tables: ours, the paper's, and the delta.
 
-Input is ``runs/<benchmark>/index.json`` (written by the runner) plus each row's
+Input is ``runs/<benchmark>/index.json`` (written by the runner; ``index.set-<hash>.json`` for a
+run with ``--set`` overrides, whose tables are ``table.set-<hash>.<format>``) plus each row's
 ``result.json``. Output formats: Markdown (cells ``ours (paper, Δ)``), CSV and LaTeX (separate
 columns for ours, paper and delta).
 """
@@ -14,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from micro_bench.results import read_index, read_result
+from micro_bench.results import INDEX_FILE, read_index, read_result
 
-__all__ = ["Table", "build_table", "discover", "metric_info", "metric_title", "render"]
+__all__ = ["Table", "build_table", "discover", "manifests", "metric_info", "metric_title", "render",
+           "table_name"]
+
 
 def metric_info(index: Mapping[str, Any], metric: str) -> Mapping[str, Any]:
     """What the metric's spec declared (``title``, ``per_class``, ``reference``), as recorded in
@@ -87,9 +90,10 @@ def _header(index: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def build_table(benchmark_dir: Path) -> Table:
-    """Build the table of one benchmark folder (``runs/<benchmark>``)."""
-    index = read_index(benchmark_dir)
+def build_table(benchmark_dir: Path, index_file: str = INDEX_FILE) -> Table:
+    """Build the table of one benchmark folder (``runs/<benchmark>``) from its manifest
+    ``index_file``."""
+    index = read_index(benchmark_dir, index_file)
     found = {row["key"]: read_result(Path(benchmark_dir) / row["key"]) for row in index["rows"]}
     missing = [row["label"] for row in index["rows"] if found[row["key"]] is None]
     results = {key: r for key, r in found.items() if r is not None}
@@ -205,4 +209,17 @@ def render(table: Table, fmt: str = "md") -> str:
 
 def discover(runs_dir: Path) -> list[Path]:
     """Benchmark folders under ``runs_dir`` that have an ``index.json``, sorted by name."""
-    return sorted(p.parent for p in Path(runs_dir).glob("*/index.json"))
+    return sorted(p.parent for p in Path(runs_dir).glob(f"*/{INDEX_FILE}"))
+
+
+def manifests(runs_dir: Path) -> list[Path]:
+    """Every table manifest under ``runs_dir``: ``<benchmark>/index.json`` and the
+    ``index.set-<hash>.json`` of runs with overrides, sorted."""
+    return sorted(Path(runs_dir).glob("*/index*.json"))
+
+
+def table_name(index_file: str, fmt: str, benchmark: str | None = None) -> str:
+    """The file a table is written to: ``table.md`` for ``index.json``, ``table.set-<hash>.md``
+    for ``index.set-<hash>.json``; ``<benchmark>[.set-<hash>].md`` with ``benchmark``."""
+    variant = index_file.removeprefix("index").removesuffix(".json")
+    return f"{benchmark or 'table'}{variant}.{fmt}"

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from micro_bench.tables import Cell, Table
+from micro_bench_tables.tables import Cell, Table
 
 __all__ = ["WIDTH", "render_terminal", "summary_lines"]
 
@@ -40,7 +40,7 @@ def render_terminal(table: Table, *, class_names: Sequence[str] | None = None, w
     """``table`` for a terminal ``width`` columns wide (see the module docstring).
 
     Args:
-        table: from :func:`micro_bench.tables.build_table`.
+        table: from :func:`micro_bench_tables.tables.build_table`.
         class_names: names for per-class rows labelled ``0..K-1`` (shown as ``"0 Nucleoplasm"``).
         width: the widest line.
     """
@@ -82,7 +82,7 @@ def summary_lines(index: Mapping[str, Any], results: Mapping[str, Any],
                   metrics: Sequence[str] = ("f1_macro", "roc_auc_macro")) -> list[str]:
     """One line per metric with every row's value, e.g. ``F1 (macro): LR 0.064 · RF 0.071``
     (for per-class tables, whose rows are classes and whose models are columns)."""
-    from micro_bench.tables import metric_title
+    from micro_bench_tables.tables import metric_title
 
     lines = []
     for metric in metrics:
@@ -93,12 +93,12 @@ def summary_lines(index: Mapping[str, Any], results: Mapping[str, Any],
     return lines
 
 
-def terminal_text(bench_dir: Path, table: Table) -> str:
-    """What ``run`` prints for the benchmark folder ``bench_dir``: the table, and for per-class
-    tables the macro F1 and ROC-AUC of each model."""
+def terminal_text(bench_dir: Path, table: Table, index_file: str = "index.json") -> str:
+    """What ``run`` prints for the benchmark folder ``bench_dir`` (manifest ``index_file``): the
+    table, and for per-class tables the macro F1 and ROC-AUC of each model."""
     from micro_bench.results import read_index, read_result
 
-    index = read_index(bench_dir)
+    index = read_index(bench_dir, index_file)
     names = (index.get("dataset") or {}).get("class_names")
     text = render_terminal(table, class_names=names)
     if (index.get("table") or {}).get("kind") == "per_class":

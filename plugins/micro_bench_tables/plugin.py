@@ -1,0 +1,42 @@
+"""Entry module of the ``tables`` plugin: the paper's tables from a benchmark's results.
+
+After ``micro-bench run`` it writes ``table.md``, ``table.csv`` and ``table.tex`` beside the
+benchmark's manifest and returns the table as the terminal shows it; it adds ``micro-bench
+tables`` to render every table again from cached results. Imports only the standard library and
+:mod:`micro_bench`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from micro_bench import hookimpl
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import click
+
+    from micro_bench.config import BenchmarkConfig
+    from micro_bench.results import RunResult
+
+__all__ = ["micro_bench_add_commands", "micro_bench_benchmark_end"]
+
+
+@hookimpl
+def micro_bench_add_commands(cli: click.Group) -> None:
+    """Add ``micro-bench tables``."""
+    from micro_bench_tables.cli import tables_command
+
+    cli.add_command(tables_command)
+
+
+@hookimpl
+def micro_bench_benchmark_end(config: BenchmarkConfig, index: Path, results: Sequence[RunResult]) -> str:
+    """Write the benchmark's table files beside ``index``; return the terminal table."""
+    from micro_bench_tables.cli import write_tables
+    from micro_bench_tables.tables import build_table
+    from micro_bench_tables.terminal import terminal_text
+
+    write_tables(index)
+    return terminal_text(index.parent, build_table(index.parent, index.name), index.name)
