@@ -179,3 +179,35 @@ def test_store_reader_reads_a_batch_in_one_call(store):
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(reader))(rows), want)
 
 
+
+
+def test_local_reads_keep_few_files_open_and_survive_pickling(array, monkeypatch):
+    """Local stores are read with preadv on cached descriptors; the cache is bounded (least
+    recently used closed first), a closed or pickled reader reopens, values never change."""
+    import micro_bench_hpa.fastread as fastread
+
+    monkeypatch.setattr(fastread, "OPEN_FILES", 2)
+    reader = SampleReader(array)
+    ref = array[:]
+    rows = np.random.default_rng(3).permutation(np.repeat(np.arange(N), 2))
+    got = reader.read_many(rows)
+    assert reader._dir is not None and 0 < len(reader._fds) <= 2
+    np.testing.assert_array_equal(got, ref[rows])
+    copy = pickle.loads(pickle.dumps(reader))
+    reader.close()
+    assert not reader._fds
+    np.testing.assert_array_equal(reader.read_many(rows[:9]), ref[rows[:9]])
+    np.testing.assert_array_equal(copy.read_many(rows[::-1]), ref[rows[::-1]])
+    np.testing.assert_array_equal(np.stack([copy.read(r) for r in range(N)]), ref)
+
+
+def test_truncated_shard_is_a_clear_error(tmp_path):
+    """A shard file missing sample bytes (its index intact) names the file and the sample."""
+    path = _store(tmp_path / "t.zarr")
+    shard = path / "images" / str(R) / "c" / "0" / "0" / "0" / "0"
+    data = shard.read_bytes()
+    shard.write_bytes(data[4 * R * R :])  # one sample's bytes fewer at the front; index kept
+    reader = SampleReader(open_store(path)[f"images/{R}"])
+    assert np.array_equal(reader.read(BLOCK), open_store(path)[f"images/{R}"][BLOCK])
+    with pytest.raises(StoreError, match=r"images/16/c/0/0/0/0: truncated shard; sample 7 \(bytes"):
+        reader.read_many([0, 7])
