@@ -210,15 +210,6 @@ def validate(file: Path, profile: str | None, overrides: tuple[str, ...]) -> Non
     click.echo(f"{file}: OK ({len(config.runs)} runs: {', '.join(r.label for r in config.runs)})")
 
 
-from micro_bench.cli_info import list_, plugins  # noqa: E402 - they use _pm above
-
-for _command in (list_, plugins):
-    cli.add_command(_command)
-from micro_bench.cli_verify import verify_  # noqa: E402 - defined apart to keep this module small
-
-cli.add_command(verify_)
-
-
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="micro-bench")

@@ -57,6 +57,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "micro_bench_samplers.plugin",
     "micro_bench_conformance.plugin",
     "micro_bench_tables.plugin",
+    "micro_bench_commands.plugin",
 )
 
 

@@ -1,5 +1,5 @@
-"""Run folders under faults: a lock per run, exactly one finished result through ``--force``
-and any interruption, and ``micro-bench verify RUNS_DIR`` (with ``--fix``).
+"""Run folders under faults: a lock per run, and exactly one finished result through ``--force``
+and any interruption (``micro-bench verify RUNS_DIR [--fix]``, a bundled command, checks them).
 
 Layout beside a run folder ``<out>/<bench>/<key>/``:
 
@@ -27,8 +27,7 @@ from typing import Any
 
 from micro_bench.errors import MicroBenchError
 
-__all__ = ["FINALISED", "ResultError", "holder", "recover", "run_lock", "set_aside", "verify_runs",
-           "written_since"]
+__all__ = ["FINALISED", "ResultError", "holder", "recover", "run_lock", "set_aside", "written_since"]
 
 FINALISED = ".finalised"
 
@@ -125,69 +124,6 @@ def set_aside(directory: Path, active: bool) -> Iterator[None]:
         raise
     if moved:
         shutil.rmtree(backup, ignore_errors=True)
-
-
-def _check_run(directory: Path) -> list[str]:
-    """Problems of one finished run folder (empty: fine)."""
-    from micro_bench.runner import key_of
-
-    problems = []
-    try:
-        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-        result = json.loads((directory / "result.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return [f"{directory}: unreadable config.json or result.json ({exc})"]
-    if not isinstance(config, dict) or config.get("key") != directory.name:
-        problems.append(f"{directory}: config.json key {config.get('key') if isinstance(config, dict) else None!r} "
-                        "does not match the folder name")
-    elif isinstance(config.get("run"), dict):
-        key = key_of(config["run"], str(config.get("dataset_fingerprint", "")), str(config.get("version", "")),
-                     config.get("distributions"))
-        if key != directory.name:
-            problems.append(f"{directory}: the hash of config.json ({key}) does not match the folder key")
-    if not isinstance(result, dict) or result.get("key") != directory.name:
-        problems.append(f"{directory}: result.json belongs to another run")
-    if not (directory / "predictions.npz").is_file():
-        problems.append(f"{directory}: predictions.npz missing")
-    return problems
-
-
-def verify_runs(runs_dir: Path, *, fix: bool = False) -> dict[str, list[str]]:
-    """Check every run folder under ``runs_dir`` and list leftovers; ``fix`` cleans them.
-
-    Returns ``{"ok": [...], "problems": [...], "leftovers": [...], "fixed": [...]}``.
-    """
-    out: dict[str, list[str]] = {"ok": [], "problems": [], "leftovers": [], "fixed": []}
-    if not runs_dir.is_dir():
-        raise MicroBenchError(f"{runs_dir}: not a folder of benchmark results")
-    for bench in sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for backup in sorted(bench.glob(".*.replaced")):
-            key = backup.name[1:-len(".replaced")]
-            out["leftovers"].append(f"{backup} (set aside by an interrupted --force)")
-            if fix:
-                with run_lock(bench / key, wait=False) as held:  # run_lock recovers on entry
-                    out["fixed"].append(f"{bench / key}: recovered" if held else f"{bench / key}: busy, skipped")
-        for run in sorted(p for p in bench.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            for tmp in sorted([*run.rglob("*.tmp"), *run.rglob("*.partial")]):
-                out["leftovers"].append(f"{tmp} (temporary file of an interrupted write)")
-                if fix:
-                    tmp.unlink(missing_ok=True)
-                    out["fixed"].append(f"{tmp}: removed")
-            if not (run / "result.json").exists():
-                if (run / "config.json").exists():
-                    out["ok"].append(f"{run}: unfinished (resumes on the next run)")
-                continue
-            problems = _check_run(run)
-            out["problems" if problems else "ok"].extend(problems or [f"{run}: OK"])
-            last = run / "checkpoints" / "last.pt"
-            if last.is_file():
-                final = (run / "checkpoints" / "model.pt").is_file()
-                out["leftovers"].append(f"{last} (resume state of a finished run; "
-                                        + ("model.pt kept)" if final else "rerun the benchmark to shrink it to model.pt)"))
-                if fix and final:
-                    last.unlink()
-                    out["fixed"].append(f"{last}: removed")
-    return out
 
 
 def read_result_file(path: Path, runs_dir: Path | None = None) -> Any:

@@ -1,4 +1,4 @@
-"""The ``list`` and ``plugins`` commands: what is installed and whether it works."""
+"""``micro-bench list`` and ``micro-bench plugins``: what is installed and whether it works."""
 
 from __future__ import annotations
 
@@ -7,36 +7,33 @@ from typing import TYPE_CHECKING
 
 import click
 
+from micro_bench import pass_host
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from micro_bench.host import Host
 
 __all__ = ["list_", "plugins"]
 
 
-def _host() -> Host:
-    from micro_bench.cli import host_of
-
-    return host_of(click.get_current_context())
-
-
 @click.command("list")
 @click.argument("kind", required=False)
 @click.argument("pattern", required=False)
 @click.option("-v", "--verbose", is_flag=True, help="Also show each component's factory and metadata.")
-def list_(kind: str | None, pattern: str | None, verbose: bool) -> None:
+@pass_host
+def list_(host: Host, kind: str | None, pattern: str | None, verbose: bool) -> None:
     """List components, optionally of one KIND (dataset, model, ..., or benchmark) matching PATTERN."""
     from micro_bench.components import KINDS
 
     if kind in ("benchmark", "benchmarks"):
         from micro_bench.benchmarks import bundled_benchmarks
 
-        for entry in bundled_benchmarks(_host()).values():
+        for entry in bundled_benchmarks(host).values():
             if not pattern or pattern in entry.name:
                 click.echo(f"  {entry.name:<22} {entry.title}  [{entry.plugin}]")
                 if verbose:
                     click.echo(f"      file: {entry.path}")
         return
-    regs = _host().registries
+    regs = host.registries
     aliases = {"datasets": "dataset", "models": "model", "trainers": "trainer", "losses": "loss",
                "schedulers": "scheduler", "metrics": "metric", "tta_policies": "tta",
                "transforms": "transform"}
@@ -61,12 +58,11 @@ def list_(kind: str | None, pattern: str | None, verbose: bool) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def plugins(as_json: bool) -> None:
+@pass_host
+def plugins(host: Host, as_json: bool) -> None:
     """List loaded plugins, their distribution and version, and any that are broken."""
-    from micro_bench.cli import cli
-
-    host = _host()
-    cli.plugin_commands(click.get_current_context())  # records broken add_commands
+    # host.problems holds the add_commands failures: the CLI collected every plugin's commands
+    # (this one's too) before running this command.
     infos = [info.as_dict() for info in host.plugin_infos()]
     problems = [p for reg in host.registries.values() for p in reg.problems] + host.problems
     for plugin, message in problems:
