@@ -151,9 +151,6 @@ def _execute(
     result.dataset.setdefault("fingerprint", ds.fingerprint)
     if not main:
         return result
-    from micro_bench.provenance import environment
-
-    write_json(directory / "environment.json", environment(dists))
     np.savez_compressed(directory / "predictions.npz", ids=np.asarray([ds.ids[i] for i in eval_idx]),
                         y_true=y_true, y_score=y_score, y_pred=y_pred)
     write_json(directory / "result.json", result.to_dict())

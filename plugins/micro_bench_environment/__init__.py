@@ -1,0 +1,1 @@
+"""micro-bench bundled plugin: ``environment.json`` in every computed run's folder."""
