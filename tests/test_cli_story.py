@@ -13,7 +13,7 @@ import toy_plugin
 from micro_bench.cli import cli
 from micro_bench.config import load_config
 from micro_bench.errors import ConfigError
-from micro_bench.selection import merge_rows, select_runs
+from micro_bench_commands.selection import merge_rows, select_runs
 
 BENCH = """\
 version: 1

@@ -52,6 +52,7 @@ class Figures:
 
 @pytest.fixture
 def pm(monkeypatch):
+    import micro_bench_commands.plugin as commands_plugin
     import micro_bench_environment.plugin as env_plugin
     import micro_bench_mlflow.plugin as mlflow_plugin
     import micro_bench_report.plugin as report_plugin
@@ -60,7 +61,7 @@ def pm(monkeypatch):
 
     monkeypatch.delenv("MICRO_BENCH_LOGGERS", raising=False)
     pm = Host.load(builtins=False, entrypoints=False,
-                             plugins=[toy_plugin, Figures(), env_plugin, report_plugin, tables_plugin, tb_plugin, mlflow_plugin])
+                             plugins=[toy_plugin, Figures(), commands_plugin, env_plugin, report_plugin, tables_plugin, tb_plugin, mlflow_plugin])
     return pm
 
 

@@ -1,2 +1,2 @@
-"""micro-bench bundled plugin: the commands that inspect an installation and a results folder
-(`micro-bench list`, `micro-bench plugins`, `micro-bench verify`)."""
+"""micro-bench bundled plugin: the command line's own commands (`micro-bench run`, `validate`,
+`list`, `plugins`, `verify`), added through ``micro_bench_add_commands`` like any plugin's."""

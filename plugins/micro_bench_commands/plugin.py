@@ -1,4 +1,4 @@
-"""Entry module of the ``commands`` plugin: ``list``, ``plugins`` and ``verify``.
+"""Entry module of the ``commands`` plugin: ``run``, ``validate``, ``list``, ``plugins`` and ``verify``.
 
 Imports only the standard library and :mod:`micro_bench`; the commands are imported when the
 CLI asks for them.
@@ -18,9 +18,10 @@ __all__ = ["micro_bench_add_commands"]
 
 @hookimpl
 def micro_bench_add_commands(cli: click.Group) -> None:
-    """Add ``micro-bench list``, ``micro-bench plugins`` and ``micro-bench verify``."""
+    """Add ``micro-bench run``, ``validate``, ``list``, ``plugins`` and ``verify``."""
     from micro_bench_commands.info import list_, plugins
+    from micro_bench_commands.run import run, validate
     from micro_bench_commands.verify import verify_
 
-    for command in (list_, plugins, verify_):
+    for command in (run, validate, list_, plugins, verify_):
         cli.add_command(command)

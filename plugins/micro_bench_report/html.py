@@ -1,5 +1,5 @@
 """A self-contained HTML page of every benchmark under a results folder: the tables of
-:mod:`micro_bench.tables` (ours, the paper's, delta) and each run's PNG figures inlined."""
+:mod:`micro_bench_tables.tables` (ours, the paper's, delta) and each run's PNG figures inlined."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def _figures(bench_dir: Path, rows: list[dict[str, str]]) -> str:
 
 
 def _inline(line: str) -> str:
-    """A header line of :mod:`micro_bench.tables` (Markdown code spans) as HTML."""
+    """A header line of :mod:`micro_bench_tables.tables` (Markdown code spans) as HTML."""
     parts = html.escape(line).split("`")
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 

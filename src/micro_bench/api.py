@@ -16,9 +16,9 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from micro_bench.build import Prepared
@@ -51,13 +51,15 @@ def load_benchmark(name_or_path: str | Path, *, profile: str | None = None, over
 
 def run(config: BenchmarkConfig, out: str | Path = "runs", *, host: Host | None = None, force: bool = False,
         executor: str = "local", scheduler: str | None = None, progress: bool = True,
-        echo: Callable[[str], None] | None = print) -> list[RunResult]:
+        echo: Callable[[str], None] | None = print,
+        executor_options: Mapping[str, Any] | None = None) -> list[RunResult]:
     """Run every row of ``config`` (finished runs are reused unless ``force``); one
-    :class:`~micro_bench.results.RunResult` per row, in order."""
+    :class:`~micro_bench.results.RunResult` per row, in order. ``executor_options`` go to a
+    plugin's executor (the dask one's: ``workers``, ``threads_per_run``, ``plugins_dir``)."""
     from micro_bench.runner import run_benchmark
 
     return run_benchmark(config, out, host=_host(host), force=force, executor=executor, scheduler=scheduler,
-                         progress=progress, echo=echo)
+                         progress=progress, echo=echo, executor_options=executor_options)
 
 
 def read_results(benchmark_dir: str | Path) -> list[RunResult]:

@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["INDEX_FILE", "RESULT_FILE", "RunResult", "atomic_write_text", "index_name", "read_index", "read_result",
-           "write_json"]
+__all__ = ["INDEX_FILE", "RESULT_FILE", "RunResult", "atomic_write_text", "index_name", "json_text", "read_index",
+           "read_result", "write_json"]
 
 RESULT_FILE = "result.json"
 INDEX_FILE = "index.json"
@@ -86,10 +86,14 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
+def json_text(data: Any) -> str:
+    """Strict, indented JSON: non-finite floats become ``null``, arrays lists, paths strings."""
+    return json.dumps(_finite(json.loads(json.dumps(data, default=_jsonable))), indent=2, allow_nan=False)
+
+
 def write_json(path: Path, data: Any) -> None:
-    """Write strict JSON atomically; non-finite floats become ``null``."""
-    text = json.dumps(_finite(json.loads(json.dumps(data, default=_jsonable))), indent=2, allow_nan=False)
-    atomic_write_text(path, text + "\n")
+    """Write :func:`json_text` atomically."""
+    atomic_write_text(path, json_text(data) + "\n")
 
 
 def _jsonable(obj: Any) -> Any:
