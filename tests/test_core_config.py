@@ -79,7 +79,7 @@ BAD = {
     "component_no_name": (GOOD.replace("trainer: {name: toy_trainer, epochs: 2}\ntransform: null", "trainer: {epochs: 2}"), "trainer: expected a mapping with a 'name' string"),
     "missing_dataset": (GOOD.replace("dataset: {name: toy, n: 30}\n", ""), "dataset: missing; expected a component name"),
     "bad_fractions": (GOOD.replace("seed: 3", "seed: 3\nsplit: {fractions: [0.5, 0.1]}"), "split.fractions: expected three non-negative numbers summing to 1"),
-    "bad_threshold": (GOOD.replace("threshold: 0.5", "threshold: best"), "evaluate.threshold: expected a number in [0, 1], 'tuned' or 'prevalence', got 'best'"),
+    "bad_threshold": (GOOD.replace("threshold: 0.5", "threshold: 1.5"), "evaluate.threshold: expected a number in [0, 1] or a threshold rule's name (tuned, prevalence, ...), got 1.5"),
     "bad_eval_split": (GOOD.replace("split: test", "split: holdout"), "evaluate.split: expected train, val or test, got 'holdout'"),
     "duplicate_label": (GOOD.replace("label: high", "label: low"), "runs[1].label: duplicate label 'low'"),
     "empty_runs": (GOOD.split("runs:")[0] + "runs: []\n", "runs: expected a non-empty list of runs"),

@@ -144,12 +144,32 @@ def test_lifecycle_hooks_fire_in_order(bench, tmp_path, toy_pm):
     assert recorder.events[2][2:] == (1, 0.5)
 
 
-def test_tuned_thresholds_recorded(bench, tmp_path, toy_pm):
-    cfg = load_config(bench, overrides=["evaluate.threshold=prevalence"])
+def test_fitted_thresholds_come_from_a_threshold_rule_component(bench, tmp_path, toy_pm):
+    from micro_bench import RunContext
+    from micro_bench.build import prepare
+
+    cfg = load_config(bench, overrides=["evaluate.threshold=median"])
     results = run_benchmark(cfg, tmp_path / "runs", host=toy_pm, echo=None)
-    assert results[0].thresholds["rule"] == "prevalence"
+    assert results[0].thresholds["rule"] == "median"
     assert results[0].thresholds["fitted_on"] == "val"
-    assert len(results[0].thresholds["values"]) == 3
+    assert results[0].thresholds["description"] == "per class, the median validation score"
+    built = prepare(cfg.runs[0], toy_pm)  # the rule got the validation scores: their median
+    context = RunContext(tmp_path, seed=cfg.runs[0].seed, log=lambda line: None)
+    built.trainer.fit(built.model, built.dataset, built.split, loss=None, schedule=None, transform=None,
+                      context=context)
+    val_score = built.trainer.predict(built.model, built.dataset, built.split.val, tta=None, transform=None,
+                                      context=context)
+    assert results[0].thresholds["values"] == pytest.approx(list(np.median(val_score, axis=0)))
+    predictions = np.load(tmp_path / "runs" / "toybench" / results[0].key / "predictions.npz")
+    assert (predictions["y_pred"] == (predictions["y_score"] > np.asarray(results[0].thresholds["values"]))).all()
+
+
+def test_validate_names_an_unknown_threshold_rule(bench, toy_pm):
+    from micro_bench.validate import validate_config
+
+    with pytest.raises(ConfigError, match=r"unknown threshold 'medain' \(--set 'evaluate.threshold=medain' .*"
+                                          r"evaluate.threshold\)\nDid you mean: median\?"):
+        validate_config(load_config(bench, overrides=["evaluate.threshold=medain"]), toy_pm)
 
 
 def test_tables_formats_and_command(bench, tmp_path, toy_pm):

@@ -177,7 +177,7 @@ def kaggle_folder(tmp_path_factory):
 
 @pytest.mark.slow
 def test_predict_writes_a_submission_equal_to_the_runs_evaluation(tiny_runs, kaggle_folder, tmp_path):
-    from micro_bench.thresholds import apply_thresholds
+    from micro_bench_metrics.thresholds import apply_thresholds
 
     runs_dir, dirs = tiny_runs
     out = tmp_path / "sub.csv"
@@ -263,7 +263,7 @@ def test_readable_table_and_previews(tiny_runs, kaggle_folder, tmp_path):
     rows = _read_csv(out)
     probs = {r["Id"]: r for r in _read_csv(_reference_csv(tiny_runs, kaggle_folder, tmp_path))}
     classes = read_card(tiny_runs[1]["CNN"])["classes"]
-    from micro_bench.thresholds import apply_thresholds
+    from micro_bench_metrics.thresholds import apply_thresholds
 
     for row in rows:
         scores = sorted(((float(probs[row["Id"]][c]), c) for c in classes), reverse=True)

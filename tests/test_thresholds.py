@@ -9,7 +9,12 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.metrics import f1_score
 
-from micro_bench.thresholds import apply_thresholds, check_rule, describe_rule, fit_thresholds
+from micro_bench_metrics.thresholds import (
+    apply_thresholds,
+    check_rule,
+    describe_rule,
+    fit_thresholds,
+)
 
 
 @st.composite

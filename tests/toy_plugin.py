@@ -84,6 +84,20 @@ def per_class_positives(y_true, y_score, y_pred):
     return {str(k): float(v) for k, v in enumerate(y_pred.sum(axis=0))}
 
 
+class MedianRule:
+    """A third-party threshold rule: per class, the median validation score."""
+
+    description = "per class, the median validation score"
+
+    def fit(self, y_true, y_score):
+        return np.median(y_score, axis=0)
+
+
+@hookimpl
+def micro_bench_threshold_rules():
+    return [ComponentSpec("median", MedianRule, "Per-class median of the validation scores")]
+
+
 @hookimpl
 def micro_bench_datasets():
     return [ComponentSpec("toy", ToyDataset, "A tiny numpy dataset")]

@@ -223,6 +223,19 @@ def check_sampler(sampler: Any) -> str:
     return "weights(labels (n, K)) -> (n,) finite >= 0, epoch_size None or >= 1"
 
 
+def check_threshold(rule: Any) -> str:
+    import numpy as np
+
+    rng = np.random.default_rng(_SEED)
+    y_true = rng.random((40, NUM_CLASSES)) < 0.4
+    y_true[0], y_true[1] = True, False  # every class has positives and negatives
+    values = np.asarray(rule.fit(y_true, rng.random((40, NUM_CLASSES))), dtype=np.float64)
+    _require(values.shape == (NUM_CLASSES,), f"fit() of (40, {NUM_CLASSES}) data gave shape {values.shape}, expected ({NUM_CLASSES},)")
+    _require(bool(np.all(np.isfinite(values))), "fit() gave non-finite thresholds")
+    _require(isinstance(getattr(rule, "description", None), str), "has no description string")
+    return f"fit(y_true, y_score) -> ({NUM_CLASSES},) finite thresholds; described"
+
+
 CHECKS: dict[str, Callable[..., str]] = {
     "model": check_model,
     "loss": check_loss,
@@ -232,4 +245,5 @@ CHECKS: dict[str, Callable[..., str]] = {
     "trainer": check_trainer,
     "transform": check_transform,
     "sampler": check_sampler,
+    "threshold": check_threshold,
 }

@@ -13,7 +13,7 @@ from micro_bench import ComponentSpec, hookimpl
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from collections.abc import Iterable
 
-__all__ = ["METRIC_IDS", "micro_bench_metrics", "micro_bench_run_end"]
+__all__ = ["METRIC_IDS", "micro_bench_metrics", "micro_bench_run_end", "micro_bench_threshold_rules"]
 
 #: (metric id, factory attribute in micro_bench_metrics.catalog, description)
 _METRICS: tuple[tuple[str, str, str], ...] = (
@@ -86,3 +86,12 @@ def micro_bench_run_end(run: Any, result: Any) -> None:
     else:
         plot_run_predictions(run.directory)
     plot_run_distribution(result, run.directory)
+
+
+@hookimpl
+def micro_bench_threshold_rules() -> list[ComponentSpec]:
+    """``tuned`` and ``prevalence``: per-class thresholds fitted on the validation predictions."""
+    return [ComponentSpec("tuned", "micro_bench_metrics.thresholds:tuned",
+                          "Per class, the threshold maximising F1 on the validation predictions"),
+            ComponentSpec("prevalence", "micro_bench_metrics.thresholds:prevalence",
+                          "Per class, predicted positive rate = the class's prevalence in the validation labels")]

@@ -3,7 +3,7 @@
 Samples are decoded by a torch ``DataLoader`` (``workers`` processes), stacked into batches of
 ``batch_size`` and streamed through :meth:`TrainedModel.predict_batches`; unusable samples are
 kept aside as :class:`~micro_bench_predict.sources.Problem` records. Labels come from the
-project's threshold function (:func:`micro_bench.thresholds.apply_thresholds`).
+project's threshold function (:func:`micro_bench_metrics.thresholds.apply_thresholds`).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def predict_source(model: TrainedModel, source: Any, *, threshold: Any = None, b
     proba = model.predict_batches(batches(), tta=tta)
     seconds = time.perf_counter() - start
     bar.close()
-    from micro_bench.thresholds import apply_thresholds
+    from micro_bench_metrics.thresholds import apply_thresholds
 
     proba = proba.reshape(len(ids), len(model.classes))
     return Predictions(ids, proba, apply_thresholds(proba, thresholds), thresholds, rule, model.classes,

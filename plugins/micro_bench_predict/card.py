@@ -81,7 +81,7 @@ def _choices(directory: Path, run_cfg: Mapping[str, Any], num_classes: int) -> d
     """Thresholds for each rule, fitted on the run's validation predictions when it saved them."""
     import numpy as np
 
-    from micro_bench.thresholds import DEFAULT_THRESHOLD, fit_thresholds
+    from micro_bench_metrics.thresholds import DEFAULT_THRESHOLD, fit_thresholds
 
     out = {str(DEFAULT_THRESHOLD): [DEFAULT_THRESHOLD] * num_classes}
     path = directory / "predictions.npz"

@@ -1,6 +1,6 @@
 """Threshold rules at prediction time: the run's own, a constant, the run's ``tuned`` or
 ``prevalence`` thresholds (fitted on its validation predictions, kept in ``model.json``), or a
-file. Labels are then decided by :func:`micro_bench.thresholds.apply_thresholds`."""
+file. Labels are then decided by :func:`micro_bench_metrics.thresholds.apply_thresholds`."""
 
 from __future__ import annotations
 

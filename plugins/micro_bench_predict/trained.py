@@ -88,7 +88,7 @@ class TrainedModel:
     def predict(self, images: Any, threshold: Any = None, **kwargs: Any) -> np.ndarray:
         """``(n, K) bool`` labels with the project's threshold rule (``threshold``: see
         :meth:`thresholds`)."""
-        from micro_bench.thresholds import apply_thresholds
+        from micro_bench_metrics.thresholds import apply_thresholds
 
         return apply_thresholds(self.predict_proba(images, **kwargs), self.thresholds(threshold))
 

@@ -32,6 +32,7 @@ __all__ = [
     "Stash",
     "StashKey",
     "TTAPolicy",
+    "ThresholdRule",
     "Trainer",
     "Transform",
 ]
@@ -39,7 +40,7 @@ __all__ = [
 #: Registry kinds, in the order a run composes them. Config keys are the same words, except
 #: ``metrics`` (a list of ``metric`` components).
 KINDS: tuple[str, ...] = ("dataset", "model", "trainer", "loss", "scheduler", "transform", "tta", "sampler",
-                          "metric")
+                          "metric", "threshold")
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,16 @@ class Metric(Protocol):
     per-class mapping ``{class_index_as_str: float}``."""
 
     def __call__(self, y_true: np.ndarray, y_score: np.ndarray, y_pred: np.ndarray) -> float | Mapping[str, float]: ...
+
+
+class ThresholdRule(Protocol):
+    """Per-class decision thresholds fitted on the validation predictions (config
+    ``evaluate.threshold: NAME``): ``fit(y_true (N, K) bool, y_score (N, K) float) -> (K,) float``;
+    ``description``: one line for results and table notes. Labels are ``y_score > thresholds``."""
+
+    description: str
+
+    def fit(self, y_true: np.ndarray, y_score: np.ndarray) -> np.ndarray: ...
 
 
 class Trainer(Protocol):

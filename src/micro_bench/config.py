@@ -203,21 +203,22 @@ def _run(bench: str, i: int, label: str, merged: Mapping[str, Any], run_raw: Map
         raise ctx.error(_where("evaluate", run_raw, i) + ".split", f"expected train, val or test, got {evaluate['split']!r}")
     thr = evaluate["threshold"]
     needed = {"train": "training", evaluate["split"]: f"evaluate.split {evaluate['split']}"}
-    if thr == "tuned":
-        needed.setdefault("val", "evaluate.threshold tuned")
+    if isinstance(thr, str):
+        needed.setdefault("val", f"evaluate.threshold {thr}")
     for part, why in needed.items():
         if fractions[("train", "val", "test").index(part)] == 0:
             raise ctx.error(_where("split", run_raw, i) + ".fractions",
                             f"the {part} part is empty ({fractions!r}) but {why} needs it; give it a fraction > 0")
-    if not (thr in ("tuned", "prevalence") or (isinstance(thr, (int, float)) and not isinstance(thr, bool) and 0 <= thr <= 1)):
-        raise ctx.error(_where("evaluate", run_raw, i) + ".threshold", f"expected a number in [0, 1], 'tuned' or 'prevalence', got {thr!r}")
+    if not ((isinstance(thr, str) and thr) or (isinstance(thr, (int, float)) and not isinstance(thr, bool) and 0 <= thr <= 1)):
+        raise ctx.error(_where("evaluate", run_raw, i) + ".threshold",
+                        f"expected a number in [0, 1] or a threshold rule's name (tuned, prevalence, ...), got {thr!r}")
     metrics_raw = merged.get("metrics")
     if not isinstance(metrics_raw, list) or not metrics_raw:
         raise ctx.error(_where("metrics", run_raw, i), f"expected a non-empty list of metric names, got {_type_name(metrics_raw)}")
     metrics = tuple(
         _component(m, f"{_where('metrics', run_raw, i)}[{j}]", ctx, optional=False) for j, m in enumerate(metrics_raw)
     )
-    origins = {key: ctx.locate(_where(key, run_raw, i)) for key in (*COMPONENT_KEYS, "metrics")}
+    origins = {key: ctx.locate(_where(key, run_raw, i)) for key in (*COMPONENT_KEYS, "metrics", "evaluate")}
     return RunConfig(benchmark=bench, index=i, label=label, seed=seed, split=split, evaluate=evaluate,
                      metrics=metrics, origins=origins, **comps)  # type: ignore[arg-type]
 

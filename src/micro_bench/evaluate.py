@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from micro_bench.components import ThresholdRule
 from micro_bench.contract import Scores, StashKey
 
 __all__ = ["EPOCH_METRICS", "EpochMetrics", "check_split", "class_counts", "compute_metrics", "epoch_metrics",
@@ -45,8 +46,8 @@ def check_split(split: Any, evaluate: Mapping[str, Any], log: Callable[[str], No
 
     part, sizes = evaluate["split"], split.sizes()
     needed = {"train": "training", part: "evaluation"}
-    if evaluate.get("threshold") == "tuned":
-        needed.setdefault("val", "tuned thresholds")
+    if isinstance(evaluate.get("threshold"), str):
+        needed.setdefault("val", "fitted thresholds")
     for name, why in needed.items():
         if sizes[name] == 0:
             raise MicroBenchError(
@@ -58,26 +59,22 @@ def check_split(split: Any, evaluate: Mapping[str, Any], log: Callable[[str], No
             f"(class indices {missing}); their per-class metrics are undefined")
 
 
-def thresholds_for(
-    rule: float | str,
-    num_classes: int,
-    val: tuple[Any, Any] | None,
-) -> dict[str, Any]:
-    """Thresholds for ``rule``: a constant, or fitted on ``val = (y_true (N,K) bool, y_score (N,K))``.
+def thresholds_for(rule: float | str, num_classes: int, val: tuple[Any, Any] | None,
+                   fitted: ThresholdRule | None = None) -> dict[str, Any]:
+    """Thresholds for ``rule``: a number (the same for every class), or the rule component
+    ``fitted`` (kind ``threshold``, named ``rule``) fitted on ``val = (y_true (N,K), y_score (N,K))``.
 
-    Returns ``{"rule": ..., "fitted_on": "val" | None, "values": [K floats]}``.
+    Returns ``{"rule", "description", "fitted_on": "val" | None, "values": [K floats]}``.
     """
     import numpy as np
 
-    from micro_bench.thresholds import describe_rule, fit_thresholds
-
     if isinstance(rule, (int, float)) and not isinstance(rule, bool):
-        return {"rule": float(rule), "description": describe_rule(float(rule)), "fitted_on": None,
+        return {"rule": float(rule), "description": f"constant {float(rule):g} for every class", "fitted_on": None,
                 "values": [float(rule)] * num_classes}
-    if val is None:
-        raise ValueError(f"threshold rule {rule!r} needs validation predictions")
-    values = fit_thresholds(rule, np.asarray(val[0], bool), np.asarray(val[1], float))
-    return {"rule": rule, "description": describe_rule(rule), "fitted_on": "val",
+    if val is None or fitted is None:
+        raise ValueError(f"threshold rule {rule!r} needs its component and validation predictions")
+    values = fitted.fit(np.asarray(val[0], bool), np.asarray(val[1], float))
+    return {"rule": rule, "description": str(fitted.description), "fitted_on": "val",
             "values": [float(v) for v in values]}
 
 
@@ -86,9 +83,7 @@ def labels_from(y_score: Any, thresholds: Any) -> Any:
     threshold is negative, as scikit-learn's ``predict`` and fastai's metrics decide)."""
     import numpy as np
 
-    from micro_bench.thresholds import apply_thresholds
-
-    return apply_thresholds(np.asarray(y_score), np.asarray(thresholds, dtype=float))
+    return np.asarray(y_score) > np.asarray(thresholds, dtype=float)[None, :]
 
 
 def compute_metrics(metrics: Mapping[str, Callable[..., Any]], scores: Scores) -> dict[str, Any]:

@@ -138,6 +138,19 @@ def micro_bench_metrics() -> Iterable[ComponentSpec]:
 
 
 @hookspec
+def micro_bench_threshold_rules() -> Iterable[ComponentSpec]:
+    """Provide threshold rules (config ``evaluate.threshold: NAME``; registry kind ``threshold``).
+
+    Every implementation is called. Each factory returns an object meeting
+    :class:`micro_bench.components.ThresholdRule`: ``fit(y_true, y_score) -> (K,) thresholds``
+    on the validation predictions, and a one-line ``description``. A number is the core's own
+    rule: the same threshold for every class.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec
 def micro_bench_benchmarks() -> Iterable[str | Path]:
     """Provide benchmark files (YAML), runnable by name: ``micro-bench run <name>``.
 

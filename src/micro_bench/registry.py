@@ -31,10 +31,11 @@ HOOKS: dict[str, str] = {
     "tta": "micro_bench_tta_policies",
     "sampler": "micro_bench_samplers",
     "metric": "micro_bench_metrics",
+    "threshold": "micro_bench_threshold_rules",
 }
 PLURALS = {"dataset": "datasets", "model": "models", "trainer": "trainers", "loss": "losses",
            "scheduler": "schedulers", "transform": "transforms", "tta": "tta policies", "sampler": "samplers",
-           "metric": "metrics"}
+           "metric": "metrics", "threshold": "threshold rules"}
 
 class Registry:
     """The components of one kind, by name, with the plugin that supplied each."""

@@ -138,7 +138,8 @@ def _execute(
     if isinstance(rule, str):
         val_score = y_score if part == "val" else predict(split.val)
         val = (split.labels("val"), val_score)
-    thresholds = thresholds_for(rule, y_true.shape[1], val)
+    fitted = host.registries["threshold"].create(rule) if isinstance(rule, str) else None
+    thresholds = thresholds_for(rule, y_true.shape[1], val, fitted)
     y_pred = labels_from(y_score, thresholds["values"])
     t2 = time.perf_counter()
     run.scores = Scores(y_true, y_score, np.asarray(thresholds["values"], float), y_pred, tuple(ds.classes))

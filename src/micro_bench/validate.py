@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 __all__ = ["BUILT_KINDS", "validate_config"]
 
 #: Kinds ``validate`` builds (their factories are cheap and do not touch data or weights).
-BUILT_KINDS = frozenset({"trainer", "loss", "scheduler", "transform", "tta", "sampler", "metric"})
+BUILT_KINDS = frozenset({"trainer", "loss", "scheduler", "transform", "tta", "sampler", "metric", "threshold"})
 #: Stands in for what the runner takes from the dataset (``num_classes``, ``in_chans``) when a
 #: model's parameters are bound without building the dataset.
 FROM_DATASET = object()
@@ -55,6 +55,9 @@ def validate_config(config: BenchmarkConfig, host: Host) -> None:
                 _check(host, kind, comp, run.origins.get(key, key), seen)
         for j, metric in enumerate(run.metrics):
             _check(host, "metric", metric, f"{run.origins.get('metrics', 'metrics')}[{j}]", seen)
+        rule = run.evaluate["threshold"]
+        if isinstance(rule, str):
+            _check(host, "threshold", Component(rule), f"{run.origins.get('evaluate', 'evaluate')}.threshold", seen)
         if run.sampler is not None and not takes_sampler(host.registries["trainer"].load(run.trainer.name)):
             raise no_sampler(run.trainer.name, run.origins.get("sampler", "sampler"))
     # a plugin's ConfigError rejects the file; any other exception is reported

@@ -17,17 +17,20 @@ A rule (config key ``evaluate.threshold``) is one of:
   with the P-th are all positive, so ties make the rate exact only up to the tie; a class without
   positives gets its highest score as threshold (nothing predicted).
 
-Numpy only; the runner saves the rule (``describe_rule``) and the ``(K,)`` thresholds with every
-result.
+The fitted rules are components of kind ``threshold`` (:func:`tuned`, :func:`prevalence`, provided
+by this plugin's ``micro_bench_threshold_rules``); a number is the core's own constant rule. Numpy
+only; the runner saves the rule's description and the ``(K,)`` thresholds with every result.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-__all__ = ["DEFAULT_THRESHOLD", "Rule", "apply_thresholds", "check_rule", "describe_rule", "fit_thresholds"]
+__all__ = ["DEFAULT_THRESHOLD", "FittedRule", "Rule", "apply_thresholds", "check_rule", "describe_rule",
+           "fit_thresholds", "prevalence", "tuned"]
 
 #: Threshold of the paper, also the fallback of ``"tuned"`` for classes without positives.
 DEFAULT_THRESHOLD = 0.5
@@ -133,3 +136,28 @@ def fit_thresholds(rule: object, y_true_val: np.ndarray, y_score_val: np.ndarray
 def apply_thresholds(y_score: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """``(N, K) bool``: ``y_score > thresholds`` (strict) with ``thresholds`` broadcast over rows."""
     return np.asarray(y_score) > np.asarray(thresholds)[None, :]
+
+
+@dataclass(frozen=True)
+class FittedRule:
+    """A threshold rule component (kind ``threshold``, config ``evaluate.threshold: NAME``)."""
+
+    name: Literal["tuned", "prevalence"]
+
+    @property
+    def description(self) -> str:
+        return describe_rule(self.name)
+
+    def fit(self, y_true: np.ndarray, y_score: np.ndarray) -> np.ndarray:
+        """``(K,)`` thresholds from validation labels ``(N, K) bool`` and scores ``(N, K)``."""
+        return fit_thresholds(self.name, y_true, y_score)
+
+
+def tuned() -> FittedRule:
+    """Per class, the threshold maximising F1 on the validation predictions."""
+    return FittedRule("tuned")
+
+
+def prevalence() -> FittedRule:
+    """Per class, the threshold whose predicted positive rate is the class's prevalence."""
+    return FittedRule("prevalence")
