@@ -25,15 +25,17 @@ def _cache_dir(tmp_path_factory):
 
 @pytest.fixture
 def toy_pm(monkeypatch):
-    """A host with only the toy plugin and the bundled plugins of the command line (``tables``:
-    table.md after ``run``; ``commands``: list, plugins, verify); pass it to the CLI with ``obj=``."""
+    """A host with only the toy plugin and the bundled plugins that run and show a benchmark
+    (``local``: the executor; ``tables``: table.md after ``run``; ``commands``: run, validate,
+    list, plugins, verify); pass it to the CLI with ``obj=``."""
     import micro_bench_commands.plugin
+    import micro_bench_local.plugin
     import micro_bench_tables.plugin
     import toy_plugin
     from micro_bench.host import Host
 
     monkeypatch.delenv("MICRO_BENCH_PLUGINS_DIR", raising=False)
-    return Host.load(builtins=False, entrypoints=False, plugins=[toy_plugin, micro_bench_tables.plugin,
+    return Host.load(builtins=False, entrypoints=False, plugins=[toy_plugin, micro_bench_local.plugin, micro_bench_tables.plugin,
                                                                         micro_bench_commands.plugin])
 
 

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 import toy_plugin
-from micro_bench.cli import cli
 from micro_bench.config import load_config
 from micro_bench.errors import ConfigError
+from micro_bench_commands.cli import cli
 from micro_bench_commands.selection import merge_rows, select_runs
 
 BENCH = """\

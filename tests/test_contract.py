@@ -221,8 +221,11 @@ def test_third_party_trainer_from_the_docs_trains_on_its_split_and_appears_in_a_
     plugins = tmp_path / "plugins"
     plugins.mkdir()
     _doc_plugin(plugins)
-    host = Host.load(builtins=False, entrypoints=False, plugins_dir=plugins, plugins=[toy_plugin])
-    assert [i.status for i in host.plugin_infos()] == ["ok", "ok"]
+    import micro_bench_local.plugin
+
+    host = Host.load(builtins=False, entrypoints=False, plugins_dir=plugins,
+                     plugins=[toy_plugin, micro_bench_local.plugin])
+    assert [i.status for i in host.plugin_infos()] == ["ok", "ok", "ok"]
     assert all(r.ok for r in conformance.check_plugin(host, "centroid")), conformance.check_plugin(host, "centroid")
     path = tmp_path / "bench.yaml"
     path.write_text(CENTROID_BENCH)

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 import toy_plugin
 from micro_bench import hookimpl
-from micro_bench.cli import cli
 from micro_bench.config import load_config
 from micro_bench.errors import ConfigError
 from micro_bench.runner import run_benchmark
+from micro_bench_commands.cli import cli
 from micro_bench_tables.tables import build_table, render
 
 BENCH = """\
@@ -272,7 +272,7 @@ def test_list_verbose_shows_factory_and_metadata(toy_pm):
 
 
 def test_help_does_not_import_heavy_libraries():
-    code = ("import sys; from micro_bench.cli import cli\n"
+    code = ("import sys; from micro_bench_commands.cli import cli\n"
             "try:\n    cli(['--help'], standalone_mode=False)\nexcept SystemExit: pass\n"
             "cli(['list'], standalone_mode=False)\n"
             "heavy = [m for m in ('torch', 'sklearn', 'zarr', 'dask', 'timm') if m in sys.modules]\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from micro_bench.cli import cli
+from micro_bench_commands.cli import cli
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "data.md"
 

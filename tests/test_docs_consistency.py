@@ -109,7 +109,7 @@ def test_quickstart_output_is_what_run_prints_for_the_committed_smoke_results():
 def test_quickstart_commands_are_valid():
     from click.testing import CliRunner
 
-    from micro_bench.cli import cli
+    from micro_bench_commands.cli import cli
 
     text = (REPO / "docs" / "quickstart.md").read_text(encoding="utf-8")
     commands = re.findall(r"^micro-bench (run|validate|lr-find) (\S+)(.*)$", text, re.M)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from micro_bench.cli import cli
+from micro_bench_commands.cli import cli
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -80,7 +80,7 @@ def test_a_third_party_plugin_ships_a_benchmark(tmp_path):
 @pytest.mark.slow
 def test_cli_lists_and_validates_bundled_benchmarks(tmp_path):
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-c", "from micro_bench.cli import main; main()", *args],
+        return subprocess.run([sys.executable, "-c", "from micro_bench_commands.cli import main; main()", *args],
                               cwd=tmp_path, capture_output=True, text=True, check=False)
 
     listed = cli("list", "benchmark")

@@ -154,7 +154,7 @@ def test_threshold_rules_and_files(tmp_path):
 def _cli(*args: str):
     from click.testing import CliRunner
 
-    from micro_bench.cli import cli
+    from micro_bench_commands.cli import cli
 
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 

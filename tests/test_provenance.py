@@ -10,6 +10,7 @@ from importlib import metadata
 import pytest
 
 import micro_bench_environment.plugin
+import micro_bench_local.plugin
 import toy_plugin
 from micro_bench import ComponentSpec, hookimpl
 from micro_bench import provenance as prov
@@ -41,7 +42,8 @@ class Pinned:
 
 @pytest.fixture
 def pm():
-    return Host.load(builtins=False, entrypoints=False, plugins=[toy_plugin, Pinned(), micro_bench_environment.plugin])
+    return Host.load(builtins=False, entrypoints=False, plugins=[toy_plugin, Pinned(), micro_bench_environment.plugin,
+                                                                    micro_bench_local.plugin])
 
 
 def test_run_folder_records_environment_and_key_follows_versions(tmp_path, pm, monkeypatch):

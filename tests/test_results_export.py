@@ -15,10 +15,10 @@ from click.testing import CliRunner
 
 import toy_plugin
 from micro_bench import hookimpl
-from micro_bench.cli import cli
 from micro_bench.config import load_config
 from micro_bench.host import Host
 from micro_bench.runner import run_benchmark
+from micro_bench_commands.cli import cli
 from micro_bench_report.tidy import BASE_COLUMNS, results_frame, tidy_rows
 
 BENCH = """\
@@ -54,6 +54,7 @@ class Figures:
 def pm(monkeypatch):
     import micro_bench_commands.plugin as commands_plugin
     import micro_bench_environment.plugin as env_plugin
+    import micro_bench_local.plugin as local_plugin
     import micro_bench_mlflow.plugin as mlflow_plugin
     import micro_bench_report.plugin as report_plugin
     import micro_bench_tables.plugin as tables_plugin
@@ -61,7 +62,7 @@ def pm(monkeypatch):
 
     monkeypatch.delenv("MICRO_BENCH_LOGGERS", raising=False)
     pm = Host.load(builtins=False, entrypoints=False,
-                             plugins=[toy_plugin, Figures(), commands_plugin, env_plugin, report_plugin, tables_plugin, tb_plugin, mlflow_plugin])
+                             plugins=[toy_plugin, Figures(), commands_plugin, env_plugin, local_plugin, report_plugin, tables_plugin, tb_plugin, mlflow_plugin])
     return pm
 
 

@@ -27,8 +27,8 @@ from micro_bench.errors import MicroBenchError
 from micro_bench.hookspecs import hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover
-    from micro_bench.cli import pass_host
     from micro_bench.host import Host
+    from micro_bench_commands.cli import pass_host
 
 __version__ = "0.1.0"
 
@@ -68,8 +68,8 @@ def __getattr__(name: str) -> Any:
         from micro_bench.host import Host
 
         return Host
-    if name == "pass_host":
-        from micro_bench.cli import pass_host
+    if name == "pass_host":  # the command line is the bundled commands plugin's
+        from micro_bench_commands.cli import pass_host
 
         return pass_host
     raise AttributeError(f"module 'micro_bench' has no attribute {name!r}")

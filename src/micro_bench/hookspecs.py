@@ -164,7 +164,7 @@ def micro_bench_benchmarks() -> Iterable[str | Path]:
 
 @hookspec
 def micro_bench_executors() -> Mapping[str, str]:
-    """Name executors for ``micro-bench run --executor NAME`` (``local`` is the core's own).
+    """Name executors for ``micro-bench run --executor NAME`` (bundled: ``local``, ``dask``).
 
     Every implementation is called; each returns ``{name: "package.module:callable"}``. The
     callable runs every row of a benchmark and returns the results in row order::

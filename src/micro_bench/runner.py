@@ -19,6 +19,7 @@ from micro_bench.build import build_dataset, key_of, prepare, run_key, sampler_a
 from micro_bench.config import BenchmarkConfig, RunConfig
 from micro_bench.contract import PARTS, Run, RunContext, Scores
 from micro_bench.dist import is_main_process
+from micro_bench.errors import MicroBenchError
 from micro_bench.evaluate import (
     EPOCH_METRICS,
     check_split,
@@ -174,14 +175,30 @@ def run_benchmark(
 
     Progress lines go to ``echo``: by default the ``micro_bench.run`` logger at INFO, so a library
     call prints nothing unless the caller configures logging (the CLI does)."""
-    from micro_bench.dispatch import run_all
-
     options = {**({"scheduler": scheduler} if scheduler else {}), **dict(executor_options or {})}
-    results = run_all(config, Path(out), force=force, host=host, executor=executor, options=options,
-                      progress=progress, echo=echo if is_main_process() else None)
+    results = list(_executor(host, executor)(config, Path(out), force=force, host=host, options=options,
+                                             progress=progress, echo=echo if is_main_process() else None))
     if is_main_process():
         write_index(config, Path(out), results, host)
     return results
+
+
+def _executor(host: Host, name: str) -> Callable[..., list[RunResult]]:
+    """The executor a plugin names ``name`` through ``micro_bench_executors`` (the bundled
+    ``local`` and ``dask``), imported."""
+    import importlib
+
+    found: dict[str, Any] = {}
+    for mapping in host.hook.micro_bench_executors():
+        found.update(mapping or {})
+    if name not in found:
+        raise MicroBenchError(f"unknown executor {name!r}; available: "
+                              f"{', '.join(sorted(found, key=lambda n: (n != 'local', n))) or '(none)'}")
+    target = found[name]
+    if isinstance(target, str):
+        module, _, attr = target.partition(":")
+        target = getattr(importlib.import_module(module), attr)
+    return target  # type: ignore[no-any-return]
 
 
 def write_index(config: BenchmarkConfig, out: Path, results: list[RunResult], host: Host) -> Path:

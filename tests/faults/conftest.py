@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 def invoke(*args: str, env: dict[str, str] | None = None):
     """Run ``micro-bench ARGS`` in-process; return the click Result (stderr kept apart)."""
-    from micro_bench.cli import cli
+    from micro_bench_commands.cli import cli
 
     return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=True)
 

@@ -1,6 +1,7 @@
-"""The ``micro-bench`` command group: global options, the host, the error boundary. Every
-command comes from a plugin through ``micro_bench_add_commands``: ``run``, ``validate``, ``list``,
-``plugins`` and ``verify`` from the bundled ``commands`` plugin, ``tables`` from ``tables``, ...
+"""The ``micro-bench`` command line (the console script's ``main``), built on the public API of
+:mod:`micro_bench`: global options, the host, logging and the error boundary. Every command comes
+from a plugin through ``micro_bench_add_commands``: ``run``, ``validate``, ``list``, ``plugins``
+and ``verify`` from this bundled ``commands`` plugin, ``tables`` from ``tables``, ...
 
 Building the CLI imports only plugin entry modules (standard library + micro_bench), so
 ``micro-bench --help`` and ``micro-bench list`` never import torch, scikit-learn, zarr or dask.
@@ -70,8 +71,8 @@ class _PluginGroup(click.Group):
         return super().get_command(ctx, cmd_name) or self.plugin_commands(ctx).get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
-        """The CLI's single error boundary (see :mod:`micro_bench.failures`)."""
-        from micro_bench import failures
+        """The CLI's single error boundary (see :mod:`micro_bench_commands.failures`)."""
+        from micro_bench_commands import failures
 
         try:
             return super().invoke(ctx)
@@ -103,7 +104,7 @@ def cli(ctx: click.Context, plugins_dir: Path | None, quiet: bool, verbose: bool
     First run, on the embedded hpa_synth data:
       micro-bench run hpa_table4 --profile smoke
     """
-    from micro_bench.logs import setup_logging
+    from micro_bench_commands.logs import setup_logging
 
     setup_logging(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
     ctx.meta["micro_bench.quiet"] = quiet

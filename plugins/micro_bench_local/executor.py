@@ -1,5 +1,5 @@
-"""Executors: run a benchmark's rows here, one after another, or with an executor a plugin names
-(the bundled ``dask``: one dask.distributed task per run)."""
+"""The ``local`` executor: a benchmark's rows here, one after another, with the time left; rows
+finished already are reused, and a row another process is computing is waited for at the end."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from micro_bench.config import BenchmarkConfig
-from micro_bench.errors import MicroBenchError
 from micro_bench.results import RunResult
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from micro_bench.host import Host
 
-__all__ = ["run_all"]
+__all__ = ["run_local"]
 
 
 def _fmt_seconds(seconds: float) -> str:
@@ -24,10 +23,11 @@ def _fmt_seconds(seconds: float) -> str:
     return f"{minutes}m{sec:02d}s" if minutes else f"{sec}s"
 
 
-def _run_local(
+def run_local(
     config: BenchmarkConfig, out: Path, *, force: bool, host: Host, progress: bool,
-    echo: Callable[[str], None] | None,
+    echo: Callable[[str], None] | None, options: Mapping[str, Any] | None = None,
 ) -> list[RunResult]:
+    """Run every row of ``config`` in this process, in order (``options``: none apply)."""
     from micro_bench.results import read_result
     from micro_bench.runner import build_dataset, run_directory, run_one
 
@@ -70,30 +70,3 @@ def _run_local(
             computed, spent = computed + 1, spent + time.perf_counter() - t0
         results[i] = result
     return [results[i] for i in range(1, total + 1)]
-
-
-def _executors(host: Host) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for mapping in host.hook.micro_bench_executors():
-        found.update(mapping or {})
-    return found
-
-
-def run_all(
-    config: BenchmarkConfig, out: Path, *, force: bool, host: Host, executor: str,
-    progress: bool, echo: Callable[[str], None] | None, options: Mapping[str, Any] | None = None,
-) -> list[RunResult]:
-    """Run every row: ``executor`` is ``"local"`` (here, in order) or a name a plugin provides
-    through ``micro_bench_executors`` (the bundled ``dask``); ``options`` go to that executor."""
-    if executor == "local":
-        return _run_local(config, out, force=force, host=host, progress=progress, echo=echo)
-    found = _executors(host)
-    if executor not in found:
-        raise MicroBenchError(f"unknown executor {executor!r}; available: {', '.join(['local', *sorted(found)])}")
-    target = found[executor]
-    if isinstance(target, str):
-        import importlib
-
-        module, _, attr = target.partition(":")
-        target = getattr(importlib.import_module(module), attr)
-    return list(target(config, out, host=host, force=force, progress=progress, echo=echo, options=dict(options or {})))
