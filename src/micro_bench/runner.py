@@ -198,7 +198,7 @@ def _executor(host: Host, name: str) -> Callable[..., list[RunResult]]:
     if isinstance(target, str):
         module, _, attr = target.partition(":")
         target = getattr(importlib.import_module(module), attr)
-    return target  # type: ignore[no-any-return]
+    return target
 
 
 def write_index(config: BenchmarkConfig, out: Path, results: list[RunResult], host: Host) -> Path:
