@@ -45,9 +45,20 @@ def make_source(root: Path, n: int = 16) -> tuple[Path, list[str]]:
     return root, ids
 
 
-def pil_reference(files: dict[str, Path], r: int) -> np.ndarray:
-    """The paper-era path: PIL decode, PIL antialiased resize, stack -> (4, r, r) uint8."""
-    return np.stack([np.asarray(Image.open(files[c]).resize((r, r), Image.Resampling.BILINEAR)) for c in COLORS])
+def block_mean(a: np.ndarray, r: int) -> np.ndarray:
+    """``(H, H)`` -> ``(r, r)``: the mean of each block, rounded half up (exact integers)."""
+    f = a.shape[0] // r
+    total = a.reshape(r, f, r, f).sum(axis=(1, 3), dtype=np.int64)
+    return ((2 * total + f * f) // (2 * f * f)).astype(np.uint8)
+
+
+def pil_reference(files: dict[str, Path], r: int, method: str = "box") -> np.ndarray:
+    """Independent decode (PIL) and resize -> (4, r, r) uint8: block means (store format 3, as
+    fastai 0.7's cv2.INTER_AREA) or PIL's antialiased bilinear (formats 1 and 2)."""
+    chans = [np.asarray(Image.open(files[c])) for c in COLORS]
+    if method == "bilinear":
+        return np.stack([np.asarray(Image.fromarray(a).resize((r, r), Image.Resampling.BILINEAR)) for a in chans])
+    return np.stack([block_mean(a, r) for a in chans])
 
 
 def store_bytes(path: Path) -> dict[str, bytes]:
@@ -133,8 +144,49 @@ def test_16bit_field_rule_and_conversion(tmp_path):
     (src / "train.csv").write_text("Id,Target\n1000_A12_2,0 25\n")
     convert(src, tmp_path / "f.zarr", resolutions=(64,), workers=1, progress=False)
     got = open_store(tmp_path / "f.zarr")["images/64"][0]
-    ref = np.asarray(Image.fromarray(np.round(np.roll(tile, 37, axis=1) / 257).astype(np.uint8)).resize((64, 64), Image.Resampling.BILINEAR))
-    assert np.array_equal(got[1], ref)
+    assert np.array_equal(got[1], block_mean(np.round(np.roll(tile, 37, axis=1) / 257).astype(np.uint8), 64))
+
+
+def test_a_format_2_store_resumes_with_its_own_resize_and_seal_reuses_the_writers_checksums(tmp_path):
+    """Old stores keep their pixels: a version 2 store (bilinear, no ``resize`` attribute) that
+    was interrupted is finished with bilinear; a new one records ``resize: box``. The manifest
+    built from the checksums computed while writing equals one that reads every shard again,
+    and a checksum whose file changed since is not trusted."""
+    import json
+
+    from micro_bench_hpa.integrity import MANIFEST, seal
+
+    src, ids = make_source(tmp_path / "src", n=6)
+    dest = tmp_path / "old.zarr"
+    convert(src, dest, resolutions=RES, workers=1, block_size=2, progress=False)
+    g = open_store(dest, mode="r+")
+    assert g.attrs["resize"] == "box" and g.attrs["format_version"] == 3
+    manifest = (dest / MANIFEST).read_bytes()
+    seal(dest)  # every shard read again
+    assert (dest / MANIFEST).read_bytes() == manifest
+    g.attrs["format_version"] = 2
+    del g.attrs["resize"]
+    g["status"][2:6] = 0  # as if interrupted after the first block
+    convert(src, dest, resolutions=RES, workers=1, block_size=2, progress=False)
+    g = open_store(dest)
+    assert "resize" not in g.attrs and (g["status"][:] == DONE).all()
+    for i in range(6):
+        files = {c: src / "train" / f"{ids[i]}_{c}.png" for c in COLORS}
+        for r in RES:
+            want = pil_reference(files, r, "box" if i < 2 else "bilinear")
+            assert np.array_equal(g[f"images/{r}"][i], want), (i, r)
+    shard = dest / "images" / "64" / "c" / "0" / "0" / "0" / "0"
+    rel = shard.relative_to(dest).as_posix()
+    st = shard.stat()
+    seal(dest, {rel: [st.st_size, st.st_mtime_ns + 1, 12345]})  # stale record: read instead
+    entries = json.loads((dest / MANIFEST).read_text())["shards"]["64"]
+    assert entries["0"] == [st.st_size, _crc32c(shard.read_bytes())] and entries["0"][1] != 12345
+
+
+def _crc32c(data: bytes) -> int:
+    import google_crc32c
+
+    return int(google_crc32c.value(data))
 
 
 SCRIPT = textwrap.dedent(

@@ -40,7 +40,7 @@ def _pixels(rng, a, b):
 def test_layout_and_attrs(tmp_path):
     group, labels = _make(tmp_path / "s.zarr")
     g = open_store(tmp_path / "s.zarr")
-    assert g.attrs["format"] == "micro-bench/hpa" and g.attrs["format_version"] == FORMAT_VERSION == 2
+    assert g.attrs["format"] == "micro-bench/hpa" and g.attrs["format_version"] == FORMAT_VERSION == 3
     assert g.attrs["classes"] == list(HPA_CLASSES) and len(HPA_CLASSES) == 28
     assert g.attrs["channels"] == ["red", "green", "blue", "yellow"]
     assert g.attrs["resolutions"] == [32, 16]

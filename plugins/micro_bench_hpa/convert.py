@@ -3,10 +3,11 @@
 1. :func:`~micro_bench_hpa.validate.plan_conversion` checks every input (headers only).
 2. The store is created for the good samples, or reopened if an earlier run was interrupted.
 3. Each pending block (one shard of every resolution) is one dask task (one worker: a plain call
-   in this process): decode four channels per sample, resize (antialiased; the four channels
-   as one four-band image), write the block (one file per shard, digests with xxh3), record decode failures in
-   ``DEST/convert_issues/<start>.json`` and only then mark the block written. Tasks own whole
-   shards, so parallel writes never touch the same file.
+   in this process): decode four channels per sample, resize (the store's ``resize`` attribute:
+   ``box``, block means, for new stores; a resumed version 1 or 2 store keeps ``bilinear``),
+   write the block (one file per shard, its CRC-32C computed while writing; digests with xxh3),
+   record decode failures in ``DEST/convert_issues/<start>.json`` and only then mark the block
+   written. Tasks own whole shards, so parallel writes never touch the same file.
 4. ``DEST/convert_report.json`` lists every skipped sample with its reason.
 
 A kill at any moment leaves each block either fully written or pending, so running the same
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from micro_bench_hpa.integrity import seal
-from micro_bench_hpa.readers import ReadError, SourceError, load_sample
+from micro_bench_hpa.readers import RESIZE_METHODS, ReadError, SourceError, load_sample
 from micro_bench_hpa.store import (
     BAD,
     DONE,
@@ -42,6 +43,9 @@ from micro_bench_hpa.validate import Issue, plan_conversion
 __all__ = ["INTENSITY_RULE", "convert", "convert_block"]
 
 INTENSITY_RULE = "uint8 as is; uint16 -> round(x / 257); RGB channel files -> own colour plane"
+#: The resize new stores record (attribute ``resize``, store format version 3): block means, as
+#: fastai 0.7's ``cv2.INTER_AREA`` (:func:`micro_bench_hpa.readers.resize`).
+RESIZE = "box"
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -51,28 +55,31 @@ def _write_json(path: Path, obj: Any) -> None:
     tmp.replace(path)
 
 
-def convert_block(dest: str, start: int, ids: Sequence[str], paths: Sequence[dict[str, Path]], resolutions: Sequence[int]) -> int:
-    """Decode, resize and write samples ``start .. start + len(ids)``; returns how many.
+def convert_block(dest: str, start: int, ids: Sequence[str], paths: Sequence[dict[str, Path]], resolutions: Sequence[int],
+                  method: str = "box") -> tuple[int, dict[str, list[int]]]:
+    """Decode, resize (``method``: the store's ``resize`` attribute) and write samples
+    ``start .. start + len(ids)``.
 
     Runs inside a dask worker. Samples that fail to decode are written as zeros, marked bad and
     listed in ``dest/convert_issues/<start>.json`` (written before the block is marked done).
+    Returns how many samples, and ``{shard file: [size, mtime_ns, crc32c]}`` of the shard files
+    it wrote (for the manifest, so that :func:`~micro_bench_hpa.integrity.seal` need not read
+    them again).
     """
     _die_with_parent()
     n = len(ids)
     out = {int(r): np.zeros((n, 4, int(r), int(r)), dtype=np.uint8) for r in resolutions}
     bad, issues = [], []
     for i, files in enumerate(paths):
-        try:
-            sample = load_sample(files, resolutions)
+        try:  # decoded and resized straight into the sample's rows (untouched on an error)
+            load_sample(files, resolutions, method, into={r: a[i] for r, a in out.items()})
         except ReadError as err:
             bad.append(i)
             issues.append([err.kind, ids[i], f"{err.path.name}: {err.detail}"])
-            continue
-        for r, a in sample.items():
-            out[r][i] = a
     _write_json(Path(dest) / "convert_issues" / f"{start:09d}.json", issues)
-    write_samples(open_store(dest, mode="r+"), start, out, bad=bad)
-    return n
+    shards: dict[str, list[int]] = {}
+    write_samples(open_store(dest, mode="r+"), start, out, bad=bad, shards=shards)
+    return n, shards
 
 
 def _nothing_to_convert(src: str | Path, plan: Any) -> str:
@@ -126,7 +133,7 @@ def _tasks(jobs: list[tuple[Any, ...]]) -> list[Any]:
     return [delayed(*job, dask_key_name=f"block-{job[1]}") for job in jobs]
 
 
-def _run_local(tasks: list[Any], sizes: list[int], workers: int, progress: Callable[[int], None]) -> None:
+def _run_local(tasks: list[Any], sizes: list[int], workers: int, progress: Callable[[int], None]) -> list[Any]:
     import dask
     from dask.callbacks import Callback
 
@@ -138,7 +145,7 @@ def _run_local(tasks: list[Any], sizes: list[int], workers: int, progress: Calla
                 progress(keys[key])
 
     with _Progress(), dask.config.set({"multiprocessing.context": _start_method()}):
-        dask.compute(*tasks, scheduler="processes", num_workers=workers, initializer=_die_with_parent)
+        return list(dask.compute(*tasks, scheduler="processes", num_workers=workers, initializer=_die_with_parent))
 
 
 def _start_method() -> str:
@@ -176,7 +183,7 @@ def _start_method() -> str:
     return "fork" if threading.active_count() == 1 else "spawn"
 
 
-def _run_distributed(tasks: list[Any], sizes: list[int], address: str, progress: Callable[[int], None]) -> None:
+def _run_distributed(tasks: list[Any], sizes: list[int], address: str, progress: Callable[[int], None]) -> list[Any]:
     try:
         from distributed import Client, as_completed
     except ImportError as exc:
@@ -184,12 +191,14 @@ def _run_distributed(tasks: list[Any], sizes: list[int], address: str, progress:
 
         raise MicroBenchError("--scheduler needs dask.distributed: pip install 'micro-bench[distributed]'") from exc
 
+    results = []
     with Client(address) as client:
         futures = client.compute(tasks)
         size = {f.key: s for f, s in zip(futures, sizes, strict=True)}
         for fut in as_completed(futures):
-            fut.result()
+            results.append(fut.result())
             progress(size[fut.key])
+    return results
 
 
 def convert(
@@ -255,28 +264,33 @@ def _convert_here(src: str | Path, dest: Path, resolutions: Sequence[int], sched
         labels=plan.labels,
         resolutions=res,
         source=str(Path(src).resolve().name),
-        attrs={"label_csv": plan.label_csv.name, "intensity_rule": INTENSITY_RULE},
+        attrs={"label_csv": plan.label_csv.name, "intensity_rule": INTENSITY_RULE, "resize": RESIZE},
         block_size=block_size,
         digest="xxh3-64",
     )
+    method = str(group.attrs.get("resize", "bilinear"))  # a resumed store keeps its own (v1, v2: bilinear)
+    if method not in RESIZE_METHODS:
+        raise StoreError(f"{dest}: attribute resize is {method!r}, expected one of {', '.join(RESIZE_METHODS)}")
     todo = pending_blocks(group)
     _check_space(dest, sum(b - a for a, b in todo), res)
-    jobs = [(str(dest), a, plan.ids[a:b], plan.paths[a:b], res) for a, b in todo]
+    jobs = [(str(dest), a, plan.ids[a:b], plan.paths[a:b], res, method) for a, b in todo]
     sizes = [b - a for a, b in todo]
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
     bar = tqdm(total=len(plan.ids), initial=len(plan.ids) - sum(sizes), unit="sample", disable=None if progress else True, desc="convert")
+    results: list[Any] = []
     try:
         if scheduler:
-            _run_distributed(_tasks(jobs), sizes, scheduler, bar.update)
+            results = _run_distributed(_tasks(jobs), sizes, scheduler, bar.update)
         elif n_workers <= 1:  # in this process, without dask's scheduling (and its imports)
             for job, size in zip(jobs, sizes, strict=True):
-                convert_block(*job)
+                results.append(convert_block(*job))
                 bar.update(size)
         else:
-            _run_local(_tasks(jobs), sizes, n_workers, bar.update)
+            results = _run_local(_tasks(jobs), sizes, n_workers, bar.update)
     finally:
         bar.close()
-    seal(dest)  # shard_manifest.json: datasets refuse a shard that changes afterwards
+    written = {f: entry for _, shards in results for f, entry in shards.items()}
+    seal(dest, written)  # shard_manifest.json: datasets refuse a shard that changes afterwards
     return _report(dest, plan.issues)
 
 

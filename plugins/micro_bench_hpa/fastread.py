@@ -297,13 +297,18 @@ def _nonzero_rows(block: np.ndarray) -> np.ndarray:
     return np.asarray(flat.any(axis=1))  # numpy types ndarray.any(axis=...) as "bool_ | NDArray"
 
 
-def write_shard(array: zarr.Array, start: int, block: np.ndarray) -> bool:
+def write_shard(array: zarr.Array, start: int, block: np.ndarray,
+                record: dict[str, list[int]] | None = None) -> bool:
     """Write rows ``start .. start + len(block)`` of ``array`` as one whole shard file.
 
     Applies when :func:`fast_path_applies`, the store is a ``LocalStore``, the array's fill value
     is 0, ``start`` is the first row of a shard and the block covers the shard's rows that exist
     (all ``shards[0]`` of them, or the array's last rows). Returns ``False`` without writing
     anything when it does not apply (the caller then assigns through zarr).
+
+    ``record`` (optional) receives ``{file: [size, mtime_ns, crc32c]}`` for the file written
+    (``file`` relative to the store root, as ``images/256/c/0/0/0/0``): the CRC-32C of the whole
+    file, computed from the bytes while they are written, for the store's shard manifest.
     """
     per_shard = int(array.shards[0]) if array.shards else 0
     n_rows = int(array.shape[0])
@@ -334,18 +339,23 @@ def write_shard(array: zarr.Array, start: int, block: np.ndarray) -> bool:
         path.unlink(missing_ok=True)
         return True
     raw = index.tobytes()
+    tail = raw + google_crc32c.value(raw).to_bytes(4, "little")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{uuid.uuid4().hex}.partial")
+    crc = 0
     try:
         with tmp.open("wb") as fh:
-            if keep.all():
-                fh.write(block.data.cast("B"))
-            else:
-                for k in kept:
-                    fh.write(block[k].data.cast("B"))
-            fh.write(raw + google_crc32c.value(raw).to_bytes(4, "little"))
+            for part in [block] if keep.all() else [block[k] for k in kept]:
+                fh.write(part.data.cast("B"))
+                if record is not None:
+                    crc = google_crc32c.extend(crc, part)  # takes the array's buffer, no copy
+            fh.write(tail)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    if record is not None:
+        st = path.stat()
+        key_path = f"{array.store_path.path}/{key}".lstrip("/")
+        record[key_path] = [st.st_size, st.st_mtime_ns, int(google_crc32c.extend(crc, tail))]
     return True

@@ -100,10 +100,15 @@ def _save_verified(store: Path, verified: dict[str, list[int]]) -> None:
         pass
 
 
-def seal(store: str | Path) -> Path:
+def seal(store: str | Path, written: Mapping[str, Sequence[int]] | None = None) -> Path:
     """Write ``shard_manifest.json`` (size and CRC-32C of every shard file); atomic, and the
-    same bytes for the same store content."""
+    same bytes for the same store content.
+
+    ``written``: ``{file: [size, mtime_ns, crc32c]}`` of shard files whose checksum the writer
+    computed (:func:`~micro_bench_hpa.fastread.write_shard`); such a file is not read again
+    while its size and modification time are still those recorded. Every other file is read."""
     store = Path(store)
+    written = written or {}
     group = open_store(store)
     manifest: dict[str, dict[str, list[int]]] = {}
     verified = {}
@@ -113,8 +118,10 @@ def seal(store: str | Path) -> Path:
         for block_dir in sorted(base.iterdir()) if base.is_dir() else []:
             f = block_dir / "0" / "0" / "0"
             if f.is_file():
-                st = f.stat()
-                entries[block_dir.name] = [st.st_size, _crc(f)]
+                st, rel = f.stat(), f.relative_to(store).as_posix()
+                known = written.get(rel)
+                same = known is not None and list(known[:2]) == [st.st_size, st.st_mtime_ns]
+                entries[block_dir.name] = [st.st_size, int(known[2]) if same and known else _crc(f)]
                 verified[str(f.relative_to(store))] = [st.st_size, st.st_mtime_ns]
         manifest[str(r)] = entries
     path = store / MANIFEST

@@ -3,7 +3,8 @@
 Layout::
 
     hpa.zarr/             attrs: format "micro-bench/hpa", format_version, classes, channels,
-                          source, tool_version, resolutions, block_size, digest
+                          source, tool_version, resolutions, block_size, digest,
+                          (converted stores) label_csv, intensity_rule, resize
       ids                 (N,) str
       labels              (N, 28) bool
       images/<R>          (N, 4, R, R) uint8; one chunk per sample, one shard per block
@@ -22,7 +23,9 @@ moment leaves each block either marked written or pending; :func:`clean_partials
 temporary files a kill leaves behind.
 
 Format version 2 added the ``digest`` attribute; a version 1 store (no attribute) used
-``blake2b-64``, and is still read and resumed with it.
+``blake2b-64``, and is still read and resumed with it. Format version 3: a converted store
+records its ``resize`` attribute (``box``: block means; version 1 and 2 stores, which have
+none, were resized ``bilinear`` and are resumed so); readers need nothing new.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ __all__ = [
 ]
 
 FORMAT = "micro-bench/hpa"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 PENDING, DONE, BAD = 0, 1, 2
 DEFAULT_BLOCK = 32
 #: Pixel-digest algorithms a store may record: 64-bit hashes whose bytes are read little-endian.
@@ -326,6 +329,7 @@ def write_samples(
     images: Mapping[int, np.ndarray],
     *,
     bad: Sequence[int] = (),
+    shards: dict[str, list[int]] | None = None,
 ) -> None:
     """Write samples ``start .. start + n`` at every resolution, then mark them written.
 
@@ -335,6 +339,8 @@ def write_samples(
         images: ``{R: (n, 4, R, R) uint8}`` for every resolution of the store.
         bad: positions within the block (``0 .. n-1``) of samples that failed to decode: their
             pixels must be zero; they are marked bad and datasets leave them out.
+        shards: if given, receives ``{file: [size, mtime_ns, crc32c]}`` of each shard file
+            written whole (paths relative to the store; see :func:`~micro_bench_hpa.fastread.write_shard`).
 
     Parallel callers must pass whole blocks (``start`` a multiple of ``block_size``).
     """
@@ -356,7 +362,7 @@ def write_samples(
         if arr.shape != (n, len(HPA_CHANNELS), r, r) or arr.dtype != np.uint8:
             raise StoreError(f"write_samples: images[{r}] must be ({n}, 4, {r}, {r}) uint8, got {arr.shape} {arr.dtype}")
         array = array_at(group, f"images/{r}")
-        if not write_shard(array, start, arr):  # same bytes as zarr writes, without its pipeline
+        if not write_shard(array, start, arr, shards):  # same bytes as zarr writes, without its pipeline
             array[start : start + n] = arr
     bad_set = {int(b) for b in bad}
     algorithm = store_digest(group)

@@ -8,7 +8,7 @@
 
 Decoding and resizing are the converter's (:mod:`micro_bench_hpa.readers`): 16-bit maps to 8-bit
 by ``round(x / 257)``, RGB-coloured channel files use their own colour plane, and each channel is
-resized with PIL's antialiased bilinear filter. A sample that cannot be used (missing channel,
+resized as new stores are (``box``: block means, :func:`micro_bench_hpa.readers.resize`). A sample that cannot be used (missing channel,
 unreadable or truncated file, channels of unequal or non-square shape, or smaller than R) is not
 predicted: it is returned as a :class:`Problem` for the report.
 """
