@@ -14,13 +14,12 @@ from __future__ import annotations
 import datetime as _dt
 import errno
 import os
+import shutil
 import sys
 import traceback
 from pathlib import Path
 
-from micro_bench.runfolder import disk_full_message
-
-__all__ = ["BUG_EXIT", "crash_dir", "os_error_message", "report_bug"]
+__all__ = ["BUG_EXIT", "crash_dir", "disk_full_message", "free_bytes", "os_error_message", "report_bug"]
 
 BUG_EXIT = 70
 
@@ -29,6 +28,30 @@ def crash_dir() -> Path:
     """``$MICRO_BENCH_CACHE/crash`` or ``~/.cache/micro-bench/crash``."""
     base = os.environ.get("MICRO_BENCH_CACHE") or Path.home() / ".cache" / "micro-bench"
     return Path(base) / "crash"
+
+
+def free_bytes(path: str | Path) -> int | None:
+    """Free bytes on the filesystem holding ``path`` (its nearest existing parent), or None."""
+    p = Path(path).absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    try:
+        return shutil.disk_usage(p).free
+    except OSError:
+        return None
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+def disk_full_message(path: str | Path, needed: int | None = None) -> str:
+    """One line for a full disk while writing ``path``: the path, the space needed and free."""
+    free = free_bytes(path)
+    need = f"; about {_mb(needed)} more needed" if needed else ""
+    have = f" ({_mb(free)} free there)" if free is not None else ""
+    return (f"{path}: no space left on device{have}{need}; free some space and run the same "
+            "command again: what was written is kept and the work resumes")
 
 
 def os_error_message(exc: OSError) -> str:

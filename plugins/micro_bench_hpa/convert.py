@@ -95,7 +95,7 @@ def _nothing_to_convert(src: str | Path, plan: Any) -> str:
 
 def _check_space(dest: Path, samples: int, resolutions: Sequence[int]) -> None:
     """Refuse to start when the pixels still to write (uncompressed) exceed the free space."""
-    from micro_bench.runfolder import disk_full_message, free_bytes
+    from micro_bench_commands.failures import disk_full_message, free_bytes
 
     needed = samples * 4 * sum(int(r) ** 2 for r in resolutions)
     free = free_bytes(dest)

@@ -58,7 +58,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:
         torch.save(state, tmp)
         os.replace(tmp, path)
     except (RuntimeError, OSError) as error:  # torch reports a full disk as "file write failed"
-        from micro_bench.runfolder import disk_full_message, free_bytes
+        from micro_bench_commands.failures import disk_full_message, free_bytes
 
         free = free_bytes(path.parent)
         full = isinstance(error, OSError) and error.errno == errno.ENOSPC or "write failed" in str(error)

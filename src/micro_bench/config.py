@@ -17,6 +17,7 @@ from typing import Any
 from micro_bench.contract import SPLIT_DEFAULTS
 from micro_bench.errors import ConfigError
 from micro_bench.merge import apply_set, deep_merge, parse_set
+from micro_bench.merge import type_name as _type_name
 from micro_bench.runconfig import (
     COMPONENT_DEFAULTS,
     COMPONENT_KEYS,
@@ -62,10 +63,6 @@ class _Ctx:
 
     def error(self, where: str, message: str) -> ConfigError:
         return ConfigError(f"{self.locate(where)}: {message}")
-
-
-def _type_name(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
 
 
 def _component(raw: Any, where: str, ctx: _Ctx, optional: bool) -> Component | None:

@@ -136,18 +136,12 @@ class Host:
     def _try(self, name: str, module: str, dist: tuple[str | None, str | None], source: str,
              load: Callable[[], object], fix: str) -> None:
         try:
-            plugin = load()
-            self.pm.register(plugin, name=name)
-            unknown = self._unknown_hooks(plugin)
-            if unknown:
-                self.pm.unregister(plugin)
-                raise PluginError(unknown)
+            self._checked_register(load(), name)
         except Exception as exc:  # noqa: BLE001 - one broken plugin must not brick the tool
             message = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
             self._record(PluginInfo(name, module, dist[0], dist[1], "broken", f"{message}. {fix}", source))
             return
         self._record(PluginInfo(name, module, dist[0], dist[1], "ok", None, source))
-        self._registries = None
 
     def _unknown_hooks(self, plugin: object) -> str | None:
         """Pluggy's ``check_pending`` for one plugin, as a message naming the plugin and hook."""
@@ -189,13 +183,18 @@ class Host:
 
     def register(self, plugin: object, name: str | None = None) -> str:
         """Register a plugin object now; a hook without a spec is a :class:`PluginError`."""
+        registered = self._checked_register(plugin, name)
+        self.infos.append(PluginInfo(registered, getattr(plugin, "__name__", repr(plugin)), source="registered"))
+        return registered
+
+    def _checked_register(self, plugin: object, name: str | None) -> str:
         registered = self.pm.register(plugin, name=name)
-        assert registered is not None
+        if registered is None:
+            raise PluginError(f"plugin {name!r} is blocked")
         unknown = self._unknown_hooks(plugin)
         if unknown:
             self.pm.unregister(plugin)
             raise PluginError(unknown)
-        self.infos.append(PluginInfo(registered, getattr(plugin, "__name__", repr(plugin)), source="registered"))
         self._registries = None
         return registered
 

@@ -12,10 +12,11 @@ from typing import Any
 
 from micro_bench.errors import ConfigError
 
-__all__ = ["apply_set", "deep_merge", "parse_set"]
+__all__ = ["apply_set", "deep_merge", "parse_set", "type_name"]
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
+    """``null`` or the value's type name, for error messages."""
     return "null" if value is None else type(value).__name__
 
 
@@ -57,6 +58,6 @@ def apply_set(target: dict[str, Any], path: list[str], value: Any, expr: str, *,
         if child is None:
             child = node[part] = {}
         if not isinstance(child, dict):
-            raise ConfigError(f"--set {expr!r}: {'.'.join(path[: i + 1])} is a {_type_name(child)}, not a mapping")
+            raise ConfigError(f"--set {expr!r}: {'.'.join(path[: i + 1])} is a {type_name(child)}, not a mapping")
         node = child
     node[path[-1]] = deep_merge(node.get(path[-1]), value) if isinstance(value, Mapping) else value

@@ -11,8 +11,6 @@ Layout beside a run folder ``<out>/<bench>/<key>/``:
   the new one if it finished, else the set-aside one, put back.
 * ``<key>/.finalised``: written after the ``run_end`` hooks; a result without it is finalised
   again (hooks re-fired) when it is next reused.
-
-A full disk is reported by :func:`disk_full_message` (the path, the space needed and free).
 """
 
 from __future__ import annotations
@@ -29,8 +27,7 @@ from typing import Any
 
 from micro_bench.errors import MicroBenchError
 
-__all__ = ["FINALISED", "ResultError", "disk_full_message", "free_bytes", "holder", "recover", "run_lock", "set_aside",
-           "written_since"]
+__all__ = ["FINALISED", "ResultError", "holder", "recover", "run_lock", "set_aside", "written_since"]
 
 FINALISED = ".finalised"
 
@@ -138,27 +135,3 @@ def read_result_file(path: Path, runs_dir: Path | None = None) -> Any:
         runs = runs_dir if runs_dir is not None else path.parents[2]
         raise ResultError(f"{path}: corrupt result file ({exc}); run `micro-bench verify {runs}` "
                           "or rerun the benchmark with --force") from None
-
-
-def free_bytes(path: str | Path) -> int | None:
-    """Free bytes on the filesystem holding ``path`` (its nearest existing parent), or None."""
-    p = Path(path).absolute()
-    while not p.exists() and p != p.parent:
-        p = p.parent
-    try:
-        return shutil.disk_usage(p).free
-    except OSError:
-        return None
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1e6:,.1f} MB"
-
-
-def disk_full_message(path: str | Path, needed: int | None = None) -> str:
-    """One line for a full disk while writing ``path``: the path, the space needed and free."""
-    free = free_bytes(path)
-    need = f"; about {_mb(needed)} more needed" if needed else ""
-    have = f" ({_mb(free)} free there)" if free is not None else ""
-    return (f"{path}: no space left on device{have}{need}; free some space and run the same "
-            "command again: what was written is kept and the work resumes")

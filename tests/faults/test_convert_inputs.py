@@ -108,7 +108,7 @@ def test_kill_in_the_first_second_leaves_nothing_half_made(src: Path, tmp_path: 
 
 
 def test_not_enough_space_refused_before_writing(src: Path, tmp_path: Path, monkeypatch) -> None:
-    import micro_bench.runfolder as failures
+    import micro_bench_commands.failures as failures
 
     monkeypatch.setattr(failures, "free_bytes", lambda path: 1000)
     result = convert(str(src), str(tmp_path / "d.zarr"))
