@@ -42,7 +42,7 @@ def test_misspelled_hook_is_reported_with_plugin_and_hook():
                                           r"did you mean 'micro_bench_datasets'\?"):
         host.register(Misspelled(), name="typo")
     assert host.pm.get_plugin("typo") is None
-    host.check_pending()  # nothing unknown was left registered
+    host.pm.check_pending()  # nothing unknown was left registered
 
 
 def test_misspelled_hook_in_a_plugins_folder_marks_it_broken(tmp_path, monkeypatch):

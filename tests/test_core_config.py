@@ -149,3 +149,46 @@ def test_unknown_metric_with_index(write_yaml, toy_pm):
     cfg = load_config(write_yaml(GOOD.replace("[mean_score, accuracy]", "[mean_score, acuracy]")))
     with pytest.raises(ConfigError, match=r"unknown metric 'acuracy' \(.*: metrics\[1\]\)\nDid you mean: accuracy\?"):
         validate_config(cfg, toy_pm)
+
+
+def test_relative_paths_beside_the_file_then_in_micro_bench_data_then_the_working_folder(tmp_path, monkeypatch):
+    from micro_bench.yamlio import find_path
+
+    folder, data, work = (tmp_path / name for name in ("bench", "data", "work"))
+    for path in (folder / "both.zarr", data / "both.zarr", data / "shared.zarr", work):
+        path.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("MICRO_BENCH_DATA", raising=False)
+    assert find_path("both.zarr", folder) == str(folder / "both.zarr")
+    assert find_path("shared.zarr", folder) == "shared.zarr"  # as given: the working folder
+    monkeypatch.setenv("MICRO_BENCH_DATA", str(data))
+    assert find_path("both.zarr", folder) == str(folder / "both.zarr")  # the file's folder first
+    assert find_path("shared.zarr", folder) == str(data / "shared.zarr")
+    assert find_path("nowhere.zarr", folder) == "nowhere.zarr"
+    assert find_path(str(tmp_path / "abs.zarr"), folder) == str(tmp_path / "abs.zarr")
+    assert find_path("s3://bucket/hpa.zarr", folder) == "s3://bucket/hpa.zarr"
+
+
+def test_declared_path_parameters_reach_the_factory_resolved_but_the_run_key_keeps_them(write_yaml, tmp_path):
+    import toy_plugin
+    from micro_bench import ComponentSpec, Host, hookimpl
+    from micro_bench.build import build_dataset
+
+    seen: dict[str, str] = {}
+
+    def files(store: str, n: int = 30):
+        seen["store"] = store
+        return toy_plugin.ToyDataset(n=n)
+
+    class Files:
+        @hookimpl
+        def micro_bench_datasets(self):
+            return [ComponentSpec("files", files, "a dataset read from a file", {"paths": ["store"]})]
+
+    host = Host.load(builtins=False, entrypoints=False, plugins=[toy_plugin, Files()])
+    (tmp_path / "labels.csv").write_text("id\n")
+    cfg = load_config(write_yaml(GOOD.replace("dataset: {name: toy, n: 30}", "dataset: {name: files, store: labels.csv}")))
+    validate_config(cfg, host)
+    build_dataset(cfg.runs[0], host)
+    assert seen["store"] == str(tmp_path / "labels.csv")
+    assert cfg.runs[0].to_dict()["dataset"] == {"name": "files", "store": "labels.csv"}  # hashed as written

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import fnmatch
 import json
 from typing import TYPE_CHECKING
 
@@ -42,7 +44,8 @@ def list_(host: Host, kind: str | None, pattern: str | None, verbose: bool) -> N
         raise click.ClickException(f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
     for k in [kind] if kind else KINDS:
         registry = regs[k]
-        names = registry.names(pattern)
+        glob = pattern if pattern and any(ch in pattern for ch in "*?[") else f"*{pattern or ''}*"
+        names = [n for n in registry.names() if fnmatch.fnmatchcase(n, glob)]  # a glob or a substring
         if not kind:
             click.echo(f"{k}:")
         for name in names:
@@ -63,7 +66,7 @@ def plugins(host: Host, as_json: bool) -> None:
     """List loaded plugins, their distribution and version, and any that are broken."""
     # host.problems holds the add_commands failures: the CLI collected every plugin's commands
     # (this one's too) before running this command.
-    infos = [info.as_dict() for info in host.plugin_infos()]
+    infos = [dataclasses.asdict(info) for info in host.plugin_infos()]
     problems = [p for reg in host.registries.values() for p in reg.problems] + host.problems
     for plugin, message in problems:
         for info in infos:

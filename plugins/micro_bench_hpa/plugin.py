@@ -22,7 +22,7 @@ def micro_bench_datasets() -> list[ComponentSpec]:
             "hpa",
             "micro_bench_hpa.dataset:hpa",
             "Human Protein Atlas Kaggle 2018 (4 ch, 28 classes), from `micro-bench data convert`",
-            {"paper": "Zhao & Tang", "source": "proteinatlas.org, CC BY-SA 3.0",
+            {"paper": "Zhao & Tang", "source": "proteinatlas.org, CC BY-SA 3.0", "paths": ["store"],
              "conformance_skip": "needs a converted store (data/hpa.zarr); hpa_synth checks the same class"},
         ),
         ComponentSpec(

@@ -28,8 +28,12 @@ def run_local(
     echo: Callable[[str], None] | None, options: Mapping[str, Any] | None = None,
 ) -> list[RunResult]:
     """Run every row of ``config`` in this process, in order (``options``: none apply)."""
+    from micro_bench.provenance import component_distributions
     from micro_bench.results import read_result
-    from micro_bench.runner import build_dataset, run_directory, run_one
+    from micro_bench.runner import build_dataset, run_key, run_one
+
+    def run_directory(cfg: Any, out: Path, dataset: Any, host: Host) -> Path:  # where cfg's result is
+        return Path(out) / cfg.benchmark / run_key(cfg, dataset.fingerprint, component_distributions(cfg, host))
 
     datasets: dict[str, Any] = {}
     for cfg in config.runs:

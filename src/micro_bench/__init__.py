@@ -63,7 +63,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``Host`` and ``pass_host`` are imported on first use (they import pluggy and click)."""
+    """``Host``, ``pass_host`` and ``results_frame`` are imported on first use (pluggy, click)."""
     if name == "Host":
         from micro_bench.host import Host
 
@@ -72,13 +72,8 @@ def __getattr__(name: str) -> Any:
         from micro_bench_commands.cli import pass_host
 
         return pass_host
+    if name == "results_frame":  # every finished run as a tidy DataFrame: the report plugin's
+        from micro_bench_report.tidy import results_frame
+
+        return results_frame
     raise AttributeError(f"module 'micro_bench' has no attribute {name!r}")
-
-
-def results_frame(runs_dir: Any = "runs") -> Any:
-    """Every finished run under ``runs_dir`` as a tidy pandas DataFrame: one row per run x metric
-    x split (x class), config flattened into ``config.*`` columns (see :mod:`micro_bench_report.tidy`, the bundled report plugin).
-    Needs pandas (``pip install 'micro-bench[pandas]'``)."""
-    from micro_bench_report.tidy import results_frame as _frame
-
-    return _frame(runs_dir)

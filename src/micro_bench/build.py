@@ -19,8 +19,11 @@ from typing import TYPE_CHECKING, Any
 from micro_bench.config import Component, RunConfig
 from micro_bench.contract import Split
 from micro_bench.errors import ComponentError, ConfigError, MicroBenchError, ParameterError
+from micro_bench.yamlio import find_path
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from pathlib import Path
+
     from micro_bench.host import Host
     from micro_bench.registry import Registry
 
@@ -86,12 +89,17 @@ def bind_component(registry: Registry, comp: Component, where: str, injected: Ma
     return params
 
 
-def create(registry: Registry, comp: Component | None, where: str, injected: Mapping[str, Any] | None = None) -> Any:
+def create(registry: Registry, comp: Component | None, where: str, injected: Mapping[str, Any] | None = None,
+           base: Path | None = None) -> Any:
     """Bind and build ``comp`` (``None`` stays ``None``); a factory's range check becomes a
-    :class:`ConfigError` at ``where``."""
+    :class:`ConfigError` at ``where``. The parameters its spec declares as paths
+    (``extra["paths"]``) are looked for in ``base`` (the benchmark file's folder) first."""
     if comp is None:
         return None
     params = bind_component(registry, comp, where, injected)
+    for key in registry.spec(comp.name).extra.get("paths", ()) if base is not None else ():
+        if isinstance(params.get(key), str):
+            params[key] = find_path(params[key], base)
     try:
         return registry.create(comp.name, **params)
     except ValueError as exc:  # ParameterError, or a factory's plain ValueError: add the location
@@ -118,7 +126,7 @@ def _where(cfg: RunConfig, key: str) -> str:
 
 
 def build_dataset(cfg: RunConfig, host: Host) -> Any:
-    return create(host.registries["dataset"], cfg.dataset, _where(cfg, "dataset"))
+    return create(host.registries["dataset"], cfg.dataset, _where(cfg, "dataset"), base=cfg.base)
 
 
 def prepare(cfg: RunConfig, host: Host, dataset: Any = None) -> Prepared:
@@ -126,8 +134,8 @@ def prepare(cfg: RunConfig, host: Host, dataset: Any = None) -> Prepared:
     regs = host.registries
     ds = dataset if dataset is not None else build_dataset(cfg, host)
     model = create(regs["model"], cfg.model, _where(cfg, "model"),
-                   model_injected(regs["model"], cfg, len(ds.classes), len(ds.channels)))
-    built = {key: create(regs[kind], getattr(cfg, kind), _where(cfg, kind))
+                   model_injected(regs["model"], cfg, len(ds.classes), len(ds.channels)), cfg.base)
+    built = {key: create(regs[kind], getattr(cfg, kind), _where(cfg, kind), base=cfg.base)
              for key, kind in (("trainer", "trainer"), ("loss", "loss"), ("schedule", "scheduler"),
                                ("transform", "transform"), ("tta", "tta"), ("sampler", "sampler"))}
     where = _where(cfg, "metrics")

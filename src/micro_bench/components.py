@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from micro_bench.contract import Run, RunContext, Split, Stash, StashKey
+from micro_bench.contract import RunContext, Split
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
@@ -24,13 +24,8 @@ __all__ = [
     "Dataset",
     "Loss",
     "Metric",
-    "Run",
-    "RunContext",
     "Sampler",
     "Schedule",
-    "Split",
-    "Stash",
-    "StashKey",
     "TTAPolicy",
     "ThresholdRule",
     "Trainer",

@@ -217,7 +217,7 @@ def _run(bench: str, i: int, label: str, merged: Mapping[str, Any], run_raw: Map
     )
     origins = {key: ctx.locate(_where(key, run_raw, i)) for key in (*COMPONENT_KEYS, "metrics", "evaluate")}
     return RunConfig(benchmark=bench, index=i, label=label, seed=seed, split=split, evaluate=evaluate,
-                     metrics=metrics, origins=origins, **comps)  # type: ignore[arg-type]
+                     metrics=metrics, origins=origins, base=ctx.path.parent, **comps)  # type: ignore[arg-type]
 
 
 def _section(merged: Mapping[str, Any], key: str, defaults: Mapping[str, Any], run_raw: Mapping[str, Any], i: int, ctx: _Ctx) -> dict[str, Any]:

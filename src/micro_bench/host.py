@@ -22,7 +22,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +75,6 @@ class PluginInfo:
     error: str | None = None
     source: str = "builtin"  # "builtin" | "entrypoint" | "plugins_dir" | "registered"
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 def _truthy(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
@@ -119,7 +116,7 @@ class Host:
             host._load_folder(Path(folder))
         for plugin in plugins:
             host.register(plugin)
-        host.check_pending()  # every implementation left registered has a spec
+        host.pm.check_pending()  # every implementation left registered has a spec
         return host
 
     @property
@@ -205,10 +202,6 @@ class Host:
         self.pm.unregister(plugin)
         self.infos = [i for i in self.infos if i.name != name or i.status != "ok"]
         self._registries = None
-
-    def check_pending(self) -> None:
-        """pluggy's check: every registered hook implementation has a spec."""
-        self.pm.check_pending()
 
     @property
     def registries(self) -> dict[str, Registry]:

@@ -7,7 +7,6 @@ suggests the closest; parameters are bound against the factory's signature befor
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import importlib
 import inspect
 from collections.abc import Callable, Iterable, Mapping
@@ -97,13 +96,9 @@ class Registry:
             del self._specs[name], self._owners[name]
 
     # -- lookup -----------------------------------------------------------------------------
-    def names(self, pattern: str | None = None) -> list[str]:
-        """Sorted names, optionally filtered by a glob (``"resnet*"``) or substring."""
-        names = sorted(self._specs)
-        if pattern:
-            glob = pattern if any(ch in pattern for ch in "*?[") else f"*{pattern}*"
-            names = [n for n in names if fnmatch.fnmatchcase(n, glob)]
-        return names
+    def names(self) -> list[str]:
+        """The names, sorted."""
+        return sorted(self._specs)
 
     def __contains__(self, name: object) -> bool:
         return name in self._specs

@@ -55,6 +55,9 @@ class RunConfig:
     metrics: tuple[Component, ...]
     #: Where each key came from, e.g. ``{"model": "bench.yaml: runs[2].model"}``, for errors.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+    #: The benchmark file's folder, where relative path parameters are looked for first
+    #: (:func:`micro_bench.yamlio.find_path`); not part of the run key.
+    base: Path | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, the basis of the run key (``label`` and ``index`` excluded from the hash)."""

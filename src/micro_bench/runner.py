@@ -36,7 +36,7 @@ from micro_bench.runfolder import FINALISED, run_lock, set_aside, written_since
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from micro_bench.host import Host
 
-__all__ = ["build_dataset", "key_of", "run_benchmark", "run_directory", "run_key", "run_one"]
+__all__ = ["build_dataset", "key_of", "run_benchmark", "run_key", "run_one"]
 
 
 def _logger(path: Path, echo: Callable[[str], None] | None) -> Callable[[str], None]:
@@ -47,14 +47,6 @@ def _logger(path: Path, echo: Callable[[str], None] | None) -> Callable[[str], N
             echo(line)
 
     return log
-
-
-def run_directory(cfg: RunConfig, out: Path, dataset: Any, host: Host) -> Path:
-    """``<out>/<benchmark>/<run key>``: where ``cfg``'s result is (or will be)."""
-    from micro_bench.provenance import component_distributions
-
-    key = run_key(cfg, dataset.fingerprint, component_distributions(cfg, host))
-    return Path(out) / cfg.benchmark / key
 
 
 def run_one(

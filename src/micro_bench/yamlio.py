@@ -10,6 +10,7 @@ mapping), so a YAML timestamp, set or binary is reported instead of breaking the
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import yaml
 
 from micro_bench.errors import ConfigError
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "check_name", "check_plain", "load_yaml_text", "read_yaml",
+__all__ = ["MAX_DEPTH", "MAX_NODES", "check_name", "check_plain", "find_path", "load_yaml_text", "read_yaml",
            "resolve_inside"]
 
 MAX_DEPTH = 64
@@ -148,3 +149,14 @@ def resolve_inside(folder: Path, relative: str, where: str) -> Path:
     if not target.is_relative_to(folder.resolve()):
         raise ConfigError(f"{where}: {relative!r} leaves the benchmark file's folder {str(folder)!r}")
     return folder / relative
+
+
+def find_path(value: str, folder: Path) -> str:
+    """Where a relative path of a benchmark file is (docs/config.md, "Relative paths"): the first
+    of ``folder / value`` (the benchmark file's folder) and ``$MICRO_BENCH_DATA / value`` that
+    exists, else ``value`` as given (the working folder). Absolute paths and URLs are kept."""
+    if "://" in value or Path(value).is_absolute():
+        return value
+    data = os.environ.get("MICRO_BENCH_DATA")
+    found = [root / value for root in (folder, *([Path(data)] if data else [])) if (root / value).exists()]
+    return str(found[0]) if found else value
