@@ -97,8 +97,8 @@ def create(registry: Registry, comp: Component | None, where: str, injected: Map
     if comp is None:
         return None
     params = bind_component(registry, comp, where, injected)
-    for key in registry.spec(comp.name).extra.get("paths", ()) if base is not None else ():
-        if isinstance(params.get(key), str):
+    for key in registry.spec(comp.name).extra.get("paths", ()):
+        if base is not None and isinstance(params.get(key), str):
             params[key] = find_path(params[key], base)
     try:
         return registry.create(comp.name, **params)
