@@ -186,3 +186,12 @@ def test_mlflow_logger_read_back(bench, tmp_path, pm, monkeypatch):
     assert sorted((m.step, m.value) for m in history) == [(0, 1.0), (1, 0.5), (2, pytest.approx(1 / 3))]
     artifacts = {a.path for a in client.list_artifacts(noisy.info.run_id)}
     assert {"result.json", "config.json", "environment.json", "curve.png"} <= artifacts
+
+
+@pytest.mark.parametrize(("logger", "library"), [("mlflow", "MLflow"), ("tensorboard", "TensorBoard")])
+def test_a_logger_without_its_library_is_one_line_before_any_run(bench, tmp_path, pm, monkeypatch, logger, library):
+    monkeypatch.setitem(sys.modules, logger, None)  # not installed
+    result = CliRunner().invoke(cli, ["run", str(bench), "--out", str(tmp_path / "r"), "--log", logger], obj=pm)
+    assert result.exit_code == 1
+    assert f"Error: --log {logger} needs {library}: pip install 'micro-bench[{logger}]'\n" in result.output
+    assert not (tmp_path / "r").exists()

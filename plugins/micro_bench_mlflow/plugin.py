@@ -11,23 +11,18 @@ Imports only the standard library and micro_bench until a run starts.
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any
 
 from micro_bench import hookimpl
-from micro_bench.errors import ConfigError
+from micro_bench_report.loggers import RunLogger, finite
 
-__all__ = ["NAME", "enabled", "tracking_uri"]
+__all__ = ["LOGGER", "NAME", "enabled", "tracking_uri"]
 
 NAME = "mlflow"
-_RUNS: dict[str, tuple[Any, str]] = {}
-
-
-def enabled() -> bool:
-    """Whether ``MICRO_BENCH_LOGGERS`` (set by ``run --log``) names this logger."""
-    return NAME in {p.strip() for p in os.environ.get("MICRO_BENCH_LOGGERS", "").split(",")}
+LOGGER = RunLogger(NAME, "mlflow", "MLflow")
+enabled = LOGGER.enabled
 
 
 def tracking_uri() -> str:
@@ -39,20 +34,10 @@ def tracking_uri() -> str:
     return (Path.cwd() / "mlruns").resolve().as_uri()
 
 
-def _finite(metrics: Any) -> dict[str, float]:
-    return {k: float(v) for k, v in dict(metrics).items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
-
-
 @hookimpl
 def micro_bench_configure(config: Any) -> None:
     """Fail before any run starts when logging is asked for and the library is missing."""
-    if not enabled():
-        return
-    try:
-        import mlflow  # noqa: F401
-    except ImportError:
-        raise ConfigError("--log mlflow needs MLflow: pip install 'micro-bench[mlflow]'") from None
+    LOGGER.check_installed()
 
 
 @hookimpl
@@ -72,34 +57,34 @@ def micro_bench_run_start(run: Any) -> None:
     config = run.config.to_dict()
     params = flatten({k: v for k, v in config.items() if k != "label"}, "").items()
     client.log_batch(info.info.run_id, params=[Param(k.lstrip("."), str(v)[:6000]) for k, v in params])
-    _RUNS[run.key] = (client, info.info.run_id)
+    LOGGER.sessions[run.key] = (client, info.info.run_id)
 
 
 @hookimpl
 def micro_bench_epoch_end(run: Any, epoch: int, metrics: Any) -> None:
-    if run.key not in _RUNS:
+    if run.key not in LOGGER.sessions:
         return
     import time
 
     from mlflow.entities import Metric
 
-    client, run_id = _RUNS[run.key]
+    client, run_id = LOGGER.sessions[run.key]
     now = int(time.time() * 1000)
-    client.log_batch(run_id, metrics=[Metric(k, v, now, epoch) for k, v in _finite(metrics).items()])
+    client.log_batch(run_id, metrics=[Metric(k, v, now, epoch) for k, v in finite(metrics).items()])
 
 
 @hookimpl(trylast=True)  # after the plugins that write figures and the model card
 def micro_bench_run_end(run: Any, result: Any) -> None:
-    if run.key not in _RUNS:
+    if run.key not in LOGGER.sessions:
         return
     import time
 
     from mlflow.entities import Metric
 
-    client, run_id = _RUNS.pop(run.key)
+    client, run_id = LOGGER.sessions.pop(run.key)
     now = int(time.time() * 1000)
     try:
-        client.log_batch(run_id, metrics=[Metric(f"final.{k}", v, now, 0) for k, v in _finite(result.metrics).items()])
+        client.log_batch(run_id, metrics=[Metric(f"final.{k}", v, now, 0) for k, v in finite(result.metrics).items()])
         client.log_artifacts(run_id, str(run.directory))
     except BaseException:
         client.set_terminated(run_id, "FAILED")
