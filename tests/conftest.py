@@ -40,6 +40,21 @@ def toy_pm(monkeypatch):
 
 
 @pytest.fixture
+def toy_bench(tmp_path):
+    """Write the shared toy benchmark (``toy_plugin.TOY_BENCH``, or a variant ``text``) and its
+    ``ref.csv`` into ``tmp_path``; returns the benchmark file."""
+    from toy_plugin import TOY_BENCH, TOY_REF
+
+    def write(text: str = TOY_BENCH, name: str = "toy.yaml") -> Path:
+        (tmp_path / "ref.csv").write_text(TOY_REF, encoding="utf-8")
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
 def write_yaml(tmp_path):
     def write(text: str, name: str = "bench.yaml") -> Path:
         path = tmp_path / name

@@ -14,30 +14,15 @@ from micro_bench.config import load_config
 from micro_bench.errors import ConfigError
 from micro_bench_commands.cli import cli
 from micro_bench_commands.selection import merge_rows, select_runs
+from toy_plugin import TOY_BENCH
 
-BENCH = """\
-version: 1
-name: toybench
-title: Toy table
-seed: 3
-dataset: {name: toy, n: 40}
-model: prevalence
-trainer: {name: toy_trainer, epochs: 2}
-transform: null
-evaluate: {split: test, threshold: 0.5}
-metrics: [mean_score, accuracy]
-runs:
-  - {label: quiet, model: {noise: 0.0}}
-  - {label: noisy, model: {noise: 0.5}}
-  - {label: loud, model: {noise: 0.9}}
-"""
+BENCH = TOY_BENCH.replace("  - {label: noisy, model: {noise: 0.5}}\n",
+                         "  - {label: noisy, model: {noise: 0.5}}\n  - {label: loud, model: {noise: 0.9}}\n")
 
 
 @pytest.fixture
-def bench(tmp_path):
-    path = tmp_path / "toy.yaml"
-    path.write_text(BENCH)
-    return path
+def bench(toy_bench):
+    return toy_bench(BENCH)
 
 
 def _run(host, *args: str) -> tuple[int, str]:

@@ -7,18 +7,11 @@ import pytest
 from micro_bench.config import load_config, parse_set
 from micro_bench.errors import ConfigError
 from micro_bench.validate import validate_config
+from toy_plugin import TOY_BENCH
 
-GOOD = """\
-version: 1
-name: toybench
-title: Toy benchmark
-seed: 3
-dataset: {name: toy, n: 30}
-model: prevalence
-trainer: {name: toy_trainer, epochs: 2}
-transform: null
-evaluate: {split: test, threshold: 0.5}
-metrics: [mean_score, accuracy]
+#: The shared toy benchmark with two rows of its own, 30 samples and two profiles.
+GOOD = TOY_BENCH.replace("title: Toy table", "title: Toy benchmark").replace("n: 40", "n: 30").replace(
+    "reference: ref.csv\n", "").split("runs:")[0] + """\
 runs:
   - {label: low, model: {noise: 0.0}}
   - {label: high, model: {name: prevalence, noise: 0.5}, trainer: {epochs: 3}}

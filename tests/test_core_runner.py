@@ -17,32 +17,14 @@ from micro_bench.errors import ConfigError
 from micro_bench.runner import run_benchmark
 from micro_bench_commands.cli import cli
 from micro_bench_tables.tables import build_table, render
+from toy_plugin import TOY_BENCH
 
-BENCH = """\
-version: 1
-name: toybench
-title: Toy table
-seed: 3
-dataset: {name: toy, n: 40}
-model: prevalence
-trainer: {name: toy_trainer, epochs: 2}
-transform: null
-evaluate: {split: test, threshold: 0.5}
-metrics: [mean_score, accuracy]
-reference: ref.csv
-runs:
-  - {label: quiet, model: {noise: 0.0}}
-  - {label: noisy, model: {noise: 0.5}}
-"""
-REF = "label,mean_score,accuracy\nquiet,0.25,0.5\nnoisy,0.5,0.75\n"
+BENCH = TOY_BENCH
 
 
 @pytest.fixture
-def bench(tmp_path):
-    (tmp_path / "ref.csv").write_text(REF)
-    path = tmp_path / "toy.yaml"
-    path.write_text(BENCH)
-    return path
+def bench(toy_bench):
+    return toy_bench()
 
 
 class Recorder:

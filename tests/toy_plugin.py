@@ -11,6 +11,27 @@ import numpy as np
 
 from micro_bench import ComponentSpec, hookimpl
 
+#: The toy benchmark the runner, CLI, config and export tests share (the ``toy_bench`` fixture
+#: writes it with :data:`TOY_REF`); a test derives a variant with ``str.replace``.
+TOY_BENCH = """\
+version: 1
+name: toybench
+title: Toy table
+seed: 3
+dataset: {name: toy, n: 40}
+model: prevalence
+trainer: {name: toy_trainer, epochs: 2}
+transform: null
+evaluate: {split: test, threshold: 0.5}
+metrics: [mean_score, accuracy]
+reference: ref.csv
+runs:
+  - {label: quiet, model: {noise: 0.0}}
+  - {label: noisy, model: {noise: 0.5}}
+"""
+#: The "paper's numbers" of :data:`TOY_BENCH` (``ref.csv`` beside it).
+TOY_REF = "label,mean_score,accuracy\nquiet,0.25,0.5\nnoisy,0.5,0.75\n"
+
 CALLS = {"fit": 0}
 
 

@@ -23,6 +23,7 @@ __all__ = ["LOGGER", "NAME", "enabled", "tracking_uri"]
 NAME = "mlflow"
 LOGGER = RunLogger(NAME, "mlflow", "MLflow")
 enabled = LOGGER.enabled
+micro_bench_configure = LOGGER.micro_bench_configure  # the library is there before any run
 
 
 def tracking_uri() -> str:
@@ -32,12 +33,6 @@ def tracking_uri() -> str:
         return uri
     os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     return (Path.cwd() / "mlruns").resolve().as_uri()
-
-
-@hookimpl
-def micro_bench_configure(config: Any) -> None:
-    """Fail before any run starts when logging is asked for and the library is missing."""
-    LOGGER.check_installed()
 
 
 @hookimpl

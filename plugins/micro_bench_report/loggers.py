@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from micro_bench import hookimpl
 from micro_bench.errors import ConfigError
 
 __all__ = ["RunLogger", "finite"]
@@ -33,8 +34,9 @@ class RunLogger:
         """Whether ``MICRO_BENCH_LOGGERS`` (set by ``run --log``) names this logger."""
         return self.name in {p.strip() for p in os.environ.get("MICRO_BENCH_LOGGERS", "").split(",")}
 
-    def check_installed(self) -> None:
-        """For ``micro_bench_configure``: a located one-line error before any run starts when
-        logging is asked for and the library is missing."""
+    @hookimpl
+    def micro_bench_configure(self, config: Any) -> None:
+        """A one-line error before any run starts when logging is asked for and the library is
+        missing (a logger's entry module exports this bound method as its hook)."""
         if self.enabled() and importlib.util.find_spec(self.module) is None:
             raise ConfigError(f"--log {self.name} needs {self.library}: pip install 'micro-bench[{self.name}]'")

@@ -20,12 +20,7 @@ __all__ = ["LOGGER", "NAME", "enabled"]
 NAME = "tensorboard"
 LOGGER = RunLogger(NAME, "tensorboard", "TensorBoard")
 enabled = LOGGER.enabled
-
-
-@hookimpl
-def micro_bench_configure(config: Any) -> None:
-    """Fail before any run starts when logging is asked for and the library is missing."""
-    LOGGER.check_installed()
+micro_bench_configure = LOGGER.micro_bench_configure  # the library is there before any run
 
 
 @hookimpl
