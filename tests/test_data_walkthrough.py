@@ -37,7 +37,10 @@ def test_the_documented_walkthrough_runs(tmp_path, monkeypatch):
     assert len(list((tmp_path / "hpa_png" / "train").glob("*_green.png"))) == 48
     report = json.loads((tmp_path / "data" / "hpa.zarr" / "convert_report.json").read_text())
     assert report["written"] == 48
-    index = json.loads((tmp_path / "runs" / "hpa_table1" / "index.json").read_text())
+    from micro_bench.results import index_name
+
+    sets = [argv[i + 1] for argv in walkthrough()[-1:] for i, arg in enumerate(argv) if arg == "--set"]
+    index = json.loads((tmp_path / "runs" / "hpa_table1" / index_name(sets)).read_text())  # a run with --set
     assert [row["label"] for row in index["rows"]] == ["0.1"]
     assert index["dataset"]["name"] == "hpa"
     # split and stats were made by their commands, so the run added nothing to the store

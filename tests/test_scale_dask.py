@@ -85,6 +85,7 @@ def grid(tmp_path, monkeypatch):
     """A 4-row toy benchmark; worker processes find the in-test plugins through PYTHONPATH."""
     pytest.importorskip("distributed")
     import micro_bench_dask.plugin
+    import micro_bench_local.plugin
     import toy_plugin
     from micro_bench.config import load_config
     from micro_bench.host import Host
@@ -99,7 +100,7 @@ def grid(tmp_path, monkeypatch):
         path = tmp_path / f"{trainer}.yaml"
         path.write_text(BENCH.replace("TRAINER", trainer))
         pm = Host.load(builtins=False, entrypoints=False, plugins_dir=plugins,
-                       plugins=[toy_plugin, micro_bench_dask.plugin])
+                       plugins=[toy_plugin, micro_bench_dask.plugin, micro_bench_local.plugin])
         return load_config(path), pm
 
     return make
