@@ -15,6 +15,7 @@ from micro_bench import hookimpl
 from micro_bench.config import load_config
 from micro_bench.errors import ConfigError
 from micro_bench.runner import run_benchmark
+from micro_bench.validate import validate_config
 from micro_bench_commands.cli import cli
 from micro_bench_tables.tables import build_table, render
 from toy_plugin import TOY_BENCH
@@ -185,8 +186,11 @@ def test_table_against_a_baseline_row(tmp_path, toy_pm):
     assert "Each cell: ours (quiet, Δ = ours − quiet)." in render(table, "md")
     assert render(table, "csv").splitlines()[0].startswith("Run,mean_score,mean_score baseline,mean_score delta")
     path.write_text(BENCH.replace("reference: ref.csv", "table: {kind: metrics, baseline: loud}"))
-    with pytest.raises(ConfigError, match="table.baseline: no run labelled 'loud'"):
-        load_config(path)
+    with pytest.raises(ConfigError, match="table.baseline: no run labelled 'loud'"):  # the tables plugin's check
+        validate_config(load_config(path), toy_pm)
+    path.write_text(BENCH.replace("reference: ref.csv", "table: {kind: pie}"))
+    with pytest.raises(ConfigError, match="table.kind: expected 'metrics' or 'per_class', got 'pie'"):
+        validate_config(load_config(path), toy_pm)
 
 
 def test_per_class_table(tmp_path, toy_pm):

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from micro_bench.config import BenchmarkConfig
     from micro_bench.results import RunResult
 
-__all__ = ["micro_bench_add_commands", "micro_bench_benchmark_end"]
+__all__ = ["micro_bench_add_commands", "micro_bench_benchmark_end", "micro_bench_configure"]
 
 
 @hookimpl
@@ -29,6 +29,19 @@ def micro_bench_add_commands(cli: click.Group) -> None:
     from micro_bench_tables.cli import tables_command
 
     cli.add_command(tables_command)
+
+
+@hookimpl
+def micro_bench_configure(config: BenchmarkConfig) -> None:
+    """Reject a ``table:`` section these tables cannot render, before any run starts."""
+    from micro_bench.errors import ConfigError
+
+    table, labels = config.table, [run.label for run in config.runs]
+    if table.get("kind") not in ("metrics", "per_class"):
+        raise ConfigError(f"{config.path}: table.kind: expected 'metrics' or 'per_class', got {table.get('kind')!r}")
+    if table.get("baseline") is not None and table["baseline"] not in labels:
+        raise ConfigError(f"{config.path}: table.baseline: no run labelled {table['baseline']!r}; "
+                          f"labels: {', '.join(sorted(labels))}")
 
 
 @hookimpl

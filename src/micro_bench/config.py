@@ -157,10 +157,6 @@ def load_config(
     if not isinstance(base.get("table") or {}, Mapping):
         raise ctx.error("table", f"expected a mapping, got {_type_name(base.get('table'))}")
     table = deep_merge(TABLE_DEFAULTS, base.get("table") or {})
-    if table.get("kind") not in ("metrics", "per_class"):
-        raise ctx.error("table.kind", f"expected 'metrics' or 'per_class', got {table.get('kind')!r}")
-    if table.get("baseline") is not None and table["baseline"] not in labels:
-        raise ctx.error("table.baseline", f"no run labelled {table['baseline']!r}; labels: {', '.join(sorted(labels))}")
     reference = base.get("reference")
     if reference is not None and not isinstance(reference, str):
         raise ctx.error("reference", f"expected a path string, got {_type_name(reference)}")
