@@ -301,6 +301,8 @@ class TorchTrainer:
             if not agree:
                 raise RuntimeError("torchrun: the processes ended training with different weights; "
                                    "the result would depend on the rank that wrote it")
+        # CPU results depend on the intra-op thread count (reduction order): record the one used.
+        history["cpu_threads"] = torch.get_num_threads() if rt.device.type == "cpu" else None
         if main and history["lr_iter"]:
             plot_lr_history(history["lr_iter"], Path(context.directory) / "lr.png",
                             title=f"Learning rate per iteration ({context.label})" if context.label else "")
