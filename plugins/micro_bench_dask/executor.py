@@ -1,15 +1,15 @@
 """Runs of a benchmark as dask.distributed tasks.
 
-Without ``--scheduler`` a local cluster of worker processes is started: one per GPU when there
-are GPUs (dask-cuda's ``LocalCUDACluster`` when installed, else one nanny per GPU with its own
-``CUDA_VISIBLE_DEVICES``), else ``cores // threads_per_run``, each worker's BLAS/OpenMP pools
-sized to ``threads_per_run``. Every run is one task: a run whose trainer declares
-``accelerator: True`` (the ``torch`` trainer, unless ``device: cpu``) asks for one ``GPU`` worker
+Without ``--scheduler`` a local cluster of worker processes is started
+(:mod:`micro_bench_dask.cluster`: one per GPU when there are GPUs, else ``cores //
+threads_per_run``; on CPUs forked from one forkserver that has imported what runs need).
+Every run is one task: a run whose trainer declares ``accelerator: True`` (the ``torch`` trainer, unless ``device: cpu``) asks for one ``GPU`` worker
 resource where the workers have it, so two runs never share a GPU. A task whose worker dies is
 retried (``retries``) and the run resumes from its last checkpoint in the shared runs folder;
 the per-run lock keeps two workers from computing one run. Workers rebuild the caller's plugin
 set (bundled, entry points, ``--plugins-dir``, directly registered modules) from a
-:class:`HostRecipe`, and run dask computations inside a run on their own threads (a run's arrays
+:class:`HostRecipe` once per process, share a dataset between the runs they compute (as the
+serial loop does), and run dask computations inside a run on their own threads (a run's arrays
 stay in its worker). Results land in the same run folders with the same keys as the serial
 executor, so serial and distributed runs reuse each other.
 """
@@ -17,10 +17,13 @@ executor, so serial and distributed runs reuse each other.
 from __future__ import annotations
 
 import os
+import sys
+import threading
 import time
 import types
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,10 +69,13 @@ def recipe_of(host: Any, plugins_dir: str | Path | None = None) -> HostRecipe:
 
 
 def gpu_count() -> int:
-    """GPUs this process may use: ``CUDA_VISIBLE_DEVICES`` when set, else torch's count (0 without torch)."""
+    """GPUs this process may use: ``CUDA_VISIBLE_DEVICES`` when set, else torch's count; 0 without
+    an NVIDIA device node (``/dev/nvidia0``...), without importing torch (a second and a half)."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
         return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    if not any(Path("/dev").glob("nvidia[0-9]*")) and "torch" not in sys.modules:
+        return 0
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is a dependency
@@ -77,15 +83,23 @@ def gpu_count() -> int:
     return int(torch.cuda.device_count())
 
 
+# Per worker thread (a remote worker may run several tasks at once): datasets, shared by the runs
+# it computes as the serial loop shares one between rows.
+_DATASETS: dict[tuple[HostRecipe, str, int], Any] = {}
+
+
 def _run_remote(recipe: HostRecipe, cfg: Any, out: str, force: bool, position: tuple[int, int]) -> dict[str, Any]:
     import dask
 
-    from micro_bench.runner import run_one
+    from micro_bench.runner import build_dataset, run_one
 
     host = recipe.build()
     started = time.perf_counter()
     with dask.config.set(scheduler="threads"):
-        result = run_one(cfg, Path(out), host=host, force=force, position=position,
+        key = (recipe, repr(cfg.dataset.to_dict()), threading.get_ident())
+        if key not in _DATASETS:
+            _DATASETS[key] = build_dataset(cfg, host)
+        result = run_one(cfg, Path(out), host=host, dataset=_DATASETS[key], force=force, position=position,
                          progress=False, echo=None)
     assert result is not None  # wait=True: the run's lock is always taken
     data = result.to_dict()
@@ -93,26 +107,20 @@ def _run_remote(recipe: HostRecipe, cfg: Any, out: str, force: bool, position: t
     return data
 
 
-def _local_cluster(workers: int | None, threads: int, gpus: int) -> Any:
-    from distributed import Nanny, Scheduler, SpecCluster
+def _factories(config: Any, host: Any) -> list[Any]:
+    """The factories of every component the runs use (their modules are preloaded on workers)."""
+    from micro_bench.runconfig import COMPONENT_KEYS
 
-    env = {k: str(threads) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-    if gpus:
-        try:
-            from dask_cuda import LocalCUDACluster
-        except ImportError:
-            pass
-        else:  # pragma: no cover - needs GPUs and dask-cuda
-            return LocalCUDACluster(n_workers=workers or gpus, threads_per_worker=threads,
-                                    resources={"GPU": 1}, dashboard_address=None)
-    n = workers or (gpus or max(1, (os.cpu_count() or 1) // threads))
-    specs = {}
-    for i in range(n):
-        worker_env = dict(env, **({"CUDA_VISIBLE_DEVICES": str(i % gpus)} if gpus else {}))
-        specs[f"run-worker-{i}"] = {"cls": Nanny, "options": {
-            "nthreads": 1, "env": worker_env, "resources": {"GPU": 1} if gpus else None}}
-    return SpecCluster(workers=specs, scheduler={"cls": Scheduler, "options": {"dashboard_address": None}},
-                       silence_logs=True)
+    found = []
+    for cfg in config.runs:
+        for key in COMPONENT_KEYS:
+            part = getattr(cfg, key, None)
+            if part is not None:
+                try:
+                    found.append(host.registries[key].spec(part.name).factory)
+                except Exception:  # noqa: BLE001,S112 - an unknown name fails in the run, with its message
+                    continue
+    return found
 
 
 def _uses_gpu(cfg: Any, host: Any) -> bool:
@@ -130,23 +138,28 @@ def run_dask(config: Any, out: Path, *, host: Any, force: bool, progress: bool,
         from distributed import Client, as_completed
     except ImportError as exc:
         raise MicroBenchError("--executor dask needs dask.distributed: pip install 'micro-bench[distributed]'") from exc
+    import dask
+
     from micro_bench.results import RunResult
+    from micro_bench_dask.cluster import local_cluster, start_method
 
     address = options.get("scheduler")
     threads = int(options.get("threads_per_run") or 1)
-    cluster = None
-    if address:
-        try:
-            client = Client(address, timeout=options.get("connect_timeout", "10s"))
-        except (OSError, TimeoutError) as exc:
-            raise MicroBenchError(f"cannot reach the dask scheduler at {address}: {exc}") from None
-    else:
-        cluster = _local_cluster(options.get("workers"), threads, gpu_count())
-        client = Client(cluster)
-    try:
+    recipe = recipe_of(host, options.get("plugins_dir"))
+    with ExitStack() as stack:
+        if address:
+            try:
+                client = stack.enter_context(Client(address, timeout=options.get("connect_timeout", "10s")))
+            except (OSError, TimeoutError) as exc:
+                raise MicroBenchError(f"cannot reach the dask scheduler at {address}: {exc}") from None
+        else:
+            gpus = gpu_count()  # restarted workers start with the same method: keep it set throughout
+            stack.enter_context(dask.config.set({"distributed.worker.multiprocessing-method": start_method(gpus)}))
+            cluster = stack.enter_context(local_cluster(options.get("workers"), threads, gpus, recipe,
+                                                        _factories(config, host)))
+            client = stack.enter_context(Client(cluster))
         workers = client.scheduler_info().get("workers", {})
         has_gpu = any((w.get("resources") or {}).get("GPU") for w in workers.values())
-        recipe = recipe_of(host, options.get("plugins_dir"))
         total, tag = len(config.runs), uuid.uuid4().hex[:8]
         if echo:
             echo(f"sending {total} runs to {len(workers)} dask worker(s) at {client.scheduler.address}")
@@ -169,7 +182,3 @@ def run_dask(config: Any, out: Path, *, host: Any, force: bool, progress: bool,
                 state = "reused finished run" if cached else f"finished in {wall:.0f}s"
                 echo(f"[{done}/{total} done] {result.label}: {state} ({result.key})")
         return [results[i] for i in range(1, total + 1)]
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
