@@ -192,3 +192,59 @@ def test_unreachable_scheduler_is_one_clear_error(tmp_path):
     with pytest.raises(MicroBenchError, match=r"cannot reach the dask scheduler at tcp://127.0.0.1:9"):
         run_benchmark(load_config(path), tmp_path / "o", host=pm, echo=None, executor="dask",
                       scheduler="tcp://127.0.0.1:9", executor_options={"connect_timeout": "2s"})
+
+
+def _worker_state() -> dict[str, object]:
+    """What a worker process has before it ran any task."""
+    import joblib
+
+    from micro_bench_dask import executor
+
+    return {"pid": os.getpid(), "ppid": os.getppid(), "sklearn": "sklearn.linear_model" in sys.modules,
+            "skops": "skops.io" in sys.modules, "toy": "toy_plugin" in sys.modules,
+            "hosts": len(executor._HOSTS), "omp": os.environ.get("OMP_NUM_THREADS"),
+            "n_jobs": joblib.effective_n_jobs(-1), "marker": os.environ.get("MB_SCALE_MARKER")}
+
+
+@pytest.mark.slow
+def test_local_workers_are_forked_warm_with_pools_of_threads_per_run(grid, monkeypatch):
+    """Start-up is paid once: both workers come from one forkserver that imported the run
+    libraries and the component modules and built the host; "all cores" means --threads-per-run;
+    the caller's environment of now reaches the workers (as with spawned ones)."""
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    from micro_bench_dask.cluster import local_cluster, start_method
+    from micro_bench_dask.executor import _factories, recipe_of
+
+    config, pm = grid("toy_trainer")
+    monkeypatch.setenv("MB_SCALE_MARKER", "now")
+    with dask.config.set({"distributed.worker.multiprocessing-method": start_method(0)}), \
+            local_cluster(2, 1, 0, recipe_of(pm), _factories(config, pm)) as cluster, \
+            distributed.Client(cluster) as client:
+        states = list(client.run(_worker_state).values())
+    assert start_method(0) == "forkserver"
+    assert len(states) == 2 and len({s["pid"] for s in states}) == 2
+    assert len({s["ppid"] for s in states}) == 1 and states[0]["ppid"] != os.getpid()  # one forkserver
+    for state in states:
+        assert state["sklearn"] and state["skops"] and state["toy"] and state["hosts"] >= 1
+        assert (state["omp"], state["n_jobs"], state["marker"]) == ("1", 1, "now")
+
+
+@pytest.mark.slow
+def test_a_running_scheduler_on_loopback_gives_the_serial_results(grid, tmp_path):
+    """``--scheduler tcp://...``: a cluster started on its own (spawned worker processes, as
+    ``dask worker`` starts them) runs every row; same keys and metrics as the serial executor."""
+    distributed = pytest.importorskip("distributed")
+    from micro_bench.runner import run_benchmark
+
+    config, pm = grid("toy_trainer")
+    serial = run_benchmark(config, tmp_path / "serial", host=pm, echo=None)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        lines: list[str] = []
+        remote = bounded(run_benchmark, config, tmp_path / "remote", host=pm, echo=lines.append, executor="dask",
+                         scheduler=cluster.scheduler_address)
+    assert [(r.label, r.key, r.metrics) for r in remote] == [(r.label, r.key, r.metrics) for r in serial]
+    assert lines[0] == f"sending 4 runs to 2 dask worker(s) at {cluster.scheduler_address}"
