@@ -70,9 +70,8 @@ def _start_forkserver(preload: list[str], threads: int, recipe: Any) -> None:
     import multiprocessing
     from multiprocessing import forkserver
 
-    from distributed.utils import get_mp_context
-
-    get_mp_context()  # distributed sets its own preload list on first use: ours replaces it
+    # Started before distributed first asks for the context (which then imports its optional
+    # packages here, half a second, while the forkserver warms up on another core).
     multiprocessing.get_context("forkserver").set_forkserver_preload(preload)
     with _environ({**_blas_env(threads), _PRELOAD_ENV: json.dumps(recipe.__dict__)}):
         forkserver.ensure_running()
