@@ -34,7 +34,8 @@ def test_two_ranks_train_one_result(tmp_path):
     (tmp_path / "ddp.yaml").write_text(BENCH)
     env = {**os.environ, "MICRO_BENCH_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [torchrun, "--nproc_per_node=2", "--master_port=29581", "-m", "micro_bench", "run",
+        [torchrun, "--standalone", "--nproc_per_node=2",  # --standalone: a free port (suites run side by side)
+         "-m", "micro_bench", "run",
          str(tmp_path / "ddp.yaml"), "--out", str(tmp_path / "runs"), "--no-progress"],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600,
     )
