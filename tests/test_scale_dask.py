@@ -31,7 +31,7 @@ def test_pixel_features_inside_a_worker_process_match_local() -> None:
     local = _features()
     assert local.std() > 0.5
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
         client.run(lambda: sys.path.insert(0, TESTS))
         remote = client.submit(_features, pure=False).result()
     np.testing.assert_array_equal(remote, local)
@@ -241,7 +241,7 @@ def test_a_running_scheduler_on_loopback_gives_the_serial_results(grid, tmp_path
     config, pm = grid("toy_trainer")
     serial = run_benchmark(config, tmp_path / "serial", host=pm, echo=None)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=":0") as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         lines: list[str] = []
         remote = bounded(run_benchmark, config, tmp_path / "remote", host=pm, echo=lines.append, executor="dask",

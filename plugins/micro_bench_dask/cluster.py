@@ -91,7 +91,7 @@ def local_cluster(workers: int | None, threads: int, gpus: int, recipe: Any, com
             pass
         else:  # pragma: no cover - needs GPUs and dask-cuda
             return LocalCUDACluster(n_workers=workers or gpus, threads_per_worker=threads,
-                                    resources={"GPU": 1}, dashboard_address=None)
+                                    resources={"GPU": 1}, dashboard_address=":0")
     else:
         env = {**os.environ, **env}  # forked workers see the caller's environment of now
         if start_method(gpus) == "forkserver":
@@ -103,8 +103,9 @@ def local_cluster(workers: int | None, threads: int, gpus: int, recipe: Any, com
         specs[f"run-worker-{i}"] = {"cls": Nanny, "options": {
             "nthreads": 1, "env": worker_env, "dashboard": False, "silence_logs": logging.WARNING,
             "resources": {"GPU": 1} if gpus else None}}
-    return SpecCluster(workers=specs, scheduler={"cls": Scheduler, "options": {"dashboard": False}},
-                       silence_logs=logging.WARNING)
+    # ":0": the scheduler's HTTP routes (health, metrics) on a free port, not 8787 (may be taken)
+    scheduler = {"cls": Scheduler, "options": {"dashboard": False, "dashboard_address": ":0"}}
+    return SpecCluster(workers=specs, scheduler=scheduler, silence_logs=logging.WARNING)
 
 
 def recipe_from_environment() -> dict[str, Any] | None:
