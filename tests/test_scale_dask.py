@@ -248,3 +248,17 @@ def test_a_running_scheduler_on_loopback_gives_the_serial_results(grid, tmp_path
                          scheduler=cluster.scheduler_address)
     assert [(r.label, r.key, r.metrics) for r in remote] == [(r.label, r.key, r.metrics) for r in serial]
     assert lines[0] == f"sending 4 runs to 2 dask worker(s) at {cluster.scheduler_address}"
+
+
+def test_forkserver_preload_list_and_start_method():
+    """The forkserver preloads distributed, the warm-up module and each component's module once
+    (from ``module:attr`` strings or callables, never ``__main__``); GPU clusters spawn."""
+    from micro_bench_dask.cluster import preload_modules, start_method
+
+    def local() -> None: ...
+
+    local.__module__ = "__main__"
+    names = preload_modules(["micro_bench_baselines.models:logreg", np.zeros_like, local,
+                             "micro_bench_baselines.models:random_forest", "toy_plugin:ToyTrainer"])
+    assert names == ["distributed", "micro_bench_dask.warm", "micro_bench_baselines.models", "numpy", "toy_plugin"]
+    assert start_method(1) == "spawn" and start_method(0) in ("forkserver", "spawn")
