@@ -39,7 +39,10 @@ def test_readme_main_command_is_a_valid_benchmark(monkeypatch):
 
 
 def test_readme_test_command_runs_pytest():
-    assert readme_command("test").endswith("python -m pytest")
+    """The whole suite (no marker filter), on every core (pytest-xdist, in the test extra)."""
+    command = readme_command("test")
+    assert command.endswith("python -m pytest -n auto --dist worksteal")
+    assert "pytest-xdist" in (REPO / "pyproject.toml").read_text(encoding="utf-8")
 
 
 def test_without_store_or_profile_it_stops_at_once_with_directions(tmp_path, monkeypatch):
