@@ -10,7 +10,8 @@ imported what runs need (:mod:`micro_bench_dask.warm`, the benchmark's component
 built the caller's plugin host, instead of N spawned interpreters importing it all again (the
 forkserver starts first and warms while the scheduler starts). GPU clusters keep ``spawn``
 (a CUDA context must not be forked). Workers get the caller's environment as it is when the
-cluster starts, as spawned processes would.
+cluster starts, as spawned processes would. The forkserver lives as long as the calling process:
+a later cluster of the same process reuses it (with the first one's preloads and BLAS sizes).
 """
 
 from __future__ import annotations
