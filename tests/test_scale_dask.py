@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from micro_bench_baselines.features import pixel_features
+from toy_plugin import TOY_BENCH
 
 TESTS = str(Path(__file__).parent)
 
@@ -37,23 +38,11 @@ def test_pixel_features_inside_a_worker_process_match_local() -> None:
     np.testing.assert_array_equal(remote, local)
 
 
-BENCH = """\
-version: 1
-name: toygrid
-title: Toy grid
-seed: 3
-dataset: {name: toy, n: 40}
-model: prevalence
-trainer: {name: TRAINER, epochs: 2}
-transform: null
-evaluate: {split: test, threshold: 0.5}
-metrics: [mean_score, accuracy]
-runs:
-  - {label: a, model: {noise: 0.0}}
-  - {label: b, model: {noise: 0.2}}
-  - {label: c, model: {noise: 0.4}}
-  - {label: d, model: {noise: 0.6}}
-"""
+#: The shared toy benchmark as a grid of four rows, its trainer a placeholder (``TRAINER``).
+BENCH = (TOY_BENCH.split("reference:")[0].replace("name: toybench", "name: toygrid")
+         .replace("title: Toy table", "title: Toy grid").replace("name: toy_trainer", "name: TRAINER")
+         + "runs:\n" + "".join(f"  - {{label: {label}, model: {{noise: {noise}}}}}\n"
+                                for label, noise in zip("abcd", (0.0, 0.2, 0.4, 0.6), strict=True)))
 
 CRASHY = '''
 """A trainer that kills its worker process the first time it fits each row."""
