@@ -9,7 +9,7 @@ from pathlib import Path
 
 from micro_bench.errors import MicroBenchError
 from micro_bench.results import read_index
-from micro_bench_tables.tables import Cell, Table, build_table, discover
+from micro_bench_tables.tables import Cell, Table, build_table, discover, format_value
 
 __all__ = ["build_report"]
 
@@ -28,22 +28,14 @@ figcaption { font-size: 0.8em; color: #555; }
 """
 
 
-def _fmt(value: float | None, digits: int, count: bool = False, signed: bool = False) -> str:
-    if not isinstance(value, (int, float)):  # missing, or a per-class mapping in a metrics table
-        return "–"
-    if count:
-        return str(int(value))
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
-
-
 def _cell(c: Cell, digits: int) -> str:
-    parts = [_fmt(c.ours, digits, c.count)]
+    parts = [format_value(c.ours, digits, count=c.count)]
     if c.paper is not None:
-        parts.append(f'<br><span class="paper">{_fmt(c.paper, digits, c.count)}</span>')
+        parts.append(f'<br><span class="paper">{format_value(c.paper, digits, count=c.count)}</span>')
     delta = c.delta if isinstance(c.ours, (int, float)) else None
     if delta is not None:
         cls = "pos" if delta > 0 else "neg" if delta < 0 else ""
-        parts.append(f'<br><span class="{cls}">{_fmt(delta, digits, signed=True)}</span>')
+        parts.append(f'<br><span class="{cls}">{format_value(delta, digits, signed=True)}</span>')
     return f"<td>{''.join(parts)}</td>"
 
 

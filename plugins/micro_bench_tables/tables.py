@@ -17,8 +17,8 @@ from typing import Any
 
 from micro_bench.results import INDEX_FILE, read_index, read_result
 
-__all__ = ["Table", "build_table", "discover", "manifests", "metric_info", "metric_title", "render",
-           "table_name"]
+__all__ = ["Table", "build_table", "discover", "format_value", "manifests", "metric_info", "metric_title",
+           "render", "table_name"]
 
 
 def metric_info(index: Mapping[str, Any], metric: str) -> Mapping[str, Any]:
@@ -156,7 +156,9 @@ def _per_class(index: Mapping[str, Any], results: Mapping[str, Any], ref: Sequen
     return table
 
 
-def _fmt(value: float | None, digits: int, signed: bool = False, count: bool = False) -> str:
+def format_value(value: float | None, digits: int, signed: bool = False, count: bool = False) -> str:
+    """A cell value as every table format shows it: ``digits`` decimals (``signed``: with its sign),
+    a count as an integer, and "–" for a missing value or a per-class mapping."""
     if not isinstance(value, (int, float)):  # missing, or a per-class mapping in a metrics table
         return "–"
     if count:
@@ -165,12 +167,12 @@ def _fmt(value: float | None, digits: int, signed: bool = False, count: bool = F
 
 
 def _md_cell(c: Cell, digits: int) -> str:
-    ours = _fmt(c.ours, digits, count=c.count)
+    ours = format_value(c.ours, digits, count=c.count)
     if c.paper is None:
         return ours
     if c.count:
-        return f"{ours} ({_fmt(c.paper, digits, count=True)})"
-    return f"{ours} ({_fmt(c.paper, digits)}, {_fmt(c.delta, digits, True)})"
+        return f"{ours} ({format_value(c.paper, digits, count=True)})"
+    return f"{ours} ({format_value(c.paper, digits)}, {format_value(c.delta, digits, True)})"
 
 
 def render(table: Table, fmt: str = "md") -> str:
@@ -187,7 +189,7 @@ def render(table: Table, fmt: str = "md") -> str:
         return "\n".join(head + lines) + "\n"
     ref_name = "paper" if table.reference == "paper" else "baseline"
     flat_cols = [table.row_label] + [f"{c} {suffix}".strip() for c in table.columns for suffix in ("", ref_name, "delta")]
-    flat_rows = [[label] + [_fmt(v, table.digits, signed=(j == 2), count=c.count and j < 2) for c in cells
+    flat_rows = [[label] + [format_value(v, table.digits, signed=(j == 2), count=c.count and j < 2) for c in cells
                             for j, v in enumerate((c.ours, c.paper, c.delta))]
                  for label, cells in table.rows]
     if fmt == "csv":
