@@ -148,9 +148,11 @@ class SampleReader:
     def __repr__(self) -> str:
         return f"SampleReader({str(self.array.store_path)!r}, fast={self.fast})"
 
+    def _chunk_key(self, shard: int) -> str:
+        return self.array.metadata.encode_chunk_key((shard,) + (0,) * (len(self.shape) - 1))
+
     def _shard_key(self, shard: int) -> zarr.storage.StorePath:
-        key = self.array.metadata.encode_chunk_key((shard,) + (0,) * (len(self.shape) - 1))
-        return self.array.store_path / key
+        return self.array.store_path / self._chunk_key(shard)
 
     def shard_index(self, shard: int) -> np.ndarray | None:
         """``(S, 2) uint64`` (offset, nbytes) of each sample of ``shard``; ``None`` if no file."""
@@ -178,8 +180,7 @@ class SampleReader:
         fd = self._fds.get(shard)
         if fd is None:
             assert self._dir is not None
-            key = self.array.metadata.encode_chunk_key((shard,) + (0,) * (len(self.shape) - 1))
-            fd = os.open(self._dir / key, os.O_RDONLY)
+            fd = os.open(self._dir / self._chunk_key(shard), os.O_RDONLY)
             if len(self._fds) >= OPEN_FILES:
                 os.close(self._fds.popitem(last=False)[1])
             self._fds[shard] = fd
@@ -187,24 +188,32 @@ class SampleReader:
             self._fds.move_to_end(shard)
         return fd
 
+    def _span(self, row: int) -> tuple[int, int, int] | None:
+        """``(shard, offset, nbytes)`` of sample ``row``'s chunk, ``None`` when it is not stored
+        (reads as the fill value); the index as Python ints, cached per shard."""
+        shard, pos = divmod(row, self._per_shard)
+        spans = self._spans.get(shard)
+        if spans is None:
+            index = self.shard_index(shard)
+            spans = self._spans[shard] = [] if index is None else index.tolist()
+        if not spans or spans[pos][0] == _EMPTY:
+            return None
+        offset, nbytes = spans[pos]
+        if nbytes != self._sample_bytes:
+            raise StoreError(
+                f"{self._shard_key(shard)}: sample {row} holds {nbytes} bytes, expected {self._sample_bytes}"
+            )
+        return shard, offset, nbytes
+
     def _read_local(self, rows: list[int], out: np.ndarray) -> None:
         """Rows of a local store into ``out``: one ``preadv`` per sample into its row of ``out``."""
-        size, per_shard = self._sample_bytes, self._per_shard
-        flat = out.reshape(len(rows), size)
+        flat = out.reshape(len(rows), self._sample_bytes)
         for k, row in enumerate(rows):
-            shard, pos = divmod(row, per_shard)
-            spans = self._spans.get(shard)
-            if spans is None:
-                index = self.shard_index(shard)
-                spans = self._spans[shard] = [] if index is None else index.tolist()
-            if not spans or spans[pos][0] == _EMPTY:
+            span = self._span(row)
+            if span is None:
                 flat[k] = self._fill
                 continue
-            offset, nbytes = spans[pos]
-            if nbytes != size:
-                raise StoreError(
-                    f"{self._shard_key(shard)}: sample {row} holds {nbytes} bytes, expected {size}"
-                )
+            shard, offset, nbytes = span
             if os.preadv(self._fd(shard), [flat[k]], offset) != nbytes:
                 raise StoreError(
                     f"{self._shard_key(shard)}: truncated shard; sample {row} "
@@ -212,17 +221,12 @@ class SampleReader:
                 )
 
     def _read_into(self, row: int, out: np.ndarray) -> None:
-        shard, pos = divmod(row, self._per_shard)
-        index = self.shard_index(shard)
-        if index is None or index[pos, 0] == EMPTY:
+        span = self._span(row)
+        if span is None:
             out.fill(self._fill)
             return
-        offset, nbytes = int(index[pos, 0]), int(index[pos, 1])
+        shard, offset, nbytes = span
         path = self._shard_key(shard)
-        if nbytes != self._sample_bytes:
-            raise StoreError(
-                f"{path}: sample {row} holds {nbytes} bytes, expected {self._sample_bytes}"
-            )
         buf = path.get_sync(byte_range=RangeByteRequest(offset, offset + nbytes))
         data = None if buf is None else buf.as_numpy_array()
         if data is None or data.size != nbytes:
