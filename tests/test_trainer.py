@@ -223,3 +223,14 @@ def test_a_weighted_loss_adapts_to_the_train_split_and_is_recorded(tmp_path: Pat
     assert history["loss_weights"]["pos_weight_rule"] == "sqrt_inverse"
     np.testing.assert_allclose(history["loss_weights"]["pos_weight"], expected)
     np.testing.assert_allclose(loss.pos_weight.numpy(), expected, rtol=1e-6)
+
+
+def test_history_records_the_cpu_threads_the_fit_used_and_restores_torch_s(tmp_path: Path) -> None:
+    before = torch.get_num_threads()  # 1: set at the top of this module
+    pinned = _trainer(threads=2, epochs=1, freeze_epochs=0, checkpoint=False).fit(
+        TinyNet(), DS, SPLIT, loss=BCE, schedule=None, context=_ctx(tmp_path / "a"))
+    assert pinned["cpu_threads"] == 2
+    assert torch.get_num_threads() == before
+    default = _trainer(threads=None, epochs=1, freeze_epochs=0, checkpoint=False).fit(
+        TinyNet(), DS, SPLIT, loss=BCE, schedule=None, context=_ctx(tmp_path / "b"))
+    assert default["cpu_threads"] == before
