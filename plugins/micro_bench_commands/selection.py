@@ -47,7 +47,8 @@ def merge_rows(full: BenchmarkConfig, previous: Mapping[str, Any] | None,
         previous.get(k) == current.get(k) for k in ("benchmark", "config_file", "profile", "overrides"))
     old = {row["label"]: row for row in (previous or {}).get("rows", [])} if same else {}
     new = {row["label"]: row for row in current["rows"]}
-    rows = [new.get(run.label) or old.get(run.label) for run in full.runs]
+    labels = dict.fromkeys(run.label for run in full.runs)  # a row's repeats share its label
+    rows = [new.get(label) or old.get(label) for label in labels]
     return {**current, "rows": [row for row in rows if row is not None]}
 
 

@@ -55,7 +55,7 @@ def run_local(
         cfg = config.runs[i - 1]
         if echo and first and not reuse[i]:
             eta = f", about {_fmt_seconds(spent / computed * (todo - computed))} left" if computed else ""
-            echo(f"[run {i}/{total}] {cfg.label}{eta}")
+            echo(f"[run {i}/{total}] {cfg.display}{eta}")
         t0 = time.perf_counter()
         # The run's log lines (one per epoch: losses, lr, samples/s) also go to the terminal.
         result = run_one(cfg, out, host=host, dataset=datasets[repr(cfg.dataset.to_dict())], force=force,
@@ -64,12 +64,12 @@ def run_local(
                          echo=(lambda line: echo(f"    {line}")) if echo else None)
         if result is None:
             if echo:
-                echo(f"[run {i}/{total}] {cfg.label}: being computed by another process; later")
+                echo(f"[run {i}/{total}] {cfg.display}: being computed by another process; later")
             order.append((i, False))
             continue
         if result.cached:
             if echo:
-                echo(f"[run {i}/{total}] {cfg.label}: reused finished run {result.key} (use --force to recompute)")
+                echo(f"[run {i}/{total}] {cfg.display}: reused finished run {result.key} (use --force to recompute)")
         else:
             computed, spent = computed + 1, spent + time.perf_counter() - t0
         results[i] = result

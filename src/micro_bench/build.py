@@ -154,6 +154,8 @@ def run_key(cfg: RunConfig, fingerprint: str, distributions: Mapping[str, str] |
 def key_of(run: Mapping[str, Any], fingerprint: str, version: str, distributions: Mapping[str, str] | None) -> str:
     """:func:`run_key` from recorded data (``config.json``: ``run``, fingerprint, version, ...)."""
     data = {k: v for k, v in run.items() if k != "label"}
+    if isinstance(data.get("evaluate"), Mapping) and "ci" in data["evaluate"]:  # intervals: computed after
+        data["evaluate"] = {k: v for k, v in data["evaluate"].items() if k != "ci"}
     blob = json.dumps({"config": data, "dataset": fingerprint, "version": version,
                        "distributions": dict(distributions or {})}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

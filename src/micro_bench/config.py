@@ -31,21 +31,28 @@ __all__ = [
     "COMPONENT_DEFAULTS",
     "COMPONENT_KEYS",
     "SCHEMA_VERSION",
+    "CI_DEFAULTS",
     "BenchmarkConfig",
     "Component",
     "RunConfig",
+    "check_ci",
     "load_config",
     "parse_set",
 ]
 
 SCHEMA_VERSION = 1
 REQUIRED_COMPONENTS = ("dataset", "model", "trainer")
-RUN_KEYS = set(COMPONENT_KEYS) | {"label", "seed", "split", "evaluate", "metrics"}
+RUN_KEYS = set(COMPONENT_KEYS) | {"label", "seed", "repeats", "split", "evaluate", "metrics"}
 TOP_KEYS = RUN_KEYS - {"label"} | {"version", "name", "title", "description", "table", "runs",
                                    "reference", "profiles"}
 #: Split methods the bundled datasets implement (iterative stratification of the label sets).
 SPLIT_METHODS = ("multilabel_stratified",)
 EVALUATE_DEFAULTS = {"split": "val", "threshold": 0.5}
+#: ``evaluate.ci``: bootstrap intervals over the evaluated samples (computed from the saved
+#: predictions when tables are made; not part of the run key). ``ci: false`` turns them off.
+CI_DEFAULTS: dict[str, Any] = {"method": "bootstrap", "n": 1000, "level": 0.95, "seed": 0}
+#: The most repeats a row may ask for (each is a whole training run).
+MAX_REPEATS = 100
 TABLE_DEFAULTS: dict[str, Any] = {"kind": "metrics"}
 
 
@@ -150,7 +157,7 @@ def load_config(
         merged = deep_merge(deep_merge(base, run_raw), run_patches.get(label, {}))
         for (keys, value), expr in parsed_sets:
             apply_set(merged, keys, value, expr, settable=RUN_KEYS - {"label"}, components=COMPONENT_KEYS)
-        runs.append(_run(name, i, label, merged, run_raw, ctx))
+        runs.extend(_repeats(_run(name, i, label, merged, run_raw, ctx), merged, run_raw, ctx))
     unknown_patches = set(run_patches) - labels
     if unknown_patches:
         raise ctx.error(f"profiles.{profile}.runs", f"no run labelled {sorted(unknown_patches)[0]!r}; labels: {', '.join(sorted(labels))}")
@@ -194,6 +201,8 @@ def _run(bench: str, i: int, label: str, merged: Mapping[str, Any], run_raw: Map
     evaluate = _section(merged, "evaluate", EVALUATE_DEFAULTS, run_raw, i, ctx)
     if evaluate["split"] not in ("train", "val", "test"):
         raise ctx.error(_where("evaluate", run_raw, i) + ".split", f"expected train, val or test, got {evaluate['split']!r}")
+    if "ci" in evaluate:
+        check_ci(evaluate["ci"], ctx.locate(_where("evaluate", run_raw, i) + ".ci"))
     thr = evaluate["threshold"]
     needed = {"train": "training", evaluate["split"]: f"evaluate.split {evaluate['split']}"}
     if isinstance(thr, str):
@@ -216,9 +225,48 @@ def _run(bench: str, i: int, label: str, merged: Mapping[str, Any], run_raw: Map
                      metrics=metrics, origins=origins, base=ctx.path.parent, **comps)  # type: ignore[arg-type]
 
 
+def _repeats(run: RunConfig, merged: Mapping[str, Any], run_raw: Mapping[str, Any], ctx: _Ctx) -> list[RunConfig]:
+    """The row ``run`` as its ``repeats`` runs, seeds ``seed, seed + 1, ...``."""
+    import dataclasses
+
+    n = merged.get("repeats", 1)
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_REPEATS:
+        raise ctx.error(_where("repeats", run_raw, run.index),
+                        f"expected an integer from 1 to {MAX_REPEATS}, got {_type_name(n)} {n!r}")
+    return [dataclasses.replace(run, seed=run.seed + r, repeat=r, repeats=n) for r in range(n)]
+
+
+def check_ci(value: Any, where: str) -> dict[str, Any] | None:
+    """``evaluate.ci`` resolved over :data:`CI_DEFAULTS` (None for ``ci: false``); a
+    :class:`ConfigError` at ``where`` for a bad value."""
+    if value is False:
+        return None
+    if value is True or value is None:
+        value = {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: expected a mapping like {{method: bootstrap, n: 1000, level: 0.95, seed: 0}} "
+                          f"or false, got {_type_name(value)} {value!r}")
+    unknown = sorted(set(value) - set(CI_DEFAULTS))
+    if unknown:
+        raise ConfigError(f"{where}.{unknown[0]}: unknown key; allowed: {', '.join(CI_DEFAULTS)}")
+    ci = {**CI_DEFAULTS, **value}
+    checks = {
+        "method": (ci["method"] == "bootstrap", "'bootstrap' (percentile intervals)"),
+        "n": (isinstance(ci["n"], int) and not isinstance(ci["n"], bool) and 100 <= ci["n"] <= 100_000,
+              "an integer from 100 to 100000"),
+        "level": (isinstance(ci["level"], float) and 0.5 <= ci["level"] < 1, "a number in [0.5, 1), e.g. 0.95"),
+        "seed": (isinstance(ci["seed"], int) and not isinstance(ci["seed"], bool) and ci["seed"] >= 0,
+                 "an integer >= 0"),
+    }
+    for key, (ok, expected) in checks.items():
+        if not ok:
+            raise ConfigError(f"{where}.{key}: expected {expected}, got {_type_name(ci[key])} {ci[key]!r}")
+    return ci
+
+
 def _section(merged: Mapping[str, Any], key: str, defaults: Mapping[str, Any], run_raw: Mapping[str, Any], i: int, ctx: _Ctx) -> dict[str, Any]:
     value = merged.get(key) or {}
     if not isinstance(value, Mapping):
         raise ctx.error(_where(key, run_raw, i), f"expected a mapping, got {_type_name(value)}")
-    _check_keys(value, set(defaults), f"{_where(key, run_raw, i)}.", ctx)
+    _check_keys(value, set(defaults) | ({"ci"} if key == "evaluate" else set()), f"{_where(key, run_raw, i)}.", ctx)
     return {**defaults, **value}

@@ -58,6 +58,16 @@ class RunConfig:
     #: The benchmark file's folder, where relative path parameters are looked for first
     #: (:func:`micro_bench.yamlio.find_path`); not part of the run key.
     base: Path | None = field(default=None, compare=False)
+    #: Which of the row's ``repeats`` this run is (0-based; its seed is the row's seed + ``repeat``)
+    #: and how many the row has. Not part of the run key: the seed tells repeats apart, so a
+    #: repeat is the same cached run as a row with that seed, and adding repeats reuses the done.
+    repeat: int = 0
+    repeats: int = 1
+
+    @property
+    def display(self) -> str:
+        """The row label, with ``(repeat 2/3, seed 1)`` for a row with several repeats."""
+        return self.label if self.repeats == 1 else f"{self.label} (repeat {self.repeat + 1}/{self.repeats}, seed {self.seed})"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, the basis of the run key (``label`` and ``index`` excluded from the hash)."""

@@ -209,7 +209,25 @@ def write_index(config: BenchmarkConfig, out: Path, results: list[RunResult], ho
         "metric_info": {m.name: {k: v for k, v in host.registries["metric"].spec(m.name).extra.items()
                                  if k in ("title", "per_class", "reference")} for m in config.metrics},
         "reference_counts_csv": counts_ref,
-        "rows": [{"label": r.label, "key": r.key} for r in results],
+        "rows": _rows(results),
+        "ci": _ci(config),
         "dataset": results[0].dataset if results else {},
     })
     return path
+
+
+def _rows(results: list[RunResult]) -> list[dict[str, Any]]:
+    """One manifest row per table row: its label and first run's key, plus ``repeats`` (every
+    repeat's key, in seed order) for a row with several repeats."""
+    rows: dict[str, dict[str, Any]] = {}
+    for r in results:
+        row = rows.setdefault(r.label, {"label": r.label, "key": r.key, "repeats": []})
+        row["repeats"].append(r.key)
+    return [row if len(row["repeats"]) > 1 else {"label": row["label"], "key": row["key"]} for row in rows.values()]
+
+
+def _ci(config: BenchmarkConfig) -> dict[str, Any] | None:
+    """The benchmark's ``evaluate.ci`` (the first row's, over the defaults; None when off)."""
+    from micro_bench.config import check_ci
+
+    return check_ci(config.runs[0].evaluate.get("ci") if config.runs else None, "evaluate.ci")
