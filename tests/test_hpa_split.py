@@ -90,3 +90,47 @@ def test_manifest_and_duplicate_report(tmp_path):
     digests = np.array([7, 7, 9, 9], dtype=np.uint64)  # a/b identical across parts; c/d too
     assert duplicate_report(ids, digests, parts) == [("a:train", "b:val"), ("c:train", "d:test")]
     assert duplicate_report(ids, np.array([7, 8, 7, 0], np.uint64), parts) == []  # same part only
+
+
+# --- split: {method: random} (the paper's "randomly split ... 24858 / 3107 / 3107") ------------------
+
+
+def test_random_split_of_the_real_labels_has_the_papers_sizes(real_labels):
+    from micro_bench_hpa.split import make_split, part_sizes, random_split
+
+    _, labels = real_labels
+    assert part_sizes(len(labels), (0.8, 0.1, 0.1)).tolist() == [24858, 3107, 3107]
+    parts = make_split(labels, (0.8, 0.1, 0.1), seed=0, method="random")
+    assert parts.dtype == np.int8 and np.bincount(parts).tolist() == [24858, 3107, 3107]
+    assert np.array_equal(parts, random_split(len(labels), (0.8, 0.1, 0.1), 0))  # same seed, same split
+    assert not np.array_equal(parts, random_split(len(labels), (0.8, 0.1, 0.1), 1))
+    # the permutation numpy's Generator draws, cut at the sizes: train is its first 24858 samples
+    order = np.random.default_rng(0).permutation(len(labels))
+    assert set(np.flatnonzero(parts == 0)) == set(order[:24858].tolist())
+    assert set(np.flatnonzero(parts == 2)) == set(order[24858 + 3107:].tolist())
+    # not the stratified split, which gives other sizes on the same labels
+    assert np.bincount(stratified_split(labels, (0.8, 0.1, 0.1), 0)).tolist() != [24858, 3107, 3107]
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 5000), cuts=st.lists(st.integers(0, 1000), min_size=3, max_size=3).filter(any),
+       seed=st.integers(0, 2**31))
+def test_random_split_sizes_are_largest_remainder_rounding(n, cuts, seed):
+    from micro_bench_hpa.split import part_sizes, random_split
+
+    fractions = np.array(cuts, float) / sum(cuts)
+    sizes = part_sizes(n, fractions)
+    assert sizes.sum() == n and (np.abs(sizes - n * fractions) < 1).all()
+    parts = random_split(n, fractions, seed)
+    assert np.bincount(parts, minlength=3).tolist() == sizes.tolist()
+
+
+def test_split_method_selects_the_method_and_unknown_is_refused(real_labels):
+    from micro_bench_hpa.split import make_split, split_name
+
+    _, labels = real_labels
+    assert split_name((0.8, 0.1, 0.1), 0) == "ms_0.8_0.1_0.1_seed0"
+    assert split_name((0.8, 0.1, 0.1), 0, "random") == "random_0.8_0.1_0.1_seed0"
+    assert np.array_equal(make_split(labels[:500], seed=3), stratified_split(labels[:500], (0.8, 0.1, 0.1), 3))
+    with pytest.raises(ValueError, match="unknown split method 'kfold'.*multilabel_stratified, random"):
+        make_split(labels[:10], method="kfold")

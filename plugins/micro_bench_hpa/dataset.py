@@ -12,7 +12,7 @@ import numpy as np
 
 from micro_bench_hpa.integrity import check_open
 from micro_bench_hpa.location import is_remote, local_path
-from micro_bench_hpa.split import PARTS, split_name, stratified_split
+from micro_bench_hpa.split import PARTS, make_split, split_name
 from micro_bench_hpa.store import (
     DONE,
     PENDING,
@@ -88,9 +88,11 @@ class HPADataset:
         return f"HPADataset({str(self.path)!r}, resolution={self.resolution}, n={len(self)})"
 
     # --- splits -----------------------------------------------------------------------------
-    def split_codes(self, *, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> np.ndarray:
-        """``(N,) int8`` part codes (0 train, 1 val, 2 test), cached in ``splits/<name>``."""
-        key = split_name(fractions, seed)
+    def split_codes(self, *, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
+                    method: str = "multilabel_stratified") -> np.ndarray:
+        """``(N,) int8`` part codes (0 train, 1 val, 2 test) by ``method``
+        (:data:`micro_bench_hpa.split.METHODS`), cached in ``splits/<name>``."""
+        key = split_name(fractions, seed, method)
         if key in self._splits:
             return self._splits[key]
         group = open_store(self.path, storage_options=self.storage_options)
@@ -99,21 +101,22 @@ class HPADataset:
         if cached in group:
             codes = read_array(group, cached)[self.rows]
         else:
-            codes = stratified_split(self.labels, fractions, seed)
+            codes = make_split(self.labels, fractions, seed, method)
             full = np.full(n_store, -1, dtype=np.int8)
             full[self.rows] = codes
             # Atomic: a read-only store recomputes it (deterministically) next time.
             if write_cache_array(self.path, cached, full,
-                                 {"fractions": list(fractions), "seed": seed, "parts": list(PARTS)}):
+                                 {"method": method, "fractions": list(fractions), "seed": seed, "parts": list(PARTS)}):
                 _log.info(f"added the split {cached} to {self.path}")
         self._splits[key] = codes
         return codes
 
-    def split_indices(self, part: str, *, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> np.ndarray:
+    def split_indices(self, part: str, *, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
+                      method: str = "multilabel_stratified") -> np.ndarray:
         """Sorted ``(n,) int64`` dataset indices of ``part`` (``"train"``, ``"val"`` or ``"test"``)."""
         if part not in PARTS:
             raise ValueError(f"unknown split part {part!r}; expected one of {', '.join(PARTS)}")
-        codes = self.split_codes(fractions=fractions, seed=seed)
+        codes = self.split_codes(fractions=fractions, seed=seed, method=method)
         return np.flatnonzero(codes == PARTS.index(part)).astype(np.int64)
 
     # --- pixels -----------------------------------------------------------------------------

@@ -84,9 +84,10 @@ class WithExternal:
         """``(n,) bool``: which of ``indices`` are external samples."""
         return np.asarray(indices, dtype=np.int64) >= self.n_main
 
-    def split_indices(self, part: str, *, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> np.ndarray:
+    def split_indices(self, part: str, *, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
+                      method: str = "multilabel_stratified") -> np.ndarray:
         """The main dataset's part; ``train`` also holds every kept external sample."""
-        idx = self.main.split_indices(part, fractions=fractions, seed=seed)
+        idx = self.main.split_indices(part, fractions=fractions, seed=seed, method=method)
         if part == "train":
             idx = np.concatenate([idx, self.n_main + np.arange(len(self.keep), dtype=np.int64)])
         return idx

@@ -1,11 +1,21 @@
-"""Multilabel stratified train/val/test splits (iterative stratification) and their manifests.
+"""Train/val/test splits (iterative stratification, or a seeded random permutation) and their manifests.
 
-The algorithm is Sechidis, Tsoumakas & Vlahavas (2011), "On the stratification of multi-label
+Two methods (the config's ``split.method``; :data:`METHODS`):
+
+* ``multilabel_stratified`` (:func:`stratified_split`, the default and the recommendation for new
+  benchmarks): every class, rare ones included, lands in each part in about its share. The
+  algorithm is Sechidis, Tsoumakas & Vlahavas (2011), "On the stratification of multi-label
 data" (the one ``iterative-stratification`` implements for k folds), generalised to unequal
 fractions: labels are handled rarest first; each sample carrying the label goes to the part
 that still wants most of that label (ties: most wanted samples overall, then a seeded draw).
 Per class, every part ends within about one sample of ``count * fraction`` whenever the class's
 samples are not pinned elsewhere by rarer labels they also carry.
+* ``random`` (:func:`random_split`): what Zhao & Tang did ("randomly split the labeled data
+  (31072 samples) by 80%/10%/10% into training (24858), validation (3107) and test (3107)"):
+  one seeded permutation cut at sizes rounded by largest remainder (:func:`part_sizes`), which
+  gives the paper's 24858 / 3107 / 3107 for 31,072 labels. A rare class may then be missing
+  from, or over-represented in, the validation or test part (on the real labels, seed 0:
+  see docs/reproducing.md).
 """
 
 from __future__ import annotations
@@ -19,8 +29,12 @@ import numpy as np
 from micro_bench_hpa.classes import N_CLASSES
 
 __all__ = [
+    "METHODS",
     "PARTS",
     "duplicate_report",
+    "make_split",
+    "part_sizes",
+    "random_split",
     "read_label_csv",
     "split_name",
     "stratified_split",
@@ -29,11 +43,20 @@ __all__ = [
 
 #: Part names by their int8 code in ``splits/<name>``.
 PARTS: tuple[str, ...] = ("train", "val", "test")
+#: Split methods by config name, with the prefix of their store key.
+METHODS: dict[str, str] = {"multilabel_stratified": "ms", "random": "random"}
 
 
-def split_name(fractions: Sequence[float], seed: int) -> str:
-    """Store key of a split, e.g. ``"ms_0.8_0.1_0.1_seed0"``."""
-    return "ms_" + "_".join(f"{f:g}" for f in fractions) + f"_seed{seed}"
+def check_method(method: str) -> str:
+    """``method`` if it is one of :data:`METHODS`, else a ``ValueError`` listing them."""
+    if method not in METHODS:
+        raise ValueError(f"unknown split method {method!r}; the HPA datasets implement: {', '.join(METHODS)}")
+    return method
+
+
+def split_name(fractions: Sequence[float], seed: int, method: str = "multilabel_stratified") -> str:
+    """Store key of a split, e.g. ``"ms_0.8_0.1_0.1_seed0"`` (``"random_..."`` for ``random``)."""
+    return METHODS[check_method(method)] + "_" + "_".join(f"{f:g}" for f in fractions) + f"_seed{seed}"
 
 
 def _check_fractions(fractions: Sequence[float]) -> np.ndarray:
@@ -86,6 +109,39 @@ def stratified_split(labels: np.ndarray, fractions: Sequence[float] = (0.8, 0.1,
         part[i] = p
         want_total[p] -= 1
     return part
+
+
+def part_sizes(n: int, fractions: Sequence[float]) -> np.ndarray:
+    """``(3,) int64`` sizes of train, val, test for ``n`` samples: ``floor(n * f)``, and the samples
+    left over go one each to the parts with the largest remainders (ties: the earlier part).
+    ``part_sizes(31072, (0.8, 0.1, 0.1))`` is the paper's ``[24858, 3107, 3107]``."""
+    frac = _check_fractions(fractions)
+    exact = frac * n
+    sizes = np.floor(exact + 1e-9).astype(np.int64)
+    left = int(n - sizes.sum())
+    order = np.argsort(-(exact - sizes), kind="stable")
+    sizes[order[:left]] += 1
+    return sizes
+
+
+def random_split(n: int, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> np.ndarray:
+    """``(n,) int8`` part codes from one seeded permutation (``numpy.random.default_rng(seed)``):
+    its first ``sizes[0]`` samples train, the next ``sizes[1]`` val, the rest test
+    (:func:`part_sizes`)."""
+    sizes = part_sizes(n, fractions)
+    order = np.random.default_rng(seed).permutation(n)
+    part = np.empty(n, dtype=np.int8)
+    for code, rows in enumerate(np.split(order, np.cumsum(sizes)[:-1])):
+        part[rows] = code
+    return part
+
+
+def make_split(labels: np.ndarray, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
+               method: str = "multilabel_stratified") -> np.ndarray:
+    """``(N,) int8`` part codes of ``labels (N, K) bool`` by ``method`` (:data:`METHODS`)."""
+    if check_method(method) == "random":
+        return random_split(len(labels), fractions, seed)
+    return stratified_split(labels, fractions, seed)
 
 
 def read_label_csv(path: str | Path) -> tuple[list[str], np.ndarray]:

@@ -140,7 +140,13 @@ def prepare(cfg: RunConfig, host: Host, dataset: Any = None) -> Prepared:
                                ("transform", "transform"), ("tta", "tta"), ("sampler", "sampler"))}
     where = _where(cfg, "metrics")
     metrics = {m.name: create(regs["metric"], m, f"{where}[{j}]") for j, m in enumerate(cfg.metrics)}
-    return Prepared(config=cfg, dataset=ds, split=Split.of(ds, cfg.split), model=model, metrics=metrics, **built)
+    try:
+        split = Split.of(ds, cfg.split)
+    except ValueError as exc:  # e.g. a method the dataset does not implement: add the location
+        if isinstance(exc, MicroBenchError) and not isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"{_where(cfg, 'split')}: {exc}") from None
+    return Prepared(config=cfg, dataset=ds, split=split, model=model, metrics=metrics, **built)
 
 
 def run_key(cfg: RunConfig, fingerprint: str, distributions: Mapping[str, str] | None = None) -> str:

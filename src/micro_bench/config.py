@@ -45,8 +45,6 @@ REQUIRED_COMPONENTS = ("dataset", "model", "trainer")
 RUN_KEYS = set(COMPONENT_KEYS) | {"label", "seed", "repeats", "split", "evaluate", "metrics"}
 TOP_KEYS = RUN_KEYS - {"label"} | {"version", "name", "title", "description", "table", "runs",
                                    "reference", "profiles"}
-#: Split methods the bundled datasets implement (iterative stratification of the label sets).
-SPLIT_METHODS = ("multilabel_stratified",)
 EVALUATE_DEFAULTS = {"split": "val", "threshold": 0.5}
 #: ``evaluate.ci``: bootstrap intervals over the evaluated samples (computed from the saved
 #: predictions when tables are made; not part of the run key). ``ci: false`` turns them off.
@@ -195,9 +193,10 @@ def _run(bench: str, i: int, label: str, merged: Mapping[str, Any], run_raw: Map
             or not all(isinstance(f, (int, float)) and not isinstance(f, bool) and f >= 0 for f in fractions)
             or abs(sum(fractions) - 1.0) > 1e-6):
         raise ctx.error(_where("split", run_raw, i) + ".fractions", f"expected three non-negative numbers summing to 1, got {fractions!r}")
-    if split["method"] not in SPLIT_METHODS:
+    if not isinstance(split["method"], str) or not split["method"]:
         raise ctx.error(_where("split", run_raw, i) + ".method",
-                        f"unknown split method {split['method']!r}; implemented: {', '.join(SPLIT_METHODS)}")
+                        f"expected the name of a split method the dataset implements (e.g. multilabel_stratified), "
+                        f"got {_type_name(split['method'])} {split['method']!r}")
     evaluate = _section(merged, "evaluate", EVALUATE_DEFAULTS, run_raw, i, ctx)
     if evaluate["split"] not in ("train", "val", "test"):
         raise ctx.error(_where("evaluate", run_raw, i) + ".split", f"expected train, val or test, got {evaluate['split']!r}")
@@ -220,7 +219,7 @@ def _run(bench: str, i: int, label: str, merged: Mapping[str, Any], run_raw: Map
     metrics = tuple(
         _component(m, f"{_where('metrics', run_raw, i)}[{j}]", ctx, optional=False) for j, m in enumerate(metrics_raw)
     )
-    origins = {key: ctx.locate(_where(key, run_raw, i)) for key in (*COMPONENT_KEYS, "metrics", "evaluate")}
+    origins = {key: ctx.locate(_where(key, run_raw, i)) for key in (*COMPONENT_KEYS, "metrics", "evaluate", "split")}
     return RunConfig(benchmark=bench, index=i, label=label, seed=seed, split=split, evaluate=evaluate,
                      metrics=metrics, origins=origins, base=ctx.path.parent, **comps)  # type: ignore[arg-type]
 

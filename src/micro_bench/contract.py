@@ -49,6 +49,16 @@ class Split:
         "fractions", "seed"}``, by default the config's (stratified 0.8/0.1/0.1, seed 0)."""
         recipe = {**SPLIT_DEFAULTS, **(recipe or {})}
         args = {"fractions": tuple(recipe["fractions"]), "seed": recipe["seed"]}
+        # ``method`` is the dataset's to implement: passed when its split_indices takes it (an
+        # opt-in argument, as pluggy's); a dataset without it offers only the default method.
+        if _accepts_method(dataset.split_indices):
+            args["method"] = recipe["method"]
+        elif recipe["method"] != SPLIT_DEFAULTS["method"]:
+            from micro_bench.errors import ConfigError
+
+            raise ConfigError(f"split method {recipe['method']!r}: dataset {getattr(dataset, 'name', type(dataset).__name__)!r} "
+                              f"offers no split methods (its split_indices takes no 'method'); it splits only by "
+                              f"{SPLIT_DEFAULTS['method']!r}")
         parts = {part: dataset.split_indices(part, **args) for part in PARTS}
         return cls(**parts, all_labels=dataset.labels, recipe=recipe)
 
@@ -64,6 +74,17 @@ class Split:
 
     def sizes(self) -> dict[str, int]:
         return {part: len(self.indices(part)) for part in PARTS}
+
+
+def _accepts_method(split_indices: Callable[..., Any]) -> bool:
+    """Whether a dataset's ``split_indices`` takes a ``method`` keyword (or ``**kwargs``)."""
+    import inspect
+
+    try:
+        params = inspect.signature(split_indices).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "method" or p.kind is p.VAR_KEYWORD for p in params)
 
 
 class StashKey(Generic[T]):
