@@ -100,7 +100,9 @@ class Dataset(Protocol):
     def split_indices(
         self, part: str, *, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0
     ) -> np.ndarray:
-        """Sorted ``int64`` indices of ``part`` (``"train"``, ``"val"`` or ``"test"``)."""
+        """Sorted ``int64`` indices of ``part`` (``"train"``, ``"val"`` or ``"test"``). Optional
+        keyword ``method``: the config's ``split.method`` (passed only to a dataset that takes it;
+        one without it offers only ``multilabel_stratified``)."""
 
     def images(self, indices: np.ndarray | None = None) -> Any:
         """Lazy ``(n, C, R, R) uint8`` array (a dask array) of the given samples."""
