@@ -53,3 +53,10 @@ def test_unknown_method_is_a_located_error_at_run(toy_pm, toy_bench, tmp_path):
     path.write_text(text.replace("{method: random}", "{method: 7}"))
     with pytest.raises(ConfigError, match=r"split\.method: expected the name of a split method"):
         load_config(path)
+
+
+def test_declared_split_methods_match_the_implementation():
+    from micro_bench_hpa.plugin import SPLIT_METHODS
+    from micro_bench_hpa.split import METHODS
+
+    assert SPLIT_METHODS == list(METHODS)

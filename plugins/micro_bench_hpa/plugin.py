@@ -14,6 +14,11 @@ if TYPE_CHECKING:  # pragma: no cover
     import click
 
 
+#: ``split.method`` values the HPA datasets implement (micro_bench_hpa.split.METHODS; declared
+#: here so that ``validate`` checks them without importing the data code).
+SPLIT_METHODS = ["multilabel_stratified", "random"]
+
+
 @hookimpl
 def micro_bench_datasets() -> list[ComponentSpec]:
     """The real HPA store and the embedded synthetic HPA-like dataset."""
@@ -23,13 +28,14 @@ def micro_bench_datasets() -> list[ComponentSpec]:
             "micro_bench_hpa.dataset:hpa",
             "Human Protein Atlas Kaggle 2018 (4 ch, 28 classes), from `micro-bench data convert`",
             {"paper": "Zhao & Tang", "source": "proteinatlas.org, CC BY-SA 3.0", "paths": ["store"],
+             "split_methods": SPLIT_METHODS,
              "conformance_skip": "needs a converted store (data/hpa.zarr); hpa_synth checks the same class"},
         ),
         ComponentSpec(
             "hpa_synth",
             "micro_bench_hpa.synth.dataset:hpa_synth",
             "Synthetic HPA-like cells with real HPA label sets (embedded default, no download)",
-            {"conformance_params": {"n": 60, "resolution": 32}},
+            {"conformance_params": {"n": 60, "resolution": 32}, "split_methods": SPLIT_METHODS},
             check="micro_bench_hpa.synth.dataset:check_hpa_synth",
         ),
     ]

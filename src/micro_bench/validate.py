@@ -44,6 +44,20 @@ def _check(host: Host, kind: str, comp: Component, where: str, seen: set[str]) -
         bind_component(registry, comp, where)
 
 
+def _check_split_method(host: Host, run: Any) -> None:
+    """``split.method`` against the methods the dataset's spec declares (``extra["split_methods"]``;
+    a dataset that declares none is checked when its split is built)."""
+    from micro_bench.errors import ComponentError, ConfigError
+
+    try:
+        declared = host.registries["dataset"].spec(run.dataset.name).extra.get("split_methods")
+    except ComponentError:
+        return
+    if declared is not None and run.split["method"] not in declared:
+        raise ConfigError(f"{run.origins.get('split', 'split')}.method: unknown split method {run.split['method']!r}; "
+                          f"dataset {run.dataset.name!r} implements: {', '.join(declared)}")
+
+
 def validate_config(config: BenchmarkConfig, host: Host) -> None:
     """Raise :class:`~micro_bench.errors.ConfigError` naming the file and key path of the first
     problem, then let plugins inspect the config (``micro_bench_configure``)."""
@@ -55,6 +69,7 @@ def validate_config(config: BenchmarkConfig, host: Host) -> None:
                 _check(host, kind, comp, run.origins.get(key, key), seen)
         for j, metric in enumerate(run.metrics):
             _check(host, "metric", metric, f"{run.origins.get('metrics', 'metrics')}[{j}]", seen)
+        _check_split_method(host, run)
         rule = run.evaluate["threshold"]
         if isinstance(rule, str):
             _check(host, "threshold", Component(rule), f"{run.origins.get('evaluate', 'evaluate')}.threshold", seen)
