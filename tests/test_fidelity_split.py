@@ -59,4 +59,4 @@ def test_declared_split_methods_match_the_implementation():
     from micro_bench_hpa.plugin import SPLIT_METHODS
     from micro_bench_hpa.split import METHODS
 
-    assert SPLIT_METHODS == list(METHODS)
+    assert list(METHODS) == SPLIT_METHODS
