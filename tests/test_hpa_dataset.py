@@ -82,7 +82,7 @@ def test_reader_serves_uint8_samples_by_dataset_index(store):
 def test_plugin_and_cli_stay_cheap():
     code = (
         "import sys, click; from micro_bench_hpa import plugin; from micro_bench_hpa.cli import data;"
-        "names=[s.name for s in plugin.micro_bench_datasets()]; assert names == ['hpa', 'hpa_synth'], names;"
+        "names=[s.name for s in plugin.micro_bench_datasets()]; assert names == ['hpa', 'images', 'hpa_synth'], names;"
         "g=click.Group('mb'); plugin.micro_bench_add_commands(g); assert 'data' in g.commands;"
         "bad=[m for m in ('torch','zarr','dask','numpy','sklearn') if m in sys.modules]; assert not bad, bad"
     )

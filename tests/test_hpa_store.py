@@ -13,6 +13,7 @@ from micro_bench_hpa.store import (
     BAD,
     DONE,
     FORMAT_VERSION,
+    HPA_FORMAT_VERSION,
     PENDING,
     StoreError,
     blocks,
@@ -40,7 +41,8 @@ def _pixels(rng, a, b):
 def test_layout_and_attrs(tmp_path):
     group, labels = _make(tmp_path / "s.zarr")
     g = open_store(tmp_path / "s.zarr")
-    assert g.attrs["format"] == "micro-bench/hpa" and g.attrs["format_version"] == FORMAT_VERSION == 3
+    assert g.attrs["format"] == "micro-bench/hpa" and g.attrs["format_version"] == HPA_FORMAT_VERSION == 3 and FORMAT_VERSION == 4
+    assert "dtype" not in g.attrs  # HPA stores keep their version-3 bytes
     assert g.attrs["classes"] == list(HPA_CLASSES) and len(HPA_CLASSES) == 28
     assert g.attrs["channels"] == ["red", "green", "blue", "yellow"]
     assert g.attrs["resolutions"] == [32, 16]

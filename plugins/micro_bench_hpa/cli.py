@@ -55,7 +55,7 @@ def _unavailable(name: str, exc: Exception) -> None:
 
 @click.group("data", cls=_DataGroup)
 def data() -> None:
-    """Make and inspect HPA zarr stores (convert, synth, split, stats)."""
+    """Make and inspect zarr stores (convert, info, synth, split, stats, verify)."""
 
 
 @data.command("convert")
@@ -116,6 +116,20 @@ def verify_cmd(store: str, workers: int | None, as_json: bool) -> None:
             f"{store}: {len(report['damaged'])} damaged sample(s), {len(report['missing_shards'])} missing "
             f"and {len(report['changed_shards'])} changed shard(s) (listed above); convert again into a new store")
     click.echo(f"{store}: OK ({report['checked']} written samples match their digests)")
+
+
+@data.command("info")
+@click.argument("store", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (keys n, channels, classes, dtype, "
+              "resolutions, label_counts, ...).")
+def info_cmd(store: str, as_json: bool) -> None:
+    """Samples, channels, classes, pixel type, resolutions and label counts of STORE."""
+    import json
+
+    from micro_bench_hpa.info import describe_store, info_lines
+
+    info = describe_store(store)
+    click.echo(json.dumps(info, indent=1) if as_json else "\n".join(info_lines(info)))
 
 
 @data.command("split")

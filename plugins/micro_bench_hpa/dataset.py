@@ -22,11 +22,12 @@ from micro_bench_hpa.store import (
     read_array,
     resolutions_of,
     store_digest,
+    store_dtype,
     strings_attr,
     write_cache_array,
 )
 
-__all__ = ["HPADataset", "hpa"]
+__all__ = ["HPADataset", "hpa", "images"]
 
 #: A child of ``micro_bench``: the command line shows its records (on standard error).
 _log = logging.getLogger("micro_bench.hpa")
@@ -36,8 +37,11 @@ class HPADataset:
     """Samples of a store at one resolution; samples marked bad at conversion are left out.
 
     Attributes:
-        classes: the 28 class names; channels: ``("red", "green", "blue", "yellow")``.
-        ids: N ids; labels: ``(N, 28) bool``; resolution: R.
+        classes: the K class names of the store (HPA: the 28); channels: the C channel names
+            (HPA: ``("red", "green", "blue", "yellow")``).
+        ids: N ids; labels: ``(N, K) bool``; resolution: R.
+        dtype: the pixel type, ``"uint8"`` or ``"uint16"``; max_value: its largest value (255 or
+            65535): ``images``, ``reader`` and ``channel_stats`` are on the 0..max_value scale.
         fingerprint: sha256 over ids, labels, per-sample pixel digests, R and the sizes of the
             shard files at R (see :mod:`micro_bench_hpa.integrity`).
         rows: ``(N,) int64`` store row of each sample.
@@ -63,6 +67,8 @@ class HPADataset:
         self.rows = np.flatnonzero(status == DONE).astype(np.int64)
         self.classes: Sequence[str] = tuple(strings_attr(group, "classes"))
         self.channels: Sequence[str] = tuple(strings_attr(group, "channels"))
+        self.dtype: str = store_dtype(group)
+        self.max_value: int = int(np.iinfo(self.dtype).max)
         all_ids = read_array(group, "ids")
         self.ids: Sequence[str] = [str(i) for i in all_ids[self.rows]]
         self.labels: np.ndarray = np.asarray(read_array(group, "labels"), dtype=bool)[self.rows]
@@ -73,7 +79,8 @@ class HPADataset:
         # into the fingerprint, so a replaced shard changes the run key.
         shard_sizes = check_open(self.path, self.resolution, status, all_digests, all_ids,
                                  int(array_at(group, "status").chunks[0]), resolutions, store_digest(group),
-                                 storage_options=self.storage_options)
+                                 storage_options=self.storage_options, channels=len(self.channels),
+                                 dtype=self.dtype)
         h = hashlib.sha256()
         for part in ("\n".join(self.ids).encode(), self.labels.tobytes(), self.digests.tobytes(), str(self.resolution).encode(),
                      np.asarray(shard_sizes, np.int64).tobytes()):
@@ -121,7 +128,7 @@ class HPADataset:
 
     # --- pixels -----------------------------------------------------------------------------
     def images(self, indices: np.ndarray | None = None) -> Any:
-        """Lazy ``(n, 4, R, R) uint8`` dask array of the given dataset indices (all if None)."""
+        """Lazy ``(n, C, R, R)`` dask array (the store's dtype) of the given dataset indices (all if None)."""
         import dask.array as da
 
         arr = array_at(open_store(self.path, storage_options=self.storage_options), f"images/{self.resolution}")
@@ -133,9 +140,10 @@ class HPADataset:
         return lazy[rows]
 
     def channel_stats(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per-channel ``(mean (4,), std (4,))`` float64 on the 0-255 scale over ``indices``.
+        """Per-channel ``(mean (C,), std (C,))`` float64 on the stored scale (0-255 for uint8,
+        0-65535 for uint16) over ``indices``.
 
-        Cached in ``stats/rows_<hash of the store rows>/<R>`` as a ``(2, 4) float64`` array when
+        Cached in ``stats/rows_<hash of the store rows>/<R>`` as a ``(2, C) float64`` array when
         the store is writable.
         """
         from micro_bench_hpa.stats import channel_mean_std
@@ -153,7 +161,7 @@ class HPADataset:
         return mean, std
 
     def reader(self) -> Any:
-        """A picklable ``reader(indices) -> (n, 4, R, R) uint8`` of dataset indices (byte-range
+        """A picklable ``reader(indices) -> (n, C, R, R)`` (the store's dtype) of dataset indices (byte-range
         reads; the torch trainer's input path)."""
         from micro_bench_hpa.torch_data import StoreReader
 
@@ -171,6 +179,7 @@ class HPADataset:
             "classes": len(self.classes),
             "class_names": list(self.classes),
             "channels": list(self.channels),
+            **({"dtype": self.dtype} if self.dtype != "uint8" else {}),
             "tool_version": self.attrs.get("tool_version", ""),
             **({"generator_version": self.attrs["synth"]["generator_version"],
                 "about": "hpa_synth is the embedded synthetic data (real HPA label sets on rendered cells, "
@@ -206,3 +215,21 @@ def hpa(store: str = "data/hpa.zarr", resolution: int = 256,
             f"<download folder> {store}`; or use `--profile smoke`, which runs on the embedded hpa_synth dataset"
         )
     return HPADataset(path, resolution, name="hpa")
+
+
+def images(store: str, resolution: int = 256, storage_options: Mapping[str, Any] | None = None) -> HPADataset:
+    """Any store made by ``micro-bench data convert`` (any channels, classes and pixel type).
+
+    Args:
+        store: the zarr store: a path, a ``file://`` URL or any fsspec URL.
+        resolution: image side to serve (one the store was converted at).
+        storage_options: passed to fsspec for a URL (credentials, endpoint_url, ...).
+
+    The class names, channel names and pixel type come from the store (``micro-bench data info
+    STORE`` lists them).
+    """
+    if not is_remote(store) and not local_path(store).exists():
+        raise StoreError(f"store not found at {local_path(store).resolve()}: make it with "
+                         f"`micro-bench data convert SRC {store} --labels LABELS.csv ...` (docs/data.md, "
+                         "\"Your own data\")")
+    return HPADataset(store, resolution, name="images", storage_options=storage_options)

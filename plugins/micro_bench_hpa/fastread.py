@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -70,13 +71,13 @@ OPEN_FILES = 64
 def fast_path_applies(array: zarr.Array) -> bool:
     """Whether ``array`` has exactly the layout :class:`SampleReader` byte-range reads.
 
-    That is: zarr v3, uint8, one ``sharding_indexed`` codec whose inner chunk is one whole
+    That is: zarr v3, uint8 or little-endian uint16, one ``sharding_indexed`` codec whose inner chunk is one whole
     sample ``(1, *shape[1:])`` encoded by ``bytes`` alone, index ``bytes`` (little endian) +
     ``crc32c`` at the end of the shard, shards spanning whole samples, in a store with
     synchronous gets (``LocalStore``, ``MemoryStore``).
     """
     meta = array.metadata
-    if not isinstance(meta, ArrayV3Metadata) or array.dtype != np.uint8 or len(meta.codecs) != 1:
+    if not isinstance(meta, ArrayV3Metadata) or array.dtype not in (np.uint8, np.uint16) or len(meta.codecs) != 1:
         return False
     codec = meta.codecs[0]
     if not isinstance(codec, ShardingCodec) or array.shards is None:
@@ -92,6 +93,7 @@ def fast_path_applies(array: zarr.Array) -> bool:
         and tuple(array.shards[1:]) == tuple(array.shape[1:])
         and len(codec.codecs) == 1
         and isinstance(codec.codecs[0], BytesCodec)
+        and (array.dtype == np.uint8 or (codec.codecs[0].endian == Endian.little and sys.byteorder == "little"))
         and index_ok
         and codec.index_location == ShardingCodecIndexLocation.end
         and isinstance(array.store_path.store, SupportsGetSync)
@@ -99,7 +101,7 @@ def fast_path_applies(array: zarr.Array) -> bool:
 
 
 class SampleReader:
-    """Reads samples (rows along axis 0) of an ``(N, C, R, R) uint8`` zarr array.
+    """Reads samples (rows along axis 0) of an ``(N, C, R, R)`` uint8 or uint16 zarr array.
 
     Args:
         array: the zarr array (e.g. ``images/256`` of a store).
@@ -117,12 +119,13 @@ class SampleReader:
         applies = fast_path_applies(array)
         if fast and not applies:
             raise StoreError(
-                f"{array.store_path}: not an uncompressed one-sample-per-chunk sharded uint8 array"
+                f"{array.store_path}: not an uncompressed one-sample-per-chunk sharded uint8/uint16 array"
             )
         self.fast = applies if fast is None else bool(fast)
         self._per_shard = int(array.shards[0]) if array.shards else 1
-        self._sample_bytes = int(np.prod(self.shape[1:], dtype=np.int64))
-        self._fill = np.uint8(array.fill_value or 0)
+        self.dtype = np.dtype(array.dtype)
+        self._sample_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+        self._fill = self.dtype.type(array.fill_value or 0)
         self._index: dict[int, np.ndarray | None] = {}
         self._spans: dict[int, list[list[int]]] = {}  # the index as Python ints (per-read lookups)
         store = array.store_path.store
@@ -207,11 +210,11 @@ class SampleReader:
 
     def _read_local(self, rows: list[int], out: np.ndarray) -> None:
         """Rows of a local store into ``out``: one ``preadv`` per sample into its row of ``out``."""
-        flat = out.reshape(len(rows), self._sample_bytes)
+        flat = out.reshape(len(rows), self._sample_bytes // self.dtype.itemsize).view(np.uint8)  # rows' bytes
         for k, row in enumerate(rows):
             span = self._span(row)
             if span is None:
-                flat[k] = self._fill
+                out[k] = self._fill
                 continue
             shard, offset, nbytes = span
             if os.preadv(self._fd(shard), [flat[k]], offset) != nbytes:
@@ -233,14 +236,14 @@ class SampleReader:
             raise StoreError(
                 f"{path}: truncated shard; sample {row} (bytes {offset}..{offset + nbytes}) is missing"
             )
-        out[...] = data.view(np.uint8).reshape(out.shape)
+        out[...] = data.view(np.uint8).view(self.dtype.newbyteorder("<")).reshape(out.shape)
 
     def read(self, row: int | np.integer) -> np.ndarray:
-        """Sample ``row`` as a new ``(C, R, R) uint8`` array."""
+        """Sample ``row`` as a new ``(C, R, R)`` array of the array's dtype."""
         row = self._check(row)
         if not self.fast:
             return np.asarray(self.array[row])
-        out = np.empty(self.shape[1:], dtype=np.uint8)
+        out = np.empty(self.shape[1:], dtype=self.dtype)
         if self._dir is not None:
             self._read_local([row], out[None])
         else:
@@ -248,9 +251,10 @@ class SampleReader:
         return out
 
     def read_many(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
-        """Samples ``rows`` (any order, repeats allowed) as a new ``(n, C, R, R) uint8`` array."""
+        """Samples ``rows`` (any order, repeats allowed) as a new ``(n, C, R, R)`` array of the
+        array's dtype."""
         rows = [self._check(r) for r in np.asarray(rows, dtype=np.int64).reshape(-1)]
-        out = np.empty((len(rows), *self.shape[1:]), dtype=np.uint8)
+        out = np.empty((len(rows), *self.shape[1:]), dtype=self.dtype)
         if not self.fast:
             self._zarr_read_many(rows, out)
             return out
@@ -294,8 +298,8 @@ class SampleReader:
 
 
 def _nonzero_rows(block: np.ndarray) -> np.ndarray:
-    """``(n,) bool``: which rows of a C-contiguous uint8 block hold a non-zero byte."""
-    flat = block.reshape(len(block), -1)
+    """``(n,) bool``: which rows of a C-contiguous block hold a non-zero byte."""
+    flat = block.reshape(len(block), -1).view(np.uint8)
     if flat.shape[1] % 8 == 0:
         flat = flat.view(np.uint64)  # 8x fewer elements to test
     return np.asarray(flat.any(axis=1))  # numpy types ndarray.any(axis=...) as "bool_ | NDArray"
@@ -326,7 +330,7 @@ def write_shard(array: zarr.Array, start: int, block: np.ndarray,
         and start % per_shard == 0
         and len(block) == min(per_shard, n_rows - start)
         and block.shape[1:] == tuple(array.shape[1:])
-        and block.dtype == np.uint8
+        and block.dtype == array.dtype
     )
     if not applies:
         return False
@@ -352,7 +356,7 @@ def write_shard(array: zarr.Array, start: int, block: np.ndarray,
             for part in [block] if keep.all() else [block[k] for k in kept]:
                 fh.write(part.data.cast("B"))
                 if record is not None:
-                    crc = google_crc32c.extend(crc, part)  # takes the array's buffer, no copy
+                    crc = google_crc32c.extend(crc, part)  # takes the array's buffer (any dtype), no copy
             fh.write(tail)
         os.replace(tmp, path)
     except BaseException:

@@ -37,6 +37,8 @@ from micro_bench_hpa.store import (
     read_array,
     resolutions_of,
     store_digest,
+    store_dtype,
+    strings_attr,
 )
 
 __all__ = ["MANIFEST", "check_open", "seal", "shard_path", "verify"]
@@ -64,8 +66,10 @@ def _digest(algorithm: str | None) -> Callable[[Any], int]:
     return pixel_digest if not algorithm else (lambda sample: pixel_digest(sample, algorithm))
 
 
-def _zero_digest(resolutions: Sequence[int], algorithm: str | None = None) -> int:
-    return _digest(algorithm)({int(r): np.zeros((4, int(r), int(r)), np.uint8) for r in resolutions})
+def _zero_digest(resolutions: Sequence[int], algorithm: str | None = None, channels: int = 4,
+                 dtype: str = "uint8") -> int:
+    """The digest of an all-zero ``(channels, R, R)`` sample of ``dtype`` (a store's shape)."""
+    return _digest(algorithm)({int(r): np.zeros((channels, int(r), int(r)), dtype) for r in resolutions})
 
 
 def _needed_blocks(status: np.ndarray, digests: np.ndarray, step: int, zero: int) -> list[int]:
@@ -144,12 +148,14 @@ def _manifest(store: Path) -> dict[str, dict[str, list[int]]] | None:
 
 def check_open(store: Path | str, resolution: int, status: np.ndarray, digests: np.ndarray, ids: Sequence[str] | np.ndarray,
                step: int, resolutions: Sequence[int], algorithm: str | None = None,
-               storage_options: Mapping[str, Any] | None = None) -> list[int]:
+               storage_options: Mapping[str, Any] | None = None, channels: int = 4,
+               dtype: str = "uint8") -> list[int]:
     """Refuse a store whose shards of ``resolution`` are missing or changed; return the shard
     sizes (``-1`` for a shard that holds only all-zero samples and has no file), for the
     fingerprint. A remote store (an fsspec URL) is checked with one listing: presence and
-    sizes against its manifest (checksums: ``micro-bench data verify``)."""
-    zero = _zero_digest(resolutions, algorithm)
+    sizes against its manifest (checksums: ``micro-bench data verify``). ``channels`` and
+    ``dtype``: the store's (its samples' shape)."""
+    zero = _zero_digest(resolutions, algorithm, channels, dtype)
     n_blocks = -(-len(status) // step) if step else 0
     needed = set(_needed_blocks(status, digests, step, zero))
     if is_remote(store):
@@ -251,7 +257,7 @@ def verify(store: str | Path, *, workers: int | None = None,
     status, digests = read_array(group, "status"), read_array(group, "digest")
     ids = [str(i) for i in read_array(group, "ids")]
     step = int(array_at(group, "status").chunks[0])
-    zero = _zero_digest(res, store_digest(group))
+    zero = _zero_digest(res, store_digest(group), len(strings_attr(group, "channels")), store_dtype(group))
     manifest = _manifest(store) or {}
     missing: list[str] = []
     changed: list[str] = []

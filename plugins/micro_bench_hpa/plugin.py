@@ -21,7 +21,7 @@ SPLIT_METHODS = ["multilabel_stratified", "random"]
 
 @hookimpl
 def micro_bench_datasets() -> list[ComponentSpec]:
-    """The real HPA store and the embedded synthetic HPA-like dataset."""
+    """The real HPA store, any converted store (``images``) and the embedded synthetic HPA-like dataset."""
     return [
         ComponentSpec(
             "hpa",
@@ -30,6 +30,13 @@ def micro_bench_datasets() -> list[ComponentSpec]:
             {"paper": "Zhao & Tang", "source": "proteinatlas.org, CC BY-SA 3.0", "paths": ["store"],
              "split_methods": SPLIT_METHODS,
              "conformance_skip": "needs a converted store (data/hpa.zarr); hpa_synth checks the same class"},
+        ),
+        ComponentSpec(
+            "images",
+            "micro_bench_hpa.dataset:images",
+            "Your own images: any store from `micro-bench data convert` (any channels, classes, 8/16-bit)",
+            {"paths": ["store"], "split_methods": SPLIT_METHODS,
+             "conformance_skip": "needs a converted store; hpa_synth checks the same class"},
         ),
         ComponentSpec(
             "hpa_synth",

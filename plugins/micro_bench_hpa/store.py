@@ -6,13 +6,15 @@ Layout::
                           source, tool_version, resolutions, block_size, digest,
                           (converted stores) label_csv, intensity_rule, resize
       ids                 (N,) str
-      labels              (N, 28) bool
-      images/<R>          (N, 4, R, R) uint8; one chunk per sample, one shard per block
+      labels              (N, K) bool (K = len(attrs["classes"]); 28 for HPA)
+      images/<R>          (N, C, R, R) uint8 or uint16 (C = len(attrs["channels"]); the dtype
+                          also in attrs["dtype"] from format version 4); one chunk per sample,
+                          one shard per block
       status              (N,) int8: 0 pending, 1 written, 2 bad (skipped, zero pixels)
       digest              (N,) uint64: hash of the sample's pixels at every resolution, by the
                           algorithm in attrs["digest"] (see :data:`DIGESTS`)
       splits/<name>       (N,) int8 (written by :mod:`micro_bench_hpa.split`)
-      stats/<split>/<R>   (2, 4) float64 mean/std (written by :mod:`micro_bench_hpa.stats`)
+      stats/<split>/<R>   (2, C) float64 mean/std (written by :mod:`micro_bench_hpa.stats`)
 
 A *block* is ``block_size`` consecutive samples: exactly one shard of every image array and one
 chunk of ``status``/``digest``. Writers that run in parallel must each own whole blocks (see
@@ -25,7 +27,11 @@ temporary files a kill leaves behind.
 Format version 2 added the ``digest`` attribute; a version 1 store (no attribute) used
 ``blake2b-64``, and is still read and resumed with it. Format version 3: a converted store
 records its ``resize`` attribute (``box``: block means; version 1 and 2 stores, which have
-none, were resized ``bilinear`` and are resumed so); readers need nothing new.
+none, were resized ``bilinear`` and are resumed so); readers need nothing new. Format version 4
+(stores of any other class list, channel list or pixel type, e.g. from ``data convert --labels``):
+any K classes and C channels, ``uint16`` pixels (attribute ``dtype``), and the source layout in
+attribute ``layout`` (what ``predict`` needs to read new images the same way). Stores of the HPA
+classes, channels and ``uint8`` are still written as version 3, byte for byte as before.
 """
 
 from __future__ import annotations
@@ -52,10 +58,12 @@ if TYPE_CHECKING:
 __all__ = [
     "BAD",
     "DIGESTS",
+    "DTYPES",
     "write_cache_array",
     "DONE",
     "FORMAT",
     "FORMAT_VERSION",
+    "HPA_FORMAT_VERSION",
     "PENDING",
     "StoreError",
     "array_at",
@@ -65,6 +73,7 @@ __all__ = [
     "pixel_digest",
     "open_store",
     "store_digest",
+    "store_dtype",
     "strings_attr",
     "pending_blocks",
     "read_array",
@@ -73,7 +82,11 @@ __all__ = [
 ]
 
 FORMAT = "micro-bench/hpa"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
+#: The version written for stores of the HPA classes and channels in ``uint8`` (unchanged bytes).
+HPA_FORMAT_VERSION = 3
+#: Pixel types a store may hold (the images arrays' dtype; ``uint8`` unless ``attrs["dtype"]``).
+DTYPES = ("uint8", "uint16")
 PENDING, DONE, BAD = 0, 1, 2
 DEFAULT_BLOCK = 32
 #: Pixel-digest algorithms a store may record: 64-bit hashes whose bytes are read little-endian.
@@ -140,13 +153,16 @@ def create_store(
     overwrite: bool = False,
     compressor: Any = "default",
     digest: str = V1_DIGEST,
+    classes: Sequence[str] = HPA_CLASSES,
+    channels: Sequence[str] = HPA_CHANNELS,
+    dtype: str = "uint8",
 ) -> zarr.Group:
     """Create an empty store for N samples, or reopen an unfinished one with the same content.
 
     Args:
         path: the ``.zarr`` directory.
         ids: N sample ids (unique).
-        labels: ``(N, 28) bool`` multi-hot targets.
+        labels: ``(N, K) bool`` multi-hot targets, K = ``len(classes)``.
         resolutions: image side lengths to store, e.g. ``(512, 256, 64)``.
         source: where the pixels come from (a folder, ``"hpa_synth(seed=0)"``, ...).
         attrs: extra root attributes (e.g. generator parameters).
@@ -155,6 +171,9 @@ def create_store(
         compressor: a zarr codec for the image arrays, ``None`` for none, or ``"default"``
             (:func:`default_compressor`).
         digest: the pixel-digest algorithm, one of :data:`DIGESTS` (a reopened store keeps its own).
+        classes: the K class names in label-column order (default: the 28 HPA classes).
+        channels: the C channel names in stored order (default: red, green, blue, yellow).
+        dtype: the pixel type, one of :data:`DTYPES`.
 
     Returns:
         The root group, open for writing. If ``path`` already holds a store with the same ids,
@@ -163,8 +182,17 @@ def create_store(
     labels = np.asarray(labels)
     ids = [str(i) for i in ids]
     n = len(ids)
-    if labels.shape != (n, len(HPA_CLASSES)) or labels.dtype != bool:
-        raise StoreError(f"{path}: labels must be ({n}, {len(HPA_CLASSES)}) bool, got {labels.shape} {labels.dtype}")
+    classes, channels = [str(c) for c in classes], [str(c) for c in channels]
+    k, c = len(classes), len(channels)
+    if k < 1 or len(set(classes)) != k or not all(classes):
+        raise StoreError(f"{path}: class names must be unique and non-empty, got {classes}")
+    if c < 1 or len(set(channels)) != c or not all(channels):
+        raise StoreError(f"{path}: channel names must be unique and non-empty, got {channels}")
+    if dtype not in DTYPES:
+        raise StoreError(f"{path}: pixel type {dtype!r}; expected one of {', '.join(DTYPES)}")
+    if labels.shape != (n, k) or labels.dtype != bool:
+        raise StoreError(f"{path}: labels must be ({n}, {k}) bool, got {labels.shape} {labels.dtype}")
+    hpa_like = classes == list(HPA_CLASSES) and channels == list(HPA_CHANNELS) and dtype == "uint8"
     if len(set(ids)) != n:
         raise StoreError(f"{path}: ids must be unique ({n - len(set(ids))} duplicates)")
     res = sorted({int(r) for r in resolutions}, reverse=True)
@@ -184,6 +212,9 @@ def create_store(
                 and group.attrs["block_size"] == block_size
                 and list(read_array(group, "ids")) == ids
                 and np.array_equal(read_array(group, "labels"), labels)
+                and strings_attr(group, "classes") == classes
+                and strings_attr(group, "channels") == channels
+                and store_dtype(group) == dtype
             )
         except Exception as exc:  # noqa: BLE001 - a missing key or array, unreadable chunk metadata
             raise StoreError(
@@ -191,7 +222,8 @@ def create_store(
                 "delete it and convert again") from None
         if not same:
             raise StoreError(
-                f"{path}: holds a different store (ids, labels, resolutions or block size differ); "
+                f"{path}: holds a different store (ids, labels, classes, channels, pixel type, resolutions or "
+                "block size differ); "
                 "delete it or choose another destination"
             )
         clean_partials(path)
@@ -205,9 +237,10 @@ def create_store(
     group.attrs.update(
         {
             "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "classes": list(HPA_CLASSES),
-            "channels": list(HPA_CHANNELS),
+            "format_version": HPA_FORMAT_VERSION if hpa_like else FORMAT_VERSION,
+            "classes": classes,
+            "channels": channels,
+            **({} if hpa_like else {"dtype": dtype}),
             "source": source,
             "tool_version": micro_bench.__version__,
             "resolutions": res,
@@ -218,7 +251,7 @@ def create_store(
     )
     group.create_array("ids", shape=(n,), dtype=str, chunks=(max(n, 1),), fill_value="")
     array_at(group, "ids")[:] = np.array(ids, dtype=object)
-    group.create_array("labels", data=labels, chunks=(max(n, 1), len(HPA_CLASSES)))
+    group.create_array("labels", data=labels, chunks=(max(n, 1), k))
     step = max(min(block_size, n), 1)
     group.create_array("status", shape=(n,), dtype="int8", chunks=(step,), fill_value=PENDING)
     group.create_array("digest", shape=(n,), dtype="uint64", chunks=(step,), fill_value=0)
@@ -226,10 +259,10 @@ def create_store(
     for r in res:
         images.create_array(
             str(r),
-            shape=(n, len(HPA_CHANNELS), r, r),
-            dtype="uint8",
-            chunks=(1, len(HPA_CHANNELS), r, r),
-            shards=(step, len(HPA_CHANNELS), r, r),
+            shape=(n, c, r, r),
+            dtype=dtype,
+            chunks=(1, c, r, r),
+            shards=(step, c, r, r),
             compressors=default_compressor() if compressor == "default" else compressor,
             fill_value=0,
             dimension_names=("sample", "channel", "y", "x"),
@@ -300,7 +333,9 @@ def _group(group_or_path: zarr.Group | str | Path) -> zarr.Group:
 
 
 def pixel_digest(sample: Mapping[int, np.ndarray], algorithm: str = V1_DIGEST) -> int:
-    """64-bit hash of one sample's ``(4, R, R) uint8`` pixels at each resolution, largest first.
+    """64-bit hash of one sample's ``(C, R, R)`` pixels at each resolution, largest first: the
+    bytes of ``uint8`` pixels, of ``uint16`` pixels little-endian (any other type is hashed as
+    ``uint8``, as before version 4).
 
     ``algorithm`` is one of :data:`DIGESTS`; a store's is ``attrs.get("digest", "blake2b-64")``.
     """
@@ -314,8 +349,17 @@ def pixel_digest(sample: Mapping[int, np.ndarray], algorithm: str = V1_DIGEST) -
     else:
         raise StoreError(f"unknown pixel digest {algorithm!r}; expected one of {', '.join(DIGESTS)}")
     for r in sorted(sample, reverse=True):
-        h.update(np.ascontiguousarray(sample[r], dtype=np.uint8).data)
+        a = np.asarray(sample[r])
+        h.update(np.ascontiguousarray(a, dtype="<u2" if a.dtype == np.uint16 else np.uint8).data)
     return int.from_bytes(h.digest(), "little")
+
+
+def store_dtype(group: zarr.Group) -> str:
+    """The pixel type of a store's images: ``attrs["dtype"]`` (format version 4), else ``uint8``."""
+    value = group.attrs.get("dtype", "uint8")
+    if value not in DTYPES:
+        raise StoreError(f"{group.store_path}: attribute dtype is {value!r}, expected one of {', '.join(DTYPES)}")
+    return str(value)
 
 
 def store_digest(group: zarr.Group) -> str:
@@ -336,7 +380,7 @@ def write_samples(
     Args:
         group_or_path: the store (a group open for writing, or its path).
         start: index of the first sample.
-        images: ``{R: (n, 4, R, R) uint8}`` for every resolution of the store.
+        images: ``{R: (n, C, R, R)}`` for every resolution of the store, in its pixel type.
         bad: positions within the block (``0 .. n-1``) of samples that failed to decode: their
             pixels must be zero; they are marked bad and datasets leave them out.
         shards: if given, receives ``{file: [size, mtime_ns, crc32c]}`` of each shard file
@@ -355,12 +399,13 @@ def write_samples(
         raise StoreError(f"write_samples: blocks of different lengths {sorted(sizes)}")
     n = sizes.pop()
     n_total = array_at(group, "status").shape[0]
+    c, dtype = len(strings_attr(group, "channels")), np.dtype(store_dtype(group))
     if start < 0 or start + n > n_total:
         raise StoreError(f"write_samples: samples {start}..{start + n} outside 0..{n_total}")
     for r, arr in images.items():
         arr = np.asarray(arr)
-        if arr.shape != (n, len(HPA_CHANNELS), r, r) or arr.dtype != np.uint8:
-            raise StoreError(f"write_samples: images[{r}] must be ({n}, 4, {r}, {r}) uint8, got {arr.shape} {arr.dtype}")
+        if arr.shape != (n, c, r, r) or arr.dtype != dtype:
+            raise StoreError(f"write_samples: images[{r}] must be ({n}, {c}, {r}, {r}) {dtype}, got {arr.shape} {arr.dtype}")
         array = array_at(group, f"images/{r}")
         if not write_shard(array, start, arr, shards):  # same bytes as zarr writes, without its pipeline
             array[start : start + n] = arr

@@ -4,7 +4,8 @@ Host side (DataLoader workers or the main process): a batch of dataset indices i
 call as ``(b, C, R, R) uint8`` (the dataset's ``reader()`` when it has one, e.g. the HPA
 store's byte-range reads, else ``np.asarray(dataset.images(indices))``), with its ``(b, K)``
 float32 targets; no per-item tensors, no float conversion, no collation copies; batches are
-pinned when the device is CUDA. Device side (:class:`DevicePipeline`): ``x / 255`` in float32,
+pinned when the device is CUDA (``uint16`` batches from a 16-bit store the same way). Device side
+(:class:`DevicePipeline`): ``x / 255`` (``x / 65535`` for uint16 batches) in float32,
 then the run's transform (training) or the TTA policy's views (evaluation), then
 standardization with the train split's channel statistics, then the memory format.
 
@@ -31,6 +32,8 @@ __all__ = ["Batches", "DevicePipeline", "LoaderSettings", "augmentation_seed", "
            "describe_transform", "reader_for"]
 
 Reader = Callable[[np.ndarray], np.ndarray]
+#: The pixel types a batch may have, and the largest value of each (the 0-1 scale's 1).
+_SCALES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
 
 class _ImagesReader:
@@ -75,9 +78,9 @@ class Batches(TorchDataset):
     def __getitem__(self, positions: Any) -> tuple[torch.Tensor, torch.Tensor]:
         pos = np.asarray(positions, dtype=np.int64)
         images = np.ascontiguousarray(self.read(self.indices[pos]))
-        if images.dtype != np.uint8 or images.ndim != 4 or len(images) != len(pos):
+        if images.dtype not in _SCALES or images.ndim != 4 or len(images) != len(pos):
             raise ValueError(f"dataset reader returned {images.dtype} {images.shape} for {len(pos)} "
-                             "samples; expected (n, C, R, R) uint8")
+                             "samples; expected (n, C, R, R) uint8 or uint16")
         return torch.from_numpy(images), self.targets[torch.from_numpy(pos)]
 
 
@@ -137,27 +140,50 @@ def batch_loader(data: Batches, settings: LoaderSettings, *, shuffle_seed: int |
 
 
 class DevicePipeline:
-    """What happens to a uint8 batch on the device.
+    """What happens to a uint8 (or uint16) batch on the device.
 
     Args:
-        device: where batches go. mean, std: ``(C,)`` channel statistics on the 0-255 scale.
+        device: where batches go. mean, std: ``(C,)`` channel statistics on the stored scale
+            (0-255 for uint8 batches, 0-65535 for uint16: ``max_value``).
         transform: the run's training transform (``None``: no augmentation).
         channels_last: return NHWC batches.
+        max_value: the largest pixel value of the batches (255 or 65535; the dataset's
+            ``max_value``); ``None``: taken from the first batch's dtype.
     """
 
     def __init__(self, device: torch.device, mean: Any, std: Any, *, transform: Any = None,
-                 channels_last: bool = False) -> None:
-        mean = torch.as_tensor(np.asarray(mean, dtype=np.float64) / 255.0)
-        std = torch.as_tensor(np.asarray(std, dtype=np.float64) / 255.0)
-        if not bool((std > 0).all()):
-            raise ValueError(f"channel std must be positive, got {(std * 255).tolist()}")
+                 channels_last: bool = False, max_value: float | None = None) -> None:
+        self._stats = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+        if not bool((self._stats[1] > 0).all()):
+            raise ValueError(f"channel std must be positive, got {self._stats[1].tolist()}")
         self.device, self.transform, self.channels_last = device, transform, channels_last
-        self.mean, self.std = mean.tolist(), std.tolist()  # on the 0-1 scale
+        self.max_value: float | None = None
+        self.mean: list[float] = []
+        self.std: list[float] = []
+        if max_value is not None:
+            self._scale(float(max_value))
+
+    def _scale(self, max_value: float) -> None:
+        """Put the statistics on the 0-1 scale of pixels whose largest value is ``max_value``."""
+        if self.max_value == max_value:
+            return
+        if self.max_value is not None:
+            raise ValueError(f"a batch of pixels up to {max_value:g} after batches up to {self.max_value:g}; "
+                             "one pixel type per pipeline")
+        self.max_value = max_value
+        self.mean = (self._stats[0] / max_value).tolist()  # on the 0-1 scale
+        self.std = (self._stats[1] / max_value).tolist()
 
     def unit(self, images: torch.Tensor) -> torch.Tensor:
         """``(B, C, H, W) uint8`` (host) -> float32 on the 0-1 scale on the device (the copy
-        moves uint8, a quarter of the float32 bytes)."""
-        return TF.to_dtype(images.to(self.device, non_blocking=True), torch.float32, scale=True)
+        moves uint8, a quarter of the float32 bytes); ``uint16``: ``x / 65535``."""
+        if images.dtype == torch.uint8:
+            self._scale(255.0)
+            return TF.to_dtype(images.to(self.device, non_blocking=True), torch.float32, scale=True)
+        if images.dtype != torch.uint16:
+            raise ValueError(f"expected a uint8 or uint16 batch, got {images.dtype}")
+        self._scale(65535.0)
+        return images.to(self.device, non_blocking=True).to(torch.float32).div_(65535.0)
 
     def standardize(self, x: torch.Tensor) -> torch.Tensor:
         """0-1 scale -> standardized (a new tensor), in the chosen memory format."""

@@ -1,0 +1,61 @@
+"""``micro-bench data info STORE``: what a store holds (samples, channels, classes, pixel type,
+resolutions, label counts per class, the layout it was converted from)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from micro_bench_hpa.store import DONE, open_store, read_array, resolutions_of, store_dtype, strings_attr
+
+__all__ = ["describe_store", "info_lines"]
+
+
+def describe_store(path: str | Path) -> dict[str, Any]:
+    """One JSON-ready object: ``n`` (written samples), ``channels``, ``classes``, ``dtype``,
+    ``resolutions``, ``label_counts`` (``{class: samples carrying it}``, written samples only),
+    and ``samples`` (rows of the store), ``bad`` (skipped at conversion), ``pending``,
+    ``format_version``, ``source``, ``intensity_rule``, ``fit``, ``layout`` when recorded."""
+    group = open_store(path)
+    status = read_array(group, "status")
+    labels = np.asarray(read_array(group, "labels"), dtype=bool)
+    classes = strings_attr(group, "classes")
+    written = status == DONE
+    counts = labels[written].sum(axis=0)
+    attrs = dict(group.attrs)
+    out: dict[str, Any] = {
+        "store": str(path),
+        "n": int(written.sum()),
+        "channels": strings_attr(group, "channels"),
+        "classes": classes,
+        "dtype": store_dtype(group),
+        "resolutions": resolutions_of(group),
+        "label_counts": {c: int(k) for c, k in zip(classes, counts, strict=True)},
+        "samples": int(len(status)),
+        "bad": int((status == 2).sum()),
+        "pending": int((status == 0).sum()),
+        "format_version": attrs.get("format_version"),
+        "source": attrs.get("source", ""),
+    }
+    for key in ("intensity_rule", "layout", "resize"):
+        if key in attrs:
+            out[key] = attrs[key]
+    return out
+
+
+def info_lines(info: dict[str, Any]) -> list[str]:
+    """The human-readable form of :func:`describe_store`."""
+    lines = [
+        f"{info['store']}: {info['n']} samples"
+        + (f" ({info['bad']} skipped at conversion)" if info["bad"] else "")
+        + (f", {info['pending']} pending (conversion unfinished)" if info["pending"] else ""),
+        f"  channels ({len(info['channels'])}): {', '.join(info['channels'])}",
+        f"  pixels: {info['dtype']}" + (f" ({info['intensity_rule']})" if info.get("intensity_rule") else ""),
+        f"  resolutions: {', '.join(str(r) for r in info['resolutions'])}",
+        f"  classes ({len(info['classes'])}), samples carrying each:",
+    ]
+    width = max((len(c) for c in info["classes"]), default=0)
+    lines += [f"    {i:3d}  {c:<{width}}  {k}" for i, (c, k) in enumerate(info["label_counts"].items())]
+    return lines
