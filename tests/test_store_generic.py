@@ -10,7 +10,14 @@ import torch
 from micro_bench_hpa.dataset import HPADataset, images
 from micro_bench_hpa.fastread import SampleReader, fast_path_applies
 from micro_bench_hpa.integrity import seal, verify
-from micro_bench_hpa.store import FORMAT_VERSION, StoreError, array_at, create_store, open_store, write_samples
+from micro_bench_hpa.store import (
+    FORMAT_VERSION,
+    StoreError,
+    array_at,
+    create_store,
+    open_store,
+    write_samples,
+)
 from micro_bench_torch.inputs import Batches, DevicePipeline, reader_for
 
 CLASSES = [f"class {c}" for c in "abcdefgh"]  # 8 named classes

@@ -8,7 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from micro_bench_hpa.store import DONE, open_store, read_array, resolutions_of, store_dtype, strings_attr
+from micro_bench_hpa.store import (
+    DONE,
+    open_store,
+    read_array,
+    resolutions_of,
+    store_dtype,
+    strings_attr,
+)
 
 __all__ = ["describe_store", "info_lines"]
 
