@@ -1,0 +1,166 @@
+"""Uncertainty of a table's rows from their saved predictions: intervals, repeats, paired tests.
+
+For each row (all its repeats) this reads ``predictions.npz`` (the evaluated samples' ids,
+labels, scores and thresholded predictions) and computes, with the benchmark's ``evaluate.ci``
+settings (recorded in the manifest; the defaults for manifests written before it existed):
+
+* ``value``: the metric in ``result.json``, the mean over the row's repeats; ``sd`` the standard
+  deviation over repeats (``ddof=1``; None for one repeat);
+* ``ci``: the percentile bootstrap interval of that value over the evaluated samples (every
+  repeat scored on the same resamples, then averaged: the interval is the sample uncertainty of
+  the repeat mean; seed-to-seed spread is ``sd``);
+* against a baseline row (``table: {baseline: LABEL}``, ``micro-bench compare``): ``delta``
+  (row - baseline), its paired-bootstrap interval, the two-sided p-value
+  (:func:`micro_bench_metrics.paired.bootstrap_p_value`) and the Holm-adjusted p across the
+  compared rows, per metric. Rows whose evaluated samples differ from the baseline's are not
+  compared (``refused`` says why).
+
+Metrics without a bootstrap (third-party ones) get values only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RowStats", "ci_settings", "compare", "row_keys", "table_stats"]
+
+
+@dataclass
+class RowStats:
+    """One table row's numbers (see the module docstring); metric id -> value in each mapping."""
+
+    label: str
+    keys: list[str]
+    n_eval: int | None = None
+    values: dict[str, float | None] = field(default_factory=dict)
+    sd: dict[str, float] = field(default_factory=dict)
+    ci: dict[str, tuple[float, float]] = field(default_factory=dict)
+    class_ci: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
+    baseline: str | None = None
+    delta: dict[str, float] = field(default_factory=dict)
+    delta_ci: dict[str, tuple[float, float]] = field(default_factory=dict)
+    p_raw: dict[str, float] = field(default_factory=dict)
+    p_value: dict[str, float] = field(default_factory=dict)
+    #: why this row has no interval or was not compared (None: nothing to say)
+    note: str | None = None
+    ids: Any = None
+    dist: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def n_repeats(self) -> int:
+        return len(self.keys)
+
+
+def row_keys(row: Mapping[str, Any]) -> list[str]:
+    """The run keys of a manifest row: every repeat's, else its one key."""
+    return list(row.get("repeats") or [row["key"]])
+
+
+def ci_settings(index: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The manifest's ``ci`` settings (the defaults when it predates them; None when off)."""
+    from micro_bench.config import CI_DEFAULTS
+
+    if "ci" not in index:
+        return dict(CI_DEFAULTS)
+    ci = index["ci"]
+    return None if ci is None else {**CI_DEFAULTS, **ci}
+
+
+def _predictions(run_dir: Path) -> dict[str, Any] | None:
+    import numpy as np
+
+    path = run_dir / "predictions.npz"
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in ("ids", "y_true", "y_score", "y_pred") if k in data}
+
+
+def table_stats(bench_dir: Path, index: Mapping[str, Any], results: Mapping[str, Any],
+                metrics: Sequence[str], baseline: str | None = None) -> list[RowStats]:
+    """:class:`RowStats` of every row of the manifest ``index`` (``results``: key -> RunResult,
+    every repeat's), compared with the row ``baseline`` when given."""
+    import numpy as np
+
+    from micro_bench_metrics.bootstrap import PER_CLASS, distributions, percentile_interval, resample_indices
+
+    ci = ci_settings(index)
+    rows = []
+    resamples: dict[int, Any] = {}
+    for row in index["rows"]:
+        keys = row_keys(row)
+        stats = RowStats(row["label"], keys)
+        runs = [results[k] for k in keys]
+        for m in metrics:
+            vals = [r.metrics.get(m) for r in runs]
+            if all(isinstance(v, (int, float)) for v in vals):
+                stats.values[m] = float(np.mean(vals))
+                if len(vals) > 1:
+                    stats.sd[m] = float(np.std(vals, ddof=1))
+        preds = [_predictions(Path(bench_dir) / k) for k in keys]
+        if any(p is None or "ids" not in p for p in preds):
+            stats.note = "no saved predictions: no interval"
+        else:
+            ids = preds[0]["ids"]
+            stats.n_eval = len(ids)
+            stats.ids = ids
+            if any(not np.array_equal(p["ids"], ids) for p in preds[1:]):
+                stats.note = "repeats evaluated different samples: no interval"
+            elif ci is not None and len(ids):
+                idx = resamples.get(len(ids))
+                if idx is None:
+                    idx = resamples[len(ids)] = resample_indices(len(ids), ci["n"], ci["seed"])
+                wanted = list(metrics) + [m for m in PER_CLASS if any(m in r.metrics for r in runs)]
+                per_repeat = [distributions(wanted, p["y_true"], p["y_score"], p["y_pred"], idx) for p in preds]
+                for m in per_repeat[0]:
+                    stats.dist[m] = np.mean([d[m] for d in per_repeat], axis=0)
+                    low, high = percentile_interval(stats.dist[m], ci["level"])
+                    if m in PER_CLASS:
+                        stats.class_ci[m] = (low.tolist(), high.tolist())
+                    else:
+                        stats.ci[m] = (float(low), float(high))
+        rows.append(stats)
+    if baseline is not None:
+        compare(rows, baseline, metrics, ci["level"] if ci else 0.95)
+    return rows
+
+
+def compare(rows: Sequence[RowStats], baseline: str, metrics: Sequence[str], level: float) -> None:
+    """Fill ``delta``, ``delta_ci``, ``p_raw`` and the Holm-adjusted ``p_value`` of every row
+    against the row labelled ``baseline`` (adjusted across the compared rows, per metric)."""
+    import numpy as np
+
+    from micro_bench_metrics.bootstrap import percentile_interval
+    from micro_bench_metrics.paired import bootstrap_p_value, holm
+
+    base = next(r for r in rows if r.label == baseline)
+    compared = []
+    for row in rows:
+        if row is base:
+            continue
+        row.baseline = baseline
+        for m in metrics:
+            if m in row.values and m in base.values and row.values[m] is not None and base.values[m] is not None:
+                row.delta[m] = row.values[m] - base.values[m]
+        if base.ids is None or row.ids is None:
+            row.note = row.note or "no saved predictions: not tested"
+            continue
+        if len(row.ids) != len(base.ids) or not np.array_equal(row.ids, base.ids):
+            row.note = (f"not compared: evaluated samples differ from {baseline!r}'s "
+                        f"({len(row.ids)} vs {len(base.ids)} samples)")
+            row.delta.clear()
+            continue
+        compared.append(row)
+        for m in metrics:
+            if m in row.dist and m in base.dist:
+                d = row.dist[m] - base.dist[m]
+                low, high = percentile_interval(d, level)
+                row.delta_ci[m] = (float(low), float(high))
+                row.p_raw[m] = bootstrap_p_value(d)
+    for m in metrics:
+        tested = [r for r in compared if m in r.p_raw]
+        for r, p in zip(tested, holm([r.p_raw[m] for r in tested]), strict=True):
+            r.p_value[m] = float(p)
