@@ -163,10 +163,14 @@ def test_tables_formats_and_command(bench, tmp_path, toy_pm):
     quiet = table.rows[0][1][0]
     assert quiet.paper == 0.25 and quiet.delta == pytest.approx(quiet.ours - 0.25)
     csv_text = render(table, "csv").splitlines()
-    assert csv_text[0] == "Run,mean_score,mean_score paper,mean_score delta,accuracy,accuracy paper,accuracy delta"
+    assert csv_text[0] == ("Run,mean_score,mean_score paper,mean_score delta,accuracy,accuracy paper,accuracy delta,"
+                           "n_eval,repeats,model,dataset,profile")
     assert csv_text[1].startswith(f"quiet,{quiet.ours:.4f},0.2500,{quiet.delta:+.4f}")
+    assert csv_text[1].endswith(',4,1,prevalence,"toy (n 40, 4 px)",full configuration')
     tex = render(table, "tex")
-    assert r"\begin{tabular}{lrrrrrr}" in tex and r"mean\_score" in tex
+    assert r"\begin{tabular}{l" + "r" * 11 + "}" in tex and r"mean\_score" in tex
+    assert r"\caption{micro-bench results for Toy table: data toy (n 40, 4 px), profile full configuration, " \
+           "model(s) prevalence; 4 evaluated samples.}" in tex
     docs = tmp_path / "docs"
     result = CliRunner().invoke(cli, ["tables", str(out), "--out", str(docs)], obj=toy_pm)
     assert result.exit_code == 0, result.output

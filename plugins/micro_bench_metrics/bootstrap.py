@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -112,7 +113,7 @@ def _rank_metrics(col: _Column, wp: np.ndarray, blocks: np.ndarray) -> tuple[np.
     return auc, ap
 
 
-def _block_matrix(cols: list[_Column], n: int) -> tuple[object, np.ndarray]:
+def _block_matrix(cols: list[_Column], n: int) -> tuple[Any, np.ndarray]:
     """The sparse ``(sum n_blocks, n)`` matrix that sums the weights of each column's negatives
     per block (one product for all columns), and each column's first block row."""
     from scipy import sparse

@@ -20,7 +20,7 @@ table { border-collapse: collapse; font-size: 0.85em; margin: 1em 0; }
 th, td { border: 1px solid #ddd; padding: 3px 6px; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 th { background: #f3f3f3; }
-.paper { color: #666; } .pos { color: #176f2c; } .neg { color: #b3261e; }
+.paper { color: #666; } .ci { color: #555; font-size: 0.9em; } .pos { color: #176f2c; } .neg { color: #b3261e; }
 .meta { color: #555; font-size: 0.85em; margin: 0.2em 0; }
 figure { display: inline-block; margin: 0.5em; vertical-align: top; }
 figure img { max-width: 380px; border: 1px solid #eee; }
@@ -30,12 +30,19 @@ figcaption { font-size: 0.8em; color: #555; }
 
 def _cell(c: Cell, digits: int) -> str:
     parts = [format_value(c.ours, digits, count=c.count)]
+    if c.sd is not None:
+        parts.append(f' <span class="paper">(sd {format_value(c.sd, digits)})</span>')
+    if c.ci is not None:
+        parts.append(f' <span class="ci">[{format_value(c.ci[0], digits)}, {format_value(c.ci[1], digits)}]</span>')
     if c.paper is not None:
         parts.append(f'<br><span class="paper">{format_value(c.paper, digits, count=c.count)}</span>')
     delta = c.delta if isinstance(c.ours, (int, float)) else None
     if delta is not None:
         cls = "pos" if delta > 0 else "neg" if delta < 0 else ""
-        parts.append(f'<br><span class="{cls}">{format_value(delta, digits, signed=True)}</span>')
+        mark = "*" if c.significant else ""
+        test = (f" [{format_value(c.delta_ci[0], digits, signed=True)}, {format_value(c.delta_ci[1], digits, signed=True)}]"
+                if c.delta_ci is not None else "") + (f", p {c.p:.2g}" if c.p is not None else "")
+        parts.append(f'<br><span class="{cls}">{format_value(delta, digits, signed=True)}{mark}{html.escape(test)}</span>')
     return f"<td>{''.join(parts)}</td>"
 
 
@@ -81,10 +88,10 @@ def build_report(runs_dir: Path) -> tuple[str, int]:
         table = build_table(bench)
         meta = "".join(f'<p class="meta">{_inline(line)}</p>' for line in table.header)
         figures = _figures(bench, index["rows"])
+        legend = html.escape(table.legend + (" Below each value: the reference, then Δ." if table.reference else ""))
         sections.append(
             f'<section id="{html.escape(bench.name)}"><h2>{html.escape(table.title)}</h2>{meta}'
-            '<p class="meta">Each cell: ours, <span class="paper">the paper\'s</span>, and '
-            "Δ = ours − paper.</p>"
+            f'<p class="meta">{legend}</p>'
             f"{_table(table)}{'<h3>Figures</h3>' + figures if figures else ''}</section>"
         )
     toc = "".join(f'<li><a href="#{html.escape(b.name)}">{html.escape(b.name)}</a></li>' for b in benches)

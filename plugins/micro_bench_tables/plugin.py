@@ -25,10 +25,12 @@ __all__ = ["micro_bench_add_commands", "micro_bench_benchmark_end", "micro_bench
 
 @hookimpl
 def micro_bench_add_commands(cli: click.Group) -> None:
-    """Add ``micro-bench tables``."""
+    """Add ``micro-bench tables`` and ``micro-bench compare``."""
     from micro_bench_tables.cli import tables_command
+    from micro_bench_tables.compare import compare_command
 
     cli.add_command(tables_command)
+    cli.add_command(compare_command)
 
 
 @hookimpl

@@ -25,7 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RowStats", "ci_settings", "compare", "row_keys", "table_stats"]
+#: Why a row has no interval.
+NO_PREDICTIONS = "no saved predictions (predictions.npz): no interval"
+
+__all__ = ["NO_PREDICTIONS", "RowStats", "ci_settings", "compare", "row_keys", "table_stats"]
 
 
 @dataclass
@@ -82,10 +85,16 @@ def _predictions(run_dir: Path) -> dict[str, Any] | None:
 def table_stats(bench_dir: Path, index: Mapping[str, Any], results: Mapping[str, Any],
                 metrics: Sequence[str], baseline: str | None = None) -> list[RowStats]:
     """:class:`RowStats` of every row of the manifest ``index`` (``results``: key -> RunResult,
-    every repeat's), compared with the row ``baseline`` when given."""
+    every repeat's), compared with the row ``baseline`` when given. A row's runs are in
+    ``bench_dir``, or in its ``dir`` entry when it has one."""
     import numpy as np
 
-    from micro_bench_metrics.bootstrap import PER_CLASS, distributions, percentile_interval, resample_indices
+    from micro_bench_metrics.bootstrap import (
+        PER_CLASS,
+        distributions,
+        percentile_interval,
+        resample_indices,
+    )
 
     ci = ci_settings(index)
     rows = []
@@ -100,21 +109,26 @@ def table_stats(bench_dir: Path, index: Mapping[str, Any], results: Mapping[str,
                 stats.values[m] = float(np.mean(vals))
                 if len(vals) > 1:
                     stats.sd[m] = float(np.std(vals, ddof=1))
-        preds = [_predictions(Path(bench_dir) / k) for k in keys]
+        folder = Path(row.get("dir") or bench_dir)  # compare: rows of several benchmarks
+        preds = [_predictions(folder / k) for k in keys]
         if any(p is None or "ids" not in p for p in preds):
-            stats.note = "no saved predictions: no interval"
+            part = (runs[0].config.get("evaluate") or {}).get("split")
+            n_eval = (runs[0].counts.get("n") or {}).get(part)  # recorded with the result
+            stats.n_eval = int(n_eval) if isinstance(n_eval, int) else None
+            stats.note = NO_PREDICTIONS
         else:
-            ids = preds[0]["ids"]
+            ids = preds[0]["ids"]  # type: ignore[index]  # none is None here
             stats.n_eval = len(ids)
             stats.ids = ids
-            if any(not np.array_equal(p["ids"], ids) for p in preds[1:]):
+            if any(not np.array_equal(p["ids"], ids) for p in preds[1:]):  # type: ignore[index]
                 stats.note = "repeats evaluated different samples: no interval"
             elif ci is not None and len(ids):
                 idx = resamples.get(len(ids))
                 if idx is None:
                     idx = resamples[len(ids)] = resample_indices(len(ids), ci["n"], ci["seed"])
                 wanted = list(metrics) + [m for m in PER_CLASS if any(m in r.metrics for r in runs)]
-                per_repeat = [distributions(wanted, p["y_true"], p["y_score"], p["y_pred"], idx) for p in preds]
+                per_repeat = [distributions(wanted, p["y_true"], p["y_score"], p["y_pred"], idx)  # type: ignore[index]
+                              for p in preds]
                 for m in per_repeat[0]:
                     stats.dist[m] = np.mean([d[m] for d in per_repeat], axis=0)
                     low, high = percentile_interval(stats.dist[m], ci["level"])
@@ -143,10 +157,11 @@ def compare(rows: Sequence[RowStats], baseline: str, metrics: Sequence[str], lev
             continue
         row.baseline = baseline
         for m in metrics:
-            if m in row.values and m in base.values and row.values[m] is not None and base.values[m] is not None:
-                row.delta[m] = row.values[m] - base.values[m]
+            mine, theirs = row.values.get(m), base.values.get(m)
+            if mine is not None and theirs is not None:
+                row.delta[m] = mine - theirs
         if base.ids is None or row.ids is None:
-            row.note = row.note or "no saved predictions: not tested"
+            row.note = row.note or NO_PREDICTIONS
             continue
         if len(row.ids) != len(base.ids) or not np.array_equal(row.ids, base.ids):
             row.note = (f"not compared: evaluated samples differ from {baseline!r}'s "

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from micro_bench.results import INDEX_FILE, read_index, read_result
+from micro_bench_tables.labels import NOT_PAPER_DATA, Labels, describe
+from micro_bench_tables.stats import NO_PREDICTIONS, RowStats, ci_settings, row_keys, table_stats
 
 __all__ = ["Table", "build_table", "discover", "format_value", "manifests", "metric_info", "metric_title",
            "render", "table_name"]
@@ -35,17 +37,33 @@ def metric_title(metric: str, index: Mapping[str, Any] | None = None) -> str:
 
 @dataclass
 class Cell:
-    """Our value beside the paper's. ``count`` cells (example counts) show no delta."""
+    """Our value beside a reference: the paper's (``paper``), or the baseline row's when the
+    table has one. ``count`` cells (example counts) show no delta. ``ci``: the bootstrap interval
+    of ``ours``; ``sd``: standard deviation over repeats; against a baseline, ``delta_ci`` and the
+    Holm-adjusted ``p`` of the paired test."""
 
     ours: float | None
     paper: float | None = None
     count: bool = False
+    ci: tuple[float, float] | None = None
+    sd: float | None = None
+    delta_ci: tuple[float, float] | None = None
+    p: float | None = None
 
     @property
     def delta(self) -> float | None:
         if not isinstance(self.ours, (int, float)) or self.paper is None or self.count:
             return None
         return self.ours - self.paper
+
+    @property
+    def significant(self) -> bool:
+        """The paired test's adjusted p is below 0.05."""
+        return self.p is not None and self.p < SIGNIFICANT
+
+
+#: Adjusted p-values below this mark a delta.
+SIGNIFICANT = 0.05
 
 
 @dataclass
@@ -58,9 +76,17 @@ class Table:
     columns: list[str]
     rows: list[tuple[str, list[Cell]]] = field(default_factory=list)
     digits: int = 4
-    #: What the second value of a cell is: "paper", or the label of the row every row is compared
-    #: with (``table: {baseline: LABEL}``).
-    reference: str = "paper"
+    #: What the second value of a cell is: "paper", the label of the row every row is compared
+    #: with (``table: {baseline: LABEL}``), or None (no reference: no paper columns).
+    reference: str | None = "paper"
+    #: Set when the paper's numbers were measured on other data: said beside every paper column.
+    paper_note: str = ""
+    #: The .tex caption (ours: what made the table), and the legend of the cells.
+    caption: str = ""
+    legend: str = ""
+    #: label -> {"n_eval", "repeats", "model", "dataset", "profile", "status"} (CSV columns);
+    #: ``"*"``: the same for every row (per-class tables)
+    row_info: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _read_csv(text: str | None) -> list[dict[str, str]]:
@@ -74,50 +100,125 @@ def _num(value: str | None) -> float | None:
         return None
 
 
-def _header(index: Mapping[str, Any]) -> list[str]:
+def _header(index: Mapping[str, Any], labels: Labels, stats: Sequence[RowStats] | None = None) -> list[str]:
     ds = index.get("dataset") or {}
     shown = ("name", "n", "resolution", "source", "generator_version")
     data = ", ".join(f"{k} {v}" for k, v in ds.items() if k in shown)
-    lines = [f"Data: {data or 'unknown'}" + (f"; profile `{index['profile']}`" if index.get("profile") else "; full configuration")]
+    lines = [f"**{labels.stale.upper()[:5]}**{labels.stale[5:]}"] if labels.stale else []
+    lines.append(f"Data: {data or 'unknown'}" + (f"; profile `{index['profile']}`" if index.get("profile") else "; full configuration"))
+    lines.append(f"Model(s): {labels.model_list}")
     if index.get("overrides"):
         lines.append("Overrides: " + " ".join(f"`{o}`" for o in index["overrides"]))
     if ds.get("about"):  # the dataset's own word on what it is (e.g. hpa_synth: synthetic images)
         lines.append(str(ds["about"]))
     measured_on = str((index.get("table") or {}).get("reference_dataset") or "")
-    if measured_on and str(ds.get("name", "")).lower() != measured_on.lower():
-        lines.append(f"The paper's numbers are on the real {measured_on} data; on other data compare trends, not values.")
+    if index.get("reference_csv") and measured_on and not labels.paper_data:
+        lines.append(f"The paper's numbers are on the real {measured_on} data ({NOT_PAPER_DATA} here); "
+                     "on other data compare trends, not values.")
+    if stats is not None:
+        lines.append(_evaluated(index, stats))
     lines.append(f"Config: `{index.get('config_file', '')}`; runs: {', '.join(r['key'] for r in index['rows'])}")
     return lines
 
 
+def _evaluated(index: Mapping[str, Any], stats: Sequence[RowStats]) -> str:
+    """``Evaluated: 120 samples (val split) per row, 1 run each; 95% percentile bootstrap ...``."""
+    part = _split_of(index)
+    sizes = sorted({s.n_eval for s in stats if s.n_eval is not None})
+    if not sizes:
+        n = "unknown number of samples"
+    elif len(sizes) == 1 and all(s.n_eval is not None for s in stats):
+        n = f"{sizes[0]} samples"
+    else:
+        n = "samples " + ", ".join(f"{s.label} {s.n_eval if s.n_eval is not None else '?'}" for s in stats)
+    reps = sorted({s.n_repeats for s in stats})
+    repeats = ("1 run per row" if reps == [1] else
+               f"{reps[0]} repeats per row (seeds seed, seed + 1, ...): mean (sd over repeats)" if len(reps) == 1
+               else "repeats: " + ", ".join(f"{s.label} {s.n_repeats}" for s in stats))
+    ci = ci_settings(index)
+    if ci is None:
+        interval = "no intervals (evaluate.ci: false)"
+    elif any(s.ci for s in stats):
+        interval = (f"[{ci['level']:.0%} percentile bootstrap interval over the evaluated samples, "
+                    f"{ci['n']} resamples, seed {ci['seed']}]")
+    else:
+        interval = "no intervals (the results folder keeps no predictions.npz)"
+    notes = [f"{s.label}: {s.note}" for s in stats if s.note and s.note != NO_PREDICTIONS]
+    return f"Evaluated: {n}{f' ({part} split)' if part else ''}; {repeats}; {interval}" + (
+        "; " + "; ".join(notes) if notes else "")
+
+
+def _split_of(index: Mapping[str, Any]) -> str:
+    return str(index.get("evaluate_split") or "")
+
+
 def build_table(benchmark_dir: Path, index_file: str = INDEX_FILE) -> Table:
     """Build the table of one benchmark folder (``runs/<benchmark>``) from its manifest
-    ``index_file``."""
+    ``index_file``: values with bootstrap intervals from the saved predictions, mean and sd over
+    repeats, and against ``table.baseline`` the paired deltas with Holm-adjusted p-values."""
     index = read_index(benchmark_dir, index_file)
-    found = {row["key"]: read_result(Path(benchmark_dir) / row["key"]) for row in index["rows"]}
-    missing = [row["label"] for row in index["rows"] if found[row["key"]] is None]
+    keys = [k for row in index["rows"] for k in row_keys(row)]
+    found = {k: read_result(Path(benchmark_dir) / k) for k in keys}
+    missing = [row["label"] for row in index["rows"] if any(found[k] is None for k in row_keys(row))]
     results = {key: r for key, r in found.items() if r is not None}
     if missing:
         raise FileNotFoundError(f"{benchmark_dir}: no finished result for rows {missing}; run the benchmark first")
+    index = {**index, "evaluate_split": (results[keys[0]].config.get("evaluate") or {}).get("split") if keys else None}
+    labels = describe(index, results, index["rows"], Path(benchmark_dir).parent)
     ref = _read_csv(index.get("reference_csv"))
     if (index.get("table") or {}).get("kind") == "per_class":
-        table = _per_class(index, results, ref)
+        table = _per_class(index, results, ref, labels)
         table.header += _selections(index, results)
         return table
     by_label = {r.get("label"): r for r in ref}
     metrics = index["metrics"]
     baseline = (index.get("table") or {}).get("baseline")
-    table = Table(index["title"], _header(index), "Run", [metric_title(m, index) for m in metrics],
-                  reference=baseline or "paper")
-    base = next((results[r["key"]] for r in index["rows"] if r["label"] == baseline), None) if baseline else None
-    if base is not None:  # every row against the baseline row, not against the paper
-        by_label = {r["label"]: {m: str(base.metrics.get(m, "")) for m in metrics} for r in index["rows"]}
-    for row in index["rows"]:
-        result = results[row["key"]]
-        paper = by_label.get(row["label"], {})
-        table.rows.append((row["label"], [Cell(result.metrics.get(m), _num(paper.get(m))) for m in metrics]))
+    stats = table_stats(Path(benchmark_dir), index, results, metrics, baseline)
+    has_ci = any(s.ci for s in stats)
+    reference = baseline or ("paper" if ref else None)
+    table = Table(index["title"], _header(index, labels, stats), "Run", [metric_title(m, index) for m in metrics],
+                  reference=reference, digits=3 if has_ci else 4,
+                  paper_note=NOT_PAPER_DATA if ref and not baseline and not labels.paper_data else "")
+    base = next((s for s in stats if s.label == baseline), None) if baseline else None
+    for row in stats:
+        paper = by_label.get(row.label, {})
+        cells = []
+        for m in metrics:
+            value = row.values.get(m, results[row.keys[0]].metrics.get(m))
+            other = base.values.get(m) if base is not None else _num(paper.get(m))
+            cells.append(Cell(value, other, ci=row.ci.get(m), sd=row.sd.get(m), delta_ci=row.delta_ci.get(m),
+                              p=row.p_value.get(m)))
+        table.rows.append((row.label, cells))
+        table.row_info[row.label] = {"n_eval": row.n_eval, "repeats": row.n_repeats,
+                                     "model": labels.models.get(row.label, ""), "dataset": labels.dataset,
+                                     "profile": labels.profile, **({"status": labels.stale} if labels.stale else {})}
     table.header += _selections(index, results)
+    table.caption = _caption(index, labels, stats)
+    table.legend = _legend(table, has_ci, stats)
     return table
+
+
+def _caption(index: Mapping[str, Any], labels: Labels, stats: Sequence[RowStats] | None) -> str:
+    """The .tex caption: what this table is and what made it, never the paper's own caption."""
+    sizes = sorted({s.n_eval for s in stats or () if s.n_eval is not None})
+    evaluated = f"; {sizes[0]} evaluated samples" if len(sizes) == 1 else ""
+    paper = "" if labels.paper_data or not index.get("reference_csv") else f" ({NOT_PAPER_DATA})"
+    stale = f" {labels.stale.capitalize()}." if labels.stale else ""
+    return (f"micro-bench results for {index.get('title') or index.get('benchmark')}: data {labels.dataset}{paper}, "
+            f"profile {labels.profile}, model(s) {labels.model_list}{evaluated}.{stale}")
+
+
+def _legend(table: Table, has_ci: bool, stats: Sequence[RowStats]) -> str:
+    value = "ours" + (" (sd over repeats)" if any(s.n_repeats > 1 for s in stats) else "") + (
+        " [interval]" if has_ci else "")
+    if table.reference is None:
+        return f"Each cell: {value}."
+    if table.reference == "paper":
+        note = f"; {table.paper_note}" if table.paper_note else ""
+        return f"Each cell: {value} (paper, Δ = ours − paper{note})."
+    return (f"Each cell: {value} ({table.reference}, Δ = ours − {table.reference}"
+            + (f" [paired-bootstrap interval], p Holm-adjusted over the rows; * p < {SIGNIFICANT}"
+               if any(s.p_value for s in stats) else "") + ").")
 
 
 def _selections(index: Mapping[str, Any], results: Mapping[str, Any]) -> list[str]:
@@ -134,25 +235,43 @@ def _selections(index: Mapping[str, Any], results: Mapping[str, Any]) -> list[st
     return lines
 
 
-def _per_class(index: Mapping[str, Any], results: Mapping[str, Any], ref: Sequence[dict[str, str]]) -> Table:
+def _per_class(index: Mapping[str, Any], results: Mapping[str, Any], ref: Sequence[dict[str, str]],
+               labels: Labels) -> Table:
     metrics = index["table"].get("metrics") or [m for m in index["metrics"] if metric_info(index, m).get("per_class")]
-    labels = [row["label"] for row in index["rows"]]
+    rows = index["rows"]
     paper = {(r["class"], r["label"]): r for r in ref}
     counts_ref = {r["class"]: r for r in _read_csv(index.get("reference_counts_csv"))}
-    columns = [f"{metric_title(m, index)} {label}" for m in metrics for label in labels] + ["Test", "Val", "Train"]
-    table = Table(index["title"], _header(index), "Class", columns, digits=2)
-    first = results[index["rows"][0]["key"]]
+    chosen = {row["label"]: labels.models[row["label"]] for row in rows
+              if isinstance((results[row["key"]].history or {}).get("selected"), Mapping)}
+    names = {row["label"]: row["label"] + (f" ({results[row['key']].history['selected'].get('label')})"
+                                           if row["label"] in chosen else "") for row in rows}
+    columns = [f"{metric_title(m, index)} {names[row['label']]}" for m in metrics for row in rows] + ["Test", "Val", "Train"]
+    title = index["title"] + (" (" + "; ".join(f"{label}: {model}" for label, model in chosen.items()) + ")"
+                              if chosen else "")
+    sizes = sorted({int(results[row["key"]].counts.get("n", {}).get(_split_of(index) or "", -1)) for row in rows})
+    header = _header(index, labels)
+    if sizes and sizes[0] >= 0:
+        header.insert(-1, f"Evaluated: {', '.join(map(str, sizes))} samples ({_split_of(index)} split) per model; "
+                          "per-class intervals are in `micro-bench results` (ci_low, ci_high)")
+    table = Table(title, header, "Class", columns, digits=2,
+                  reference="paper" if ref else None, paper_note="" if labels.paper_data else NOT_PAPER_DATA)
+    first = results[rows[0]["key"]]
     num_classes = len(first.counts.get("train", []))
     for k in range(num_classes):
         cells = []
         for m in metrics:
-            for row in index["rows"]:
+            for row in rows:
                 ours = results[row["key"]].metrics.get(m, {}).get(str(k))
                 ref_row = paper.get((str(k), row["label"]), {})
                 cells.append(Cell(ours, _num(ref_row.get(metric_info(index, m).get("reference", m)))))
         for part in ("test", "val", "train"):
             cells.append(Cell(float(first.counts[part][k]), _num(counts_ref.get(str(k), {}).get(part)), count=True))
         table.rows.append((str(k), cells))
+    table.caption = _caption(index, labels, None)
+    table.legend = _legend(table, False, [])
+    table.row_info["*"] = {"model": "; ".join(f"{label}: {model}" for label, model in labels.models.items()),
+                           "dataset": labels.dataset, "profile": labels.profile,
+                           **({"status": labels.stale} if labels.stale else {})}
     return table
 
 
@@ -166,47 +285,11 @@ def format_value(value: float | None, digits: int, signed: bool = False, count: 
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
-def _md_cell(c: Cell, digits: int) -> str:
-    ours = format_value(c.ours, digits, count=c.count)
-    if c.paper is None:
-        return ours
-    if c.count:
-        return f"{ours} ({format_value(c.paper, digits, count=True)})"
-    return f"{ours} ({format_value(c.paper, digits)}, {format_value(c.delta, digits, True)})"
-
-
 def render(table: Table, fmt: str = "md") -> str:
-    """Render as ``md``, ``csv`` or ``tex``."""
-    if fmt == "md":
-        head = [f"### {table.title}", "", *[f"{line}  " for line in table.header], "",
-                (f"Each cell: ours ({table.reference}, Δ = ours − {table.reference})." if table.reference != "paper"
-                 else "Each cell: ours (paper, Δ = ours − paper)."), ""]
-        lines = ["| " + " | ".join([table.row_label, *table.columns]) + " |",
-                 "|" + "---|" * (len(table.columns) + 1)]
-        for label, cells in table.rows:
-            parts = [_md_cell(c, table.digits) for c in cells]
-            lines.append("| " + " | ".join([label, *parts]) + " |")
-        return "\n".join(head + lines) + "\n"
-    ref_name = "paper" if table.reference == "paper" else "baseline"
-    flat_cols = [table.row_label] + [f"{c} {suffix}".strip() for c in table.columns for suffix in ("", ref_name, "delta")]
-    flat_rows = [[label] + [format_value(v, table.digits, signed=(j == 2), count=c.count and j < 2) for c in cells
-                            for j, v in enumerate((c.ours, c.paper, c.delta))]
-                 for label, cells in table.rows]
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(flat_cols)
-        writer.writerows(flat_rows)
-        return buf.getvalue()
-    if fmt == "tex":
-        esc = lambda s: s.replace("_", r"\_").replace("%", r"\%").replace("&", r"\&").replace("γ", r"$\gamma$")  # noqa: E731
-        out = [r"\begin{table}[t]", r"\centering", r"\caption{" + esc(table.title) + "}",
-               r"\begin{tabular}{l" + "r" * (len(flat_cols) - 1) + "}", r"\hline",
-               " & ".join(esc(c) for c in flat_cols) + r" \\", r"\hline"]
-        out += [" & ".join(esc(v) for v in row) + r" \\" for row in flat_rows]
-        out += [r"\hline", r"\end{tabular}", r"\end{table}"]
-        return "\n".join(out) + "\n"
-    raise ValueError(f"unknown table format {fmt!r}; expected md, csv or tex")
+    """Render as ``md``, ``csv`` or ``tex`` (:mod:`micro_bench_tables.formats`)."""
+    from micro_bench_tables.formats import render as _render
+
+    return _render(table, fmt)
 
 
 def discover(runs_dir: Path) -> list[Path]:

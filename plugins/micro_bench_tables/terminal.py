@@ -7,6 +7,7 @@ they fit), each cell ``ours Δ``, and per-class rows under their class names.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,8 +33,13 @@ def _cell(c: Cell, digits: int) -> str:
         return "–"
     if c.count:
         return str(int(c.ours))
+    text = f"{c.ours:.{digits}f}"
+    if c.ci is not None:  # the interval as its half-width: 0.250 ±0.030
+        text += f" ±{(c.ci[1] - c.ci[0]) / 2:.{digits}f}"
+    if c.sd is not None:
+        text += f" sd {c.sd:.{digits}f}"
     delta = c.delta
-    return f"{c.ours:.{digits}f}" + (f" {delta:+.{digits}f}" if delta is not None else "")
+    return text + (f" {delta:+.{digits}f}" + ("*" if c.significant else "") if delta is not None else "")
 
 
 def render_terminal(table: Table, *, class_names: Sequence[str] | None = None, width: int = WIDTH) -> str:
@@ -50,7 +56,10 @@ def render_terminal(table: Table, *, class_names: Sequence[str] | None = None, w
                   for lab in labels]
     label_w = min(max([len(table.row_label), *map(len, labels)]), 26)
     texts = [[_cell(c, table.digits) for c in cells] for _, cells in table.rows]
-    widths = [max([len(title), *(len(row[j]) for row in texts)]) for j, title in enumerate(table.columns)]
+    # a selected row's column ("F1 BCE with SGDR (FL γ = 0.4)") without its parenthesis: the
+    # header lines above name the selection
+    titles = [re.sub(r" \(.*\)$", "", title) for title in table.columns]
+    widths = [max([len(title), *(len(row[j]) for row in texts)]) for j, title in enumerate(titles)]
     chosen: list[int] = []
     used = label_w
     for j in sorted(range(len(table.columns)), key=lambda j: (_rank(table.columns[j]), j)):
@@ -63,18 +72,25 @@ def render_terminal(table: Table, *, class_names: Sequence[str] | None = None, w
         parts = [label[:label_w].ljust(label_w)] + [cells[j].rjust(widths[j]) for j in chosen]
         return "  ".join(parts).rstrip()
 
-    out = [table.title]
+    out = textwrap.wrap(table.title, width)
     header = [h.replace("`", "").split("; runs: ")[0] for h in table.header]  # run keys: in the files
     out += [wrapped for h in header for wrapped in textwrap.wrap(h, width)]
-    out += ["", line(table.row_label, table.columns)]
+    out += ["", line(table.row_label, titles)]
     out += [line(label, row) for label, row in zip(labels, texts, strict=True)]
     hidden = len(table.columns) - len(chosen)
-    ref = getattr(table, "reference", "paper")
-    note = f"Each cell: ours and Δ = ours − {ref}"
+    ref = table.reference
+    has_ci = any(c.ci is not None for _, cells in table.rows for c in cells)
+    note = "Each cell: ours" + (" ±half the interval" if has_ci else "") + (
+        " sd over repeats" if any(c.sd is not None for _, cells in table.rows for c in cells) else "")
+    if ref is not None:
+        note += f" and Δ = ours − {ref}" + (f" ({table.paper_note})" if ref == "paper" and table.paper_note else "")
+        if any(c.p is not None for _, cells in table.rows for c in cells):
+            note += ", * Holm-adjusted p < 0.05"
     if hidden:
         note += (f"; {hidden} more column(s) and the paper's values in the table files" if ref == "paper"
+                 else f"; {hidden} more column(s) in the table files" if ref is None
                  else f"; {hidden} more column(s) and {ref}'s values in the files")
-    out += ["", note + "."]
+    out += ["", *textwrap.wrap(note + ".", width)]
     return "\n".join(out) + "\n"
 
 
