@@ -9,8 +9,10 @@ see :func:`fastai_head`) or timm's average pool, dropout and one linear layer
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast
 
@@ -19,7 +21,7 @@ import torch
 from timm.models import group_parameters
 from torch import nn
 
-from micro_bench.errors import ComponentError
+from micro_bench.errors import ComponentError, ParameterError
 
 __all__ = [
     "HEADS",
@@ -29,13 +31,17 @@ __all__ = [
     "resnet18_4ch",
     "resnet34_4ch",
     "resnet50_4ch",
+    "check_timm_keywords",
+    "check_timm_name",
+    "fixed_input_size",
     "stem_weight",
+    "timm_keywords",
     "timm_model",
 ]
 
-#: How the extra (yellow) input channel of a pretrained 3-channel stem is initialised.
-STEM_INITS = ("copy_red", "timm", "zeros")
-StemInit = Literal["copy_red", "timm", "zeros"]
+#: How a pretrained 3-channel stem becomes a C-channel one (:func:`stem_weight`'s table).
+STEM_INITS = ("copy_red", "timm", "zeros", "mean")
+StemInit = Literal["copy_red", "timm", "zeros", "mean"]
 
 #: Classifier heads: fastai 0.7's (two BatchNorm/Dropout/Linear blocks on concatenated average
 #: and max pooling) or timm's own (average pooling, dropout, one linear layer).
@@ -78,12 +84,23 @@ class TimmClassifier(nn.Module):
     and ``self.head`` maps them to the logits.
     """
 
-    def __init__(self, net: nn.Module, head: nn.Module | None = None) -> None:
+    def __init__(self, net: nn.Module, head: nn.Module | None = None, *,
+                 input_size: tuple[int, int] | None = None, name: str = "") -> None:
         super().__init__()
         self.net = net
         self.head = head
+        #: the one (H, W) the network accepts (ViT, Swin with a strict ``img_size``), else None
+        self.input_size = input_size
+        self.name = name or f"timm:{type(net).__name__}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.input_size is not None and tuple(x.shape[-2:]) != self.input_size:
+            h, w = int(x.shape[-2]), int(x.shape[-1])
+            fix = f"img_size: {h}" if h == w else f"img_size: [{h}, {w}]"
+            raise ParameterError(
+                f"model {self.name!r} takes {self.input_size[0]}x{self.input_size[1]} inputs but the run "
+                f"gives {h}x{w}; set model.{fix} (or dynamic_img_size: true where the model has it)"
+            )
         features = self.net(x)
         return features if self.head is None else self.head(features)
 
@@ -156,25 +173,37 @@ def fastai_head(in_features: int, num_classes: int, dropout: DropoutSpec = 0.5,
 
 
 def stem_weight(weight: torch.Tensor, in_chans: int, stem_init: StemInit) -> torch.Tensor:
-    """Adapt a 3-channel stem kernel ``(O, 3, k, k)`` to ``(O, in_chans, k, k)``.
+    """Adapt a 3-channel stem kernel ``(O, 3, k, k)`` to ``(O, in_chans, k, k)``, any C >= 1.
 
-    ``copy_red``: RGB kept, every extra channel gets channel 0's (red) kernel (the paper).
-    ``zeros``: RGB kept, extra channels zero (fastai). ``timm``: timm's ``adapt_input_conv``
-    (repeat the RGB kernels and scale by ``3 / in_chans``).
+    ============  ==========================================  ==================================
+    rule          C = 1, 2                                    C >= 3
+    ============  ==========================================  ==================================
+    ``copy_red``  the first C of the R, G, B kernels          R, G, B kept; channel 4.. = R (paper)
+    ``zeros``     the first C of the R, G, B kernels          R, G, B kept; channel 4.. = 0 (fastai)
+    ``mean``      every channel: mean of R, G, B x 3 / C      same
+    ``timm``      timm's ``adapt_input_conv``: C = 1: R+G+B;  R, G, B repeated, x 3 / C
+                  C = 2: R, G x 3 / 2
+    ============  ==========================================  ==================================
+
+    (docs/models.md has the same table.)
     """
+    if not isinstance(in_chans, int) or in_chans < 1:
+        raise ValueError(f"stem_init {stem_init!r}: in_chans must be an integer >= 1, got {in_chans!r}")
     if stem_init == "timm":
         from timm.models import adapt_input_conv
 
         return adapt_input_conv(in_chans, weight)
-    if in_chans < 3:
-        raise ValueError(f"stem_init {stem_init!r} needs in_chans >= 3, got {in_chans}")
+    if stem_init == "mean":
+        return (weight.mean(dim=1, keepdim=True) * (3 / in_chans)).expand(-1, in_chans, -1, -1).contiguous()
+    if stem_init not in ("copy_red", "zeros"):
+        raise ValueError(f"unknown stem_init {stem_init!r}; expected one of {', '.join(STEM_INITS)}")
+    if in_chans <= 3:
+        return weight[:, :in_chans].contiguous()
     extra = in_chans - 3
     if stem_init == "copy_red":
         fill = weight[:, :1].expand(-1, extra, -1, -1)
-    elif stem_init == "zeros":
-        fill = weight.new_zeros(weight.shape[0], extra, *weight.shape[2:])
     else:
-        raise ValueError(f"unknown stem_init {stem_init!r}; expected one of {', '.join(STEM_INITS)}")
+        fill = weight.new_zeros(weight.shape[0], extra, *weight.shape[2:])
     return torch.cat([weight, fill], dim=1).contiguous()
 
 
@@ -196,6 +225,84 @@ def _pretrained_kwargs(pretrained: bool | str | None, arch: str) -> dict[str, An
     return {"pretrained": True, "pretrained_cfg_overlay": {"file": str(path)}}
 
 
+#: ``create_model`` keywords the wrapper sets itself (``dropout`` is the linear head's drop_rate).
+OWN_KEYWORDS = frozenset({"num_classes", "in_chans", "pretrained", "pretrained_cfg", "pretrained_cfg_overlay",
+                          "drop_rate", "features_only", "checkpoint_path", "device", "dtype"})
+#: ``create_model`` keywords every timm model takes besides its class's own.
+CREATE_KEYWORDS = ("scriptable", "exportable", "no_jit")
+
+
+def timm_keywords(arch: str) -> tuple[dict[str, Any], bool]:
+    """The ``create_model`` keywords ``arch`` takes with their defaults (its model class's
+    ``__init__`` arguments, found by building it on the meta device, plus
+    :data:`CREATE_KEYWORDS`, less :data:`OWN_KEYWORDS`), and whether the class also takes
+    ``**kwargs`` (then other keywords are left to timm to check)."""
+    names, open_ended = _timm_keywords(arch)
+    return dict(names), open_ended
+
+
+@functools.lru_cache(maxsize=64)
+def _timm_keywords(arch: str) -> tuple[tuple[tuple[str, Any], ...], bool]:
+    import inspect
+
+    with torch.device("meta"):
+        net = timm.create_model(arch, pretrained=False)
+    params = list(inspect.signature(type(net).__init__).parameters.values())[1:]
+    found = [(p.name, None if p.default is p.empty else p.default) for p in params
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    found += [(n, False) for n in CREATE_KEYWORDS]
+    open_ended = any(p.kind == p.VAR_KEYWORD for p in params)
+    return tuple((n, d) for n, d in found if n not in OWN_KEYWORDS), open_ended
+
+
+def check_timm_name(arch: str) -> None:
+    """Raise a one-line :class:`ComponentError` (with the closest names) if timm has no ``arch``."""
+    if timm.is_model(arch) and ("." not in arch or arch in timm.list_pretrained(arch)):
+        return
+    import difflib
+
+    names = timm.list_pretrained() if "." in arch else timm.list_models()
+    close = difflib.get_close_matches(arch, names, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join('timm:' + c for c in close)}? " if close else ""
+    raise ComponentError(f"unknown timm model 'timm:{arch}'; {hint}"
+                         f"see micro-bench list model 'timm:{arch.split('.')[0][:4]}*'")
+
+
+def check_timm_keywords(arch: str, keywords: Mapping[str, Any], head: str = "linear") -> None:
+    """A one-line :class:`ComponentError` for a keyword ``arch``'s ``create_model`` does not take."""
+    for key in keywords:
+        if key in OWN_KEYWORDS:
+            fix = {"drop_rate": "use dropout (the linear head's drop_rate)",
+                   "in_chans": "it comes from the dataset's channels",
+                   "num_classes": "it comes from the dataset's classes",
+                   "device": "the trainer places the model", "dtype": "the trainer sets the precision",
+                   "pretrained_cfg_overlay": "use pretrained: FILE"}.get(key, "micro-bench sets it")
+            raise ComponentError(f"model 'timm:{arch}': {key} cannot be set ({fix})")
+        if key == "global_pool" and head == "fastai":
+            raise ComponentError(f"model 'timm:{arch}': global_pool cannot be set with head: fastai "
+                                 "(it pools average and max, catavgmax); use head: linear")
+    names, open_ended = timm_keywords(arch)
+    unknown = [k for k in keywords if k not in names]
+    if unknown and not open_ended:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], names, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise ComponentError(f"model 'timm:{arch}': unknown timm keyword {unknown[0]!r}; {hint}"
+                             f"its create_model keywords: {', '.join(names)}")
+
+
+def fixed_input_size(net: nn.Module) -> tuple[int, int] | None:
+    """The one input size (H, W) ``net`` accepts, for patch-embedding models built with a strict
+    ``img_size`` (ViT, Swin, ...); ``None`` when any size works."""
+    for module in net.modules():
+        size = getattr(module, "img_size", None)
+        if size is not None and getattr(module, "strict_img_size", False) \
+                and not getattr(module, "dynamic_img_size", False) and not getattr(module, "dynamic_img_pad", False):
+            return (int(size[0]), int(size[1])) if isinstance(size, (tuple, list)) else (int(size), int(size))
+    return None
+
+
 def timm_model(
     arch: str,
     num_classes: int,
@@ -205,38 +312,49 @@ def timm_model(
     dropout: DropoutSpec = 0.0,
     seed: int | None = None,
     head: Head = "linear",
+    **timm_kwargs: Any,
 ) -> TimmClassifier:
     """Any timm classifier with ``in_chans`` inputs, ``num_classes`` logits and layer groups.
 
     Args:
         arch: timm name, e.g. ``"resnet50.tv_in1k"``.
         num_classes: K outputs (logits; sigmoid is applied at prediction).
-        in_chans: C input channels; channel order ``[red, green, blue, yellow]`` for HPA.
+        in_chans: C input channels (1..8 and more); ``[red, green, blue, yellow]`` for HPA.
         pretrained: ``"imagenet"`` (timm hub), a local 3-channel state-dict file (loaded by timm
             through ``pretrained_cfg_overlay=dict(file=...)``), or ``False`` (random init).
-        stem_init: ``copy_red``, ``timm`` or ``zeros``; see :func:`stem_weight`.
+        stem_init: how a 3-channel stem becomes C channels: ``copy_red``, ``zeros``, ``mean`` or
+            ``timm`` (see :func:`stem_weight`). ``timm`` (and C = 3) builds the model with timm's
+            ``in_chans``; the others adapt timm's 3-channel stem in place, keeping its layer type
+            and padding (``Conv2dSame`` stays).
         dropout: ``linear`` head: the rate before the classifier (timm ``drop_rate``). ``fastai``
             head: fastai's ``ps``, one number for both dropout layers or a list of two.
         seed: seeds the random initialisation (head, stem, or the whole net when not pretrained)
             without touching the global RNG; the runner passes the run's seed.
         head: ``fastai`` (:func:`fastai_head` on timm's ``catavgmax`` pooling, 2x the body's
             features) or ``linear`` (timm's average pool, dropout, ``Linear(features, K)``).
+        timm_kwargs: any other keyword of timm's ``create_model`` for this model (``img_size``,
+            ``drop_path_rate``, ``window_size``, ...), checked against the model's signature.
     """
+    check_timm_name(arch)
+    check_timm_keywords(arch, timm_kwargs, head)
     if seed is None:
-        return _timm_model(arch, num_classes, in_chans, pretrained, stem_init, dropout, head)
+        return _timm_model(arch, num_classes, in_chans, pretrained, stem_init, dropout, head, timm_kwargs)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return _timm_model(arch, num_classes, in_chans, pretrained, stem_init, dropout, head)
+        return _timm_model(arch, num_classes, in_chans, pretrained, stem_init, dropout, head, timm_kwargs)
 
 
 def _timm_model(arch: str, num_classes: int, in_chans: int, pretrained: bool | str | None,
-                stem_init: StemInit, dropout: DropoutSpec, head: Head) -> TimmClassifier:
+                stem_init: StemInit, dropout: DropoutSpec, head: Head,
+                timm_kwargs: Mapping[str, Any]) -> TimmClassifier:
     if stem_init not in STEM_INITS:
         raise ComponentError(
             f"model {arch!r}: unknown stem_init {stem_init!r}; expected one of {', '.join(STEM_INITS)}"
         )
     if head not in HEADS:
         raise ComponentError(f"model {arch!r}: unknown head {head!r}; expected one of {', '.join(HEADS)}")
+    if isinstance(in_chans, bool) or not isinstance(in_chans, int) or in_chans < 1:
+        raise ComponentError(f"model {arch!r}: in_chans must be an integer >= 1, got {in_chans!r}")
     if head == "fastai":
         _dropouts(dropout, arch)  # checked before the (possibly slow) body is built
         body_kwargs: dict[str, Any] = {"num_classes": 0, "global_pool": "catavgmax"}
@@ -247,39 +365,45 @@ def _timm_model(arch: str, num_classes: int, in_chans: int, pretrained: bool | s
     kwargs = _pretrained_kwargs(pretrained, arch)
     timm_adapts = stem_init == "timm" or in_chans == 3
     try:
-        net = timm.create_model(arch, in_chans=in_chans if timm_adapts else 3, **body_kwargs, **kwargs)
-    except RuntimeError as error:  # unknown architecture
-        raise ComponentError(f"model 'timm:{arch}': {error}") from error
+        net = timm.create_model(arch, in_chans=in_chans if timm_adapts else 3, **body_kwargs, **kwargs,
+                                **timm_kwargs)
+    except (RuntimeError, TypeError, AssertionError) as error:  # unknown architecture, keyword or value
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ComponentError(f"model 'timm:{arch}': timm refused {dict(timm_kwargs)!r}: {detail}") from error
     if not timm_adapts:
-        _replace_stem(net, in_chans, stem_init)
+        _replace_stem(net, in_chans, stem_init, arch)
+    size = fixed_input_size(net)
     if head == "linear":
-        return TimmClassifier(net)
-    return TimmClassifier(net, fastai_head(_timm(net).num_features * 2, num_classes, dropout))
+        return TimmClassifier(net, input_size=size, name=f"timm:{arch}")
+    return TimmClassifier(net, fastai_head(_timm(net).num_features * 2, num_classes, dropout),
+                          input_size=size, name=f"timm:{arch}")
 
 
-def _replace_stem(net: nn.Module, in_chans: int, stem_init: StemInit) -> None:
-    """Swap the first convolution for an ``in_chans`` one initialised by :func:`stem_weight`."""
+def _replace_stem(net: nn.Module, in_chans: int, stem_init: StemInit, arch: str) -> None:
+    """Give the first convolution ``in_chans`` inputs initialised by :func:`stem_weight`; the
+    layer keeps its type (``Conv2dSame``, ``StdConv2d``, ...), padding and other settings."""
     name = _timm(net).pretrained_cfg.get("first_conv", "conv1")
     if isinstance(name, (list, tuple)):
         name = name[0]
-    old = net.get_submodule(name)
+    try:
+        old = net.get_submodule(name)
+    except AttributeError:
+        old = None
     if not isinstance(old, nn.Conv2d):
-        raise ComponentError(f"stem {name!r} of {type(net).__name__} is not a Conv2d")
-    new = nn.Conv2d(
-        in_chans,
-        old.out_channels,
-        _pair(old.kernel_size),
-        stride=_pair(old.stride),
-        padding=old.padding if isinstance(old.padding, str) else _pair(old.padding),
-        dilation=_pair(old.dilation),
-        groups=old.groups,
-        bias=old.bias is not None,
-        padding_mode=old.padding_mode,
-    )
-    with torch.no_grad():
-        new.weight.copy_(stem_weight(old.weight, in_chans, stem_init))
-        if old.bias is not None and new.bias is not None:  # new has a bias exactly when old has one
-            new.bias.copy_(old.bias)
+        raise ComponentError(
+            f"model 'timm:{arch}': its first layer {name!r} is not a Conv2d, so stem_init "
+            f"{stem_init!r} cannot adapt it; use stem_init: timm (timm's own in_chans)"
+        )
+    new = copy.deepcopy(old)
+    weight = stem_weight(old.weight.detach(), in_chans, stem_init)
+    # Draw what a fresh Conv2d(in_chans, ...) would draw (kaiming_uniform_ weight, uniform_ bias),
+    # so that what is initialised after the stem (the fastai head) is unchanged from before the
+    # stem kept its layer type.
+    torch.empty_like(weight).uniform_()
+    if old.bias is not None:
+        torch.empty_like(old.bias).uniform_()
+    new.weight = nn.Parameter(weight, requires_grad=old.weight.requires_grad)
+    new.in_channels = in_chans
     parent, _, attr = name.rpartition(".")
     setattr(net.get_submodule(parent) if parent else net, attr, new)
 

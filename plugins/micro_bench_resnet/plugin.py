@@ -6,6 +6,8 @@ Imports only the standard library and :mod:`micro_bench`; the factories are lazy
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Any
 
 from micro_bench import ComponentSpec, hookimpl
 
@@ -47,14 +49,33 @@ def micro_bench_models() -> list[ComponentSpec]:
 
 @hookimpl
 def micro_bench_resolve_component(kind: str, name: str) -> ComponentSpec | None:
-    """Resolve ``model: timm:<architecture>`` (any timm model name, e.g. ``timm:resnet50.a1_in1k``)."""
+    """Resolve ``model: timm:<architecture>`` (any timm model name, e.g. ``timm:resnet50.a1_in1k``).
+
+    The factory's signature is :func:`~micro_bench_resnet.model.timm_model`'s plus every keyword
+    of that model's ``create_model`` (``img_size``, ``drop_path_rate``, ...), so ``validate`` and
+    ``run`` reject an unknown keyword in one line naming it; an unknown name raises a one-line
+    :class:`~micro_bench.errors.ComponentError` with the closest timm names.
+    """
     if kind != "model" or not name.startswith("timm:") or len(name) <= len("timm:"):
         return None
-    from micro_bench_resnet.model import timm_model  # light: the module imports torch lazily
+    arch = name[len("timm:") :]
+    return ComponentSpec(name, timm_factory(arch), f"timm model {arch!r} with fastai layer groups", _REQUIRES)
 
-    return ComponentSpec(
-        name,
-        functools.partial(timm_model, name[len("timm:") :]),
-        f"timm model {name[len('timm:'):]!r} with fastai layer groups",
-        _REQUIRES,
-    )
+
+def timm_factory(arch: str) -> Callable[..., Any]:
+    """``timm_model`` bound to ``arch``, with a signature naming the model's timm keywords."""
+    import inspect
+
+    from micro_bench_resnet.model import check_timm_name, timm_keywords, timm_model
+
+    check_timm_name(arch)
+    names, open_ended = timm_keywords(arch)
+    own = [p for p in inspect.signature(timm_model).parameters.values()
+           if p.name != "arch" and p.kind != p.VAR_KEYWORD]
+    extra = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d) for n, d in names.items()]
+    if open_ended:
+        extra.append(inspect.Parameter("timm_kwargs", inspect.Parameter.VAR_KEYWORD))
+    factory = functools.partial(timm_model, arch)
+    factory.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [p.replace(annotation=inspect.Parameter.empty) for p in own] + extra)
+    return factory

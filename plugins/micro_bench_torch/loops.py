@@ -60,6 +60,7 @@ def train_epoch(
     progress: bool = True,
     mode: Callable[[nn.Module], None] | None = None,
     accumulate: int = 1,
+    clip: float | None = None,
 ) -> EpochStats:
     """One pass over ``loader`` of ``(x (B, C, H, W) uint8, y (B, K) float32)``; ``x`` goes
     through ``pipeline.train`` (the run's transform, drawing from ``generator``).
@@ -72,6 +73,9 @@ def train_epoch(
     :class:`TrainingDiverged` (checked one step late, see ``settle``). ``epoch`` is 1-based, for messages.
     ``mode`` puts the network in training mode (default ``net.train()``; the trainer passes
     :func:`~micro_bench_torch.groups.train_mode` to keep frozen BatchNorm in eval mode).
+    ``clip`` (``None`` or 0: off): before every optimizer step, the total L2 norm of the gradients
+    of the trainable parameters is clipped to ``clip`` (``torch.nn.utils.clip_grad_norm_``), as
+    fastai 0.7's ``Stepper.step`` did with ``learner.clip``.
     """
     (mode or nn.Module.train)(net)
     total, count = 0.0, 0
@@ -109,6 +113,8 @@ def train_epoch(
         else:
             loss = _accumulated(net, x, y, loss_fn, rt, accumulate)
         lrs.append(float(optimizer.param_groups[-1]["lr"]))
+        if clip:
+            nn.utils.clip_grad_norm_([p for p in net.parameters() if p.requires_grad], clip)
         optimizer.step()
         if scheduler is not None:
             scheduler.step()

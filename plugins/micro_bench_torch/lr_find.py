@@ -184,7 +184,7 @@ def lr_find(
     try:
         torch.manual_seed(seed)
         rt.model(model)
-        set_trainable(model, frozen)
+        set_trainable(model, frozen, len(lr_groups))
         train_mode(model, bn_frozen)
         avg, best = 0.0, math.inf
         for i, (x, y) in enumerate(loader):

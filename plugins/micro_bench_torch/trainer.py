@@ -1,6 +1,7 @@
 """The ``torch`` trainer: the paper's fastai-0.7 recipe as one object.
 
-Adam with one parameter group per layer group at ``lr * lr_groups[i]`` (lr/10, lr/3, lr);
+Adam (or any timm optimizer) with one parameter group per layer group at ``lr * lr_groups[i]``
+(lr/10, lr/3, lr);
 ``freeze_epochs`` epochs at the constant base rate training only the head, then every layer for
 ``epochs`` epochs under the schedule (stepped per iteration), as in fastai 0.7's
 ``learn.fit(lr, 1); learn.unfreeze(); learn.fit(lrs, 3, cycle_len=1, cycle_mult=2)``: a run
@@ -30,7 +31,16 @@ from micro_bench_torch import distributed
 from micro_bench_torch.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from micro_bench_torch.errors import CheckpointError
 from micro_bench_torch.figures import plot_lr_history, plot_sampled_classes
-from micro_bench_torch.groups import BN_FROZEN, build_optimizer, set_trainable, train_mode
+from micro_bench_torch.groups import (
+    BN_FROZEN,
+    OPTIMIZER_DEFAULT,
+    build_optimizer,
+    check_optimizer,
+    describe_groups,
+    describe_optimizer,
+    set_trainable,
+    train_mode,
+)
 from micro_bench_torch.inputs import (
     Batches,
     DevicePipeline,
@@ -67,7 +77,21 @@ class TorchTrainer:
         lr_groups: one factor per layer group (paper: lr/10, lr/3, lr).
         freeze_epochs: epochs at the start training only the head, at the constant base rate.
         epochs: epochs after the frozen phase; ``None`` takes the schedule's own length.
-        weight_decay: Adam's L2 penalty.
+        weight_decay: the optimizer's weight decay (Adam: L2 penalty; AdamW: decoupled); with
+            ``weight_decay > 0`` biases, norm layers and timm's ``no_weight_decay()`` parameters
+            get none, as timm's ``create_optimizer_v2`` does.
+        optimizer: any name of ``timm.optim.list_optimizers()`` (``adam``, ``adamw``, ``sgd``
+            (Nesterov), ``momentum``, ``rmsprop``, ``lamb``, ...), built by
+            ``timm.optim.create_optimizer_v2``; default ``adam``, fastai 0.7's ``optim.Adam`` as
+            the paper (betas 0.9/0.999, eps 1e-8). Recorded in the history (``optimizer``).
+        momentum: momentum of the SGD-style optimizers (timm's default 0.9; unused by Adam).
+        optimizer_options: further keywords of the optimizer (e.g. ``{betas: [0.9, 0.99], eps: 1e-6}``).
+        clip: clip the total L2 norm of the trainable parameters' gradients to this value before
+            every optimizer step (fastai 0.7's ``learner.clip``, which the paper's reference kernel
+            sets to 1.0); ``null`` or 0: off.
+        fresh_optimizer: build a new optimizer (empty moments) when the network is unfrozen after
+            ``freeze_epochs``, as fastai 0.7's ``Learner.fit`` did on each call; ``false`` keeps
+            one optimizer for the whole run.
         num_workers: DataLoader worker processes reading uint8 batches; ``"auto"``: 0 on the
             CPU, on CUDA the usable cores per local rank minus one, at most 8
             (:func:`~micro_bench_torch.inputs.auto_workers`).
@@ -111,6 +135,11 @@ class TorchTrainer:
         lr_find: Mapping[str, Any] | None = None,
         micro_batch_size: int | None = None,
         sync_bn: bool = False,
+        optimizer: str = OPTIMIZER_DEFAULT,
+        momentum: float = 0.9,
+        optimizer_options: Mapping[str, Any] | None = None,
+        clip: float | None = None,
+        fresh_optimizer: bool = False,
     ) -> None:
         for key, value, low in (("batch_size", batch_size, 1), ("freeze_epochs", freeze_epochs, 0),
                                 ("num_workers", 0 if num_workers == "auto" else num_workers, 0),
@@ -132,6 +161,19 @@ class TorchTrainer:
         if bn_frozen not in BN_FROZEN:
             raise ValueError(f"trainer 'torch': bn_frozen must be one of {', '.join(BN_FROZEN)}, got {bn_frozen!r}")
         self.bn_frozen = bn_frozen
+        self.optimizer = check_optimizer(optimizer)
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
+            raise ParameterError(f"trainer 'torch': momentum must be a number in [0, 1), got {momentum!r}")
+        if optimizer_options is not None and not isinstance(optimizer_options, Mapping):
+            raise ParameterError("trainer 'torch': optimizer_options must be a mapping of the optimizer's "
+                                 f"keywords (e.g. {{eps: 1e-6}}), got {optimizer_options!r}")
+        self.momentum, self.optimizer_options = float(momentum), dict(optimizer_options or {})
+        if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float)) or clip < 0):
+            raise ParameterError(f"trainer 'torch': clip must be a number >= 0 (0 or null: off), got {clip!r}")
+        self.clip = float(clip) if clip else None
+        if not isinstance(fresh_optimizer, bool):
+            raise ParameterError(f"trainer 'torch': fresh_optimizer must be true or false, got {fresh_optimizer!r}")
+        self.fresh_optimizer = fresh_optimizer
         self.epoch_metrics = tuple(epoch_metrics)
         if micro_batch_size is not None and (isinstance(micro_batch_size, bool) or not isinstance(micro_batch_size, int)
                                              or micro_batch_size < 1):
@@ -150,7 +192,18 @@ class TorchTrainer:
         return {"batch_size": self.batch_size, "lr": self.lr, "lr_groups": list(self.lr_groups),
                 **({"lr_find": self.lr_find} if self.lr == "find" else {}),
                 "freeze_epochs": self.freeze_epochs, "epochs": self.epochs,
-                "weight_decay": self.weight_decay, "bn_frozen": self.bn_frozen}
+                "weight_decay": self.weight_decay, "bn_frozen": self.bn_frozen,
+                # only when not the defaults, so that checkpoints written before these existed resume
+                **({"optimizer": self.optimizer, "momentum": self.momentum}
+                   if self.optimizer != OPTIMIZER_DEFAULT else {}),
+                **({"optimizer_options": self.optimizer_options} if self.optimizer_options else {}),
+                **({"clip": self.clip} if self.clip else {}),
+                **({"fresh_optimizer": True} if self.fresh_optimizer else {})}
+
+    def build_optimizer(self, model: nn.Module, lr: float) -> torch.optim.Optimizer:
+        """The run's optimizer over ``model``'s layer groups at base rate ``lr``."""
+        return build_optimizer(model, lr, self.lr_groups, self.weight_decay, self.optimizer,
+                               self.momentum, self.optimizer_options)
 
     def process_batch(self) -> int:
         """Samples each process takes per optimizer step (``batch_size`` without torchrun)."""
@@ -215,7 +268,10 @@ class TorchTrainer:
         loss_weights = adapt(np.asarray(dataset.labels[train_idx], dtype=bool)) if callable(adapt) else {}
         found = self._find_lr(model, dataset, train_idx, loss, (mean, std), transform, context, state)
         base_lr = float(found["suggestion"]) if found is not None else float(self.lr)
-        optimizer = build_optimizer(model, base_lr, self.lr_groups, self.weight_decay)
+        optimizer = self.build_optimizer(model, base_lr)
+        groups = describe_groups(model, self.lr_groups)
+        if "note" in groups:
+            context.log(f"layer groups: {groups['note']}")
         pipeline = DevicePipeline(rt.device, mean, std, transform=transform, channels_last=rt.channels_last)
         read, loading = reader_for(dataset), self._loading()
         train_data = Batches(read, train_idx, dataset.labels[train_idx])
@@ -227,6 +283,9 @@ class TorchTrainer:
                                    "seconds": [], "samples_per_s": [], "lr_iter": [],
                                    "precision": "bf16" if rt.amp else "fp32", "bn_frozen": self.bn_frozen,
                                    "base_lr": base_lr, **({"lr_find": found} if found is not None else {}),
+                                   "optimizer": describe_optimizer(optimizer, self.optimizer),
+                                   "layer_groups": groups, "clip": self.clip,
+                                   "fresh_optimizer": self.fresh_optimizer,
                                    "transform": describe_transform(transform), "loader": loading.describe()}
         scheduler, start = None, 0
         if state is not None:
@@ -254,9 +313,13 @@ class TorchTrainer:
         index, count = getattr(context, "position", (1, 1))
         for epoch in range(start, total):
             frozen = epoch < self.freeze_epochs
+            if self.fresh_optimizer and epoch == self.freeze_epochs > 0:
+                # fastai 0.7: each fit() builds a new optimizer; the head's moments do not carry over
+                optimizer, scheduler = self.build_optimizer(model, base_lr), None
+                context.log(f"epoch {epoch + 1}: unfrozen with a fresh {self.optimizer} optimizer")
             if not frozen and scheduler is None and schedule is not None:
                 scheduler = schedule.attach(optimizer, steps)
-            set_trainable(model, frozen)
+            set_trainable(model, frozen, len(self.lr_groups))
             seed = epoch_seed(context.seed, epoch)
             torch.manual_seed(seed)
             order = self._draw(dataset.labels[train_idx], seed, history)
@@ -266,7 +329,7 @@ class TorchTrainer:
                 optimizer, scheduler, rt, pipeline=pipeline,
                 generator=torch.Generator().manual_seed(augmentation_seed(context.seed, epoch)),
                 epoch=epoch + 1, progress=bool(context.progress) and main,
-                mode=lambda net: train_mode(net, self.bn_frozen), accumulate=self.accumulate(),
+                mode=lambda net: train_mode(net, self.bn_frozen), accumulate=self.accumulate(), clip=self.clip,
                 desc=f"run {index}/{count} {context.label} epoch {epoch + 1}/{total}"
                 + (" (head only)" if frozen else ""),
             )
@@ -293,7 +356,7 @@ class TorchTrainer:
                         f"lr={history['lr'][-1]:.3g} ({stats.samples_per_s:.0f} samples/s)")
             context.epoch_end(epoch + 1, {"train_loss": stats.loss, "val_loss": val_loss,
                                           "lr": history["lr"][-1], **scored})
-        set_trainable(model, False)
+        set_trainable(model, False, len(self.lr_groups))
         if distributed.world_size() > 1:
             agree = distributed.weights_agree(model)
             history["ddp"] = {"world_size": distributed.world_size(), "process_batch": self.process_batch(),
@@ -346,7 +409,7 @@ class TorchTrainer:
         result = lr_find(model, dataset, train_idx, loss=loss, batch_size=self.batch_size,
                          lr_groups=self.lr_groups, frozen=self.freeze_epochs > 0, transform=transform,
                          device=str(self.runtime.device), seed=context.seed, mean=stats[0], std=stats[1],
-                         bn_frozen=self.bn_frozen, **self.lr_find)
+                         bn_frozen=self.bn_frozen, optimizer=self.build_optimizer(model, 1.0), **self.lr_find)
         if distributed.is_main():
             result.save(context.directory)
         context.log(f"lr_find: lr {result.suggestion:.3g} ({result.rule}; {len(result.lrs)} iterations, "

@@ -73,7 +73,11 @@ def bind_component(registry: Registry, comp: Component, where: str, injected: Ma
     callable. Raises :class:`ConfigError` at ``where``."""
     try:
         spec = registry.spec(comp.name)
-    except ComponentError:
+    except ComponentError as exc:
+        # a namespaced name (timm:...) that its resolver refused: keep the resolver's own message
+        # (e.g. the closest timm names) instead of the list of registered components
+        if ":" in comp.name and comp.name.partition(":")[2] and "\n" not in str(exc):
+            raise ConfigError(f"{where}: {exc}") from None
         raise ConfigError(registry.unknown_message(comp.name, where)) from None
     params = {**comp.params, **(injected or {})}
     try:
