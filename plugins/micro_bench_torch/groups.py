@@ -44,7 +44,7 @@ def _expand(group: Any) -> list[nn.Parameter]:
     items = [group] if isinstance(group, nn.Module | torch.Tensor) else list(group)
     params: list[nn.Parameter] = []
     for item in items:
-        params.extend(item.parameters() if isinstance(item, nn.Module) else [item])
+        params.extend(item.parameters() if isinstance(item, nn.Module) else [cast(nn.Parameter, item)])
     return params
 
 
@@ -164,7 +164,7 @@ def check_optimizer(name: object) -> str:
 
     from timm.optim import list_optimizers
 
-    known = list_optimizers()
+    known = [str(n) for n in list_optimizers()]
     if isinstance(name, str) and name.lower() in known:
         return name.lower()
     close = difflib.get_close_matches(str(name).lower(), known, n=3)
@@ -178,7 +178,7 @@ def describe_optimizer(optimizer: torch.optim.Optimizer, name: str) -> dict[str,
     (per-group learning rates and weight decay are in ``param_groups``)."""
     plain = (int, float, bool, str, type(None))
     defaults = {k: (list(v) if isinstance(v, tuple) else v) for k, v in optimizer.defaults.items()
-                if isinstance(v, plain) or isinstance(v, tuple)}
+                if isinstance(v, (*plain, tuple))}
     return {"name": name, "class": f"{type(optimizer).__module__}.{type(optimizer).__qualname__}",
             "defaults": defaults,
             "param_groups": [{"lr": float(g["lr"]), "weight_decay": float(g.get("weight_decay", 0.0)),
