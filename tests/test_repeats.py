@@ -88,3 +88,23 @@ def test_ci_is_not_part_of_the_run_key(toy_bench, tmp_path, toy_pm):
     assert [r.key for r in again] == [r.key for r in plain] and all(r.cached for r in again)
     index = json.loads((out / "toybench" / "index.json").read_text())
     assert index["ci"] == {"method": "bootstrap", "n": 200, "level": 0.95, "seed": 0}
+
+
+def test_run_with_repeats_and_baseline_gives_intervals_in_every_table_file(toy_bench, tmp_path, toy_pm):
+    """End to end through the runner: saved predictions -> intervals, mean (sd), paired tests."""
+    import micro_bench_metrics.plugin
+    from micro_bench_tables.tables import build_table, render
+
+    toy_pm.register(micro_bench_metrics.plugin)
+    text = (_bench("seed: 3\nrepeats: 2\n").replace("n: 40", "n: 400").replace("reference: ref.csv\n", "")
+            .replace("[mean_score, accuracy]", "[f1_macro, roc_auc_macro]")
+            .replace("runs:\n", "table: {baseline: quiet}\nruns:\n"))
+    results = run_benchmark(load_config(toy_bench(text)), tmp_path / "runs", host=toy_pm, progress=False, echo=None)
+    assert len(results) == 4
+    table = build_table(tmp_path / "runs" / "toybench")
+    quiet, noisy = (cells for _, cells in table.rows)
+    assert all(c.ci is not None and c.ci[0] <= c.ours <= c.ci[1] for c in quiet + noisy)
+    assert noisy[1].sd is not None and noisy[1].p is not None and quiet[1].p is None
+    md = render(table, "md")
+    assert "Evaluated: 40 samples (test split); 2 repeats per row" in md and "paper" not in md
+    assert render(table, "csv").splitlines()[1].endswith(",40,2,prevalence,\"toy (n 400, 4 px)\",full configuration")

@@ -199,3 +199,14 @@ def test_every_docs_table_file_names_its_dataset_profile_and_models():
         if path.suffix == ".tex":
             assert r"\caption{micro-bench results for " in text, path
         assert ("stale" in text.lower()) == (path.parent.name == "gpu_synth"), path
+
+
+def test_html_report_shows_intervals_and_starred_deltas(tmp_path):
+    from micro_bench_report.html import build_report
+
+    _write_bench(tmp_path, {"base": [_predictions(0.5, 1)], "better": [_predictions(2.0, 2)]}, baseline="base")
+    table = build_table(tmp_path / "bench")
+    cell = dict(table.rows)["better"][0]
+    page, n = build_report(tmp_path)
+    assert n == 1 and f'<span class="ci">[{cell.ci[0]:.3f}, {cell.ci[1]:.3f}]</span>' in page
+    assert f"{cell.delta:+.3f}*" in page and "Evaluated: 100 samples (test split)" in page
