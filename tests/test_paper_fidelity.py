@@ -41,3 +41,11 @@ def test_lr_find_profile_and_baseline_solver() -> None:
     from micro_bench_baselines.models import logreg
 
     assert logreg(num_classes=2, in_chans=4).estimator.solver == "liblinear"  # scikit-learn 2018
+
+
+@pytest.mark.parametrize("table", ["hpa_table1", "hpa_table2", "hpa_table3", "hpa_table4", "hpa_table5", "hpa_beyond"])
+def test_paper_benchmarks_split_randomly_as_the_paper(table: str) -> None:
+    """The paper "randomly split the labeled data (31072 samples) by 80%/10%/10%" (24858/3107/3107)."""
+    for profile in (None, "smoke"):
+        for run in load_config(BENCH / f"{table}.yaml", profile=profile).runs:
+            assert dict(run.split) == {"method": "random", "fractions": [0.8, 0.1, 0.1], "seed": 0}

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from micro_bench_transforms.fastai import Draws, FastaiAugment, rotate
+from micro_bench_transforms.fastai import KERNEL_13, TOP_DOWN, Draws, FastaiAugment, rotate
 from micro_bench_transforms.identity import NoAugment
 from micro_bench_transforms.plugin import micro_bench_transforms
 
@@ -183,16 +183,44 @@ def test_plugin_specs_and_no_torch_import() -> None:
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
-@pytest.mark.parametrize("table", ["hpa_table3", "hpa_table4"])
-def test_paper_tables_train_with_fastai_augmentation_and_random_tta(table: str) -> None:
-    """fastai 0.7's aug_tfms (transforms_top_down presets) and learn.TTA() (n_aug=4, mean)."""
+@pytest.mark.parametrize("table", ["hpa_table3", "hpa_table4", "hpa_beyond"])
+def test_paper_tables_train_with_the_kernels_augmentation_and_random_tta(table: str) -> None:
+    """The kernel [13]'s aug_tfms (RandomRotate(30), RandomDihedral(), RandomLighting(0.05, 0.05),
+    fastai 0.7's p) and learn.TTA() (n_aug=4)."""
     from pathlib import Path
 
     from micro_bench.config import load_config
 
+    kernel = {"max_rotate": 30.0, "p_rotate": 0.75, "lighting_b": 0.05, "lighting_c": 0.05, "dihedral": True,
+              "p_flip": 0.5}
+    assert kernel == KERNEL_13 and FastaiAugment(**KERNEL_13).settings() == kernel
     for profile in (None, "smoke"):
         for run in load_config(Path(__file__).resolve().parents[1] / "benchmarks" / f"{table}.yaml", profile=profile).runs:
-            assert run.transform is not None and (run.transform.name, dict(run.transform.params)) == ("fastai", {})
-            assert run.tta is not None and (run.tta.name, dict(run.tta.params)) == ("random", {"n": 4, "reduce": "mean"})
-    assert FastaiAugment().settings() == {"max_rotate": 10.0, "p_rotate": 0.75, "lighting_b": 0.05,
-                                          "lighting_c": 0.05, "dihedral": True, "p_flip": 0.5}
+            assert run.transform is not None and (run.transform.name, dict(run.transform.params)) == ("fastai", kernel)
+            assert run.tta is not None and run.tta.name == "random" and run.tta.params["n"] == 4
+    # the defaults stay fastai 0.7's transforms_top_down (the old setting: max_rotate: 10)
+    assert FastaiAugment().settings() == TOP_DOWN == {**kernel, "max_rotate": 10.0}
+
+
+def test_kernel_augmentation_draws_rotations_up_to_30_degrees_and_fastai_lighting() -> None:
+    """RandomRotate(30): U(-30, 30) degrees with p 0.75; RandomLighting(0.05, 0.05): b ~ U(-0.05, 0.05),
+    c = 1 + u or 1 / (1 - u) for u ~ U(-0.05, 0.05); applied to an image as (x - mean) c + mean + b."""
+    from scipy import stats
+
+    transform = FastaiAugment(**KERNEL_13)
+    draws = transform.draw(20000, torch.Generator().manual_seed(3))
+    degrees = draws.degrees.numpy()
+    assert 29.9 < np.abs(degrees).max() <= 30.0
+    assert stats.kstest(degrees, stats.uniform(loc=-30, scale=60).cdf).pvalue > 0.01
+    assert abs(float(draws.rotate.double().mean()) - 0.75) < 0.015
+    b = draws.brightness.numpy()
+    assert 0.0499 < np.abs(b).max() <= 0.05
+    u = np.where(draws.contrast.numpy() >= 1, draws.contrast.numpy() - 1, 1 - 1 / draws.contrast.numpy())
+    assert stats.kstest(u, stats.uniform(loc=-0.05, scale=0.1).cdf).pvalue > 0.01
+    # lighting alone, on one image, against numpy
+    light = FastaiAugment(**{**KERNEL_13, "max_rotate": 0.0, "dihedral": False, "p_flip": 0.0})
+    image = _images(b=1, side=16, seed=9)
+    d = light.draw(1, torch.Generator().manual_seed(4))
+    x = image.double().numpy()
+    want = np.clip((x - x.mean()) * float(d.contrast[0]) + x.mean() + float(d.brightness[0]), 0, 1)
+    np.testing.assert_allclose(light.apply(image, d).numpy(), want, atol=1e-6)

@@ -13,6 +13,13 @@ fastai 0.7 (``fastai/transforms.py``) composes, per image and in this order:
   (``np.rot90``), then a horizontal flip with probability 1/2; or ``RandomFlip()``
   (``transforms_side_on``): the horizontal flip alone.
 
+The defaults are ``transforms_top_down`` (``RandomRotate(10)``). The paper benchmarks use
+:data:`KERNEL_13`, the augmentation of the kernel the paper cites as [13] (iafoss,
+"pretrained-resnet34-with-rgby-0-460-public-lb"): ``aug_tfms = [RandomRotate(30, tfm_y=TfmType.NO),
+RandomDihedral(tfm_y=TfmType.NO), RandomLighting(0.05, 0.05, tfm_y=TfmType.NO)]``, i.e. 30 degrees
+with fastai's own ``p`` values. The kernel lists the dihedral before the lighting; the lighting's
+mean is over the whole image, which turns and flips do not change, so the order is immaterial.
+
 :class:`FastaiAugment` does the same on a ``(B, C, H, W)`` float batch on the 0-1 scale:
 ``draw`` takes every sample's parameters from a ``torch.Generator`` (one ``(6, B)`` float64
 uniform block, so the stream does not depend on which parts are switched on), ``apply`` runs
@@ -37,7 +44,15 @@ if TYPE_CHECKING:  # torch is imported when a batch is augmented: validating a c
     import torch
     from torch import Tensor
 
-__all__ = ["Draws", "FastaiAugment", "rotate"]
+__all__ = ["KERNEL_13", "TOP_DOWN", "Draws", "FastaiAugment", "rotate"]
+
+#: fastai 0.7's ``transforms_top_down``: ``RandomRotate(10)``, ``RandomLighting(0.05, 0.05)``,
+#: ``RandomDihedral()`` (``RandomRotate``'s default ``p=0.75``; ``RandomDihedral``'s flip 1/2).
+TOP_DOWN: dict[str, Any] = {"max_rotate": 10.0, "p_rotate": 0.75, "lighting_b": 0.05, "lighting_c": 0.05,
+                            "dihedral": True, "p_flip": 0.5}
+#: The kernel [13]'s ``aug_tfms``: ``RandomRotate(30)``, ``RandomDihedral()``,
+#: ``RandomLighting(0.05, 0.05)`` with fastai 0.7's ``p`` values (the paper benchmarks' setting).
+KERNEL_13: dict[str, Any] = {**TOP_DOWN, "max_rotate": 30.0}
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ def micro_bench_transforms() -> list[ComponentSpec]:
             "fastai",
             "micro_bench_transforms.fastai:FastaiAugment",
             "fastai 0.7's random rotation (reflect padding), lighting and dihedral/horizontal flips, batched",
-            {"paper": "fastai 0.7 transforms_top_down: RandomRotate(10), RandomLighting(0.05, 0.05), "
-                      "RandomDihedral (docs/reproducing.md, 'Augmentation')"},
+            {"paper": "defaults: fastai 0.7 transforms_top_down, RandomRotate(10), RandomLighting(0.05, 0.05), "
+                      "RandomDihedral; the paper benchmarks: max_rotate 30, the kernel [13]'s RandomRotate(30) "
+                      "(docs/reproducing.md, 'Augmentation')"},
         ),
         ComponentSpec("none", "micro_bench_transforms.identity:NoAugment", "No augmentation: the batch unchanged"),
     ]
