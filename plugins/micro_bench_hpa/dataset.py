@@ -48,7 +48,7 @@ class HPADataset:
     """
 
     def __init__(self, store_path: str | Path, resolution: int, *, name: str = "hpa",
-                 storage_options: Mapping[str, Any] | None = None) -> None:
+                 storage_options: Mapping[str, Any] | None = None, stats_resolution: str | int = "largest") -> None:
         # A folder, or any fsspec URL (micro_bench_hpa.location): the same code reads both.
         self.path: Path | str = str(store_path) if is_remote(store_path) else local_path(store_path)
         self.storage_options = dict(storage_options or {})
@@ -64,6 +64,8 @@ class HPADataset:
                 "run the same `micro-bench data convert` command again to resume"
             )
         self.resolution = int(resolution)
+        #: The resolution whose pixels give the channel statistics (:meth:`channel_stats`).
+        self.stats_resolution = _stats_resolution(stats_resolution, resolutions, self.resolution, self.path)
         self.rows = np.flatnonzero(status == DONE).astype(np.int64)
         self.classes: Sequence[str] = tuple(strings_attr(group, "classes"))
         self.channels: Sequence[str] = tuple(strings_attr(group, "channels"))
@@ -85,6 +87,8 @@ class HPADataset:
         for part in ("\n".join(self.ids).encode(), self.labels.tobytes(), self.digests.tobytes(), str(self.resolution).encode(),
                      np.asarray(shard_sizes, np.int64).tobytes()):
             h.update(part)
+        if self.stats_resolution != self.resolution:  # other statistics standardize the pixels: another key
+            h.update(f"stats@{self.stats_resolution}".encode())
         self.fingerprint = h.hexdigest()[:16]
         self._splits: dict[str, np.ndarray] = {}
 
@@ -127,11 +131,13 @@ class HPADataset:
         return np.flatnonzero(codes == PARTS.index(part)).astype(np.int64)
 
     # --- pixels -----------------------------------------------------------------------------
-    def images(self, indices: np.ndarray | None = None) -> Any:
-        """Lazy ``(n, C, R, R)`` dask array (the store's dtype) of the given dataset indices (all if None)."""
+    def images(self, indices: np.ndarray | None = None, *, resolution: int | None = None) -> Any:
+        """Lazy ``(n, C, R, R)`` dask array (the store's dtype) of the given dataset indices (all if
+        None), at the served R (or another stored ``resolution``)."""
         import dask.array as da
 
-        arr = array_at(open_store(self.path, storage_options=self.storage_options), f"images/{self.resolution}")
+        res = self.resolution if resolution is None else int(resolution)
+        arr = array_at(open_store(self.path, storage_options=self.storage_options), f"images/{res}")
         block = arr.shards[0] if arr.shards else arr.chunks[0]
         lazy = da.from_zarr(arr, chunks=(block, *arr.shape[1:]))
         rows = self.rows if indices is None else self.rows[np.asarray(indices, dtype=np.int64)]
@@ -141,21 +147,25 @@ class HPADataset:
 
     def channel_stats(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-channel ``(mean (C,), std (C,))`` float64 on the stored scale (0-255 for uint8,
-        0-65535 for uint16) over ``indices``.
+        0-65535 for uint16) over ``indices``, from their pixels at :attr:`stats_resolution` (by
+        default the largest stored resolution, as the paper standardized its 512x512x4 arrays "with
+        respect to the training set" before resizing; ``stats_resolution: served`` computes them at
+        the served resolution).
 
-        Cached in ``stats/rows_<hash of the store rows>/<R>`` as a ``(2, C) float64`` array when
-        the store is writable.
+        Cached in ``stats/rows_<hash of the store rows>/<resolution>`` as a ``(2, C) float64`` array
+        when the store is writable: one entry per split's train part, shared by every served
+        resolution.
         """
         from micro_bench_hpa.stats import channel_mean_std
 
         idx = np.asarray(indices, dtype=np.int64)
         digest = hashlib.sha256(np.ascontiguousarray(self.rows[idx]).tobytes()).hexdigest()[:16]
-        key = f"stats/rows_{digest}/{self.resolution}"
+        key = f"stats/rows_{digest}/{self.stats_resolution}"
         group = open_store(self.path, storage_options=self.storage_options)
         if key in group:
             ms = read_array(group, key)
             return ms[0].astype(np.float64), ms[1].astype(np.float64)
-        mean, std = channel_mean_std(self.images(idx))
+        mean, std = channel_mean_std(self.images(idx, resolution=self.stats_resolution))
         if write_cache_array(self.path, key, np.stack([mean, std])):  # atomic; read-only: recomputed
             _log.info(f"added channel statistics {key} to {self.path}")
         return mean, std
@@ -181,6 +191,7 @@ class HPADataset:
             "channels": list(self.channels),
             **({"dtype": self.dtype} if self.dtype != "uint8" else {}),
             "tool_version": self.attrs.get("tool_version", ""),
+            "stats_resolution": self.stats_resolution,
             **({"generator_version": self.attrs["synth"]["generator_version"],
                 "about": "hpa_synth is the embedded synthetic data (real HPA label sets on rendered cells, "
                          "not HPA images): these values are not the paper's (docs/data.md)."}
@@ -188,8 +199,21 @@ class HPADataset:
         }
 
 
+def _stats_resolution(rule: str | int, resolutions: Sequence[int], served: int, path: Any) -> int:
+    """The resolution ``stats_resolution`` names: ``largest`` (stored), ``served``, or a stored one."""
+    if rule == "largest":
+        return max(int(r) for r in resolutions)
+    if rule == "served":
+        return served
+    if isinstance(rule, int) and not isinstance(rule, bool) and rule in resolutions:
+        return int(rule)
+    raise StoreError(f"{path}: stats_resolution must be 'largest', 'served' or a stored resolution "
+                     f"({', '.join(str(r) for r in resolutions)}), got {rule!r}")
+
+
 def hpa(store: str = "data/hpa.zarr", resolution: int = 256,
-        storage_options: Mapping[str, Any] | None = None, external: str | None = None) -> Any:
+        storage_options: Mapping[str, Any] | None = None, external: str | None = None,
+        stats_resolution: str | int = "largest") -> Any:
     """The real HPA data, from a store made by ``micro-bench data convert``.
 
     Args:
@@ -199,14 +223,20 @@ def hpa(store: str = "data/hpa.zarr", resolution: int = 256,
         external: a second store (the HPA v18 external data, converted the same way) added to the
             training part only, without images that duplicate the main store's
             (:class:`~micro_bench_hpa.external.WithExternal`).
+        stats_resolution: whose pixels give the channel statistics: ``largest`` (the store's
+            largest resolution, applied at every served one: the paper's standardization before
+            resizing), ``served`` (the served resolution's own pixels, the behaviour before this option),
+            or one stored resolution.
     """
     if external is not None:
         from micro_bench_hpa.external import WithExternal
 
-        return WithExternal(hpa(store, resolution, storage_options), hpa(external, resolution, storage_options),
+        return WithExternal(hpa(store, resolution, storage_options, stats_resolution=stats_resolution),
+                            hpa(external, resolution, storage_options, stats_resolution=stats_resolution),
                             name=str(external))
     if is_remote(store):
-        return HPADataset(store, resolution, name="hpa", storage_options=storage_options)
+        return HPADataset(store, resolution, name="hpa", storage_options=storage_options,
+                          stats_resolution=stats_resolution)
     path = local_path(store)
     if not path.exists():
         raise StoreError(
@@ -214,16 +244,19 @@ def hpa(store: str = "data/hpa.zarr", resolution: int = 256,
             f"Classification' train set (see data/README.md), then run `micro-bench data convert "
             f"<download folder> {store}`; or use `--profile smoke`, which runs on the embedded hpa_synth dataset"
         )
-    return HPADataset(path, resolution, name="hpa")
+    return HPADataset(path, resolution, name="hpa", stats_resolution=stats_resolution)
 
 
-def images(store: str, resolution: int = 256, storage_options: Mapping[str, Any] | None = None) -> HPADataset:
+def images(store: str, resolution: int = 256, storage_options: Mapping[str, Any] | None = None,
+           stats_resolution: str | int = "largest") -> HPADataset:
     """Any store made by ``micro-bench data convert`` (any channels, classes and pixel type).
 
     Args:
         store: the zarr store: a path, a ``file://`` URL or any fsspec URL.
         resolution: image side to serve (one the store was converted at).
         storage_options: passed to fsspec for a URL (credentials, endpoint_url, ...).
+        stats_resolution: whose pixels give the channel statistics (as :func:`hpa`'s: ``largest``,
+            ``served`` or a stored resolution).
 
     The class names, channel names and pixel type come from the store (``micro-bench data info
     STORE`` lists them).
@@ -232,4 +265,5 @@ def images(store: str, resolution: int = 256, storage_options: Mapping[str, Any]
         raise StoreError(f"store not found at {local_path(store).resolve()}: make it with "
                          f"`micro-bench data convert SRC {store} --labels LABELS.csv ...` (docs/data.md, "
                          "\"Your own data\")")
-    return HPADataset(store, resolution, name="images", storage_options=storage_options)
+    return HPADataset(store, resolution, name="images", storage_options=storage_options,
+                      stats_resolution=stats_resolution)

@@ -37,13 +37,17 @@ def synth_store_path(n: int, resolution: int, seed: int, difficulty: float,
 
 
 def check_hpa_synth(n: int = 600, resolution: int = 64, seed: int = 0, difficulty: float = 0.5,
-                    cache_dir: str | Path | None = None, external: Mapping[str, Any] | None = None) -> None:
+                    cache_dir: str | Path | None = None, external: Mapping[str, Any] | None = None,
+                    stats_resolution: str | int = "largest") -> None:
     """Refuse parameters :func:`hpa_synth` would refuse, without rendering anything (``validate``)."""
     from micro_bench.errors import ParameterError
     from micro_bench_hpa.synth.generate import _check
 
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ParameterError(f"hpa_synth: seed must be an integer >= 0, got {seed!r}")
+    if stats_resolution not in ("largest", "served", resolution):
+        raise ParameterError(f"hpa_synth: stats_resolution must be 'largest', 'served' or {resolution} (the one "
+                             f"rendered resolution), got {stats_resolution!r}")
     _check(n, [resolution], difficulty)
     if external is not None:
         extra = _external(external, seed)
@@ -62,7 +66,8 @@ def _external(external: Any, seed: int) -> dict[str, Any]:
 
 def hpa_synth(n: int = 600, resolution: int = 64, seed: int = 0, difficulty: float = 0.5,
               cache_dir: str | Path | None = None,
-              external: Mapping[str, Any] | None = None):  # noqa: ANN201 - HPADataset, imported lazily
+              external: Mapping[str, Any] | None = None,
+              stats_resolution: str | int = "largest"):  # noqa: ANN201 - HPADataset, imported lazily
     """The embedded synthetic HPA-like dataset.
 
     Label sets are real HPA rows (stratified draw, see :mod:`micro_bench_hpa.synth.labels`);
@@ -77,6 +82,8 @@ def hpa_synth(n: int = 600, resolution: int = 64, seed: int = 0, difficulty: flo
         external: a second draw standing in for the HPA v18 external data, e.g. ``{n: 600, seed: 1}``
             (``n``, ``seed``, ``difficulty``; the rest as this one), added to the training part only
             (:class:`~micro_bench_hpa.external.WithExternal`).
+        stats_resolution: as :func:`micro_bench_hpa.dataset.hpa`'s; the store holds one
+            resolution, so ``largest`` and ``served`` give the same statistics.
 
     Returns:
         ``micro_bench_hpa.dataset.HPADataset`` over the cached store. The first call renders
@@ -90,12 +97,12 @@ def hpa_synth(n: int = 600, resolution: int = 64, seed: int = 0, difficulty: flo
         from micro_bench_hpa.external import WithExternal
 
         extra = _external(external, seed)
-        main = hpa_synth(n, resolution, seed, difficulty, cache_dir)
+        main = hpa_synth(n, resolution, seed, difficulty, cache_dir, stats_resolution=stats_resolution)
         other = hpa_synth(int(extra.get("n", n)), resolution, int(extra["seed"]),
-                          float(extra.get("difficulty", difficulty)), cache_dir)
+                          float(extra.get("difficulty", difficulty)), cache_dir, stats_resolution=stats_resolution)
         return WithExternal(main, other, name=f"hpa_synth(seed={extra['seed']})")
 
-    check_hpa_synth(n, resolution, seed, difficulty, cache_dir)
+    check_hpa_synth(n, resolution, seed, difficulty, cache_dir, stats_resolution=stats_resolution)
     path = synth_store_path(n, resolution, seed, difficulty, cache_dir)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,4 +117,4 @@ def hpa_synth(n: int = 600, resolution: int = 64, seed: int = 0, difficulty: flo
                     raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    return HPADataset(path, resolution, name="hpa_synth")
+    return HPADataset(path, resolution, name="hpa_synth", stats_resolution=stats_resolution)
