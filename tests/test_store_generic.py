@@ -77,10 +77,12 @@ def test_images_dataset_takes_classes_channels_and_dtype_from_the_store(tmp_path
     assert np.array_equal(ds.labels, labels)
     assert np.array_equal(np.asarray(ds.images(np.arange(3))), pixels[8][:3])
     assert np.array_equal(ds.reader()(np.array([2, 1])), pixels[8][[2, 1]])
-    mean, std = ds.channel_stats(np.arange(12))
-    x = pixels[8].astype(np.float64)
-    np.testing.assert_allclose(mean, x.mean(axis=(0, 2, 3)), rtol=1e-12)
-    np.testing.assert_allclose(std, x.std(axis=(0, 2, 3)), rtol=1e-9)
+    # channel statistics from the largest stored resolution (16), as the paper; `served`: at 8
+    for rule, res in (("largest", 16), ("served", 8)):
+        mean, std = images(str(tmp_path / "s.zarr"), resolution=8, stats_resolution=rule).channel_stats(np.arange(12))
+        x = pixels[res].astype(np.float64)
+        np.testing.assert_allclose(mean, x.mean(axis=(0, 2, 3)), rtol=1e-12)
+        np.testing.assert_allclose(std, x.std(axis=(0, 2, 3)), rtol=1e-9)
     assert ds.describe()["dtype"] == "uint16" and ds.describe()["class_names"] == CLASSES
     with pytest.raises(StoreError, match="data convert"):
         images(str(tmp_path / "missing.zarr"))
