@@ -140,6 +140,31 @@ class FakeTrainer:
         return np.zeros((0, 3))
 
 
+class SaveOnly(FakeTrainer):
+    def save(self, model, path):
+        pass
+
+
+class BadLoad(SaveOnly):
+    def load(self, path):  # the model argument is missing
+        return None
+
+
+class UndeclaredSampler:
+    def fit(self, model, dataset, split, *, loss, schedule, transform, context, sampler=None):
+        return {}
+
+    def predict(self, model, dataset, indices, *, tta, transform, context):
+        return np.zeros((0, 3))
+
+
+class DeclaredWithoutSampler(UndeclaredSampler):
+    accepts_sampler = True
+
+    def fit(self, model, dataset, split, *, loss, schedule, transform, context):
+        return {}
+
+
 class GoodPlugin:
     @hookimpl
     def micro_bench_transforms(self):
@@ -207,7 +232,9 @@ class BadPlugin:
 
     @hookimpl
     def micro_bench_trainers(self):
-        return [ComponentSpec("no_predict", object)]
+        return [ComponentSpec("no_predict", object), ComponentSpec("save_only", SaveOnly),
+                ComponentSpec("bad_load", BadLoad), ComponentSpec("undeclared_sampler", UndeclaredSampler),
+                ComponentSpec("declared_no_sampler", DeclaredWithoutSampler)]
 
     @hookimpl
     def micro_bench_transforms(self):
@@ -250,6 +277,10 @@ def test_good_plugin_passes_every_check(pm):
         ("scheduler", "drifting", "after attach(), step 0"),
         ("dataset", "int_labels", "(N, K) bool ndarray"),
         ("trainer", "no_predict", "missing ['fit', 'predict']"),
+        ("trainer", "save_only", "has save() without load()"),
+        ("trainer", "bad_load", "load() cannot be called as load(path, model)"),
+        ("trainer", "undeclared_sampler", "does not declare accepts_sampler = True"),
+        ("trainer", "declared_no_sampler", "declares accepts_sampler but fit() does not take a 'sampler'"),
         ("transform", "unseeded", "differs for the same generator state"),
         ("transform", "in_place", "modified its input batch"),
     ],
@@ -311,7 +342,7 @@ def test_a_crashing_component_is_reported_never_raised(exc, text):
 def test_check_all_covers_every_component(pm):
     results = check_all(pm)
     assert sum(len(r.names()) for r in pm.registries.values()) == len(results)
-    assert summarize(results) == "10 passed, 14 failed, 1 skipped"
+    assert summarize(results) == "10 passed, 18 failed, 1 skipped"
 
 
 # -- the bundled plugins pass the same checks -------------------------------------------------

@@ -69,7 +69,7 @@ def test_loaded_model_reproduces_the_runs_evaluation(tiny_runs, label):
     card = read_card(run_dir)
     assert card["format_version"] == FORMAT_VERSION and card["input"]["channels"] == ["red", "green", "blue", "yellow"]
     assert card["input"]["resolution"] == 32 and len(card["classes"]) == 28
-    assert card["weights"]["bytes"] == (run_dir / "checkpoints" / card["weights"]["file"]).stat().st_size
+    assert all(meta["bytes"] == (run_dir / "model" / name).stat().st_size for name, meta in card["files"].items())
     result = json.loads((run_dir / "result.json").read_text())
     assert card["thresholds"]["values"] == result["thresholds"]["values"]
     model = load_trained(run_dir, device="cpu")
@@ -83,7 +83,7 @@ def test_loaded_model_reproduces_the_runs_evaluation(tiny_runs, label):
 @pytest.mark.slow
 def test_model_card_records_architecture_and_threshold_choices(tiny_runs):
     card = read_card(tiny_runs[1]["CNN"])
-    assert card["kind"] == "torch" and card["weights"]["file"] == "model.pt"
+    assert card["kind"] == "torch" and list(card["files"]) == ["model.pt"]
     assert card["model"]["params"]["seed"] == 3 and card["model"]["params"]["stem_init"] == "copy_red"
     assert card["tta"] == {"name": "flips", "params": {}} and card["run"]["seed"] == 3
     transform = json.loads((tiny_runs[1]["CNN"] / "config.json").read_text())["run"]["transform"]
@@ -91,23 +91,23 @@ def test_model_card_records_architecture_and_threshold_choices(tiny_runs):
     assert card["thresholds"]["rule"] == "tuned"
     assert set(card["threshold_choices"]) == {"0.5", "tuned", "prevalence"}
     assert card["threshold_choices"]["tuned"] == card["thresholds"]["values"]
-    assert read_card(tiny_runs[1]["RF"])["weights"]["file"] == "model.skops"
+    assert list(read_card(tiny_runs[1]["RF"])["files"]) == ["model.skops", "stats.json"]
 
 
 @pytest.mark.slow
 def test_older_format_changed_weights_and_missing_card_are_refused(tiny_runs, tmp_path):
     run_dir = tmp_path / "run"
     shutil.copytree(tiny_runs[1]["LR"], run_dir)
-    card_path = run_dir / "checkpoints" / "model.json"
+    card_path = run_dir / "model" / "model.json"
     card = json.loads(card_path.read_text())
-    card_path.write_text(json.dumps({**card, "format_version": 0}))
-    with pytest.raises(ModelCardError, match="model format version 0 was written by an older micro-bench"):
+    card_path.write_text(json.dumps({**card, "format_version": 1}))
+    with pytest.raises(ModelCardError, match="model format version 1 was written by an older micro-bench"):
         read_card(run_dir)
-    card_path.write_text(json.dumps({**card, "weights": {**card["weights"], "file": "../../elsewhere.skops"}}))
-    with pytest.raises(ModelCardError, match="kind 'sklearn' with weights '../../elsewhere.skops'"):
+    card_path.write_text(json.dumps({**card, "files": {"../../elsewhere.skops": card["files"]["model.skops"]}}))
+    with pytest.raises(ModelCardError, match="kind 'sklearn' with file '../../elsewhere.skops'"):
         read_card(run_dir)
     card_path.write_text(json.dumps(card))
-    (run_dir / "checkpoints" / "model.skops").write_bytes(b"PK\x03\x04 not the model")
+    (run_dir / "model" / "model.skops").write_bytes(b"PK\x03\x04 not the model")
     with pytest.raises(ModelCardError, match="differ from the sha256"):
         read_card(run_dir)
     card_path.unlink()
@@ -292,26 +292,11 @@ def test_python_api_returns_a_frame(tiny_runs, monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_run_stopped_before_finalize_gets_its_model_on_reuse(tiny_runs, tmp_path):
-    """Killed between result.json and trainer.finalize: last.pt only; the hook on reuse recovers."""
-    from types import SimpleNamespace
-
-    from micro_bench.config import Component
-    from micro_bench.host import Host
-    from micro_bench.results import read_result
-    from micro_bench_predict import plugin
-
-    run_dir = tmp_path / "run"
-    shutil.copytree(tiny_runs[1]["CNN"], run_dir)
-    folder = run_dir / "checkpoints"
-    (folder / "model.json").unlink()
-    (folder / "model.pt").rename(folder / "last.pt")
-    config = json.loads((run_dir / "config.json").read_text())["run"]
-    run = SimpleNamespace(directory=run_dir, host=Host.load(),
-                          config=SimpleNamespace(trainer=Component("torch", {}), to_dict=lambda: config))
-    plugin.micro_bench_run_end(run=run, result=read_result(run_dir))
-    assert not (folder / "last.pt").exists()
-    assert read_card(run_dir)["thresholds"] == read_card(tiny_runs[1]["CNN"])["thresholds"]
+def test_a_finished_run_has_its_model_and_no_resume_state(tiny_runs):
+    """The runner saves the model before result.json; the torch trainer's finalize drops last.pt."""
+    folder = tiny_runs[1]["CNN"]
+    assert (folder / "model" / "model.pt").is_file() and not (folder / "checkpoints" / "last.pt").exists()
+    assert read_card(folder)["statistics"]["over"] == "train"
 
 
 @pytest.mark.slow
@@ -320,10 +305,10 @@ def test_a_changed_architecture_is_named_not_loaded(tiny_runs, tmp_path):
 
     run_dir = tmp_path / "run"
     shutil.copytree(tiny_runs[1]["CNN"], run_dir)
-    card_path = run_dir / "checkpoints" / "model.json"
+    card_path = run_dir / "model" / "model.json"
     card = json.loads(card_path.read_text())
     card["model"]["name"] = "resnet34_4ch"  # as if the factory's default architecture had changed
     card_path.write_text(json.dumps(card))
-    with pytest.raises(ModelCardError, match=r"the installed 'resnet34_4ch' is not the architecture this run trained "
-                                             r"\(\d+ weights missing"):
+    with pytest.raises(ModelCardError, match=r"cannot rebuild model 'resnet34_4ch' with trainer 'torch': .*"
+                                             r"\d+ weights missing.*the installed 'resnet34_4ch' is not the architecture"):
         load_trained(run_dir, device="cpu")

@@ -54,4 +54,4 @@ def test_two_ranks_train_one_result(tmp_path):
                                         "sync_bn": False, "weights_agree": True}
     epochs = [line for line in (run_dir / "log.txt").read_text().splitlines() if " epoch " in line]
     assert len(epochs) == 2  # one line per epoch, not one per rank
-    assert (run_dir / "checkpoints" / "model.pt").is_file()
+    assert (run_dir / "model" / "model.pt").is_file()

@@ -43,13 +43,14 @@ def make_run(folder: Path, arch: str, res: int, batch: int) -> Path:
     """A run folder as a finished run leaves it: weights and model.json (untrained weights)."""
     torch.manual_seed(0)
     net = Host.load().registries["model"].create(arch, num_classes=28, in_chans=4, pretrained=False)
-    weights = folder / "checkpoints" / "model.pt"
+    weights = folder / "model" / "model.pt"
     weights.parent.mkdir(parents=True)
-    torch.save({"format": 1, "epoch": 0, "model": net.state_dict()}, weights)
+    torch.save({"format": 1, "model": net.state_dict(),
+                "stats": {"mean": [20.0, 30.0, 20.0, 25.0], "std": [30.0, 40.0, 30.0, 35.0]}}, weights)
     (folder / "result.json").write_text("{}")
     write_card(folder, {
         "format": FORMAT, "format_version": FORMAT_VERSION, "micro_bench_version": "perf", "kind": "torch",
-        "weights": {"file": "model.pt", "bytes": weights.stat().st_size, "sha256": sha256_file(weights)},
+        "files": {"model.pt": {"bytes": weights.stat().st_size, "sha256": sha256_file(weights)}},
         "run": {"benchmark": "perf", "label": arch, "key": "perf", "seed": 0},
         "model": {"name": arch, "params": {"pretrained": False}, "num_classes": 28, "in_chans": 4, "head": None},
         "trainer": {"name": "torch", "params": {"batch_size": batch}}, "tta": None,
@@ -77,7 +78,7 @@ def main() -> None:
         model = load_trained(make_run(Path(tmp) / "run", args.arch, args.res, args.batch), device=args.device)
         rt = resolve_runtime(args.device, amp=True, channels_last="auto")
         net = rt.model(Host.load().registries["model"].create(args.arch, num_classes=28, in_chans=4, pretrained=False)).eval()
-        net.load_state_dict(torch.load(Path(tmp) / "run/checkpoints/model.pt", weights_only=True)["model"])
+        net.load_state_dict(torch.load(Path(tmp) / "run/model/model.pt", weights_only=True)["model"])
         mean = torch.tensor(model.mean, dtype=torch.float32).view(1, -1, 1, 1) / 255
         std = torch.tensor(model.std, dtype=torch.float32).view(1, -1, 1, 1) / 255
         batches = [rt.batch((torch.from_numpy(images[i:i + args.batch]).float() / 255 - mean) / std)

@@ -2,8 +2,7 @@
 
 ``fit`` reads the training images through dask into one ``(n, C * R * R) float32`` matrix
 (standardized per channel with ``dataset.channel_stats``, the paper's 64x64x4 by default), fits
-the estimator one-vs-rest on the ``(n, K)`` labels, saves it to ``checkpoints/model.skops`` (skops,
-see :mod:`micro_bench_baselines.persist`), and logs every class that is constant in the
+the estimator one-vs-rest on the ``(n, K)`` labels and logs every class that is constant in the
 training labels (a class without positives predicts probability 0). ``n_jobs`` sets joblib's
 parallelism for fit and predict, with threads: scikit-learn's solvers and tree builders release
 the GIL, and threads share the one feature matrix (processes would memory-map a copy of it). ``predict`` returns ``(n, K) float`` probabilities.
@@ -82,11 +81,6 @@ class SklearnTrainer:
         with self._parallel():
             model.fit(x, y)
         t2 = time.perf_counter()
-        if getattr(context, "directory", None) is not None:
-            # What `micro-bench predict` loads (micro_bench_predict writes model.json beside it).
-            from micro_bench_baselines.persist import save_estimator
-
-            save_estimator(Path(context.directory) / "checkpoints" / "model.skops", model)
         return {
             "n_train": int(x.shape[0]),
             "n_features": int(x.shape[1]),
@@ -96,6 +90,30 @@ class SklearnTrainer:
             "channel_stats": {"mean": [float(v) for v in self._stats[0]], "std": [float(v) for v in self._stats[1]]},
             **_convergence(model),
         }
+
+    def save(self, model: Any, path: Path) -> None:
+        """Write the fitted estimator (``model.skops``, see :mod:`micro_bench_baselines.persist`) and
+        the channel statistics its features are standardized with (``stats.json``) into ``path``."""
+        if self._stats is None:
+            raise RuntimeError("sklearn trainer: save() called before fit() or load()")
+        from micro_bench.results import write_json
+        from micro_bench_baselines.persist import save_estimator
+
+        save_estimator(Path(path) / "model.skops", model)
+        write_json(Path(path) / "stats.json", {"mean": [float(v) for v in self._stats[0]],
+                                                "std": [float(v) for v in self._stats[1]]})
+
+    def load(self, path: Path, model: Any = None) -> Any:
+        """The estimator :meth:`save` wrote in ``path`` (``model``, an unfitted estimator, is not
+        needed); restores the statistics :meth:`predict` uses. Only scikit-learn and numpy types load."""
+        import json
+
+        from micro_bench_baselines.persist import load_estimator
+
+        stats = json.loads((Path(path) / "stats.json").read_text(encoding="utf-8"))
+        estimator = load_estimator(Path(path) / "model.skops")
+        self._stats = np.asarray(stats["mean"], np.float64), np.asarray(stats["std"], np.float64)
+        return estimator
 
     def predict(self, model: Any, dataset: Dataset, indices: np.ndarray, *, tta: TTAPolicy | None = None,
                 transform: Transform | None = None, context: RunContext) -> np.ndarray:

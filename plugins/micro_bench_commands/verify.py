@@ -68,9 +68,9 @@ def verify_runs(runs_dir: Path, *, fix: bool = False) -> dict[str, list[str]]:
             out["problems" if problems else "ok"].extend(problems or [f"{run}: OK"])
             last = run / "checkpoints" / "last.pt"
             if last.is_file():
-                final = (run / "checkpoints" / "model.pt").is_file()
+                final = (run / "model").is_dir()  # the trainer's save ran before result.json
                 out["leftovers"].append(f"{last} (resume state of a finished run; "
-                                        + ("model.pt kept)" if final else "rerun the benchmark to shrink it to model.pt)"))
+                                        + ("its model/ is kept)" if final else "its trainer saved no model/: kept)"))
                 if fix and final:
                     last.unlink()
                     out["fixed"].append(f"{last}: removed")

@@ -192,7 +192,42 @@ def check_trainer(trainer: Any) -> str:
             continue
         absent = [k for k in keywords if k not in params]
         _require(not absent, f"{method}() does not take {absent} (see the Trainer contract)")
-    return "has fit(model, dataset, split, ...) and predict(model, dataset, indices, ...)"
+    return "has fit(model, dataset, split, ...) and predict(model, dataset, indices, ...)" + _trainer_optional(trainer)
+
+
+def _takes(method: Any, names: tuple[str, ...]) -> bool:
+    """Whether ``method`` can be called with ``names`` (positionally or by keyword)."""
+    import inspect
+
+    try:
+        inspect.signature(method).bind(*names)
+    except TypeError:
+        return False
+    return True
+
+
+def _trainer_optional(trainer: Any) -> str:
+    """The optional Trainer members (:data:`micro_bench.components.OPTIONAL`) it offers, checked."""
+    import inspect
+
+    from micro_bench.components import offers
+
+    has = {m: offers(trainer, m) for m in ("save", "load", "finalize", "accepts_sampler")}
+    _require(has["save"] == has["load"], "has save() without load() or load() without save(): a saved model "
+             "must be loadable (predict and select need both)")
+    for method, names in (("save", ("model", "path")), ("load", ("path", "model")), ("finalize", ("context",))):
+        if has[method]:
+            _require(_takes(getattr(trainer, method), names), f"{method}() cannot be called as "
+                     f"{method}({', '.join(names)}) (see the Trainer contract)")
+    fit_params = inspect.signature(trainer.fit).parameters
+    if has["accepts_sampler"]:
+        _require("sampler" in fit_params or any(p.kind is p.VAR_KEYWORD for p in fit_params.values()),
+                 "declares accepts_sampler but fit() does not take a 'sampler' keyword")
+    else:
+        _require("sampler" not in fit_params, "fit() takes a 'sampler' but the trainer does not declare "
+                 "accepts_sampler = True (runs would refuse samplers)")
+    offered = [m for m, ok in has.items() if ok]
+    return f"; optional: {', '.join(offered)}" if offered else "; no optional members"
 
 
 def check_transform(transform: Any) -> str:

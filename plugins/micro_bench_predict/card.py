@@ -1,28 +1,29 @@
-"""``model.json``: everything prediction needs from a finished run, beside the weights.
+"""``model.json``: everything prediction needs from a finished run, beside the trained model.
 
-A finished run whose trainer exports a model keeps, in ``<run>/checkpoints/``:
+A finished run whose trainer saves its model (the optional ``Trainer.save``/``load`` pair, see
+docs/hooks.md) keeps, in ``<run>/model/``:
 
-* the weights: ``model.pt`` (torch: ``{"format", "epoch", "model": state_dict, ...}``, loaded with
-  ``torch.load(weights_only=True)``) or ``model.skops`` (scikit-learn, loaded with
-  ``skops.io.load`` trusting scikit-learn and numpy types only: never a pickle);
+* the files the trainer's ``save`` wrote (the bundled ``torch`` trainer: ``model.pt``, read with
+  ``torch.load(weights_only=True)``; ``sklearn``: ``model.skops`` (skops, scikit-learn and numpy
+  types only: never a pickle) and ``stats.json``);
 * ``model.json`` (this module), format ``micro-bench/model`` version :data:`FORMAT_VERSION`::
 
-    format, format_version, micro_bench_version, kind ("torch" | "sklearn"),
-    weights {file, bytes, sha256},
+    format, format_version, micro_bench_version, kind (the trainer's name),
+    files {name: {bytes, sha256}} (every file the trainer saved),
     run {benchmark, label, key, seed},
     model {name, params (every factory argument, defaults included), num_classes, in_chans, head},
     trainer {name, params}, tta {name, params} | null, transform {name, params} | null (the
       training augmentation, which the ``random`` TTA policy draws its views with),
     input {channels (order), resolution, dtype "uint8", layout "NCHW"},
-    statistics {mean, std (per channel, 0-255 scale), over "train", split {fractions, seed}},
+    statistics {mean, std (per channel, 0-255 scale), over "train", split {fractions, seed}} | null
+      (from the trainer's ``history["channel_stats"]`` when it records them),
     classes [K names],
     thresholds {rule, description, fitted_on, values [K]},
     threshold_choices {"0.5" | "tuned" | "prevalence": [K]} (fitted on the run's validation
       predictions when the run evaluated the validation split)
 
-The card is written by the ``micro_bench_run_end`` hook of this plugin (after the torch plugin has
-shrunk ``last.pt`` to ``model.pt``), from the run's config, its result and the channel statistics
-the trainer recorded in its history. Imports only the standard library and numpy.
+The card is written by the ``micro_bench_run_end`` hook of this plugin from the run's config, its
+result and the model folder. Imports only the standard library and numpy.
 """
 
 from __future__ import annotations
@@ -36,15 +37,20 @@ from typing import Any
 
 from micro_bench.errors import MicroBenchError
 
-__all__ = ["CARD_FILE", "FORMAT", "FORMAT_VERSION", "WEIGHTS", "ModelCardError", "build_card",
+__all__ = ["CARD_FILE", "FORMAT", "FORMAT_VERSION", "ModelCardError", "build_card", "model_folder",
            "read_card", "sha256_file", "write_card"]
 
 FORMAT = "micro-bench/model"
 #: Bump when a reader of the previous version would misread a card; older cards are refused.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CARD_FILE = "model.json"
-#: The weights file each exporting trainer leaves in ``checkpoints/``.
-WEIGHTS = {"torch": "model.pt", "sklearn": "model.skops"}
+
+
+def model_folder(directory: str | Path) -> Path:
+    """The model folder of run ``directory`` (what the trainer's ``save`` wrote, and the card)."""
+    from micro_bench.runfolder import MODEL_FOLDER
+
+    return Path(directory) / MODEL_FOLDER
 
 
 class ModelCardError(MicroBenchError, ValueError):
@@ -99,21 +105,20 @@ def _component(comp: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return None if not comp else {"name": comp["name"], "params": {k: v for k, v in comp.items() if k != "name"}}
 
 
-def build_card(directory: Path, run: Mapping[str, Any], result: Any, kind: str,
-               registries: Mapping[str, Any]) -> dict[str, Any]:
+def build_card(directory: Path, run: Mapping[str, Any], result: Any, registries: Mapping[str, Any]) -> dict[str, Any]:
     """The card of the finished run in ``directory`` (``run``: the resolved run config as a dict)."""
     from micro_bench import __version__
 
-    weights = directory / "checkpoints" / WEIGHTS[kind]
-    if not weights.is_file():
-        raise ModelCardError(f"{weights}: no trained weights to describe")
+    folder = model_folder(directory)
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name != CARD_FILE and not p.name.startswith("."))
+    if not files:
+        raise ModelCardError(f"{folder}: the trainer saved no files")
     dataset = dict(result.dataset)
     classes = list(dataset.get("class_names") or [])
     channels = list(dataset.get("channels") or [])
+    if not classes or not channels:
+        raise ModelCardError(f"{directory}: the result lacks class names or channels")
     stats = (result.history or {}).get("channel_stats")
-    if not classes or not channels or not stats:
-        raise ModelCardError(
-            f"{directory}: the result lacks class names, channels or the trainer's channel statistics")
     injected = {"num_classes": len(classes), "in_chans": len(channels)}
     from micro_bench.build import model_extra
 
@@ -126,8 +131,8 @@ def build_card(directory: Path, run: Mapping[str, Any], result: Any, kind: str,
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "micro_bench_version": __version__,
-        "kind": kind,
-        "weights": {"file": weights.name, "bytes": weights.stat().st_size, "sha256": sha256_file(weights)},
+        "kind": trainer["name"],
+        "files": {p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)} for p in files},
         "run": {"benchmark": run.get("benchmark"), "label": run.get("label"), "key": result.key,
                 "seed": run.get("seed", 0)},
         "model": {"name": model["name"], "params": params, **injected, "head": params.get("head")},
@@ -136,9 +141,9 @@ def build_card(directory: Path, run: Mapping[str, Any], result: Any, kind: str,
         "transform": _component(transform),
         "input": {"channels": channels, "resolution": int(dataset["resolution"]), "dtype": "uint8",
                   "layout": "NCHW"},
-        "statistics": {"mean": [float(v) for v in stats["mean"]], "std": [float(v) for v in stats["std"]],
-                       "scale": "0-255", "over": "train", "split": {k: run.get("split", {}).get(k)
-                                                                     for k in ("fractions", "seed")}},
+        "statistics": None if not stats else {
+            "mean": [float(v) for v in stats["mean"]], "std": [float(v) for v in stats["std"]],
+            "scale": "0-255", "over": "train", "split": {k: run.get("split", {}).get(k) for k in ("fractions", "seed")}},
         "classes": classes,
         "thresholds": dict(result.thresholds),
         "threshold_choices": _choices(directory, run, len(classes)),
@@ -148,23 +153,31 @@ def build_card(directory: Path, run: Mapping[str, Any], result: Any, kind: str,
 def write_card(directory: Path, card: Mapping[str, Any]) -> Path:
     from micro_bench.results import write_json
 
-    path = Path(directory) / "checkpoints" / CARD_FILE
+    path = model_folder(directory) / CARD_FILE
     write_json(path, card)
     return path
 
 
+def _trainer_name(directory: Path) -> str | None:
+    try:
+        return str(json.loads((directory / "config.json").read_text(encoding="utf-8"))["run"]["trainer"]["name"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def read_card(directory: str | Path) -> dict[str, Any]:
-    """The card of run ``directory``, checked: format, version, weights present and unchanged."""
+    """The card of run ``directory``, checked: format, version, every saved file present and unchanged."""
     directory = Path(directory)
-    path = directory / "checkpoints" / CARD_FILE
+    path = model_folder(directory) / CARD_FILE
     if not path.is_file():
         if not (directory / "result.json").is_file():
             raise ModelCardError(f"{directory}: not a finished run (no result.json); pass a run directory "
                                  "runs/<benchmark>/<key>, or a benchmark's runs directory with --run LABEL")
+        trainer = _trainer_name(directory)
         raise ModelCardError(
-            f"{path}: missing. The run kept no model to predict with: it ran with a trainer that does "
-            "not export one, with trainer.checkpoint: false, or before micro-bench saved models; "
-            "rerun it with --force")
+            f"{path}: missing. The run kept no model to predict with: its trainer {trainer!r} does not save "
+            "models (it has no save/load methods, see docs/writing-plugins.md), or the run was made before "
+            "micro-bench saved models this way; rerun it with --force")
     try:
         card = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -178,13 +191,16 @@ def read_card(directory: str | Path) -> dict[str, Any]:
             f"{path}: model format version {version!r} was written by {age} micro-bench "
             f"({card.get('micro_bench_version', '?')}); this one reads version {FORMAT_VERSION}. "
             "Rerun the benchmark row with --force to save the model in the current format")
-    kind, name = card.get("kind"), (card.get("weights") or {}).get("file")
-    if kind not in WEIGHTS or name != WEIGHTS[kind]:
-        raise ModelCardError(f"{path}: kind {kind!r} with weights {name!r}; expected one of "
-                             + ", ".join(f"{k!r} with {v!r}" for k, v in WEIGHTS.items()))
-    weights = path.parent / name
-    if not weights.is_file():
-        raise ModelCardError(f"{weights}: the weights named in {path} are missing")
-    if sha256_file(weights) != card["weights"]["sha256"]:
-        raise ModelCardError(f"{weights}: contents differ from the sha256 recorded in {path} (damaged or replaced)")
+    files = card.get("files")
+    if not isinstance(files, dict) or not files:
+        raise ModelCardError(f"{path}: lists no model files")
+    for name, meta in files.items():
+        if Path(name).name != name or name in (".", "..", CARD_FILE):
+            raise ModelCardError(f"{path}: kind {card.get('kind')!r} with file {name!r}; model files must be "
+                                 f"plain file names inside {path.parent}")
+        weights = path.parent / name
+        if not weights.is_file():
+            raise ModelCardError(f"{weights}: the file named in {path} is missing")
+        if sha256_file(weights) != meta.get("sha256"):
+            raise ModelCardError(f"{weights}: contents differ from the sha256 recorded in {path} (damaged or replaced)")
     return card

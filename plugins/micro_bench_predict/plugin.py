@@ -13,33 +13,20 @@ from micro_bench import hookimpl
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import click
 
-__all__ = ["EXPORTING_TRAINERS", "micro_bench_add_commands", "micro_bench_run_end"]
-
-#: Trainers whose runs leave weights that :func:`micro_bench_predict.load_trained` can load.
-EXPORTING_TRAINERS = {"torch": "torch", "sklearn": "sklearn"}
+__all__ = ["micro_bench_add_commands", "micro_bench_run_end"]
 
 
 @hookimpl(trylast=True)
 def micro_bench_run_end(run: Any, result: Any) -> None:
-    """Write ``checkpoints/model.json`` beside the run's weights (``model.pt``, written by the torch
-    trainer's ``finalize`` before the hooks; ``model.skops``). A failure is logged, never fatal:
-    the result stands."""
-    kind = EXPORTING_TRAINERS.get(run.config.trainer.name)
-    if kind is None:
+    """Write ``model/model.json`` beside the files the run's trainer saved there (its ``save``,
+    called by the runner before the result was written). A run whose trainer saves nothing gets no
+    card (``read_card`` says so). A failure is logged, never fatal: the result stands."""
+    from micro_bench_predict.card import ModelCardError, build_card, model_folder, write_card
+
+    if not model_folder(run.directory).is_dir():
         return
-    from micro_bench_predict.card import WEIGHTS, ModelCardError, build_card, write_card
-
-    folder = run.directory / "checkpoints"
-    if kind == "torch" and not (folder / WEIGHTS[kind]).is_file() and (folder / "last.pt").is_file():
-        # A run stopped between result.json and trainer.finalize, finalised on reuse: the
-        # trainer's finalize did not run, so shrink last.pt here as it would have.
-        from micro_bench_torch.checkpoint import finalize_checkpoint
-
-        finalize_checkpoint(folder, keep_last=bool(run.config.trainer.params.get("keep_checkpoint", False)))
-    if not (folder / WEIGHTS[kind]).is_file():
-        return  # trainer.checkpoint: false keeps no weights; read_card says so
     try:
-        card = build_card(run.directory, run.config.to_dict(), result, kind, run.host.registries)
+        card = build_card(run.directory, run.config.to_dict(), result, run.host.registries)
         write_card(run.directory, card)
     except (ModelCardError, KeyError, OSError) as error:
         with (run.directory / "log.txt").open("a", encoding="utf-8") as fh:

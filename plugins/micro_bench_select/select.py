@@ -106,19 +106,19 @@ class SelectTrainer:
         metric: the validation metric maximised (the paper: ``f1_macro``).
         profile: the profile a missing source benchmark is run with (the ``select`` row's own
             benchmark profile, e.g. ``smoke``); also required of existing results.
-        device: where a torch model predicts (``auto``, ``cpu``, ``cuda``...).
-        batch_size: prediction batch size (default: the selected run's own).
+        device: where the selected run's trainer predicts (``auto``, ``cpu``, ``cuda``...), when it
+            takes a ``device``.
     """
 
     def __init__(self, source: str | Sequence[str], metric: str = "f1_macro", profile: str | None = None,
-                 device: str = "auto", batch_size: int | None = None) -> None:
+                 device: str = "auto") -> None:
         given = [source] if isinstance(source, str) else list(source)
         if not given or not all(isinstance(s, str) and s for s in given):
             raise ComponentError(f"trainer 'select': source must be a benchmark name or a list of them, got {source!r}")
         #: benchmark name -> its file when given as a path (else resolved by name when needed).
         self.files = {_benchmark_name(s): s for s in given}
         self.sources, self.metric, self.profile = list(self.files), str(metric), profile
-        self.device, self.batch_size = device, batch_size
+        self.device = device
         self.choice: dict[str, Any] | None = None
 
     def _ensure(self, runs_dir: Path, context: RunContext) -> None:
@@ -167,11 +167,8 @@ class SelectTrainer:
 
     def predict(self, model: Selected, dataset: Any, indices: np.ndarray, *, tta: Any = None,
                 transform: Any = None, context: RunContext) -> np.ndarray:
-        """The selected run's probabilities ``(n, K)`` for ``indices`` (its own TTA and seed)."""
+        """The selected run's probabilities ``(n, K)`` for ``indices``: its trainer's ``predict`` with
+        its own TTA, transform and seed (:meth:`~micro_bench_predict.TrainedModel.predict_dataset`)."""
         if model.trained is None:
             raise RuntimeError("trainer 'select': predict before fit")
-        trained = model.trained
-        size = int(self.batch_size or trained.batch_size)
-        images = dataset.images(np.asarray(indices))
-        batches = (np.asarray(images[i:i + size]) for i in range(0, len(indices), size))
-        return np.asarray(trained.predict_batches(batches, progress=bool(context.progress)), dtype=float)
+        return model.trained.predict_dataset(dataset, indices, progress=bool(context.progress))

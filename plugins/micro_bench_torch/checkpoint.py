@@ -18,7 +18,7 @@ import torch
 
 from micro_bench_torch.errors import CheckpointError
 
-__all__ = ["finalize_checkpoint", "load_checkpoint", "rng_state", "save_checkpoint", "set_rng_state"]
+__all__ = ["load_checkpoint", "rng_state", "save_checkpoint", "set_rng_state"]
 
 
 def rng_state() -> dict[str, Any]:
@@ -96,21 +96,3 @@ def load_checkpoint(path: Path) -> dict[str, Any] | None:
             f"checkpoint {path} is unreadable or not a plain-tensor checkpoint "
             f"({type(error).__name__}: {first[:200]}); delete it to restart the run from scratch"
         ) from None
-
-
-def finalize_checkpoint(folder: Path, *, keep_last: bool = False) -> Path | None:
-    """Shrink a finished run's ``last.pt`` (weights, optimizer, RNG: about 3x the model) to
-    ``model.pt`` (the trained weights and the history, readable with ``weights_only=True``).
-    Written atomically before ``last.pt`` is removed (kept with ``keep_last``), so an
-    interruption leaves one of the two intact. Returns ``model.pt`` or None."""
-    last = Path(folder) / "last.pt"
-    state = load_checkpoint(last)
-    if state is None:
-        return None
-    final = save_checkpoint(Path(folder) / "model.pt", {
-        "format": 1, "epoch": state["epoch"], "model": state["model"], "history": state["history"],
-        "settings": state.get("settings"),
-    })
-    if not keep_last:
-        last.unlink()
-    return final

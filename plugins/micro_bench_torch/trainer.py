@@ -114,6 +114,9 @@ class TorchTrainer:
             statistics updated).
     """
 
+    #: ``fit`` takes a ``sampler`` (the optional Trainer member, see docs/hooks.md).
+    accepts_sampler = True
+
     def __init__(
         self,
         batch_size: int = 64,
@@ -417,12 +420,36 @@ class TorchTrainer:
         return {**asdict(result), "options": dict(self.lr_find)}
 
     def finalize(self, context: RunContext) -> None:
-        """Once the run's result is written, keep only the trained weights (``model.pt``, what
-        ``micro-bench predict`` loads): the resume state is no longer needed.
-        ``keep_checkpoint: true`` keeps ``last.pt`` beside it."""
-        from micro_bench_torch.checkpoint import finalize_checkpoint
+        """Once the run's result is written, drop the resume state (``checkpoints/last.pt``): the
+        trained model is in the run's model folder (:meth:`save`). ``keep_checkpoint: true`` keeps it."""
+        last = Path(context.directory) / "checkpoints" / "last.pt"
+        if not self.keep_checkpoint:
+            last.unlink(missing_ok=True)
 
-        finalize_checkpoint(Path(context.directory) / "checkpoints", keep_last=self.keep_checkpoint)
+    def save(self, model: nn.Module, path: Path) -> None:
+        """Write the trained weights and the channel statistics :meth:`predict` standardizes with to
+        ``path / "model.pt"`` (atomic; readable with ``torch.load(weights_only=True)``)."""
+        if self.stats is None:
+            raise RuntimeError("trainer 'torch': save() called before fit() or load()")
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        save_checkpoint(Path(path) / "model.pt", {
+            "format": 1, "model": state,
+            "stats": {"mean": [float(v) for v in self.stats[0]], "std": [float(v) for v in self.stats[1]]}})
+
+    def load(self, path: Path, model: nn.Module) -> nn.Module:
+        """``model`` (the run's architecture, freshly built) with the weights :meth:`save` wrote in
+        ``path``; restores the statistics :meth:`predict` uses. Refuses weights of another architecture."""
+        file = Path(path) / "model.pt"
+        state = load_checkpoint(file)
+        if state is None:
+            raise CheckpointError(f"{file}: missing; the run kept no trained weights")
+        keys = model.load_state_dict(state["model"], strict=False)
+        if keys.missing_keys or keys.unexpected_keys:
+            raise CheckpointError(
+                f"{file}: the weights do not fit the model ({len(keys.missing_keys)} weights missing, e.g. "
+                f"{keys.missing_keys[:2]}; {len(keys.unexpected_keys)} unexpected, e.g. {keys.unexpected_keys[:2]})")
+        self.stats = (np.asarray(state["stats"]["mean"], np.float64), np.asarray(state["stats"]["std"], np.float64))
+        return model
 
     def predict(self, model: nn.Module, dataset: Any, indices: np.ndarray, *, tta: TTAPolicy | None,
                 transform: Transform | None = None, context: RunContext) -> np.ndarray:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from micro_bench.components import offers
 from micro_bench.config import Component, RunConfig
 from micro_bench.contract import Split
 from micro_bench.errors import ComponentError, ConfigError, MicroBenchError, ParameterError
@@ -174,18 +175,14 @@ def key_of(run: Mapping[str, Any], fingerprint: str, version: str, distributions
 
 
 def takes_sampler(trainer: Any) -> bool:
-    """Whether a trainer (class or instance) draws samples with a sampler: its ``fit`` takes one."""
-    fit = getattr(trainer, "fit", None)
-    try:
-        return fit is not None and "sampler" in inspect.signature(fit).parameters
-    except (TypeError, ValueError):
-        return False
+    """Whether a trainer (instance, or factory class) declares ``accepts_sampler = True``."""
+    return offers(trainer, "accepts_sampler")
 
 
 def no_sampler(trainer: str, where: str) -> ConfigError:
     """The located error for a sampler configured with a trainer that cannot use one."""
-    return ConfigError(f"{where}: trainer {trainer!r} does not draw samples with a sampler (its fit takes no "
-                       "'sampler'); remove the sampler")
+    return ConfigError(f"{where}: trainer {trainer!r} does not draw samples with a sampler (it does not declare "
+                       "accepts_sampler = True); remove the sampler")
 
 
 def sampler_argument(built: Prepared) -> dict[str, Any]:

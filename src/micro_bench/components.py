@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 __all__ = [
     "KINDS",
+    "OPTIONAL",
     "ComponentSpec",
     "Dataset",
     "Loss",
@@ -30,12 +31,35 @@ __all__ = [
     "ThresholdRule",
     "Trainer",
     "Transform",
+    "offers",
 ]
 
 #: Registry kinds, in the order a run composes them. Config keys are the same words, except
 #: ``metrics`` (a list of ``metric`` components).
 KINDS: tuple[str, ...] = ("dataset", "model", "trainer", "loss", "scheduler", "transform", "tta", "sampler",
                           "metric", "threshold")
+
+
+#: What a component MAY offer beyond its kind's required members: declared here (and in the
+#: Protocols' docstrings), checked by conformance when present, listed in docs/hooks.md. Methods
+#: are read as "offered" when callable, flags when true; nothing is guessed from signatures.
+OPTIONAL: dict[str, dict[str, str]] = {
+    "trainer": {
+        "save": "save(model, path) -> None: write the trained model into the run's model folder",
+        "load": "load(path, model) -> model: the trained model back (with save; predict and select need both)",
+        "finalize": "finalize(context) -> None: called once the run's result is written (e.g. drop resume state)",
+        "accepts_sampler": "accepts_sampler = True: fit takes a keyword sampler (runs may configure one)",
+    },
+    "dataset": {"reader": "reader() -> (indices -> (n, C, R, R) uint8 ndarray): a fast picklable reader"},
+    "loss": {"adapt": "adapt(labels (n, K) bool) -> Mapping: fitted on the train labels before training"},
+}
+
+
+def offers(component: Any, member: str) -> bool:
+    """Whether ``component`` (an instance, or a factory class) offers the optional ``member`` of
+    :data:`OPTIONAL`: a callable for a method, a true value for a flag."""
+    value = getattr(component, member, None)
+    return bool(value) if member.startswith("accepts_") else callable(value)
 
 
 @dataclass(frozen=True)
@@ -200,6 +224,17 @@ class Trainer(Protocol):
     """Fits a model and predicts probabilities.
 
     ``loss`` and ``schedule`` may be ``None`` for trainers that do not use them (``sklearn``).
+
+    Optional members (:data:`OPTIONAL`; see docs/hooks.md):
+
+    * ``save(model, path: Path) -> None``: write the trained model into ``path``, the run's empty
+      model folder (``<run>/model/``); called after predicting, before the result is written.
+    * ``load(path: Path, model) -> model``: the trained model from ``path`` (``model``: the run's
+      model freshly built from its config); also restores what :meth:`predict` needs, so that
+      ``predict`` then equals the run's. ``micro-bench predict`` and ``select`` need both.
+    * ``finalize(context) -> None``: called on the main process once the result is written.
+    * ``accepts_sampler = True``: ``fit`` takes a keyword ``sampler`` (a :class:`Sampler`); a run
+      configuring a sampler for a trainer without it is refused.
     """
 
     def fit(

@@ -27,9 +27,11 @@ from typing import Any
 
 from micro_bench.errors import MicroBenchError
 
-__all__ = ["FINALISED", "ResultError", "holder", "recover", "run_lock", "set_aside", "written_since"]
+__all__ = ["FINALISED", "MODEL_FOLDER", "ResultError", "holder", "recover", "run_lock", "set_aside", "written_since"]
 
 FINALISED = ".finalised"
+#: The folder a trainer's ``save`` writes the trained model into (``<run>/model/``).
+MODEL_FOLDER = "model"
 
 
 class ResultError(MicroBenchError, ValueError):

@@ -9,6 +9,7 @@ versions of the distributions that provided the run's components (:mod:`micro_be
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from micro_bench.build import build_dataset, key_of, prepare, run_key, sampler_argument
+from micro_bench.components import offers
 from micro_bench.config import BenchmarkConfig, RunConfig
 from micro_bench.contract import PARTS, Run, RunContext, Scores
 from micro_bench.dist import is_main_process
@@ -31,7 +33,7 @@ from micro_bench.evaluate import (
 )
 from micro_bench.hookcall import call_isolated
 from micro_bench.results import RunResult, index_name, read_result, write_json
-from micro_bench.runfolder import FINALISED, run_lock, set_aside, written_since
+from micro_bench.runfolder import FINALISED, MODEL_FOLDER, run_lock, set_aside, written_since
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from micro_bench.host import Host
@@ -147,9 +149,14 @@ def _execute(
         return result
     np.savez_compressed(directory / "predictions.npz", ids=np.asarray([ds.ids[i] for i in eval_idx]),
                         y_true=y_true, y_score=y_score, y_pred=y_pred)
+    if offers(built.trainer, "save"):  # before result.json: a finished run has its model
+        folder = directory / MODEL_FOLDER
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        built.trainer.save(built.model, folder)
     write_json(directory / "result.json", result.to_dict())
-    if callable(getattr(built.trainer, "finalize", None)):
-        built.trainer.finalize(ctx)  # e.g. the torch trainer shrinks its checkpoint to model.pt
+    if offers(built.trainer, "finalize"):
+        built.trainer.finalize(ctx)  # e.g. the torch trainer removes its resume checkpoint
     log(f"finished {cfg.label!r}: " + ", ".join(
         f"{k}={v:.4f}" for k, v in result.metrics.items() if isinstance(v, float)))
     _finalise(host, run, result, log)

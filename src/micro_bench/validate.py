@@ -73,8 +73,9 @@ def validate_config(config: BenchmarkConfig, host: Host) -> None:
         rule = run.evaluate["threshold"]
         if isinstance(rule, str):
             _check(host, "threshold", Component(rule), f"{run.origins.get('evaluate', 'evaluate')}.threshold", seen)
-        if run.sampler is not None and not takes_sampler(host.registries["trainer"].load(run.trainer.name)):
-            raise no_sampler(run.trainer.name, run.origins.get("sampler", "sampler"))
+        factory = host.registries["trainer"].load(run.trainer.name)
+        if run.sampler is not None and isinstance(factory, type) and not takes_sampler(factory):
+            raise no_sampler(run.trainer.name, run.origins.get("sampler", "sampler"))  # else: checked at run
     # a plugin's ConfigError rejects the file; any other exception is reported
     call_isolated(host.hook.micro_bench_configure, lambda m: sys.stderr.write(f"warning: {m}\n"),
                   user_errors=True, config=config)

@@ -91,7 +91,7 @@ def test_verify_lists_leftovers_and_damaged_results(bench: Path, tmp_path: Path)
     a, b = (out / "tiny" / k for k in keys)
     (a / "checkpoints").mkdir(exist_ok=True)
     (a / "checkpoints" / "last.pt").write_bytes(b"x")
-    (a / "checkpoints" / "model.pt").write_bytes(b"x")
+    (a / "model").mkdir(exist_ok=True)
     (a / "config.json.tmp").write_text("{")
     result = invoke("verify", str(out))
     assert result.exit_code == 0 and "2 leftover(s)" in result.output, result.output
