@@ -169,7 +169,7 @@ def test_compare_command(tmp_path):
                                       "--metric", "roc_auc_macro"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].startswith("bench/better - bench/base on the same 100 samples")
+    assert lines[0].startswith("B - A on the same 100 samples") and "A = bench/base, B = bench/better" in lines[-1]
     f1 = next(line for line in lines if line.startswith("f1_macro"))
     assert f1.rstrip().endswith("*")
     bad = CliRunner().invoke(cli, ["compare", str(tmp_path), "base", "worse"])
@@ -210,3 +210,25 @@ def test_html_report_shows_intervals_and_starred_deltas(tmp_path):
     page, n = build_report(tmp_path)
     assert n == 1 and f'<span class="ci">[{cell.ci[0]:.3f}, {cell.ci[1]:.3f}]</span>' in page
     assert f"{cell.delta:+.3f}*" in page and "Evaluated: 100 samples (test split)" in page
+
+
+def test_compare_two_benchmarks_row_by_row_holm_across_rows(tmp_path):
+    """Table IV against Table III: every shared label a pair, Holm over the pairs per metric."""
+    const = {"BCE": [_predictions(0.5, 1)], "FL": [_predictions(0.6, 2)], "only3": [_predictions(0.5, 3)]}
+    sgdr = {"BCE": [_predictions(2.0, 4)], "FL": [_predictions(0.6, 2)]}
+    _write_bench(tmp_path, const, name="t3")
+    _write_bench(tmp_path, sgdr, name="t4")
+    result = CliRunner().invoke(cli, ["compare", str(tmp_path), "t3", "t4", "--metric", "f1_macro"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "t3/BCE  vs  t4/BCE" in lines and "t3/FL  vs  t4/FL" in lines and not any("only3" in x for x in lines)
+    idx = resample_indices(N, 1000, 0)
+    d = {k: distributions(["f1_macro"], p["y_true"], p["y_score"], p["y_pred"], idx)["f1_macro"]
+         for k, p in (("c_bce", const["BCE"][0]), ("s_bce", sgdr["BCE"][0]), ("c_fl", const["FL"][0]),
+                      ("s_fl", sgdr["FL"][0]))}
+    raw = [bootstrap_p_value(d["s_bce"] - d["c_bce"]), bootstrap_p_value(d["s_fl"] - d["c_fl"])]
+    want = holm(raw)
+    rows = [line for line in lines if line.startswith("f1_macro")]
+    assert [float(r.split()[-1].rstrip("*")) for r in rows] == pytest.approx(list(want), abs=5e-4)
+    assert rows[0].endswith("*") and rows[1].rstrip().endswith("1.000")
+    assert "Holm-adjusted across the 2 rows, per metric" in lines[-1]
