@@ -119,4 +119,6 @@ def run(host: Host, ctx: click.Context, file: Path, profile: str | None, overrid
 def validate(host: Host, file: Path, profile: str | None, overrides: tuple[str, ...]) -> None:
     """Check a benchmark FILE (path or bundled name): structure, component names and parameters."""
     config = _load(host, file, profile, overrides)
-    click.echo(f"{file}: OK ({len(config.runs)} runs: {', '.join(r.label for r in config.runs)})")
+    rows = {r.label: r.repeats for r in config.runs}  # a row's repeats share its label
+    shown = ", ".join(label if n == 1 else f"{label} x{n}" for label, n in rows.items())
+    click.echo(f"{file}: OK ({len(config.runs)} runs: {shown})")
