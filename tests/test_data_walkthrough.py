@@ -42,6 +42,7 @@ def test_the_documented_walkthrough_runs(tmp_path, monkeypatch):
     sets = [argv[i + 1] for argv in walkthrough()[-1:] for i, arg in enumerate(argv) if arg == "--set"]
     index = json.loads((tmp_path / "runs" / "hpa_table1" / index_name(sets)).read_text())  # a run with --set
     assert [row["label"] for row in index["rows"]] == ["0.1"]
-    assert index["dataset"]["name"] == "hpa"
+    assert index["dataset"]["name"] == "hpa_synth"  # converted from `data synth --png`: not HPA images
+    assert index["dataset"]["stats_resolution"] == 256  # the store's largest, applied at 64 px
     # split and stats were made by their commands, so the run added nothing to the store
     assert "added the split" not in outputs[-1] and "added channel statistics" not in outputs[-1]

@@ -10,6 +10,8 @@ import importlib
 
 import click
 
+from micro_bench_hpa.plugin import SPLIT_METHODS
+
 __all__ = ["data"]
 
 
@@ -137,11 +139,13 @@ def info_cmd(store: str, as_json: bool) -> None:
 @click.option("--out", type=click.Path(), default=None, help="Manifest CSV (Id,split); default beside the input.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--fractions", default="0.8,0.1,0.1", show_default=True, help="train,val,test")
-def split_cmd(source: str, out: str | None, seed: int, fractions: str) -> None:
-    """Multilabel stratified train/val/test split of a store or a label CSV."""
+@click.option("--method", type=click.Choice(SPLIT_METHODS), default="multilabel_stratified", show_default=True,
+              help="Iterative stratification, or one seeded permutation (the paper's; the paper benchmarks').")
+def split_cmd(source: str, out: str | None, seed: int, fractions: str, method: str) -> None:
+    """Train/val/test split of a store or a label CSV (the config's split.method)."""
     from micro_bench_hpa.split_cmd import run_split
 
-    for line in run_split(source, out=out, seed=seed, fractions=_floats(fractions)):
+    for line in run_split(source, out=out, seed=seed, fractions=_floats(fractions), method=method):
         click.echo(line)
 
 
@@ -149,13 +153,19 @@ def split_cmd(source: str, out: str | None, seed: int, fractions: str) -> None:
 @click.argument("store", type=click.Path(exists=True, file_okay=False))
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--fractions", default="0.8,0.1,0.1", show_default=True)
-def stats_cmd(store: str, seed: int, fractions: str) -> None:
-    """Per-channel mean/std of the train part at every resolution, stored in STORE."""
+@click.option("--method", type=click.Choice(SPLIT_METHODS), default="multilabel_stratified", show_default=True,
+              help="The split whose train part is measured.")
+def stats_cmd(store: str, seed: int, fractions: str, method: str) -> None:
+    """Per-channel mean/std of the train part at every resolution, stored in STORE. Runs
+    standardize with the largest resolution's (stats_resolution: largest, the paper's) at every
+    served resolution; stats_resolution: served takes each resolution's own."""
     from micro_bench_hpa.dataset import HPADataset
     from micro_bench_hpa.store import open_store, resolutions_of
 
-    for r in resolutions_of(open_store(store)):
-        ds = HPADataset(store, r)
-        mean, std = ds.channel_stats(ds.split_indices("train", fractions=_floats(fractions), seed=seed))
-        click.echo(f"{r:5d}  mean {' '.join(f'{m:7.3f}' for m in mean)}  std {' '.join(f'{s:7.3f}' for s in std)}")
+    resolutions = resolutions_of(open_store(store))
+    for r in resolutions:
+        ds = HPADataset(store, r, stats_resolution="served")
+        mean, std = ds.channel_stats(ds.split_indices("train", fractions=_floats(fractions), seed=seed, method=method))
+        used = "  (used at every resolution)" if r == max(resolutions) else ""
+        click.echo(f"{r:5d}  mean {' '.join(f'{m:7.3f}' for m in mean)}  std {' '.join(f'{s:7.3f}' for s in std)}{used}")
 

@@ -267,6 +267,19 @@ def convert(
         return _convert_here(src, dest, resolutions, scheduler, workers, block_size, progress)
 
 
+def _synth_attrs(src: str | Path) -> dict[str, Any]:
+    """``{"synth": ...}`` for a folder ``micro-bench data synth --png`` wrote (its marker file), so
+    that the store says its pixels are hpa_synth's, not HPA images; ``{}`` otherwise."""
+    from micro_bench_hpa.synth.generate import SYNTH_MARKER
+
+    marker = Path(src) / SYNTH_MARKER
+    try:
+        record = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else None
+    except (OSError, ValueError):
+        record = None
+    return {"synth": {**record, "from_png": True}} if isinstance(record, dict) else {}
+
+
 def _convert_here(src: str | Path, dest: Path, resolutions: Sequence[int], scheduler: str | None,
                   workers: int | None, block_size: int, progress: bool) -> dict[str, Any]:
     """:func:`convert` into a local ``dest``, under its lock."""
@@ -282,7 +295,8 @@ def _convert_here(src: str | Path, dest: Path, resolutions: Sequence[int], sched
         labels=plan.labels,
         resolutions=res,
         source=str(Path(src).resolve().name),
-        attrs={"label_csv": plan.label_csv.name, "intensity_rule": INTENSITY_RULE, "resize": RESIZE},
+        attrs={"label_csv": plan.label_csv.name, "intensity_rule": INTENSITY_RULE, "resize": RESIZE,
+               **_synth_attrs(src)},
         block_size=block_size,
         digest="xxh3-64",
     )

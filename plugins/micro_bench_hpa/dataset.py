@@ -179,8 +179,10 @@ class HPADataset:
 
     def describe(self) -> Mapping[str, Any]:
         """``{"name", "n", "resolution", "source", "fingerprint", "store", "classes", "channels"}``."""
+        synthetic = "generator_version" in self.attrs.get("synth", {})
         return {
-            "name": self.name,
+            # a store converted from `data synth --png` folders holds hpa_synth's pixels: say so
+            "name": "hpa_synth" if synthetic and self.name == "hpa" else self.name,
             "n": len(self),
             "resolution": self.resolution,
             "source": self.attrs.get("source", ""),

@@ -10,16 +10,17 @@ import numpy as np
 from micro_bench_hpa.split import (
     PARTS,
     duplicate_report,
+    make_split,
     read_label_csv,
     split_name,
-    stratified_split,
     write_manifest,
 )
 
 __all__ = ["run_split"]
 
 
-def run_split(source: str | Path, *, out: str | Path | None, seed: int, fractions: Sequence[float]) -> Iterator[str]:
+def run_split(source: str | Path, *, out: str | Path | None, seed: int, fractions: Sequence[float],
+              method: str = "multilabel_stratified") -> Iterator[str]:
     """Split ``source`` (a store directory or an ``Id,Target`` CSV); yield report lines.
 
     A store gets ``splits/<name>`` (via :class:`~micro_bench_hpa.dataset.HPADataset`) and a
@@ -27,19 +28,19 @@ def run_split(source: str | Path, *, out: str | Path | None, seed: int, fraction
     ``out`` is given.
     """
     source = Path(source)
-    name = split_name(fractions, seed)
+    name = split_name(fractions, seed, method)
     if source.is_dir():
         from micro_bench_hpa.dataset import HPADataset
         from micro_bench_hpa.store import open_store, resolutions_of
 
         ds = HPADataset(source, resolutions_of(open_store(source))[-1])
         ids, labels = list(ds.ids), ds.labels
-        parts = ds.split_codes(fractions=fractions, seed=seed)
+        parts = ds.split_codes(fractions=fractions, seed=seed, method=method)
         dups = duplicate_report(ids, ds.digests, parts)
         manifest = Path(out) if out else source.with_name(f"{source.name}.{name}.csv")
     else:
         ids, labels = read_label_csv(source)
-        parts = stratified_split(labels, fractions, seed)
+        parts = make_split(labels, fractions, seed, method)
         dups = None
         manifest = Path(out) if out else source.with_name(f"{source.stem}_{name}.csv")
     write_manifest(manifest, ids, parts)
