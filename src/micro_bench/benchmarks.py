@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from micro_bench.host import Host
 
+from micro_bench.config import SPLIT_WORDS
 from micro_bench.errors import ConfigError, PluginError
 
 __all__ = ["BenchmarkEntry", "bundled_benchmarks", "resolve_benchmark"]
@@ -40,7 +41,9 @@ def _header(path: Path) -> tuple[str, str]:
     raw = raw if isinstance(raw, dict) else {}
     name = raw.get("name")
     name = name if isinstance(name, str) else path.stem
-    return name, str(raw.get("title") or name)
+    title = str(raw.get("title") or name)
+    evaluate = raw.get("evaluate") if isinstance(raw.get("evaluate"), dict) else {}
+    return name, title.replace("{split}", SPLIT_WORDS.get(str(evaluate.get("split", "val")), "validation"))
 
 
 def bundled_benchmarks(host: Host) -> dict[str, BenchmarkEntry]:

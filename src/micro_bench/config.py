@@ -44,7 +44,7 @@ SCHEMA_VERSION = 1
 REQUIRED_COMPONENTS = ("dataset", "model", "trainer")
 RUN_KEYS = set(COMPONENT_KEYS) | {"label", "seed", "repeats", "split", "evaluate", "metrics"}
 TOP_KEYS = RUN_KEYS - {"label"} | {"version", "name", "title", "description", "table", "runs",
-                                   "reference", "profiles"}
+                                   "reference", "reference_split", "profiles"}
 EVALUATE_DEFAULTS = {"split": "val", "threshold": 0.5}
 #: ``evaluate.ci``: bootstrap intervals over the evaluated samples (computed from the saved
 #: predictions when tables are made; not part of the run key). ``ci: false`` turns them off.
@@ -52,6 +52,8 @@ CI_DEFAULTS: dict[str, Any] = {"method": "bootstrap", "n": 1000, "level": 0.95, 
 #: The most repeats a row may ask for (each is a whole training run).
 MAX_REPEATS = 100
 TABLE_DEFAULTS: dict[str, Any] = {"kind": "metrics"}
+#: How a title's ``{split}`` reads for each evaluated split.
+SPLIT_WORDS = {"train": "training", "val": "validation", "test": "test"}
 
 
 class _Ctx:
@@ -168,10 +170,24 @@ def load_config(
     ref_path = resolve_inside(path.parent, reference, f"{path}: reference") if reference else None
     if ref_path is not None and not ref_path.is_file():
         raise ctx.error("reference", f"file {str(ref_path)!r} not found")
+    ref_split = base.get("reference_split")
+    if ref_split is not None and ref_split not in SPLIT_WORDS:
+        raise ctx.error("reference_split", f"expected the split the reference's numbers are for (train, val or "
+                                           f"test), got {ref_split!r}")
     return BenchmarkConfig(
-        path=path, name=name, title=str(base.get("title") or name), profile=profile, runs=tuple(runs),
-        table=table, reference=ref_path, profiles=tuple(profiles), overrides=tuple(overrides),
+        path=path, name=name, title=title_for(str(base.get("title") or name), runs), profile=profile,
+        runs=tuple(runs), table=table, reference=ref_path, profiles=tuple(profiles), overrides=tuple(overrides),
+        reference_split=ref_split,
     )
+
+
+def title_for(title: str, runs: Sequence[RunConfig]) -> str:
+    """``title`` with ``{split}`` replaced by the evaluated split's name (``validation``, ``test``,
+    ``training``; several joined with ``/``), so ``--set evaluate.split=test`` retitles a table."""
+    if "{split}" not in title:
+        return title
+    parts = dict.fromkeys(SPLIT_WORDS[run.evaluate["split"]] for run in runs)
+    return title.replace("{split}", "/".join(parts) or SPLIT_WORDS["val"])
 
 
 def _where(key: str, run_raw: Mapping[str, Any], index: int) -> str:

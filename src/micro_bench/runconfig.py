@@ -94,6 +94,9 @@ class BenchmarkConfig:
     reference: Path | None
     profiles: tuple[str, ...]
     overrides: tuple[str, ...] = ()
+    #: The split the reference's numbers are for (``reference_split``); a table evaluated on
+    #: another split shows no reference column.
+    reference_split: str | None = None
 
     @property
     def metrics(self) -> tuple[Component, ...]:

@@ -79,7 +79,7 @@ def run_one(
             return finished
         with set_aside(directory, main and force):
             return _execute(cfg, key, directory, ds, host, main=main, position=position,
-                            progress=progress, echo=echo, dists=dists)
+                            progress=progress, echo=echo, dists=dists, reuse=not force)
 
 
 def _finalise(host: Host, run: Run, result: RunResult, log: Callable[[str], None]) -> None:
@@ -90,18 +90,26 @@ def _finalise(host: Host, run: Run, result: RunResult, log: Callable[[str], None
 def _execute(
     cfg: RunConfig, key: str, directory: Path, ds: Any, host: Host, *,
     main: bool, position: tuple[int, int], progress: bool, echo: Callable[[str], None] | None,
-    dists: Mapping[str, str],
+    dists: Mapping[str, str], reuse: bool = True,
 ) -> RunResult:
-    """Train, predict, score and (on the main process) write one run into ``directory``."""
+    """Train (or, with ``reuse``, load the model of a finished run with the same training key:
+    :mod:`micro_bench.reuse`), predict, score and (on the main process) write one run into
+    ``directory``."""
     import numpy as np
 
     from micro_bench import __version__
+    from micro_bench.reuse import find_trained, for_loading, training_key
 
+    train_key = training_key(cfg.to_dict(), ds.fingerprint, __version__, dists)
+    source = (find_trained(directory.parent, train_key, exclude=key)
+              if reuse and offers(host.registries["trainer"].load(cfg.trainer.name), "load") else None)
     if main:
         directory.mkdir(parents=True, exist_ok=True)
-        write_json(directory / "config.json", {"key": key, "dataset_fingerprint": ds.fingerprint,
+        write_json(directory / "config.json", {"key": key, "training_key": train_key,
+                                               "dataset_fingerprint": ds.fingerprint,
                                                "version": __version__, "distributions": dict(dists),
-                                               "run": cfg.to_dict()})
+                                               "run": cfg.to_dict(),
+                                               **({"trained_in": source.name} if source else {})})
     run = Run(cfg, key, directory, position, host)
     log = _logger(directory / "log.txt", echo) if main else (lambda line: None)
     ctx = RunContext(
@@ -113,11 +121,17 @@ def _execute(
     ctx.stash[EPOCH_METRICS] = epoch_metrics(host.registries["metric"])
     if main:
         call_isolated(host.hook.micro_bench_run_start, log, run=run)
-    built = prepare(cfg, host, dataset=ds)
+    built = prepare(for_loading(cfg, host.registries["model"]) if source else cfg, host, dataset=ds)
     t0, split = time.perf_counter(), built.split
     check_split(split, cfg.evaluate, log)
-    history = built.trainer.fit(built.model, ds, split, loss=built.loss, schedule=built.schedule,
-                                transform=built.transform, context=ctx, **sampler_argument(built)) or {}
+    if source is not None:  # same training, other evaluation: the finished run's model
+        built.model = built.trainer.load(source / MODEL_FOLDER, built.model)
+        finished = read_result(source)
+        history = {**(finished.history if finished is not None else {}), "trained_in": source.name}
+        log(f"{cfg.label!r}: trained as run {source.name} (only the evaluation differs): its model, not retrained")
+    else:
+        history = built.trainer.fit(built.model, ds, split, loss=built.loss, schedule=built.schedule,
+                                    transform=built.transform, context=ctx, **sampler_argument(built)) or {}
     t1 = time.perf_counter()
     part = cfg.evaluate["split"]
     eval_idx = split.indices(part)
@@ -203,7 +217,10 @@ def _executor(host: Host, name: str) -> Callable[..., list[RunResult]]:
 def write_index(config: BenchmarkConfig, out: Path, results: list[RunResult], host: Host) -> Path:
     """Write the benchmark's table manifest: rows in order, table settings, reference data, and
     what each metric's spec declares for tables (``title``, ``per_class``, ``reference``)."""
-    reference = config.reference.read_text(encoding="utf-8") if config.reference else None
+    # The paper's numbers are for one split: none beside results evaluated on another.
+    evaluated = sorted({run.evaluate["split"] for run in config.runs})
+    other_split = config.reference_split is not None and evaluated != [config.reference_split]
+    reference = config.reference.read_text(encoding="utf-8") if config.reference and not other_split else None
     counts_ref = None
     if config.reference is not None:
         counts_path = config.reference.with_name(config.reference.stem + "_counts.csv")
@@ -211,6 +228,8 @@ def write_index(config: BenchmarkConfig, out: Path, results: list[RunResult], ho
     path = out / config.name / index_name(config.overrides)
     write_json(path, {
         "benchmark": config.name, "title": config.title, "config_file": str(config.path),
+        "evaluated_split": evaluated[0] if len(evaluated) == 1 else evaluated,
+        **({"reference_split": config.reference_split} if config.reference_split else {}),
         "profile": config.profile, "overrides": list(config.overrides), "table": dict(config.table),
         "metrics": [m.name for m in config.metrics], "reference_csv": reference,
         "metric_info": {m.name: {k: v for k, v in host.registries["metric"].spec(m.name).extra.items()
