@@ -125,3 +125,21 @@ def test_unknown_timm_name_has_did_you_mean() -> None:
     with pytest.raises(ComponentError, match="unknown timm model 'timm:resnet50.nosuch_tag'"):
         plugin.micro_bench_resolve_component("model", "timm:resnet50.nosuch_tag")
     assert plugin.micro_bench_resolve_component("model", "timm:resnet50.a1_in1k") is not None
+
+
+def test_list_model_timm_lists_timms_models_with_their_weights() -> None:
+    from click.testing import CliRunner
+
+    from micro_bench.host import Host
+    from micro_bench_commands.cli import cli
+
+    result = CliRunner().invoke(cli, ["list", "model", "timm:convnext_at*"], obj=Host.load(entrypoints=False))
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line for line in result.output.splitlines() if line.startswith("  timm:")}
+    assert list(rows) == [f"timm:{n}" for n in timm.list_models("convnext_at*")]
+    for name, line in rows.items():
+        tags = [t.partition(".")[2] for t in timm.list_pretrained(name[len("timm:"):] + ".*")]
+        assert ("no pretrained weights" in line) == (not tags)
+        assert all(tag in line for tag in tags[:3])
+    missing = CliRunner().invoke(cli, ["list", "model", "timm:zzz_nothing"], obj=Host.load(entrypoints=False))
+    assert missing.exit_code != 0 and "no timm model matches 'zzz_nothing'" in missing.output

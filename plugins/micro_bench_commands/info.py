@@ -40,6 +40,9 @@ def list_(host: Host, kind: str | None, pattern: str | None, verbose: bool) -> N
                "schedulers": "scheduler", "metrics": "metric", "tta_policies": "tta",
                "transforms": "transform"}
     kind = aliases.get(kind or "", kind)
+    if kind == "model" and pattern and (pattern == "timm" or pattern.startswith("timm:")):
+        _list_timm(pattern[len("timm:"):] if pattern.startswith("timm:") else "")
+        return
     if kind is not None and kind not in KINDS:
         raise click.ClickException(f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
     for k in [kind] if kind else KINDS:
@@ -57,6 +60,20 @@ def list_(host: Host, kind: str | None, pattern: str | None, verbose: bool) -> N
                 click.echo(f"      factory: {factory}")
                 for key, value in spec.extra.items():
                     click.echo(f"      {key}: {value}")
+
+
+def _list_timm(pattern: str) -> None:
+    """``list model timm[:PATTERN]``: every timm model (the resnet plugin's ``timm:`` resolver)."""
+    try:
+        from micro_bench_resnet.listing import timm_lines
+    except ImportError as exc:
+        raise click.ClickException(f"timm models are resolved by the resnet plugin, which cannot be imported: {exc}") from None
+    lines = timm_lines(pattern)
+    if not lines:
+        raise click.ClickException(f"no timm model matches {pattern!r}; try micro-bench list model 'timm:*{pattern[:4]}*'")
+    click.echo("\n".join(lines))
+    click.echo(f"{len(lines)} timm model(s); use one as model: {{name: \"timm:NAME\"}} or timm:NAME.TAG for those weights "
+               "(docs/models.md)")
 
 
 @click.command()
