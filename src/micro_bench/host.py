@@ -60,6 +60,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "micro_bench_commands.plugin",
     "micro_bench_environment.plugin",
     "micro_bench_local.plugin",
+    "micro_bench_export.plugin",
 )
 
 

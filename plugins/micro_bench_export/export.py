@@ -1,0 +1,333 @@
+"""A finished torch run's model as ONNX, TorchScript or a BioImage.IO model package.
+
+The exported network is the run's trained model with its preprocessing folded in
+(:class:`Standardized`): it takes ``(B, C, H, W) float32`` pixel values on the stored scale (0-255
+for uint8 data, 0-65535 for uint16) in the run's channel order at the run's resolution, subtracts
+the train split's channel mean, divides by its standard deviation, and returns ``(B, K)``
+probabilities (the sigmoid of the logits), as ``micro-bench predict --no-tta`` computes them. Test
+time augmentation and thresholds are not part of the file: the run's thresholds are written beside
+it (``<out>.json``) and into the BioImage.IO description.
+
+Every export is checked after writing: the written file is loaded back (onnxruntime for ONNX,
+``torch.jit.load`` for TorchScript, both for the package) and its outputs on the run's own
+evaluation inputs (the first ``check_samples`` of the samples the run evaluated) must equal the
+PyTorch model's within :data:`TOLERANCE`; otherwise the file is removed and the export fails.
+Files are written to a temporary name beside the target and renamed (a killed export leaves no
+half-written file under the target's name).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from micro_bench.errors import MicroBenchError
+
+__all__ = ["FORMATS", "TOLERANCE", "ExportError", "Exported", "export_run"]
+
+FORMATS = ("onnx", "torchscript", "bioimageio")
+SUFFIX = {"onnx": ".onnx", "torchscript": ".pt", "bioimageio": ".zip"}
+#: Largest absolute difference allowed between the export's and PyTorch's probabilities.
+TOLERANCE = 1e-4
+#: The paper the toolkit reproduces (cited in every BioImage.IO package).
+PAPER = {
+    "text": "Ruge Zhao and Siyi Tang: Predicting Protein Organelle Localization with Transfer Learning "
+            "(the recipe micro-bench reproduces; the report has no DOI: the URL is the Human Protein "
+            "Atlas Kaggle challenge whose data it used)",
+    "url": "https://www.kaggle.com/c/human-protein-atlas-image-classification/data",
+}
+
+
+class ExportError(MicroBenchError, ValueError):
+    """An export that cannot be made or that does not reproduce the run (one line)."""
+
+
+@dataclass
+class Exported:
+    """What :func:`export_run` wrote and how it was checked."""
+
+    path: Path
+    format: str
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+# --- the network with its preprocessing -------------------------------------------------------
+
+
+def _standardized(net: Any, mean: np.ndarray, std: np.ndarray) -> Any:
+    import torch
+    from torch import nn
+
+    class Standardized(nn.Module):
+        """``(B, C, H, W)`` pixel values -> ``(B, K)`` probabilities: ``sigmoid(net((x - mean) / std))``."""
+
+        mean: torch.Tensor
+        std: torch.Tensor
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+            self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+            self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.sigmoid(self.net((x - self.mean) / self.std))
+
+    return Standardized().eval()
+
+
+def _rebuild(card: Mapping[str, Any], weights: Path, registries: Mapping[str, Any]) -> Any:
+    """The run's network with its trained weights (as ``micro-bench predict`` rebuilds it)."""
+    import torch
+
+    model = card["model"]
+    params = dict(model["params"])
+    registry = registries["model"]
+    if "pretrained" in params or registry.accepts(model["name"], "pretrained"):
+        params["pretrained"] = False  # the saved weights replace any initialisation
+    try:
+        net = registry.create(model["name"], **params, num_classes=model["num_classes"], in_chans=model["in_chans"])
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        net.load_state_dict(state["model"])
+    except Exception as error:  # noqa: BLE001 - one message for any failure
+        detail = " ".join(str(error).split())[:300]
+        raise ExportError(f"{weights}: cannot rebuild model {model['name']!r} from its model.json "
+                          f"({type(error).__name__}: {detail})") from error
+    return net.eval()
+
+
+# --- the run's evaluation inputs -------------------------------------------------------------
+
+
+def _max_value(card: Mapping[str, Any]) -> float:
+    return 65535.0 if str(card["input"].get("dtype", "uint8")) == "uint16" else 255.0
+
+
+def evaluation_inputs(run_dir: Path, card: Mapping[str, Any], registries: Mapping[str, Any],
+                      n: int) -> tuple[np.ndarray, str]:
+    """The first ``n`` samples the run evaluated (``predictions.npz`` ids, read from the run's
+    dataset) as ``(n, C, R, R)`` float32 pixel values, and where they came from. If the dataset
+    cannot be opened here, seeded random pixel values of the run's shape and type (said so)."""
+    channels, side = len(card["input"]["channels"]), int(card["input"]["resolution"])
+    try:
+        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["run"]
+        spec = dict(config["dataset"])
+        name = spec.pop("name")
+        params = spec.pop("params", spec)
+        with np.load(run_dir / "predictions.npz") as pred:
+            ids = [str(i) for i in pred["ids"][:n]]
+        dataset = registries["dataset"].create(name, **params)
+        index = {str(sid): i for i, sid in enumerate(dataset.ids)}
+        rows = np.array([index[sid] for sid in ids], dtype=np.int64)
+        images = np.asarray(dataset.images(rows).compute() if hasattr(dataset.images(rows), "compute")
+                            else dataset.images(rows))
+        if images.shape[1:] != (channels, side, side):
+            raise ValueError(f"images of shape {images.shape[1:]}, the model takes {(channels, side, side)}")
+        return images.astype(np.float32), f"{len(rows)} samples the run evaluated ({config['evaluate'].get('split', 'val')} split of {name})"
+    except Exception as error:  # noqa: BLE001 - fall back to random inputs, said so
+        rng = np.random.default_rng(int(card["run"].get("seed") or 0))
+        pixels = rng.integers(0, int(_max_value(card)) + 1, size=(n, channels, side, side)).astype(np.float32)
+        reason = " ".join(str(error).split())[:160]
+        return pixels, f"{n} random inputs (the run's dataset could not be read here: {type(error).__name__}: {reason})"
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` that becomes ``path`` when the block ends without error."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    with _atomic(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def _inside_results(path: Path) -> Path | None:
+    """The run or benchmark folder ``path`` would land in (a folder holding ``result.json`` or
+    ``index.json``), else ``None``."""
+    for folder in [path.parent, *path.parent.parents]:
+        if (folder / "result.json").is_file() or (folder / "index.json").is_file():
+            return folder
+    return None
+
+
+def check_out(out: Path, run_dir: Path, fmt: str) -> Path:
+    """``out`` resolved, or a one-line :class:`ExportError` when it would write into a runs
+    folder's results, over one of the export's inputs, or with another format's suffix."""
+    resolved = out.expanduser().resolve()
+    if resolved.is_dir():
+        raise ExportError(f"--out {out}: is a folder; give a file name (e.g. {out / ('model' + SUFFIX[fmt])})")
+    inputs = {p.resolve() for p in run_dir.rglob("*") if p.is_file()}
+    if resolved in inputs:
+        raise ExportError(f"--out {out}: is one of the run's own files; write the export elsewhere")
+    folder = _inside_results(resolved)
+    if folder is not None:
+        raise ExportError(f"--out {out}: inside the results folder {folder} (micro-bench owns it); "
+                          "write the export elsewhere")
+    if fmt == "bioimageio" and resolved.suffix != ".zip":
+        raise ExportError(f"--out {out}: a BioImage.IO package is a .zip file; name it {resolved.with_suffix('.zip').name}")
+    return resolved
+
+
+def _onnx(module: Any, example: Any, path: Path) -> dict[str, Any]:
+    import onnx
+    import torch
+
+    batch = torch.export.Dim("batch", min=1)
+    with _atomic(path) as tmp:
+        program = torch.onnx.export(module, (example,), dynamo=True, input_names=["image"],
+                                    output_names=["probabilities"], dynamic_shapes=({0: batch},),
+                                    verbose=False)
+        if program is None:  # pragma: no cover - torch's exporter returns the program when dynamo=True
+            raise ExportError("torch.onnx.export returned no program")
+        program.save(str(tmp), external_data=False)
+        model = onnx.load(str(tmp))
+        onnx.checker.check_model(model)
+    opsets = {o.domain or "ai.onnx": int(o.version) for o in model.opset_import}
+    return {"opset": opsets.get("ai.onnx"), "opsets": opsets, "exporter": f"torch.onnx (dynamo) {torch.__version__}",
+            "ir_version": int(model.ir_version)}
+
+
+def _torchscript(module: Any, example: Any, path: Path) -> dict[str, Any]:
+    import torch
+
+    with _atomic(path) as tmp, torch.no_grad(), warnings.catch_warnings():
+        # torch >= 2.9 deprecates torch.jit; TorchScript is still what deepImageJ and
+        # bioimageio.core load, and the trace is checked against the module after writing
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        traced = torch.jit.trace(module, (example,), check_trace=True)
+        torch.jit.save(traced, str(tmp))
+    return {"exporter": f"torch.jit.trace {torch.__version__}"}
+
+
+def _run_onnx(path: Path, x: np.ndarray) -> np.ndarray:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return np.asarray(session.run(None, {session.get_inputs()[0].name: x})[0])
+
+
+def _run_torchscript(path: Path, x: np.ndarray) -> np.ndarray:
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        module = torch.jit.load(str(path), map_location="cpu")
+    with torch.no_grad():
+        return module(torch.from_numpy(x)).numpy()
+
+
+def _compare(name: str, got: np.ndarray, want: np.ndarray, path: Path) -> float:
+    if got.shape != want.shape:
+        raise ExportError(f"{path}: the {name} export returns shape {got.shape}, PyTorch {want.shape}")
+    diff = float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64)))) if got.size else 0.0
+    if not diff <= TOLERANCE:
+        raise ExportError(f"{path}: the {name} export differs from the PyTorch model by {diff:.3g} "
+                          f"(> {TOLERANCE:g}) on the run's evaluation inputs; not written")
+    return diff
+
+
+def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, *, check_samples: int = 16,
+               registries: Mapping[str, Any] | None = None) -> Exported:
+    """Export the model of the finished torch run ``run_dir`` as ``fmt`` (one of :data:`FORMATS`)
+    to ``out`` (default ``./<benchmark>-<label><suffix>``), checked as the module docstring says.
+
+    Raises:
+        ExportError: a bad option, a run without a torch model, an output path inside a results
+            folder, or an export whose outputs differ from the run's model.
+    """
+    import torch
+
+    from micro_bench_predict.card import ModelCardError, read_card
+
+    if fmt not in FORMATS:
+        raise ExportError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if isinstance(check_samples, bool) or not isinstance(check_samples, int) or check_samples < 1:
+        raise ExportError(f"--check-samples must be an integer >= 1, got {check_samples!r}")
+    run_dir = Path(run_dir)
+    try:
+        card = read_card(run_dir)
+    except ModelCardError as error:
+        raise ExportError(str(error)) from None
+    if card["kind"] != "torch":
+        raise ExportError(f"{run_dir}: a {card['kind']!r} model; only torch models can be exported "
+                          "(ONNX, TorchScript, BioImage.IO)")
+    if registries is None:
+        from micro_bench.host import Host
+
+        registries = Host.load().registries
+    label = "".join(c if c.isalnum() or c in "-_." else "_" for c in (card["run"].get("label") or card["run"]["key"]))
+    target = Path(out) if out is not None else Path(f"{card['run']['benchmark']}-{label}{SUFFIX[fmt]}")
+    target = check_out(target, run_dir, fmt)
+    weights = run_dir / "checkpoints" / card["weights"]["file"]
+    net = _rebuild(card, weights, registries)
+    # the train split's statistics are on the stored scale, as the exported input is
+    mean = np.asarray(card["statistics"]["mean"], np.float64)
+    std = np.asarray(card["statistics"]["std"], np.float64)
+    module = _standardized(net, mean, std)
+    inputs, source = evaluation_inputs(run_dir, card, registries, check_samples)
+    with torch.no_grad():
+        reference = module(torch.from_numpy(inputs)).numpy()
+    example = torch.from_numpy(inputs[:2])
+    record: dict[str, Any] = {
+        "format": fmt, "file": target.name, "run": dict(card["run"]), "model": dict(card["model"]),
+        "input": {"name": "image", "shape": ["batch", len(card["input"]["channels"]), card["input"]["resolution"],
+                                             card["input"]["resolution"]],
+                  "dtype": "float32", "channels": list(card["input"]["channels"]),
+                  "scale": f"pixel values 0-{int(_max_value(card))} (the stored {card['input'].get('dtype', 'uint8')})"},
+        "output": {"name": "probabilities", "shape": ["batch", len(card["classes"])], "classes": list(card["classes"]),
+                   "meaning": "sigmoid probabilities; TTA not included"},
+        "preprocessing": {"folded_in": True, "mean": mean.tolist(), "std": std.tolist(),
+                          "formula": "(x - mean) / std per channel, then the network, then sigmoid"},
+        "thresholds": dict(card.get("thresholds") or {}),
+        "check": {"inputs": source, "tolerance": TOLERANCE},
+    }
+    if fmt == "onnx":
+        record.update(_onnx(module, example, target))
+        record["check"]["max_abs_diff"] = _checked(target, "ONNX", _run_onnx, inputs, reference)
+    elif fmt == "torchscript":
+        record.update(_torchscript(module, example, target))
+        record["check"]["max_abs_diff"] = _checked(target, "TorchScript", _run_torchscript, inputs, reference)
+    else:
+        from micro_bench_export.bioimageio import write_package
+
+        record.update(write_package(module, example, inputs, reference, card, record, target, run_dir))
+    _write_json(target.with_name(target.name + ".json"), record)
+    return Exported(target, fmt, record)
+
+
+def _checked(path: Path, name: str, run: Any, inputs: np.ndarray, reference: np.ndarray) -> float:
+    """Load the written file back, compare; on a mismatch remove it and raise."""
+    try:
+        return _compare(name, run(path, inputs), reference, path)
+    except Exception:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def package_members(path: Path) -> list[str]:
+    """The names inside a package zip (for messages and tests)."""
+    with zipfile.ZipFile(path) as archive:
+        return archive.namelist()
