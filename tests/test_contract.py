@@ -63,16 +63,16 @@ def host():
 
 
 CASES = [
-    ("trainer.batch_size=0", "runs[0].trainer: trainer 'torch': batch_size must be an integer >= 1"),
-    ("trainer.epochs=-1", "runs[0].trainer: trainer 'torch': epochs must be an integer >= 0"),
-    ("trainer.lr=.nan", "runs[0].trainer: trainer 'torch': lr must be > 0"),
-    ("seed=-1", "runs[0].seed: expected an integer >= 0"),
-    ("dataset.n=0", "runs[0].dataset: hpa_synth: n must be >= 1"),
-    ("loss={name: focal, gamma: -1}", "runs[0].loss: loss 'focal': gamma must be a finite number >= 0"),
-    ("scheduler.cycles=0", "runs[0].scheduler: scheduler 'sgdr': cycles must be an integer >= 1"),
-    ("tta.n=-1", "runs[0].tta: tta 'random': n must be an integer >= 1"),
-    ("tta.reduce=median", "runs[0].tta: tta 'random': reduce must be one of mean, max"),
-    ("trainer.batch_size=eight", "runs[0].trainer.batch_size: expected int, got str 'eight'"),
+    ("trainer.batch_size=0", "runs[0].trainer.batch_size: expected an integer >= 2, got int 0 (model.min_batch is 2)"),
+    ("trainer.epochs=-1", "runs[0].trainer.epochs: expected an integer >= 0 or null, got int -1"),
+    ("trainer.lr=.nan", "runs[0].trainer.lr: expected a number > 0 or 'find', got float nan"),
+    ("seed=-1", "runs[0].seed: expected an integer in [0, 4294967295]"),
+    ("dataset.n=0", "runs[0].dataset.n: expected an integer in [1, 10000000], got int 0"),
+    ("loss={name: focal, gamma: -1}", "runs[0].loss.gamma: expected a number >= 0, got int -1"),
+    ("scheduler.cycles=0", "runs[0].scheduler.cycles: expected an integer >= 1, got int 0"),
+    ("tta.n=-1", "runs[0].tta.n: expected an integer in [1, 1024], got int -1"),
+    ("tta.reduce=median", "runs[0].tta.reduce: expected one of mean, max, got str 'median'"),
+    ("trainer.batch_size=eight", "runs[0].trainer.batch_size: expected an integer >= 2, got str 'eight'"),
 ]
 
 

@@ -67,7 +67,7 @@ BAD = {
     "version_mismatch": (GOOD.replace("version: 1", "version: 2"), "version: unsupported version 2; this micro-bench reads version 1"),
     "unknown_key": (GOOD.replace("seed: 3", "sead: 3"), "sead: unknown key; did you mean 'seed'?"),
     "unknown_run_key": (GOOD.replace("{label: low,", "{label: low, lr: 1,"), "runs[0].lr: unknown key"),
-    "wrong_seed_type": (GOOD.replace("seed: 3", "seed: three"), "seed: expected an integer >= 0, got str 'three'"),
+    "wrong_seed_type": (GOOD.replace("seed: 3", "seed: three"), "seed: expected an integer in [0, 4294967295], got str 'three'"),
     "component_wrong_type": (GOOD.replace("dataset: {name: toy, n: 30}", "dataset: 3"), "dataset: expected a component name or a mapping with 'name', got int 3"),
     "component_no_name": (GOOD.replace("trainer: {name: toy_trainer, epochs: 2}\ntransform: null", "trainer: {epochs: 2}"), "trainer: expected a mapping with a 'name' string"),
     "missing_dataset": (GOOD.replace("dataset: {name: toy, n: 30}\n", ""), "dataset: missing; expected a component name"),

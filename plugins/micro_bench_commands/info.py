@@ -59,6 +59,13 @@ def list_(host: Host, kind: str | None, pattern: str | None, verbose: bool) -> N
                     spec.factory, "__qualname__", repr(spec.factory))
                 click.echo(f"      factory: {factory}")
                 for key, value in spec.extra.items():
+                    if key == "params" and isinstance(value, dict):  # declared schemas, one line each
+                        click.echo("      params:")
+                        for param, schema in value.items():
+                            doc = f"  ({schema.doc})" if getattr(schema, "doc", "") else ""
+                            shown = schema.describe() if hasattr(schema, "describe") else schema
+                            click.echo(f"        {param}: {shown}{doc}")
+                        continue
                     click.echo(f"      {key}: {value}")
 
 

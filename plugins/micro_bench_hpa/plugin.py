@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from micro_bench import ComponentSpec, hookimpl
+from micro_bench import ComponentSpec, Param, hookimpl
+from micro_bench.params import seed_param
 
 if TYPE_CHECKING:  # pragma: no cover
     import click
@@ -17,6 +18,9 @@ if TYPE_CHECKING:  # pragma: no cover
 #: ``split.method`` values the HPA datasets implement (micro_bench_hpa.split.METHODS; declared
 #: here so that ``validate`` checks them without importing the data code).
 SPLIT_METHODS = ["multilabel_stratified", "random"]
+#: Which pixels the channel statistics come from: the largest stored resolution, the served one,
+#: or a stored resolution (checked against the store when it is opened).
+_STATS = Param("int", ge=1, le=65536, also=("largest", "served"), doc="largest, served or a stored resolution")
 
 
 @hookimpl
@@ -29,20 +33,29 @@ def micro_bench_datasets() -> list[ComponentSpec]:
             "Human Protein Atlas Kaggle 2018 (4 ch, 28 classes), from `micro-bench data convert`",
             {"paper": "Zhao & Tang", "source": "proteinatlas.org, CC BY-SA 3.0", "paths": ["store"],
              "split_methods": SPLIT_METHODS,
-             "conformance_skip": "needs a converted store (data/hpa.zarr); hpa_synth checks the same class"},
+             "conformance_skip": "needs a converted store (data/hpa.zarr); hpa_synth checks the same class",
+             "params": {"store": Param("str", doc="a store path or URL"), "resolution": Param("int", ge=8, le=8192),
+                        "storage_options": Param("mapping", nullable=True), "stats_resolution": _STATS, "external": Param("str", nullable=True)}},
         ),
         ComponentSpec(
             "images",
             "micro_bench_hpa.dataset:images",
             "Your own images: any store from `micro-bench data convert` (any channels, classes, 8/16-bit)",
             {"paths": ["store"], "split_methods": SPLIT_METHODS,
-             "conformance_skip": "needs a converted store; hpa_synth checks the same class"},
+             "conformance_skip": "needs a converted store; hpa_synth checks the same class",
+             "params": {"store": Param("str", doc="a store path or URL"), "resolution": Param("int", ge=1, le=65536),
+                        "storage_options": Param("mapping", nullable=True), "stats_resolution": _STATS}},
         ),
         ComponentSpec(
             "hpa_synth",
             "micro_bench_hpa.synth.dataset:hpa_synth",
             "Synthetic HPA-like cells with real HPA label sets (embedded default, no download)",
-            {"conformance_params": {"n": 60, "resolution": 32}, "split_methods": SPLIT_METHODS},
+            {"conformance_params": {"n": 60, "resolution": 32}, "split_methods": SPLIT_METHODS,
+             "params": {"n": Param("int", ge=1, le=10_000_000), "resolution": Param("int", ge=8, le=8192),
+                        "seed": seed_param("the rendering and the label draws"),
+                        "difficulty": Param("float", ge=0, le=1), "cache_dir": Param("str", nullable=True),
+                        "external": Param("mapping", nullable=True, doc="n, seed and optionally difficulty"),
+                        "stats_resolution": _STATS}},
             check="micro_bench_hpa.synth.dataset:check_hpa_synth",
         ),
     ]

@@ -9,7 +9,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from micro_bench import ComponentSpec, hookimpl
+from micro_bench import ComponentSpec, Param, hookimpl
+from micro_bench.params import seed_param
 
 __all__ = ["micro_bench_models", "micro_bench_resolve_component"]
 
@@ -19,7 +20,18 @@ _PAPER = {"paper": "Zhao & Tang: ResNet50, ImageNet weights, 4-channel stem, dro
 #: Conformance checks build the model offline (random weights), never from the hub.
 #: Upgrading these can change a run's numbers, so their versions go into the run key.
 _REQUIRES = {"requires": ["timm", "torch"]}
-_OFFLINE = {"conformance_params": {"pretrained": False}, **_REQUIRES}
+#: What the torch trainer's parameters are checked against (``lr_groups``, ``batch_size``): three
+#: fastai layer groups, and BatchNorm, which cannot train on a batch of one sample.
+_PROVIDES = {"provides": {"layer_groups": 3, "min_batch": 2}}
+#: Every parameter of the resnet factories (``num_classes``, ``in_chans`` come from the dataset).
+RESNET_PARAMS = {
+    "pretrained": Param(("bool", "str"), nullable=True, doc="imagenet, a local weights file, or false"),
+    "stem_init": Param("str", choices=("copy_red", "timm", "zeros", "mean")),
+    "dropout": Param(("float", "list[float]"), ge=0, lt=1, min_length=1, max_length=2, doc="one rate, or one per head dropout"),
+    "head": Param("str", choices=("fastai", "linear")),
+    "seed": Param("int", ge=0, le=seed_param().le, nullable=True, doc="weight initialisation (null: the run's seed)"),
+}
+_OFFLINE = {"conformance_params": {"pretrained": False}, **_REQUIRES, **_PROVIDES, "params": RESNET_PARAMS}
 
 
 @hookimpl

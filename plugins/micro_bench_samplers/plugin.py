@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from micro_bench import ComponentSpec, hookimpl
+from micro_bench import ComponentSpec, Param, hookimpl
 
 __all__ = ["micro_bench_samplers"]
 
@@ -17,6 +17,8 @@ def micro_bench_samplers() -> list[ComponentSpec]:
             "micro_bench_samplers.multilabel:MultiLabelSampler",
             "Draws train samples with weights from their labels' inverse frequency (rarest or mean), "
             "optional undersampling of the commonest class",
-            {"paper": "future work of Zhao & Tang (oversample rare / undersample common classes)"},
+            {"paper": "future work of Zhao & Tang (oversample rare / undersample common classes)",
+             "params": {"mode": Param("str", choices=("rarest", "mean")), "power": Param("float", ge=0),
+                        "undersample": Param("float", gt=0, le=1), "epoch_size": Param("int", ge=1, nullable=True)}},
         )
     ]

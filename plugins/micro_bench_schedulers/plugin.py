@@ -5,7 +5,7 @@ Imports only the standard library and :mod:`micro_bench`; the factories are lazy
 
 from __future__ import annotations
 
-from micro_bench import ComponentSpec, hookimpl
+from micro_bench import ComponentSpec, Param, hookimpl
 
 __all__ = ["micro_bench_schedulers"]
 
@@ -22,12 +22,15 @@ def micro_bench_schedulers() -> list[ComponentSpec]:
                 "paper": "Loshchilov & Hutter: SGDR: Stochastic Gradient Descent with Warm "
                 "Restarts, ICLR 2017 (arXiv:1608.03983)",
                 "warmup": "fastai 0.7 CosAnneal: lr/100 for the first 1/20 of the first cycle",
+                "params": {"cycle_len": Param("int", ge=1), "cycle_mult": Param("int", ge=1),
+                           "cycles": Param("int", ge=1), "warmup": Param("bool")},
             },
         ),
         ComponentSpec(
             "constant",
             "micro_bench_schedulers.constant:Constant",
             "Constant learning rate (each group keeps its base rate)",
+            {"params": {"epochs": Param("int", ge=1, nullable=True)}},
         ),
         ComponentSpec(
             "one_cycle",
@@ -36,6 +39,8 @@ def micro_bench_schedulers() -> list[ComponentSpec]:
             {
                 "paper": "Smith & Topin: Super-Convergence, 2018 (arXiv:1708.07120)",
                 "conformance_params": {"epochs": 2},  # a cycle needs an end: epochs is required
+                "params": {"epochs": Param("int", ge=1), "pct_start": Param("float", gt=0, lt=1),
+                           "div_factor": Param("float", ge=1), "final_div_factor": Param("float", ge=1)},
             },
         ),
     ]

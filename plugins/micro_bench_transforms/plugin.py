@@ -5,7 +5,7 @@ Imports only the standard library and :mod:`micro_bench`; the factories are lazy
 
 from __future__ import annotations
 
-from micro_bench import ComponentSpec, hookimpl
+from micro_bench import ComponentSpec, Param, hookimpl
 
 __all__ = ["micro_bench_transforms"]
 
@@ -20,7 +20,10 @@ def micro_bench_transforms() -> list[ComponentSpec]:
             "fastai 0.7's random rotation (reflect padding), lighting and dihedral/horizontal flips, batched",
             {"paper": "defaults: fastai 0.7 transforms_top_down, RandomRotate(10), RandomLighting(0.05, 0.05), "
                       "RandomDihedral; the paper benchmarks: max_rotate 30, the kernel [13]'s RandomRotate(30) "
-                      "(docs/reproducing.md, 'Augmentation')"},
+                      "(docs/reproducing.md, 'Augmentation')",
+             "params": {"max_rotate": Param("float", ge=0, le=180), "p_rotate": Param("float", ge=0, le=1),
+                        "lighting_b": Param("float", ge=0, le=1), "lighting_c": Param("float", ge=0, le=0.99),
+                        "dihedral": Param("bool"), "p_flip": Param("float", ge=0, le=1)}},
         ),
         ComponentSpec("none", "micro_bench_transforms.identity:NoAugment", "No augmentation: the batch unchanged"),
     ]

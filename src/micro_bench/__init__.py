@@ -25,6 +25,7 @@ from micro_bench.components import (
 from micro_bench.contract import Run, RunContext, Scores, Split, Stash, StashKey
 from micro_bench.errors import MicroBenchError
 from micro_bench.hookspecs import hookimpl
+from micro_bench.params import Param
 
 if TYPE_CHECKING:  # pragma: no cover
     from micro_bench.host import Host
@@ -40,6 +41,7 @@ __all__ = [
     "Loss",
     "Metric",
     "MicroBenchError",
+    "Param",
     "Run",
     "RunContext",
     "Sampler",

@@ -20,6 +20,7 @@ from micro_bench.components import offers
 from micro_bench.config import Component, RunConfig
 from micro_bench.contract import Split
 from micro_bench.errors import ComponentError, ConfigError, MicroBenchError, ParameterError
+from micro_bench.params import check_params, declared, run_facts
 from micro_bench.yamlio import find_path
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -68,10 +69,11 @@ def _check_types(factory: Any, params: Mapping[str, Any], where: str) -> None:
 
 
 def bind_component(registry: Registry, comp: Component, where: str, injected: Mapping[str, Any] | None = None,
-                   *, check: bool = True) -> dict[str, Any]:
+                   *, check: bool = True, facts: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The keyword arguments the factory of ``comp`` gets (``injected``: what the runner adds),
-    checked against its signature, simple annotations and (``check``) the spec's ``check``
-    callable. Raises :class:`ConfigError` at ``where``."""
+    checked against its signature, its declared schema (``extra["params"]``, with the run's
+    ``facts``: :func:`micro_bench.params.run_facts`), simple annotations and (``check``) the
+    spec's ``check`` callable. Raises :class:`ConfigError` at ``where``."""
     try:
         spec = registry.spec(comp.name)
     except ComponentError as exc:
@@ -85,6 +87,7 @@ def bind_component(registry: Registry, comp: Component, where: str, injected: Ma
         registry.bind(comp.name, params, where=where)
     except ComponentError as exc:
         raise ConfigError(str(exc)) from None
+    check_params(declared(spec), comp.params, where, facts)
     _check_types(registry.load(comp.name), comp.params, where)
     if check and spec.check is not None:
         try:
@@ -95,13 +98,13 @@ def bind_component(registry: Registry, comp: Component, where: str, injected: Ma
 
 
 def create(registry: Registry, comp: Component | None, where: str, injected: Mapping[str, Any] | None = None,
-           base: Path | None = None) -> Any:
+           base: Path | None = None, facts: Mapping[str, Any] | None = None) -> Any:
     """Bind and build ``comp`` (``None`` stays ``None``); a factory's range check becomes a
     :class:`ConfigError` at ``where``. The parameters its spec declares as paths
     (``extra["paths"]``) are looked for in ``base`` (the benchmark file's folder) first."""
     if comp is None:
         return None
-    params = bind_component(registry, comp, where, injected)
+    params = bind_component(registry, comp, where, injected, facts=facts)
     for key in registry.spec(comp.name).extra.get("paths", ()):
         if base is not None and isinstance(params.get(key), str):
             params[key] = find_path(params[key], base)
@@ -130,6 +133,19 @@ def _where(cfg: RunConfig, key: str) -> str:
     return cfg.origins.get(key, key)
 
 
+def facts_of(cfg: RunConfig, host: Host) -> dict[str, Any]:
+    """What the run's dataset and model declare about themselves (``extra["provides"]``), for
+    the bounds of other components' parameters (e.g. ``lr_groups`` against the model's groups)."""
+    specs = {}
+    for kind in ("dataset", "model"):
+        comp = getattr(cfg, kind)
+        try:
+            specs[kind] = host.registries[kind].spec(comp.name)
+        except ComponentError:  # unknown: reported at its own key
+            continue
+    return run_facts(specs)
+
+
 def build_dataset(cfg: RunConfig, host: Host) -> Any:
     return create(host.registries["dataset"], cfg.dataset, _where(cfg, "dataset"), base=cfg.base)
 
@@ -137,10 +153,11 @@ def build_dataset(cfg: RunConfig, host: Host) -> Any:
 def prepare(cfg: RunConfig, host: Host, dataset: Any = None) -> Prepared:
     """Build every component of ``cfg`` (the dataset may be passed in to share it across runs)."""
     regs = host.registries
+    facts = facts_of(cfg, host)
     ds = dataset if dataset is not None else build_dataset(cfg, host)
     model = create(regs["model"], cfg.model, _where(cfg, "model"),
-                   model_injected(regs["model"], cfg, len(ds.classes), len(ds.channels)), cfg.base)
-    built = {key: create(regs[kind], getattr(cfg, kind), _where(cfg, kind), base=cfg.base)
+                   model_injected(regs["model"], cfg, len(ds.classes), len(ds.channels)), cfg.base, facts)
+    built = {key: create(regs[kind], getattr(cfg, kind), _where(cfg, kind), base=cfg.base, facts=facts)
              for key, kind in (("trainer", "trainer"), ("loss", "loss"), ("schedule", "scheduler"),
                                ("transform", "transform"), ("tta", "tta"), ("sampler", "sampler"))}
     where = _where(cfg, "metrics")

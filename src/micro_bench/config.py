@@ -18,6 +18,7 @@ from micro_bench.contract import SPLIT_DEFAULTS
 from micro_bench.errors import ConfigError
 from micro_bench.merge import apply_set, deep_merge, parse_set
 from micro_bench.merge import type_name as _type_name
+from micro_bench.params import SEED_MAX
 from micro_bench.runconfig import (
     COMPONENT_DEFAULTS,
     COMPONENT_KEYS,
@@ -201,9 +202,13 @@ def _run(bench: str, i: int, label: str, merged: Mapping[str, Any], run_raw: Map
         for key in COMPONENT_KEYS
     }
     seed = merged.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ctx.error(_where("seed", run_raw, i), f"expected an integer >= 0, got {_type_name(seed)} {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= SEED_MAX:
+        raise ctx.error(_where("seed", run_raw, i), f"expected an integer in [0, {SEED_MAX}], got {_type_name(seed)} {seed!r}")
     split = _section(merged, "split", SPLIT_DEFAULTS, run_raw, i, ctx)
+    split_seed = split.get("seed", 0)
+    if not isinstance(split_seed, int) or isinstance(split_seed, bool) or not 0 <= split_seed <= SEED_MAX:
+        raise ctx.error(_where("split", run_raw, i) + ".seed",
+                        f"expected an integer in [0, {SEED_MAX}], got {_type_name(split_seed)} {split_seed!r}")
     fractions = split["fractions"]
     if (not isinstance(fractions, list) or len(fractions) != 3
             or not all(isinstance(f, (int, float)) and not isinstance(f, bool) and f >= 0 for f in fractions)
@@ -248,6 +253,10 @@ def _repeats(run: RunConfig, merged: Mapping[str, Any], run_raw: Mapping[str, An
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_REPEATS:
         raise ctx.error(_where("repeats", run_raw, run.index),
                         f"expected an integer from 1 to {MAX_REPEATS}, got {_type_name(n)} {n!r}")
+    if run.seed + n - 1 > SEED_MAX:
+        raise ctx.error(_where("repeats", run_raw, run.index),
+                        f"{n} repeats from seed {run.seed} reach seed {run.seed + n - 1}, above {SEED_MAX}; "
+                        "lower the seed")
     return [dataclasses.replace(run, seed=run.seed + r, repeat=r, repeats=n) for r in range(n)]
 
 

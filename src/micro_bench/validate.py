@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from micro_bench.build import bind_component, create, no_sampler, takes_sampler
+from micro_bench.build import bind_component, create, facts_of, no_sampler, takes_sampler
 from micro_bench.config import COMPONENT_KEYS, BenchmarkConfig, Component
 from micro_bench.hookcall import call_isolated
 
@@ -29,19 +29,20 @@ BUILT_KINDS = frozenset({"trainer", "loss", "scheduler", "transform", "tta", "sa
 FROM_DATASET = object()
 
 
-def _check(host: Host, kind: str, comp: Component, where: str, seen: set[str]) -> None:
-    key = repr((kind, comp.to_dict()))
+def _check(host: Host, kind: str, comp: Component, where: str, seen: set[str],
+           facts: dict[str, Any] | None = None) -> None:
+    key = repr((kind, comp.to_dict(), sorted((facts or {}).items())))
     if key in seen:  # the same component in several runs: checked once
         return
     seen.add(key)
     registry = host.registries[kind]
     if kind in BUILT_KINDS:
-        create(registry, comp, where)
+        create(registry, comp, where, facts=facts)
     elif kind == "model":
         bind_component(registry, comp, where, {"num_classes": FROM_DATASET, "in_chans": FROM_DATASET},
-                       check=False)
+                       check=False, facts=facts)
     else:
-        bind_component(registry, comp, where)
+        bind_component(registry, comp, where, facts=facts)
 
 
 def _check_split_method(host: Host, run: Any) -> None:
@@ -63,10 +64,11 @@ def validate_config(config: BenchmarkConfig, host: Host) -> None:
     problem, then let plugins inspect the config (``micro_bench_configure``)."""
     seen: set[str] = set()
     for run in config.runs:
+        facts = facts_of(run, host)
         for key, kind in COMPONENT_KEYS.items():
             comp: Any = getattr(run, key)
             if comp is not None:
-                _check(host, kind, comp, run.origins.get(key, key), seen)
+                _check(host, kind, comp, run.origins.get(key, key), seen, facts)
         for j, metric in enumerate(run.metrics):
             _check(host, "metric", metric, f"{run.origins.get('metrics', 'metrics')}[{j}]", seen)
         _check_split_method(host, run)

@@ -5,7 +5,7 @@ The factory is a lazy ``"module:callable"`` string, so ``micro-bench list`` neve
 
 from __future__ import annotations
 
-from micro_bench import ComponentSpec, hookimpl
+from micro_bench import ComponentSpec, Param, hookimpl
 
 __all__ = ["micro_bench_losses"]
 
@@ -21,6 +21,9 @@ def micro_bench_losses() -> list[ComponentSpec]:
             extra={
                 "paper": "Ridnik et al., Asymmetric Loss for Multi-Label Classification, ICCV 2021",
                 "reduction": "mean over all elements (the paper sums)",
+                # checked by `micro-bench validate` and `run` before the loss is built
+                "params": {"gamma_neg": Param("float", ge=0), "gamma_pos": Param("float", ge=0),
+                           "clip": Param("float", ge=0, lt=1)},
             },
         )
     ]
