@@ -133,6 +133,8 @@ def test_every_parameter_of_every_component_is_declared() -> None:
                 signature = inspect.signature(registry.load(name))
             except (TypeError, ValueError):
                 continue
+            stale = set(schema) - set(signature.parameters)
+            missing += [f"{kind} {name!r}: {key} (declared, but the factory has no such parameter)" for key in stale]
             for param in signature.parameters.values():
                 if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL) or param.name in INJECTED:
                     continue
