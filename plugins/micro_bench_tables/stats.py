@@ -82,6 +82,25 @@ def _predictions(run_dir: Path) -> dict[str, Any] | None:
         return {k: data[k] for k in ("ids", "y_true", "y_score", "y_pred") if k in data}
 
 
+#: (predictions file, its mtime, metrics, resample settings) -> distributions; a table is built
+#: several times in one process (files, terminal, report, results), each run's resamples once.
+_CACHE: dict[tuple[Any, ...], dict[str, Any]] = {}
+_CACHE_SIZE = 32
+
+
+def _distributions(run_dir: Path, metrics: Sequence[str], preds: Mapping[str, Any], idx: Any,
+                   ci: Mapping[str, Any]) -> dict[str, Any]:
+    from micro_bench_metrics.bootstrap import distributions
+
+    path = run_dir / "predictions.npz"
+    key = (str(path.resolve()), path.stat().st_mtime_ns, tuple(metrics), ci["n"], ci["seed"], idx.shape)
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = distributions(metrics, preds["y_true"], preds["y_score"], preds["y_pred"], idx)
+    return _CACHE[key]
+
+
 def table_stats(bench_dir: Path, index: Mapping[str, Any], results: Mapping[str, Any],
                 metrics: Sequence[str], baseline: str | None = None) -> list[RowStats]:
     """:class:`RowStats` of every row of the manifest ``index`` (``results``: key -> RunResult,
@@ -91,7 +110,6 @@ def table_stats(bench_dir: Path, index: Mapping[str, Any], results: Mapping[str,
 
     from micro_bench_metrics.bootstrap import (
         PER_CLASS,
-        distributions,
         percentile_interval,
         resample_indices,
     )
@@ -127,8 +145,8 @@ def table_stats(bench_dir: Path, index: Mapping[str, Any], results: Mapping[str,
                 if idx is None:
                     idx = resamples[len(ids)] = resample_indices(len(ids), ci["n"], ci["seed"])
                 wanted = list(metrics) + [m for m in PER_CLASS if any(m in r.metrics for r in runs)]
-                per_repeat = [distributions(wanted, p["y_true"], p["y_score"], p["y_pred"], idx)  # type: ignore[index]
-                              for p in preds]
+                per_repeat = [_distributions(folder / k, wanted, p, idx, ci)  # type: ignore[arg-type]
+                              for k, p in zip(keys, preds, strict=True)]
                 for m in per_repeat[0]:
                     stats.dist[m] = np.mean([d[m] for d in per_repeat], axis=0)
                     low, high = percentile_interval(stats.dist[m], ci["level"])
