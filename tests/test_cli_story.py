@@ -171,5 +171,6 @@ def test_terminal_table_fits_100_columns_with_the_key_metrics(bench_dir):
     else:
         j = table.columns.index("F1 (macro)")
         c = first[j]
-        assert f"{c.ours:.4f} {c.delta:+.4f}" in text.splitlines()[text.splitlines().index(
+        shown = f"{c.ours:.{table.digits}f}" + (f" ±{(c.ci[1] - c.ci[0]) / 2:.{table.digits}f}" if c.ci else "")
+        assert f"{shown} {c.delta:+.{table.digits}f}" in text.splitlines()[text.splitlines().index(
             next(line for line in text.splitlines() if line.startswith("Run "))) + 1]

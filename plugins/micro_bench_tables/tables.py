@@ -84,6 +84,8 @@ class Table:
     #: The .tex caption (ours: what made the table), and the legend of the cells.
     caption: str = ""
     legend: str = ""
+    #: Column titles for the terminal when ``columns`` are too long for it (same order).
+    short_columns: list[str] = field(default_factory=list)
     #: label -> {"n_eval", "repeats", "model", "dataset", "profile", "status"} (CSV columns);
     #: ``"*"``: the same for every row (per-class tables)
     row_info: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -255,6 +257,9 @@ def _per_class(index: Mapping[str, Any], results: Mapping[str, Any], ref: Sequen
                           "per-class intervals are in `micro-bench results` (ci_low, ci_high)")
     table = Table(title, header, "Class", columns, digits=2,
                   reference="paper" if ref else None, paper_note="" if labels.paper_data else NOT_PAPER_DATA)
+    # the terminal names a selected row's column by its label alone; the header names the selection
+    table.short_columns = [f"{metric_title(m, index)} {row['label']}" for m in metrics for row in rows] + [
+        "Test", "Val", "Train"]
     first = results[rows[0]["key"]]
     num_classes = len(first.counts.get("train", []))
     for k in range(num_classes):

@@ -7,7 +7,6 @@ they fit), each cell ``ours Δ``, and per-class rows under their class names.
 
 from __future__ import annotations
 
-import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -56,9 +55,7 @@ def render_terminal(table: Table, *, class_names: Sequence[str] | None = None, w
                   for lab in labels]
     label_w = min(max([len(table.row_label), *map(len, labels)]), 26)
     texts = [[_cell(c, table.digits) for c in cells] for _, cells in table.rows]
-    # a selected row's column ("F1 BCE with SGDR (FL γ = 0.4)") without its parenthesis: the
-    # header lines above name the selection
-    titles = [re.sub(r" \(.*\)$", "", title) for title in table.columns]
+    titles = table.short_columns or table.columns  # e.g. without the selected rows' names
     widths = [max([len(title), *(len(row[j]) for row in texts)]) for j, title in enumerate(titles)]
     chosen: list[int] = []
     used = label_w
