@@ -108,3 +108,12 @@ def test_run_with_repeats_and_baseline_gives_intervals_in_every_table_file(toy_b
     md = render(table, "md")
     assert "Evaluated: 40 samples (test split); 2 repeats per row" in md and "paper" not in md
     assert render(table, "csv").splitlines()[1].endswith(",40,2,prevalence,\"toy (n 400, 4 px)\",full configuration")
+
+
+def test_read_results_lists_every_repeat(toy_bench, tmp_path, toy_pm):
+    from micro_bench.api import read_results
+
+    done = run_benchmark(load_config(toy_bench(_bench("seed: 3\nrepeats: 2\n"))), tmp_path / "runs", host=toy_pm,
+                         progress=False, echo=None)
+    got = read_results(tmp_path / "runs" / "toybench")
+    assert [(r.label, r.key) for r in got] == [(r.label, r.key) for r in done] and len(got) == 4

@@ -54,7 +54,8 @@ def run(config: BenchmarkConfig, out: str | Path = "runs", *, host: Host | None 
         echo: Callable[[str], None] | None = print,
         executor_options: Mapping[str, Any] | None = None) -> list[RunResult]:
     """Run every row of ``config`` (finished runs are reused unless ``force``); one
-    :class:`~micro_bench.results.RunResult` per row, in order. ``executor_options`` go to a
+    :class:`~micro_bench.results.RunResult` per run, in order (a row with ``repeats: N`` gives N
+    consecutive results with the row's label). ``executor_options`` go to a
     plugin's executor (the dask one's: ``workers``, ``threads_per_run``, ``plugins_dir``)."""
     from micro_bench.runner import run_benchmark
 
@@ -63,11 +64,13 @@ def run(config: BenchmarkConfig, out: str | Path = "runs", *, host: Host | None 
 
 
 def read_results(benchmark_dir: str | Path) -> list[RunResult]:
-    """The finished results of ``<out>/<benchmark>`` in table order (rows not finished are left out)."""
+    """The finished results of ``<out>/<benchmark>`` in table order, every repeat of a row in
+    seed order (runs not finished are left out)."""
     from micro_bench.results import read_index, read_result
 
     folder = Path(benchmark_dir)
-    found = [read_result(folder / row["key"]) for row in read_index(folder)["rows"]]
+    found = [read_result(folder / key) for row in read_index(folder)["rows"]
+             for key in (row.get("repeats") or [row["key"]])]
     return [r for r in found if r is not None]
 
 
