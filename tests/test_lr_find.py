@@ -153,3 +153,32 @@ def test_trainer_lr_find_trains_with_the_recorded_choice(tmp_path: Path) -> None
         TorchTrainer(lr="find", lr_find={"steps": 3}, device="cpu")
     with pytest.raises(ValueError, match="lr_find.rule must be one of"):
         TorchTrainer(lr="find", lr_find={"rule": "valley"}, device="cpu")
+
+
+def test_short_sweep_is_recorded_with_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """51 training samples at batch 8: a 7-point sweep, fewer than the ~50 iterations the 0.98-smoothed
+    loss averages over: recorded, saved and printed as a warning; 50 points are enough."""
+    import micro_bench
+    from micro_bench_torch.cli import END_LR, START_LR, lr_find_command
+    from micro_bench_torch.lr_find import LR_FIND_DEFAULTS, too_few
+    from micro_bench_torch.trainer import TorchTrainer
+
+    assert (START_LR, END_LR) == (LR_FIND_DEFAULTS["start_lr"], LR_FIND_DEFAULTS["end_lr"]) == (1e-5, 10.0)
+    result = lr_find(TinyNet(), DS, TRAIN, loss=BCE, num_iter=None, batch_size=8, device="cpu")
+    assert len(result.lrs) == -(-len(TRAIN) // 8)
+    assert result.warning is not None and result.warning.startswith(f"only {len(result.lrs)} iterations (one pass of")
+    assert too_few(50, 0.98, planned=50, samples=3200, batch_size=64) is None
+    assert "stopped early of 60 planned" in too_few(12, 0.98, planned=60, samples=3840, batch_size=64)
+    run = types.SimpleNamespace(label="BCE", index=0, seed=0, split={"fractions": [0.8, 0.1, 0.1], "seed": 0})
+    built = types.SimpleNamespace(dataset=DS, split=types.SimpleNamespace(train=TRAIN), model=TinyNet(), loss=BCE,
+                                  trainer=TorchTrainer(batch_size=8, device="cpu"))
+    monkeypatch.setattr(micro_bench, "load_benchmark",
+                        lambda path, profile=None, overrides=(), host=None: types.SimpleNamespace(name="b", runs=(run,)))
+    monkeypatch.setattr(micro_bench, "prepare_run", lambda cfg, host=None: built)
+    bench = tmp_path / "bench.yaml"
+    bench.write_text("version: 1\n")
+    out = CliRunner().invoke(lr_find_command, [str(bench), "--out", str(tmp_path / "o")], obj=micro_bench.Host())
+    assert out.exit_code == 0, out.output
+    assert "warning: only 7 iterations (one pass of 51 training samples at batch 8)" in out.output
+    saved = json.loads((tmp_path / "o" / "lr_find.json").read_text())
+    assert saved["lrs"][0] == pytest.approx(1e-5) and saved["warning"].startswith("only 7 iterations")

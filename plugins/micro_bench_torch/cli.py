@@ -10,6 +10,10 @@ import click
 import micro_bench
 from micro_bench import Host, pass_host
 
+#: ``lr_find.LR_FIND_DEFAULTS``' sweep (fastai 0.7's ``lr_find``: 1e-5 to 10, one pass), repeated here
+#: so that the command line does not import torch (a test checks they agree).
+START_LR, END_LR = 1e-5, 10.0
+
 __all__ = ["lr_find_command"]
 
 
@@ -20,15 +24,18 @@ __all__ = ["lr_find_command"]
 @click.option("--run", "run_label", default=None, help="Label of the run whose components are used (default: the first).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default: runs/<benchmark>/lr_find).")
-@click.option("--num-iter", type=int, default=100, show_default=True, help="Iterations (capped at one pass).")
-@click.option("--start-lr", type=float, default=1e-7, show_default=True)
-@click.option("--end-lr", type=float, default=10.0, show_default=True)
+@click.option("--num-iter", type=click.IntRange(min=2), default=None,
+              help="Iterations (capped at one pass). [default: one pass, as fastai 0.7's lr_find]")
+@click.option("--start-lr", type=click.FloatRange(min=0, min_open=True), default=START_LR,
+              show_default=True, help="First rate (fastai 0.7's lr_find: 1e-5; trainer.lr: find uses the same).")
+@click.option("--end-lr", type=click.FloatRange(min=0, min_open=True), default=END_LR,
+              show_default=True)
 @click.option("--rule", type=click.Choice(["min/10", "steepest"]), default="min/10", show_default=True,
               help="How the rate is picked: a tenth of the smoothed minimum's rate (fastai 0.7 practice) "
                    "or the steepest descent (fastai 1.0).")
 @pass_host
 def lr_find_command(host: Host, file: Path, profile: str | None, overrides: tuple[str, ...], run_label: str | None,
-                    out: Path | None, num_iter: int, start_lr: float, end_lr: float, rule: str) -> None:
+                    out: Path | None, num_iter: int | None, start_lr: float, end_lr: float, rule: str) -> None:
     """Sweep the learning rate exponentially over one pass and suggest one (paper Fig. 3)."""
     from micro_bench.errors import ConfigError
     from micro_bench_torch.lr_find import lr_find
@@ -57,5 +64,7 @@ def lr_find_command(host: Host, file: Path, profile: str | None, overrides: tupl
     path = result.save(folder)
     click.echo(f"{config.name} [{run.label}]: suggested lr {result.suggestion:.3g} ({result.rule}); "
                f"{len(result.lrs)} iterations, {result.stopped}")
+    if result.warning:
+        click.echo(f"warning: {result.warning}", err=True)
     click.echo(f"wrote {path} and {path.with_suffix('.png')}")
 

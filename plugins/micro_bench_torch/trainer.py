@@ -417,6 +417,8 @@ class TorchTrainer:
             result.save(context.directory)
         context.log(f"lr_find: lr {result.suggestion:.3g} ({result.rule}; {len(result.lrs)} iterations, "
                     f"{result.stopped})")
+        if result.warning:
+            context.log(f"warning: lr_find: {result.warning}")
         return {**asdict(result), "options": dict(self.lr_find)}
 
     def finalize(self, context: RunContext) -> None:
