@@ -69,10 +69,38 @@ def data() -> None:
 @click.option("--block-size", type=click.IntRange(min=1), default=32, show_default=True, help="Samples per shard and per task.")
 @click.option("--storage-option", "storage_options", multiple=True, metavar="KEY=VALUE",
               help="fsspec option for a URL DEST (s3://, gs://, ...), e.g. endpoint_url=...; repeatable.")
+@click.option("--layout", "preset", default=None, metavar="NAME",
+              help="A preset of the options below: hpa2021 (HPA Single-Cell Classification 2021: train.csv "
+                   "ID,Label, labels 8|5|0, 19 classes, RGBY 16-bit PNGs).")
+@click.option("--labels", "labels", default=None, metavar="FILE",
+              help="Label table (CSV, or TSV for .tsv): any layout; without it SRC is the Kaggle HPA 2018 layout.")
+@click.option("--id-column", default=None, metavar="NAME|INDEX", help="Id column [default: Id].")
+@click.option("--label-column", default=None, metavar="NAME|INDEX",
+              help="Column of class names or integer indices [default: Target].")
+@click.option("--separator", default=None, metavar="SEP", help="Between labels in one cell, e.g. '|' or ';' [default: space].")
+@click.option("--label-columns", default=None, metavar="A,B,C", help="One-hot (0/1) label columns, in class order.")
+@click.option("--one-hot", is_flag=True, help="Every column but the id is a one-hot class column.")
+@click.option("--classes", default=None, metavar="FILE|A,B,C",
+              help="Class list in label order [default: the sorted distinct names, or 0..max for indices].")
+@click.option("--channels", default=None, metavar="A,B,C",
+              help="Channel names in stored order (a multi-channel file: which of its named channels to keep).")
+@click.option("--pattern", default=None, metavar="PATTERN",
+              help="Files of a sample, relative to SRC: {id}_{channel}.png (one file a channel) or {id}.ome.tif, "
+                   "{id}.tif, {id}.ome.zarr (one multi-channel file); without extension any of .png .tif .tiff "
+                   ".ome.tif .ome.zarr.")
+@click.option("--fit", type=click.Choice(["pad", "crop", "resize"]), default=None,
+              help="Make non-square images square: zero-pad, centre-crop, or resize (stretch). Without it they are refused.")
+@click.option("--to-uint8", "to_uint8", type=click.Choice(["257", "percentile"]), default=None,
+              help="Store 16-bit sources as uint8: round(x/257), or per-channel p0.1-p99.9 of training images "
+                   "onto 0-255. Without it 16-bit is stored as uint16.")
 def convert_cmd(src: str, dest: str, resolutions: str, scheduler: str | None, workers: int | None, block_size: int,
-                storage_options: tuple[str, ...]) -> None:
-    """Convert the Kaggle HPA layout in SRC into the zarr store DEST (resumable). DEST may be a
-    folder or an fsspec URL (converted in a local staging folder, then uploaded)."""
+                storage_options: tuple[str, ...], preset: str | None, labels: str | None, id_column: str | None,
+                label_column: str | None, separator: str | None, label_columns: str | None, one_hot: bool,
+                classes: str | None, channels: str | None, pattern: str | None, fit: str | None,
+                to_uint8: str | None) -> None:
+    """Convert SRC into the zarr store DEST (resumable): the Kaggle HPA 2018 layout by default, or
+    any layout with --labels/--pattern/--channels (or --layout hpa2021). DEST may be a folder or an
+    fsspec URL (converted in a local staging folder, then uploaded)."""
     from micro_bench_hpa.convert import convert
 
     options = {}
@@ -81,8 +109,22 @@ def convert_cmd(src: str, dest: str, resolutions: str, scheduler: str | None, wo
         if not sep or not key:
             raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--storage-option")
         options[key] = value
+    asked = {"--labels": labels, "--id-column": id_column, "--label-column": label_column, "--separator": separator,
+             "--label-columns": label_columns, "--one-hot": one_hot or None, "--classes": classes,
+             "--channels": channels, "--pattern": pattern, "--fit": fit, "--to-uint8": to_uint8}
+    generic = None
+    if preset or labels or pattern:
+        from micro_bench_hpa.options import generic_options
+
+        generic = generic_options(src, preset=preset, labels=labels, id_column=id_column, label_column=label_column,
+                                  separator=separator, label_columns=label_columns, one_hot=one_hot, classes=classes,
+                                  channels=channels, pattern=pattern, fit=fit, to_uint8=to_uint8)
+    elif any(v is not None for v in asked.values()):
+        given = ", ".join(k for k, v in asked.items() if v is not None)
+        raise click.UsageError(f"{given} describe a generic layout: give --labels FILE and --pattern PATTERN "
+                               "(or --layout hpa2021); without them SRC is read as the Kaggle HPA 2018 layout")
     report = convert(src, dest, resolutions=_ints(resolutions), scheduler=scheduler, workers=workers,
-                     block_size=block_size, storage_options=options)
+                     block_size=block_size, storage_options=options, generic=generic)
     click.echo(f"{report['written']} samples written to {dest}; report: {dest}/convert_report.json")
     for kind, count in sorted(report["problems"].items()):
         click.echo(f"  skipped {count:6d}  {kind}")

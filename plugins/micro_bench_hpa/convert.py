@@ -56,10 +56,15 @@ def _write_json(path: Path, obj: Any) -> None:
     tmp.replace(path)
 
 
-def convert_block(dest: str, start: int, ids: Sequence[str], paths: Sequence[dict[str, Path]], resolutions: Sequence[int],
-                  method: str = "box") -> tuple[int, dict[str, list[int]]]:
+def convert_block(dest: str, start: int, ids: Sequence[str], paths: Sequence[Any], resolutions: Sequence[int],
+                  method: str = "box", layout: Any = None, shape: tuple[int, str] = (4, "uint8"),
+                  ) -> tuple[int, dict[str, list[int]]]:
     """Decode, resize (``method``: the store's ``resize`` attribute) and write samples
     ``start .. start + len(ids)``.
+
+    ``paths``: per sample ``{color: file}`` (the Kaggle layout), or, with a
+    :class:`~micro_bench_hpa.layouts.Layout`, the sample's files in its order; ``shape``: the
+    store's ``(channels, dtype)``.
 
     Runs inside a dask worker. Samples that fail to decode are written as zeros, marked bad and
     listed in ``dest/convert_issues/<start>.json`` (written before the block is marked done).
@@ -69,11 +74,14 @@ def convert_block(dest: str, start: int, ids: Sequence[str], paths: Sequence[dic
     """
     _die_with_parent()
     n = len(ids)
-    out = {int(r): _block_buffer(n, int(r)) for r in resolutions}
+    out = {int(r): _block_buffer(n, int(r), *shape) for r in resolutions}
     bad, issues = [], []
     for i, files in enumerate(paths):
         try:  # decoded and resized straight into the sample's rows (untouched on an error)
-            load_sample(files, resolutions, method, into={r: a[i] for r, a in out.items()})
+            if layout is None:
+                load_sample(files, resolutions, method, into={r: a[i] for r, a in out.items()})
+            else:
+                layout.pixels(files, resolutions, shape[1], method, into={r: a[i] for r, a in out.items()})
         except ReadError as err:
             bad.append(i)
             issues.append([err.kind, ids[i], f"{err.path.name}: {err.detail}"])
@@ -88,16 +96,16 @@ def convert_block(dest: str, start: int, ids: Sequence[str], paths: Sequence[dic
 _BUFFERS = threading.local()
 
 
-def _block_buffer(n: int, r: int) -> np.ndarray:
-    """An ``(n, 4, r, r) uint8`` block array, reused by the blocks this thread converts (every
+def _block_buffer(n: int, r: int, c: int = 4, dtype: str = "uint8") -> np.ndarray:
+    """An ``(n, c, r, r)`` block array of ``dtype``, reused by the blocks this thread converts (every
     row is overwritten: a decoded sample, or zeros): fresh memory for each block would cost the
     kernel's page faults and zeroing of ~1.3 MB per sample again."""
     cache = getattr(_BUFFERS, "arrays", None)
     if cache is None:
         cache = _BUFFERS.arrays = {}
-    if (n, r) not in cache:
-        cache[(n, r)] = np.empty((n, 4, r, r), dtype=np.uint8)
-    return cache[(n, r)]
+    if (n, r, c, dtype) not in cache:
+        cache[(n, r, c, dtype)] = np.empty((n, c, r, r), dtype=dtype)
+    return cache[(n, r, c, dtype)]
 
 
 def _nothing_to_convert(src: str | Path, plan: Any) -> str:
@@ -111,11 +119,12 @@ def _nothing_to_convert(src: str | Path, plan: Any) -> str:
     return f"{src}: no valid sample to convert ({counts}); first: {kind} {sid}: {detail}"
 
 
-def _check_space(dest: Path, samples: int, resolutions: Sequence[int]) -> None:
-    """Refuse to start when the pixels still to write (uncompressed) exceed the free space."""
+def _check_space(dest: Path, samples: int, resolutions: Sequence[int], bytes_per_pixel: int = 4) -> None:
+    """Refuse to start when the pixels still to write (uncompressed) exceed the free space
+    (``bytes_per_pixel``: channels times bytes per value)."""
     from micro_bench_commands.failures import disk_full_message, free_bytes
 
-    needed = samples * 4 * sum(int(r) ** 2 for r in resolutions)
+    needed = samples * bytes_per_pixel * sum(int(r) ** 2 for r in resolutions)
     free = free_bytes(dest)
     if free is not None and needed > free:
         raise StoreError(disk_full_message(dest, needed - free))
@@ -229,6 +238,7 @@ def convert(
     block_size: int = 32,
     progress: bool = True,
     storage_options: Mapping[str, Any] | None = None,
+    generic: Any = None,
 ) -> dict[str, Any]:
     """Convert ``src`` into the store ``dest`` (or finish an interrupted conversion).
 
@@ -242,6 +252,8 @@ def convert(
         workers: local worker processes (default: CPU count; 1 runs in this process).
         block_size: samples per shard and per task.
         progress: show a tqdm bar (samples/s).
+        generic: a :class:`~micro_bench_hpa.generic.GenericOptions` (labels table, classes,
+            channels, pattern, fit, 16-bit rule): any layout; ``None``: the Kaggle HPA layout.
 
     Returns:
         The report written to ``dest/convert_report.json``: counts, skipped samples with reasons.
@@ -252,7 +264,7 @@ def convert(
     if is_remote(dest):
         staging = _staging(str(dest))
         report = convert(src, staging, resolutions=resolutions, scheduler=scheduler, workers=workers,
-                         block_size=block_size, progress=progress)
+                         block_size=block_size, progress=progress, generic=generic)
         upload_store(staging, str(dest), storage_options)
         shutil.rmtree(staging, ignore_errors=True)
         return {**report, "uploaded_to": str(dest)}
@@ -264,6 +276,10 @@ def convert(
         if not held:
             raise StoreError(f"{dest}: another conversion into it is running ({holder(dest)}); wait "
                              "for it to finish, or convert into another folder")
+        if generic is not None:
+            from micro_bench_hpa.generic import convert_generic
+
+            return convert_generic(src, dest, generic, resolutions, scheduler, workers, block_size, progress)
         return _convert_here(src, dest, resolutions, scheduler, workers, block_size, progress)
 
 
@@ -283,8 +299,6 @@ def _synth_attrs(src: str | Path) -> dict[str, Any]:
 def _convert_here(src: str | Path, dest: Path, resolutions: Sequence[int], scheduler: str | None,
                   workers: int | None, block_size: int, progress: bool) -> dict[str, Any]:
     """:func:`convert` into a local ``dest``, under its lock."""
-    from tqdm.auto import tqdm
-
     res = sorted({int(r) for r in resolutions}, reverse=True)
     plan = plan_conversion(src, min_side=res[0])
     if not plan.ids:
@@ -303,12 +317,21 @@ def _convert_here(src: str | Path, dest: Path, resolutions: Sequence[int], sched
     method = str(group.attrs.get("resize", "bilinear"))  # a resumed store keeps its own (v1, v2: bilinear)
     if method not in RESIZE_METHODS:
         raise StoreError(f"{dest}: attribute resize is {method!r}, expected one of {', '.join(RESIZE_METHODS)}")
+    return _run_jobs(dest, group, plan.ids, plan.paths, res, method, plan.issues, scheduler, workers, progress)
+
+
+def _run_jobs(dest: Path, group: Any, ids: Sequence[str], paths: Sequence[Any], res: Sequence[int], method: str,
+              issues: list[Issue], scheduler: str | None, workers: int | None, progress: bool,
+              layout: Any = None, shape: tuple[int, str] = (4, "uint8")) -> dict[str, Any]:
+    """Convert the pending blocks of ``group`` (one task each), seal the store, write the report."""
+    from tqdm.auto import tqdm
+
     todo = pending_blocks(group)
-    _check_space(dest, sum(b - a for a, b in todo), res)
-    jobs = [(str(dest), a, plan.ids[a:b], plan.paths[a:b], res, method) for a, b in todo]
+    _check_space(dest, sum(b - a for a, b in todo), res, shape[0] * np.dtype(shape[1]).itemsize)
+    jobs = [(str(dest), a, list(ids[a:b]), list(paths[a:b]), res, method, layout, shape) for a, b in todo]
     sizes = [b - a for a, b in todo]
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
-    bar = tqdm(total=len(plan.ids), initial=len(plan.ids) - sum(sizes), unit="sample", disable=None if progress else True, desc="convert")
+    bar = tqdm(total=len(ids), initial=len(ids) - sum(sizes), unit="sample", disable=None if progress else True, desc="convert")
     results: list[Any] = []
     try:
         if scheduler:
@@ -323,7 +346,7 @@ def _convert_here(src: str | Path, dest: Path, resolutions: Sequence[int], sched
         bar.close()
     written = {f: entry for _, shards in results for f, entry in shards.items()}
     seal(dest, written)  # shard_manifest.json: datasets refuse a shard that changes afterwards
-    return _report(dest, plan.issues)
+    return _report(dest, issues)
 
 
 def _staging(url: str) -> Path:

@@ -133,15 +133,25 @@ def _parse_rows(path: Path, reader: csv.DictReader, rows: list, issues: list, se
         rows.append((sid, classes))
 
 
-def index_images(folder: Path) -> dict[str, dict[str, Path]]:
-    """``{id: {color: path}}`` of every ``<id>_<color>.<ext>`` file in ``folder``."""
+def index_images(folder: Path, duplicates: dict[str, list[Path]] | None = None) -> dict[str, dict[str, Path]]:
+    """``{id: {color: path}}`` of every ``<id>_<color>.<ext>`` file in ``folder``.
+
+    Two files for one channel of one id (``a_red.png`` and ``a_red.tif``) are never resolved
+    silently: ``duplicates`` (when given) receives ``{id: [files]}`` of each such id, which callers
+    refuse by name (the index keeps the first file by name)."""
     out: dict[str, dict[str, Path]] = {}
     for p in sorted(folder.iterdir()):
         if p.suffix.lower() not in _EXTENSIONS:
             continue
         m = _NAME.match(p.stem)
         if m:
-            out.setdefault(m["id"], {})[m["color"]] = p
+            have = out.setdefault(m["id"], {})
+            if m["color"] in have:
+                if duplicates is not None:
+                    files = duplicates.setdefault(m["id"], [])
+                    files += [f for f in (have[m["color"]], p) if f not in files]
+                continue
+            have[m["color"]] = p
     return out
 
 
@@ -152,6 +162,17 @@ def inspect_image(path: Path) -> tuple[int, int, str]:
             w, h, mode = im.width, im.height, im.mode
     except Exception as exc:  # PIL raises many types for non-images
         raise ReadError("unreadable", path, f"not a readable image ({type(exc).__name__}: {exc})") from None
+    if path.suffix.lower() in (".tif", ".tiff"):  # Pillow shows signed and 32-bit TIFFs as "I"
+        from micro_bench_hpa.formats import check_dtype
+
+        try:
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                dtype = tif.series[0].dtype
+        except Exception as exc:  # noqa: BLE001 - tifffile raises many types for damaged files
+            raise ReadError("unreadable", path, f"not a readable TIFF ({type(exc).__name__}: {exc})") from None
+        return w, h, check_dtype(dtype, path)
     if mode not in _MODES:
         raise ReadError("wrong_dtype", path, f"pixel mode {mode!r}; expected 8-bit (L), 16-bit (I;16) or RGB")
     return w, h, _MODES[mode]
@@ -167,7 +188,9 @@ def to_uint8(a: np.ndarray) -> np.ndarray:
 
 
 def read_channel(path: Path, color: str) -> np.ndarray:
-    """Decode one channel file to ``(H, W) uint8`` by the module's intensity rules."""
+    """Decode one channel file to ``(H, W) uint8`` by the module's intensity rules; signed,
+    floating-point and wider-than-16-bit pixel types are refused by name (``wrong_dtype``;
+    :mod:`micro_bench_hpa.formats`)."""
     limit = max(ALLOWED_SIZES)
     try:
         # The header's size is checked before decoding: a damaged header must not make us
@@ -191,6 +214,8 @@ def read_channel(path: Path, color: str) -> np.ndarray:
     except Exception as exc:
         kind = "truncated" if "truncat" in str(exc).lower() or isinstance(exc, EOFError) else "unreadable"
         raise ReadError(kind, path, f"cannot decode ({type(exc).__name__}: {exc})") from None
+    if a.dtype not in (np.uint8, np.uint16):
+        a = _check_wide(a, path)
     if a.ndim == 3 and a.shape[-1] in (3, 4):
         planes = {"red": a[..., 0], "green": a[..., 1], "blue": a[..., 2]}
         a = planes.get(color, ((a[..., 0].astype(np.uint16) + a[..., 1]) // 2).astype(a.dtype))
@@ -203,6 +228,19 @@ def read_channel(path: Path, color: str) -> np.ndarray:
         return to_uint8(a)
     except ValueError as exc:
         raise ReadError("wrong_dtype", path, str(exc)) from None
+
+
+def _check_wide(a: np.ndarray, path: Path) -> np.ndarray:
+    """Pillow's 32-bit ``I`` decoding of a 16-bit PNG (values within 0-65535) as uint16; any other
+    type refused by name (signed TIFFs used to wrap to black)."""
+    from micro_bench_hpa.formats import check_dtype
+
+    if path.suffix.lower() not in (".tif", ".tiff") and a.dtype == np.int32:
+        if a.size and (int(a.min()) < 0 or int(a.max()) > 65535):
+            raise ReadError("wrong_dtype", path, f"values {int(a.min())}..{int(a.max())} outside the 16-bit range 0-65535")
+        return a.astype(np.uint16)
+    check_dtype(a.dtype, path)
+    return a
 
 
 #: How a resolution is made from the full-size channel (the store's ``resize`` attribute).

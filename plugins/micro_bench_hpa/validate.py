@@ -3,7 +3,8 @@
 Every check that needs no pixel decoding runs here (headers only); decoding failures
 (truncated files) are found by the conversion itself and added to the same report.
 Report categories: ``missing_channel``, ``unreadable``, ``truncated``, ``wrong_size``,
-``wrong_dtype``, ``mixed_bit_depth`` (8- and 16-bit channels in one sample), ``not_in_csv`` (images whose id the CSV lacks), ``no_images`` (CSV ids without
+``wrong_dtype``, ``mixed_bit_depth`` (8- and 16-bit channels in one sample), ``duplicate_channel`` (two files for one
+channel, e.g. ``_red.png`` and ``_red.tif``), ``not_in_csv`` (images whose id the CSV lacks), ``no_images`` (CSV ids without
 any image), ``duplicate_id``, ``bad_label`` (outside 0-27 or not an integer), ``empty_target``.
 """
 
@@ -82,14 +83,18 @@ def plan_conversion(src: str | Path, *, min_side: int = 1, threads: int = 8) -> 
         raise SourceError(f"{src}: source folder not found (expected the unpacked Kaggle HPA train set)")
     csv_path = find_label_csv(src)
     rows, issues = parse_label_rows(csv_path)
-    files = index_images(image_folder(src))
+    duplicates: dict[str, list[Path]] = {}
+    files = index_images(image_folder(src), duplicates)
     listed = {sid for sid, _ in rows} | {i[1] for i in issues}
     issues += [("not_in_csv", sid, f"{len(f)} channel file(s) but no row in {csv_path.name}") for sid, f in files.items() if sid not in listed]
     candidates = []
     for sid, classes in rows:
         have = files.get(sid, {})
         missing = [c for c in HPA_CHANNELS if c not in have]
-        if len(missing) == len(HPA_CHANNELS):
+        if sid in duplicates:
+            issues.append(("duplicate_channel", sid, f"two files for one channel: "
+                           f"{', '.join(p.name for p in duplicates[sid])}; keep one"))
+        elif len(missing) == len(HPA_CHANNELS):
             issues.append(("no_images", sid, f"listed in {csv_path.name} but no channel file found"))
         elif missing:
             issues.append(("missing_channel", sid, f"no {', '.join(missing)} file"))

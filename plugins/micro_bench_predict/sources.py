@@ -52,10 +52,11 @@ class FolderSource:
 
     def __init__(self, folder: str | Path, channels: Sequence[str], resolution: int) -> None:
         folder = Path(folder)
-        index = index_images(folder)
+        self._duplicates: dict[str, list[Path]] = {}
+        index = index_images(folder, self._duplicates)
         for sub in ("test", "train"):
             if not index and (folder / sub).is_dir():
-                folder, index = folder / sub, index_images(folder / sub)
+                folder, index = folder / sub, index_images(folder / sub, self._duplicates)
         if not index:
             raise FileNotFoundError(
                 f"{folder}: no images named <id>_<color>.png|tif (colors {', '.join(channels)}); expected "
@@ -69,6 +70,10 @@ class FolderSource:
 
     def __getitem__(self, i: int) -> tuple[str, np.ndarray | Problem]:
         sample_id, files = self.ids[i], self._files[i]
+        if sample_id in self._duplicates:
+            dup = self._duplicates[sample_id]
+            return sample_id, Problem(sample_id, "duplicate_channel", str(dup[0]),
+                                      f"two files for one channel: {', '.join(p.name for p in dup)}; keep one")
         missing = [c for c in self.channels if c not in files]
         if missing:
             return sample_id, Problem(sample_id, "missing_channel", str(self.folder / f"{sample_id}_{missing[0]}.png"),

@@ -1,0 +1,264 @@
+"""Pixel sources of ``data convert`` and ``predict``: one file per channel (PNG, TIFF) or one
+multi-channel file per sample (TIFF / OME-TIFF through tifffile, OME-Zarr through ome-zarr), with
+one set of pixel-type rules.
+
+Pixel types (issue 28; docs/data.md "Pixel types"):
+
+* ``uint8`` and ``uint16`` are read as they are (a 16-bit PNG that Pillow decodes as 32-bit
+  ``I`` is taken as 16-bit when its values lie in 0-65535).
+* A TIFF that declares a smaller range than its type's (``BitsPerSample`` below its width, or a
+  ``MaxSampleValue`` tag: a 12-bit camera in ``uint16``) must hold no value above it.
+* Refused by name: signed integers, floats, ``uint32``/``uint64``, 1-bit, palette images, and in a
+  one-file-per-channel layout any file with colour planes (RGB, RGBA, grey + alpha).
+
+Every problem is a :class:`~micro_bench_hpa.readers.ReadError` naming the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from micro_bench_hpa.readers import ReadError
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "Header",
+    "check_dtype",
+    "inspect_file",
+    "is_multichannel",
+    "read_file",
+]
+
+#: Extensions a pattern without one is completed with (in this order).
+IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".tif", ".tiff", ".ome.tif", ".ome.tiff", ".ome.zarr", ".zarr")
+_PIL_MODES = {"L": "uint8", "I;16": "uint16", "I;16L": "uint16", "I;16B": "uint16", "I": "int32"}
+_PIL_REFUSED = {
+    "1": "1-bit (bilevel) pixels",
+    "P": "a palette image",
+    "F": "32-bit float pixels",
+    "I;16S": "signed 16-bit pixels",
+    "RGB": "RGB colour planes",
+    "RGBA": "RGBA colour planes",
+    "LA": "grey + alpha planes",
+    "CMYK": "CMYK colour planes",
+}
+_LIMIT = 1 << 15  # largest side read (a damaged header must not allocate a giant image)
+
+
+def check_dtype(dtype: Any, path: Path) -> str:
+    """``"uint8"`` or ``"uint16"``, or a :class:`ReadError` naming the refused pixel type."""
+    dt = np.dtype(dtype)
+    if dt in (np.uint8, np.uint16):
+        return str(dt)
+    if dt == np.bool_:
+        why = "1-bit (bilevel) pixels"
+    elif dt.kind == "i":
+        why = f"signed {dt.itemsize * 8}-bit integer pixels ({dt})"
+    elif dt.kind in "fc":
+        why = f"floating-point pixels ({dt})"
+    elif dt.kind == "u":
+        why = f"unsigned {dt.itemsize * 8}-bit pixels ({dt})"
+    else:
+        why = f"pixels of type {dt}"
+    raise ReadError("wrong_dtype", path, f"{why}; expected unsigned 8- or 16-bit (uint8, uint16): "
+                    "convert the file to 8 or 16 bits first")
+
+
+def is_multichannel(path: Path) -> bool:
+    """Whether ``path`` is a format that holds several channels (TIFF/OME-TIFF or a zarr folder)."""
+    name = path.name.lower()
+    return name.endswith((".zarr", ".tif", ".tiff"))
+
+
+class Header:
+    """What a file holds, read without decoding its pixels.
+
+    Attributes:
+        shape: ``(C, H, W)`` (C = 1 for a single-channel file); dtype: ``"uint8"`` or ``"uint16"``.
+        channel_names: names from OME metadata, or ``None``.
+    """
+
+    def __init__(self, shape: tuple[int, int, int], dtype: str, channel_names: list[str] | None = None) -> None:
+        self.shape, self.dtype, self.channel_names = shape, dtype, channel_names
+
+
+def _pil_header(path: Path) -> Header:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            w, h, mode = im.width, im.height, im.mode
+    except Exception as exc:  # noqa: BLE001 - PIL raises many types for non-images
+        raise ReadError("unreadable", path, f"not a readable image ({type(exc).__name__}: {exc})") from None
+    if mode in _PIL_REFUSED:
+        raise ReadError("wrong_dtype", path, f"{_PIL_REFUSED[mode]} (mode {mode}); expected one grey 8- or "
+                        "16-bit channel per file")
+    if mode not in _PIL_MODES:
+        raise ReadError("wrong_dtype", path, f"pixel mode {mode!r}; expected 8-bit (L) or 16-bit (I;16) grey")
+    return Header((1, h, w), "uint16" if mode == "I" else _PIL_MODES[mode])
+
+
+def _ome_names(tif: Any) -> list[str] | None:
+    import tifffile
+
+    if not tif.is_ome or not tif.ome_metadata:
+        return None
+    try:
+        image = tifffile.xml2dict(tif.ome_metadata)["OME"]["Image"]
+        pixels = (image[0] if isinstance(image, list) else image)["Pixels"]
+        channels = pixels.get("Channel", [])
+        channels = channels if isinstance(channels, list) else [channels]
+        names = [str(c.get("Name", "")) for c in channels if isinstance(c, dict)]
+    except (KeyError, TypeError, IndexError, ValueError, AttributeError):
+        return None
+    return names if names and all(names) else None
+
+
+def _axes_to_cyx(shape: Sequence[int], axes: str, path: Path) -> tuple[tuple[int, ...], list[int]]:
+    """``(transpose order, kept axes)`` taking an ``axes`` array to ``(C, Y, X)``; other axes must
+    have length 1. A plain multi-page TIFF's unnamed page axis (tifffile's ``Q`` or ``I``) is the
+    channel axis."""
+    axes = axes.upper()
+    if "C" not in axes:
+        for unnamed in "QI":
+            if unnamed in axes:
+                axes = axes.replace(unnamed, "C", 1)
+                break
+    if "Y" not in axes or "X" not in axes:
+        raise ReadError("wrong_size", path, f"axes {axes!r} of shape {tuple(shape)}; expected Y and X axes")
+    for ax, n in zip(axes, shape, strict=True):
+        if ax not in "CSYX" and n != 1:
+            raise ReadError("wrong_size", path, f"axis {ax} has {n} planes (shape {tuple(shape)}, axes {axes}); "
+                            "expected one plane per channel (no Z stack or time series)")
+    if "C" in axes and "S" in axes and shape[axes.index("C")] > 1 and shape[axes.index("S")] > 1:
+        raise ReadError("wrong_size", path, f"both C and S (samples) axes in {axes}; expected one channel axis")
+    c = axes.index("C") if "C" in axes and shape[axes.index("C")] > 1 else (axes.index("S") if "S" in axes else -1)
+    order = ([c] if c >= 0 else []) + [axes.index("Y"), axes.index("X")]
+    return tuple(order), [i for i in range(len(axes)) if i not in order]
+
+
+def _tiff_header(path: Path) -> tuple[Header, Any]:
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            shape, axes, dtype = tuple(series.shape), series.axes, series.dtype
+            page: Any = tif.pages[0] if tif.pages else None
+            bits = int(page.bitspersample) if page is not None else 0
+            top = page.tags.valueof(281) if page is not None else None  # MaxSampleValue
+            top = int(top[0] if isinstance(top, tuple) else top) if top is not None else None
+            names = _ome_names(tif)
+    except ReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - tifffile raises many types for damaged files
+        raise ReadError("unreadable", path, f"not a readable TIFF ({type(exc).__name__}: {exc})") from None
+    check_dtype(dtype, path)
+    order, _ = _axes_to_cyx(shape, axes, path)
+    cyx = tuple(shape[i] for i in order)
+    cyx = cyx if len(cyx) == 3 else (1, *cyx)
+    if max(cyx[1:]) > _LIMIT:
+        raise ReadError("wrong_size", path, f"image of {cyx[2]}x{cyx[1]} px; at most {_LIMIT} px a side")
+    if names is not None and len(names) != cyx[0]:
+        names = None
+    limit = (1 << bits) - 1 if 0 < bits < np.dtype(dtype).itemsize * 8 else None
+    if top is not None and top < np.iinfo(np.dtype(dtype)).max:
+        limit = top if limit is None else min(limit, top)
+    return Header((int(cyx[0]), int(cyx[1]), int(cyx[2])), str(np.dtype(dtype)), names), (axes, limit)
+
+
+def _zarr_node(path: Path) -> Any:
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    try:
+        location = parse_url(str(path))
+        nodes = list(Reader(location)()) if location is not None else []
+    except Exception as exc:  # noqa: BLE001 - ome-zarr and zarr raise many types
+        raise ReadError("unreadable", path, f"not a readable OME-Zarr image ({type(exc).__name__}: {exc})") from None
+    for node in nodes:
+        if node.data:
+            return node
+    raise ReadError("unreadable", path, "no OME-Zarr (NGFF) image found (expected multiscales metadata)")
+
+
+def _zarr_header(path: Path) -> tuple[Header, Any]:
+    node = _zarr_node(path)
+    arr = node.data[0]  # the full-resolution level
+    axes = "".join(str(a["name"] if isinstance(a, dict) else a)[0] for a in node.metadata.get("axes", []))
+    if len(axes) != arr.ndim:
+        axes = "CYX"[-arr.ndim:] if arr.ndim <= 3 else "TCZYX"[-arr.ndim:]
+    check_dtype(arr.dtype, path)
+    order, _ = _axes_to_cyx(arr.shape, axes, path)
+    cyx = tuple(int(arr.shape[i]) for i in order)
+    cyx = cyx if len(cyx) == 3 else (1, *cyx)
+    names = node.metadata.get("channel_names")
+    names = [str(n) for n in names] if names and len(names) == cyx[0] and all(names) else None
+    return Header((cyx[0], cyx[1], cyx[2]), str(np.dtype(arr.dtype)), names), axes
+
+
+def inspect_file(path: Path) -> Header:
+    """The :class:`Header` of a PNG, TIFF/OME-TIFF or OME-Zarr file; refuses a pixel type by name."""
+    if not path.exists():
+        raise ReadError("missing_channel", path, "no such file")
+    name = path.name.lower()
+    if name.endswith(".zarr"):
+        return _zarr_header(path)[0]
+    if not path.is_file():
+        raise ReadError("unreadable", path, "not a regular file")
+    if name.endswith((".tif", ".tiff")):
+        return _tiff_header(path)[0]
+    return _pil_header(path)
+
+
+def _check_range(a: np.ndarray, path: Path, limit: int | None) -> np.ndarray:
+    if limit is not None and a.size:
+        top = int(a.max())
+        if top > limit:
+            raise ReadError("wrong_dtype", path, f"value {top} above the declared maximum {limit} "
+                            "(BitsPerSample / MaxSampleValue)")
+    return a
+
+
+def read_file(path: Path) -> np.ndarray:
+    """Decode a file to ``(C, H, W)`` uint8 or uint16 pixels (C = 1 for a grey PNG/TIFF plane)
+    by the module's rules."""
+    header = inspect_file(path)
+    name = path.name.lower()
+    try:
+        if name.endswith(".zarr"):
+            _, axes = _zarr_header(path)
+            arr = np.asarray(_zarr_node(path).data[0])
+            order, rest = _axes_to_cyx(arr.shape, axes, path)
+            a = arr.transpose(*order, *rest).reshape(header.shape)
+        elif name.endswith((".tif", ".tiff")):
+            import tifffile
+
+            _, (axes, limit) = _tiff_header(path)
+            with tifffile.TiffFile(path) as tif:
+                arr = tif.series[0].asarray()
+            order, rest = _axes_to_cyx(arr.shape, axes, path)
+            a = _check_range(np.ascontiguousarray(arr.transpose(*order, *rest).reshape(header.shape)), path, limit)
+        else:
+            from PIL import Image
+
+            with Image.open(path) as im:
+                im.load()
+                arr = np.asarray(im)
+            if arr.dtype not in (np.uint8, np.uint16):  # Pillow's 32-bit "I" of a 16-bit PNG
+                if arr.size and (int(arr.min()) < 0 or int(arr.max()) > 65535):
+                    raise ReadError("wrong_dtype", path, f"values {int(arr.min())}..{int(arr.max())} outside "
+                                    "the 16-bit range 0-65535")
+                arr = arr.astype(np.uint16)
+            a = arr.reshape(header.shape)
+    except ReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - decoders raise many types for damaged files
+        kind = "truncated" if "truncat" in str(exc).lower() or isinstance(exc, EOFError) else "unreadable"
+        raise ReadError(kind, path, f"cannot decode ({type(exc).__name__}: {exc})") from None
+    check_dtype(a.dtype, path)
+    return np.ascontiguousarray(a)
