@@ -13,7 +13,8 @@ CHANNELS5 = ["dapi", "gfp", "tubulin", "actin", "er"]
 CHANNELS3 = ["dapi", "gfp", "tubulin"]
 
 
-def make_pixels(n: int = 12, channels: int = 5, side: int = 48, seed: int = 0, classes: list[str] = CLASSES):
+def make_pixels(n: int = 12, channels: int = 5, side: int = 48, seed: int = 0, classes: list[str] = CLASSES,
+                signal: int = 2500):
     """``(ids, labels (n, K) bool, pixels (n, C, side, side) uint16)``; 12-bit camera values, the
     green channel brighter for each class a sample carries (so a classifier can learn)."""
     rng = np.random.default_rng(seed)
@@ -24,7 +25,7 @@ def make_pixels(n: int = 12, channels: int = 5, side: int = 48, seed: int = 0, c
     for i in range(n):
         for c in np.flatnonzero(labels[i]):
             y, x = divmod(int(c), 3)
-            pixels[i, 1, y * 16:(y + 1) * 16, x * 16:(x + 1) * 16] += np.uint16(2500)
+            pixels[i, 1, y * 16:(y + 1) * 16, x * 16:(x + 1) * 16] += np.uint16(signal)
     ids = [f"cell-{i:03d}" for i in range(n)]
     return ids, labels, pixels
 

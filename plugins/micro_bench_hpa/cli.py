@@ -10,9 +10,13 @@ import importlib
 
 import click
 
+<<<<<<< HEAD
 from micro_bench_hpa.plugin import SPLIT_METHODS
 
 __all__ = ["data"]
+=======
+__all__ = ["data", "init"]
+>>>>>>> 492fdce (init: starter benchmark for any store; predict reads the run's store's layout (--pattern), uint16 inputs; end-to-end test on a non-HPA dataset (convert -> init -> run -> predict) against sklearn metrics)
 
 
 def _ints(text: str) -> list[int]:
@@ -211,3 +215,19 @@ def stats_cmd(store: str, seed: int, fractions: str, method: str) -> None:
         used = "  (used at every resolution)" if r == max(resolutions) else ""
         click.echo(f"{r:5d}  mean {' '.join(f'{m:7.3f}' for m in mean)}  std {' '.join(f'{s:7.3f}' for s in std)}{used}")
 
+
+
+@click.command("init")
+@click.argument("store", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Benchmark file to write [default: <store name>.yaml in the current folder].")
+@click.option("--force", is_flag=True, help="Replace an existing --out file.")
+def init(store: str, out: str | None, force: bool) -> None:
+    """Write a starter benchmark for STORE (logistic regression, random forest, a ResNet; a smoke profile)."""
+    from pathlib import Path
+
+    from micro_bench_hpa.starter import write_starter
+
+    target = Path(out) if out else Path(Path(store).name.removesuffix(".zarr") + ".yaml")
+    path = write_starter(store, target, force=force)
+    click.echo(f"wrote {path}; try: micro-bench run {path} --profile smoke")

@@ -192,6 +192,7 @@ class HPADataset:
             "class_names": list(self.classes),
             "channels": list(self.channels),
             **({"dtype": self.dtype} if self.dtype != "uint8" else {}),
+            **({"layout": self.attrs["layout"]} if "layout" in self.attrs else {}),
             "tool_version": self.attrs.get("tool_version", ""),
             "stats_resolution": self.stats_resolution,
             **({"generator_version": self.attrs["synth"]["generator_version"],

@@ -92,6 +92,23 @@ class Layout:
         return replace(self, **changes)
 
     # --- files ------------------------------------------------------------------------------
+    def discover(self, root: Path) -> list[str]:
+        """The ids of the samples in ``root`` by the pattern (for a channel pattern: ids with a
+        file of the first channel), sorted."""
+        import re
+
+        rel = self.pattern.replace("{channel}", (self.channels or ("",))[0]) if self.per_channel else self.pattern
+        has_ext = Path(rel).suffix.lower() in (*IMAGE_EXTENSIONS, ".jpg", ".jpeg")
+        glob = rel.replace("{id}", "*") + ("" if has_ext else ".*")
+        parts = [re.escape(p) for p in rel.split("{id}")]
+        regex = re.compile("(?P<id>[^/]+?)".join(parts) + ("" if has_ext else r"(\.[A-Za-z.]+)") + "$")
+        ids = set()
+        for path in root.glob(glob):
+            m = regex.match(path.relative_to(root).as_posix())
+            if m:
+                ids.add(m["id"])
+        return sorted(ids)
+
     def files(self, root: Path, sid: str) -> list[Path]:
         """The files of sample ``sid``: one per channel (in channel order), or the one multi-channel
         file. Raises :class:`ReadError` ``missing_channel`` or ``duplicate_channel``."""
@@ -136,8 +153,16 @@ class Layout:
         return a[list(self.channel_index(a.shape[0], files[0]))]
 
     def channel_index(self, n: int, path: Path) -> list[int]:
-        """Which planes of a multi-channel file (of ``n``) are the stored channels, in order."""
-        names = list(self.file_channels) if self.file_channels else [f"ch{i}" for i in range(n)]
+        """Which planes of a multi-channel file (of ``n``) are the stored channels, in order: by
+        :attr:`file_channels`, else by the file's OME channel names (a pattern given to
+        ``predict``), else the channels are the file's planes in order."""
+        names = list(self.file_channels) if self.file_channels else None
+        if names is None:
+            from micro_bench_hpa.formats import inspect_file
+
+            names = inspect_file(path).channel_names
+        if names is None:
+            names = list(self.channels) if self.channels and len(self.channels) == n else [f"ch{i}" for i in range(n)]
         if len(names) != n:
             raise ReadError("wrong_size", path, f"{n} channels; the layout has {len(names)} ({', '.join(names)})")
         wanted = list(self.channels) if self.channels else names

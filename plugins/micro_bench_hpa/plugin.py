@@ -63,10 +63,11 @@ def micro_bench_datasets() -> list[ComponentSpec]:
 
 @hookimpl
 def micro_bench_add_commands(cli: click.Group) -> None:
-    """Add ``micro-bench data convert|synth|split|stats``."""
-    from micro_bench_hpa.cli import data
+    """Add ``micro-bench data convert|info|synth|split|stats|verify`` and ``micro-bench init``."""
+    from micro_bench_hpa.cli import data, init
 
     cli.add_command(data)
+    cli.add_command(init)
 
 
 def benchmarks_dir() -> Path:

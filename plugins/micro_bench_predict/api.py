@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from micro_bench_predict.card import ModelCardError
-from micro_bench_predict.sources import Problem, open_source
+from micro_bench_predict.sources import Problem, card_input, open_source
 from micro_bench_predict.trained import TrainedModel, load_trained, parse_threshold
 
 __all__ = ["Predictions", "predict", "predict_source", "resolve_run_dir"]
@@ -131,7 +131,7 @@ def resolve_run_dir(path: str | Path, run: str | None = None) -> Path:
 
 def predict(run_dir: str | Path, images: Any, *, run: str | None = None, ids: Sequence[str] | None = None,
             threshold: Any = None, probabilities: bool = True, tta: bool = True, device: str = "auto",
-            batch_size: int | None = None, workers: int = 0, progress: bool = False) -> Any:
+            batch_size: int | None = None, workers: int = 0, progress: bool = False, pattern: str | None = None) -> Any:
     """Predict ``images`` with the model of a finished run; a pandas DataFrame.
 
     Args:
@@ -144,12 +144,14 @@ def predict(run_dir: str | Path, images: Any, *, run: str | None = None, ids: Se
         tta: apply the run's TTA policy.
         device, batch_size, workers: where and how to run (defaults: CUDA when present, the
             trainer's batch size, decoding in this process).
+        pattern: the files of a sample in a folder (``{id}``, ``{channel}``), instead of the
+            run's store's recorded pattern.
 
     Returns:
         ``Id, Predicted`` (space-separated class indices, the Kaggle format) and the class
         columns; ``frame.attrs["skipped"]`` lists the samples that could not be read.
     """
     model = load_trained(resolve_run_dir(run_dir, run), device=device)
-    source = open_source(images, model.channels, model.resolution, ids)
+    source = open_source(images, model.channels, model.resolution, ids, **card_input(model.card), pattern=pattern)
     return predict_source(model, source, threshold=threshold, batch_size=batch_size, workers=workers,
                           tta=tta, progress=progress).to_frame(probabilities)

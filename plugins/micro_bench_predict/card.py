@@ -14,8 +14,9 @@ docs/hooks.md) keeps, in ``<run>/model/``:
     model {name, params (every factory argument, defaults included), num_classes, in_chans, head},
     trainer {name, params}, tta {name, params} | null, transform {name, params} | null (the
       training augmentation, which the ``random`` TTA policy draws its views with),
-    input {channels (order), resolution, dtype "uint8", layout "NCHW"},
-    statistics {mean, std (per channel, 0-255 scale), over "train", split {fractions, seed}} | null
+    input {channels (order), resolution, dtype ("uint8"; "uint16" from a 16-bit store), layout "NCHW",
+           files (the store's source layout, when it was converted from one: pattern, fit, ...)},
+    statistics {mean, std (per channel, 0-255 scale; 0-65535 for uint16), over "train", split {fractions, seed}} | null
       (from the trainer's ``history["channel_stats"]`` when it records them),
     classes [K names],
     thresholds {rule, description, fitted_on, values [K]},
@@ -120,6 +121,7 @@ def build_card(directory: Path, run: Mapping[str, Any], result: Any, registries:
         raise ModelCardError(f"{directory}: the result lacks class names or channels")
     stats = (result.history or {}).get("channel_stats")
     injected = {"num_classes": len(classes), "in_chans": len(channels)}
+    dtype = str(dataset.get("dtype", "uint8"))
     from micro_bench.build import model_extra
 
     model = run["model"]
@@ -139,11 +141,12 @@ def build_card(directory: Path, run: Mapping[str, Any], result: Any, registries:
         "trainer": {"name": trainer["name"], "params": {k: v for k, v in trainer.items() if k != "name"}},
         "tta": _component(tta),
         "transform": _component(transform),
-        "input": {"channels": channels, "resolution": int(dataset["resolution"]), "dtype": "uint8",
-                  "layout": "NCHW"},
+        "input": {"channels": channels, "resolution": int(dataset["resolution"]), "dtype": dtype,
+                  "layout": "NCHW", **({"files": dataset["layout"]} if dataset.get("layout") else {})},
         "statistics": None if not stats else {
             "mean": [float(v) for v in stats["mean"]], "std": [float(v) for v in stats["std"]],
-            "scale": "0-255", "over": "train", "split": {k: run.get("split", {}).get(k) for k in ("fractions", "seed")}},
+            "scale": "0-255" if dtype == "uint8" else "0-65535", "over": "train",
+            "split": {k: run.get("split", {}).get(k) for k in ("fractions", "seed")}},
         "classes": classes,
         "thresholds": dict(result.thresholds),
         "threshold_choices": _choices(directory, run, len(classes)),

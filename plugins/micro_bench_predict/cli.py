@@ -35,9 +35,12 @@ SKIPPED_EXIT = 3
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Images per batch (default: the run's).")
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
               help="Processes decoding images (0: in this process).")
+@click.option("--pattern", default=None, metavar="PATTERN",
+              help="Files of a sample in SRC, e.g. {id}_{channel}.png or {id}.ome.tif (default: the pattern the "
+                   "run's store was converted with; else <id>_<color> files).")
 def predict_command(run_dir: Path, src: Path, out: Path, run_label: str | None, fmt: str, probabilities: bool,
                     threshold: str | None, no_tta: bool, preview: Path | None, preview_n: int, device: str,
-                    batch_size: int | None, workers: int) -> None:
+                    batch_size: int | None, workers: int, pattern: str | None) -> None:
     """Predict the images in SRC (a folder of <id>_<color> PNG/TIFF files, or a zarr store) with the
     model of the finished run RUN_DIR, preprocessed as the run was; write one row per image."""
     from micro_bench_predict.api import predict_source, resolve_run_dir
@@ -47,13 +50,13 @@ def predict_command(run_dir: Path, src: Path, out: Path, run_label: str | None, 
         write_readable,
         write_skipped,
     )
-    from micro_bench_predict.sources import open_source
+    from micro_bench_predict.sources import card_input, open_source
     from micro_bench_predict.trained import load_trained, parse_threshold
 
     model = load_trained(resolve_run_dir(run_dir, run_label), device=device)
     parse_threshold(threshold, model.card)  # a bad rule fails before any image is read
     try:
-        source = open_source(src, model.channels, model.resolution)
+        source = open_source(src, model.channels, model.resolution, **card_input(model.card), pattern=pattern)
     except (FileNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     tta = model.tta["name"] if model.tta and not no_tta else "none"

@@ -4,7 +4,11 @@
   16-bit full-size fields), flat or in ``test/`` or ``train/`` below it;
 * a micro-bench zarr store (``micro-bench data convert`` / ``data synth``): its ids at the
   resolution the run used (or, when the store lacks it, the next larger one, resized);
-* an in-memory ``(n, C, S, S) uint8`` array (the Python API).
+* an in-memory ``(n, C, S, S) uint8`` array (the Python API; ``uint16`` for a run on a 16-bit store);
+* for a run on a store converted from another layout (``data convert --labels ... --pattern ...``):
+  a folder of that layout, read by the store's recorded pattern, channels, fit rule and 16-bit
+  rule (``--pattern`` overrides the pattern), with the converter's pixel-type rules
+  (:class:`LayoutSource`).
 
 Decoding and resizing are the converter's (:mod:`micro_bench_hpa.readers`): 16-bit maps to 8-bit
 by ``round(x / 257)``, RGB-coloured channel files use their own colour plane, and each channel is
@@ -24,7 +28,7 @@ import numpy as np
 
 from micro_bench_hpa.readers import ReadError, index_images, read_channel, resize
 
-__all__ = ["ArraySource", "FolderSource", "Problem", "StoreSource", "open_source"]
+__all__ = ["ArraySource", "FolderSource", "LayoutSource", "Problem", "StoreSource", "card_input", "open_source"]
 
 
 @dataclass(frozen=True)
@@ -120,20 +124,50 @@ class StoreSource:
             self._reader = SampleReader(array)
         image = self._reader.read(int(self._rows[i]))
         if self.stored != self.resolution:
-            image = np.stack([resize(c, self.resolution) for c in image])
+            from micro_bench_hpa.layouts import resize_any
+
+            image = np.stack([resize_any(c, self.resolution) for c in image])
         return self.ids[i], image
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_reader": None}
 
 
-class ArraySource:
-    """An in-memory ``(n, C, S, S) uint8`` array (resized to R when ``S > R``)."""
+class LayoutSource:
+    """A folder in the layout a generic store was converted from (its ``layout`` attribute, kept
+    in the run's model card); items ``(id, (C, R, R) | Problem)`` in the store's pixel type."""
 
-    def __init__(self, images: Any, ids: Sequence[str] | None, channels: Sequence[str], resolution: int) -> None:
+    def __init__(self, folder: str | Path, layout: Any, resolution: int, dtype: str) -> None:
+        from micro_bench_hpa.layouts import Layout
+
+        self.folder, self.resolution, self.dtype = Path(folder), int(resolution), str(dtype)
+        self.layout = layout if isinstance(layout, Layout) else Layout.from_attrs(layout)
+        self.ids = self.layout.discover(self.folder)
+        if not self.ids:
+            raise FileNotFoundError(f"{self.folder}: no images matching the pattern {self.layout.pattern!r} "
+                                    "(the run's store's; another with --pattern)")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> tuple[str, np.ndarray | Problem]:
+        sample_id = self.ids[i]
+        try:
+            files = self.layout.files(self.folder, sample_id)
+            image = self.layout.pixels(files, [self.resolution], self.dtype)[self.resolution]
+        except ReadError as error:
+            return sample_id, Problem(sample_id, error.kind, str(error.path), error.detail)
+        return sample_id, image
+
+
+class ArraySource:
+    """An in-memory ``(n, C, S, S)`` uint8 (or the run's uint16) array (resized to R when ``S > R``)."""
+
+    def __init__(self, images: Any, ids: Sequence[str] | None, channels: Sequence[str], resolution: int,
+                 dtype: str = "uint8") -> None:
         arr = np.asarray(images)
-        if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[1] != len(channels):
-            raise ValueError(f"images: expected uint8 (n, {len(channels)}, S, S) in channel order "
+        if arr.dtype != np.dtype(dtype) or arr.ndim != 4 or arr.shape[1] != len(channels):
+            raise ValueError(f"images: expected {dtype} (n, {len(channels)}, S, S) in channel order "
                              f"{', '.join(channels)}, got {arr.dtype} {arr.shape}")
         self.images, self.resolution = arr, int(resolution)
         self.ids = [str(i) for i in ids] if ids is not None else [str(i) for i in range(len(arr))]
@@ -147,10 +181,19 @@ class ArraySource:
         return self.ids[i], _fit(list(self.images[i]), self.resolution, self.ids[i], f"images[{i}]")
 
 
-def open_source(src: Any, channels: Sequence[str], resolution: int, ids: Sequence[str] | None = None) -> Any:
-    """The source for ``src``: an array, a zarr store folder (with ``zarr.json``) or an image folder."""
+def card_input(card: Any) -> dict[str, Any]:
+    """The :func:`open_source` keywords a run's model card fixes: its store's source ``layout``
+    (when converted from one) and pixel ``dtype``."""
+    given = card["input"]
+    return {"layout": given.get("files"), "dtype": str(given.get("dtype", "uint8"))}
+
+
+def open_source(src: Any, channels: Sequence[str], resolution: int, ids: Sequence[str] | None = None, *,
+                layout: Any = None, dtype: str = "uint8", pattern: str | None = None) -> Any:
+    """The source for ``src``: an array, a zarr store folder (with ``zarr.json``) or an image folder
+    (in the run's store's ``layout`` when it has one, its pattern replaced by ``pattern``)."""
     if not isinstance(src, (str, Path)):
-        return ArraySource(src, ids, channels, resolution)
+        return ArraySource(src, ids, channels, resolution, dtype)
     path = Path(src)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
@@ -158,4 +201,14 @@ def open_source(src: Any, channels: Sequence[str], resolution: int, ids: Sequenc
         return StoreSource(path, channels, resolution)
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: expected a folder of <id>_<color> images or a zarr store")
+    if layout is not None or pattern is not None:
+        from micro_bench_hpa.layouts import Layout
+
+        found = Layout.from_attrs(layout) if layout is not None else Layout(pattern=str(pattern), channels=tuple(channels))
+        if pattern is not None:
+            found = found.with_(pattern=str(pattern))
+        if list(found.channels or ()) != list(channels):
+            raise ValueError(f"{path}: the layout's channels {list(found.channels or ())} differ from the model's "
+                             f"{list(channels)}")
+        return LayoutSource(path, found, resolution, dtype)
     return FolderSource(path, channels, resolution)

@@ -89,12 +89,14 @@ class TrainedModel:
         return parse_threshold(rule, self.card)[1]
 
     def check_images(self, images: Any) -> np.ndarray:
-        """``images`` as ``(n, C, R, R) uint8`` or a ``ValueError`` saying what was expected."""
+        """``images`` as ``(n, C, R, R) uint8`` (the card's ``input.dtype``: ``uint16`` for a run
+        on a 16-bit store) or a ``ValueError`` saying what was expected."""
         arr = np.asarray(images)
         want = (len(self.channels), self.resolution, self.resolution)
-        if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[1:] != want:
+        dtype = str(self.card["input"].get("dtype", "uint8"))
+        if arr.dtype != np.dtype(dtype) or arr.ndim != 4 or arr.shape[1:] != want:
             raise ValueError(
-                f"expected uint8 images of shape (n, {want[0]}, {want[1]}, {want[2]}) (channels "
+                f"expected {dtype} images of shape (n, {want[0]}, {want[1]}, {want[2]}) (channels "
                 f"{', '.join(self.channels)}), got {arr.dtype} {arr.shape}")
         return arr
 
