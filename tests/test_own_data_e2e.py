@@ -103,7 +103,7 @@ def test_resnet_row_runs_and_predicts(project):
     y_true, y_pred = saved["y_true"].astype(bool), saved["y_pred"].astype(bool)
     assert result["metrics"]["f1_macro"] == pytest.approx(
         f1_score(y_true, y_pred, average="macro", zero_division=0), abs=1e-12)
-    card = json.loads((run / "checkpoints" / "model.json").read_text())
+    card = json.loads((run / "model" / "model.json").read_text())
     assert card["input"]["dtype"] == "uint16" and card["classes"] == CLASSES[:K]
     assert card["input"]["files"]["pattern"] == "{id}_{channel}.png"
     mb("predict", str(run), str(root / "images"), "--out", str(root / "resnet.csv"))
