@@ -10,13 +10,9 @@ import importlib
 
 import click
 
-<<<<<<< HEAD
 from micro_bench_hpa.plugin import SPLIT_METHODS
 
-__all__ = ["data"]
-=======
 __all__ = ["data", "init"]
->>>>>>> 492fdce (init: starter benchmark for any store; predict reads the run's store's layout (--pattern), uint16 inputs; end-to-end test on a non-HPA dataset (convert -> init -> run -> predict) against sklearn metrics)
 
 
 def _ints(text: str) -> list[int]:
