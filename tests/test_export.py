@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from micro_bench_export.export import TOLERANCE, ExportError, _atomic, check_out, export_run
+from micro_bench_predict.card import model_folder
 
 BENCH = """
 version: 1
@@ -73,7 +74,7 @@ def test_onnx_equals_the_runs_model(run_dir: Path, tmp_path: Path) -> None:
     assert done.record["opset"] == next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     record = json.loads((tmp_path / "m.onnx.json").read_text())
     assert record["check"]["max_abs_diff"] <= TOLERANCE and "samples the run evaluated" in record["check"]["inputs"]
-    assert record["output"]["classes"] == json.loads((run_dir / "checkpoints" / "model.json").read_text())["classes"]
+    assert record["output"]["classes"] == json.loads((model_folder(run_dir) / "model.json").read_text())["classes"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.onnx.json"]  # no temporary left
 
 
@@ -106,7 +107,7 @@ def test_bioimageio_package_validates_offline_and_reproduces(run_dir: Path, tmp_
         onnx_bytes = archive.read(rdf["weights"]["onnx"]["source"])
     assert {"rdf.yaml", "README.md", "test_input.npy", "test_output.npy"} <= names
     assert set(rdf["weights"]) == {"onnx", "torchscript"}
-    card = json.loads((run_dir / "checkpoints" / "model.json").read_text())
+    card = json.loads((model_folder(run_dir) / "model.json").read_text())
     assert rdf["config"]["micro_bench"]["classes"] == card["classes"]
     assert rdf["inputs"][0]["axes"][1]["channel_names"] == card["input"]["channels"]
     assert len(rdf["outputs"][0]["axes"][1]["channel_names"]) == len(card["classes"])
@@ -133,7 +134,7 @@ def test_cli_refuses_results_folders_and_bad_options(run_dir: Path, tmp_path: Pa
     assert len(inside.output.strip().splitlines()) == 1
     assert not (run_dir.parent / "model.onnx").exists()
     own = CliRunner().invoke(cli, ["export", str(run_dir), "--format", "torchscript", "--out",
-                                   str(run_dir / "checkpoints" / "model.pt")], obj=host)
+                                   str(model_folder(run_dir) / "model.pt")], obj=host)
     assert own.exit_code != 0 and "one of the run's own files" in own.output
     bad = CliRunner().invoke(cli, ["export", str(run_dir), "--format", "keras"], obj=host)
     assert bad.exit_code != 0 and "keras" in bad.output

@@ -240,3 +240,10 @@ def test_timm_model_groups_use_timms_group_matcher() -> None:
     groups = layer_groups(model)
     stem = dict(model.net.named_parameters())["conv1.0.weight"]
     assert any(p is stem for p in groups[0]) and len(groups) == 3
+
+
+def test_conformance_accepts_a_plain_module_and_names_the_rule() -> None:
+    from micro_bench_conformance.checks import NUM_CLASSES, check_model
+
+    plain = nn.Sequential(nn.Conv2d(4, 8, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, NUM_CLASSES))
+    assert "registration order" in check_model(plain)

@@ -50,7 +50,10 @@ def check_model(model: Any) -> str:
     _require(torch.is_tensor(out), f"forward returned {type(out).__name__}, expected a tensor")
     _require(tuple(out.shape) == shape, f"maps {tuple(x.shape)} to {tuple(out.shape)}, expected {shape}")
     _require(_finite(out), "forward produced non-finite logits")
-    _require(callable(getattr(model, "layer_groups", None)), "has no layer_groups() method")
+    if not callable(getattr(model, "layer_groups", None)):
+        # the torch trainer's rule for a plain module (docs/models.md, "Layer groups")
+        return (f"(2, 4, 32, 32) -> finite (2, {NUM_CLASSES}) logits; no layer_groups(): the torch trainer "
+                "cuts its parameter-owning modules in registration order (docs/models.md)")
     owner: dict[int, int] = {}
     groups: Any = model.layer_groups  # checked callable just above
     for index, group in enumerate(groups()):

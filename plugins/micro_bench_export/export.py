@@ -86,24 +86,22 @@ def _standardized(net: Any, mean: np.ndarray, std: np.ndarray) -> Any:
     return Standardized().eval()
 
 
-def _rebuild(card: Mapping[str, Any], weights: Path, registries: Mapping[str, Any]) -> Any:
-    """The run's network with its trained weights (as ``micro-bench predict`` rebuilds it)."""
-    import torch
+def _rebuild(run_dir: Path, registries: Mapping[str, Any]) -> tuple[Any, np.ndarray, np.ndarray]:
+    """The run's trained network (on the CPU, in eval mode) and the train split's channel mean and
+    std it standardises with, loaded as ``micro-bench predict`` loads them (the trainer's ``load``)."""
+    from micro_bench_predict.card import ModelCardError
+    from micro_bench_predict.trained import load_trained
 
-    model = card["model"]
-    params = dict(model["params"])
-    registry = registries["model"]
-    if "pretrained" in params or registry.accepts(model["name"], "pretrained"):
-        params["pretrained"] = False  # the saved weights replace any initialisation
     try:
-        net = registry.create(model["name"], **params, num_classes=model["num_classes"], in_chans=model["in_chans"])
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-        net.load_state_dict(state["model"])
-    except Exception as error:  # noqa: BLE001 - one message for any failure
-        detail = " ".join(str(error).split())[:300]
-        raise ExportError(f"{weights}: cannot rebuild model {model['name']!r} from its model.json "
-                          f"({type(error).__name__}: {detail})") from error
-    return net.eval()
+        trained = load_trained(run_dir, device="cpu", registries=registries)
+    except ModelCardError as error:
+        raise ExportError(str(error)) from None
+    stats = getattr(trained.trainer, "stats", None)
+    mean, std = (trained.mean, trained.std) if trained.mean is not None else (stats or (None, None))
+    if mean is None or std is None:
+        raise ExportError(f"{run_dir}: the run's trainer recorded no channel statistics; "
+                          "cannot fold its standardisation into the export")
+    return trained.model.cpu().eval(), np.asarray(mean, np.float64), np.asarray(std, np.float64)
 
 
 # --- the run's evaluation inputs -------------------------------------------------------------
@@ -271,7 +269,7 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, *, 
         card = read_card(run_dir)
     except ModelCardError as error:
         raise ExportError(str(error)) from None
-    if card["kind"] != "torch":
+    if not isinstance(card.get("kind"), str) or card["kind"] != "torch":
         raise ExportError(f"{run_dir}: a {card['kind']!r} model; only torch models can be exported "
                           "(ONNX, TorchScript, BioImage.IO)")
     if registries is None:
@@ -281,11 +279,8 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, *, 
     label = "".join(c if c.isalnum() or c in "-_." else "_" for c in (card["run"].get("label") or card["run"]["key"]))
     target = Path(out) if out is not None else Path(f"{card['run']['benchmark']}-{label}{SUFFIX[fmt]}")
     target = check_out(target, run_dir, fmt)
-    weights = run_dir / "checkpoints" / card["weights"]["file"]
-    net = _rebuild(card, weights, registries)
     # the train split's statistics are on the stored scale, as the exported input is
-    mean = np.asarray(card["statistics"]["mean"], np.float64)
-    std = np.asarray(card["statistics"]["std"], np.float64)
+    net, mean, std = _rebuild(run_dir, registries)
     module = _standardized(net, mean, std)
     inputs, source = evaluation_inputs(run_dir, card, registries, check_samples)
     with torch.no_grad():
