@@ -117,3 +117,16 @@ def test_read_results_lists_every_repeat(toy_bench, tmp_path, toy_pm):
                          progress=False, echo=None)
     got = read_results(tmp_path / "runs" / "toybench")
     assert [(r.label, r.key) for r in got] == [(r.label, r.key) for r in done] and len(got) == 4
+
+
+def test_per_class_table_shows_the_mean_over_repeats(toy_bench, tmp_path, toy_pm):
+    from micro_bench_tables.tables import build_table
+
+    text = (_bench("seed: 3\nrepeats: 3\n").replace("reference: ref.csv\n", "")
+            .replace("[mean_score, accuracy]", "[per_class_positives]")
+            .replace("runs:\n", "table: {kind: per_class, metrics: [per_class_positives]}\nruns:\n")
+            .replace("n: 40", "n: 200"))
+    done = run_benchmark(load_config(toy_bench(text)), tmp_path / "runs", host=toy_pm, progress=False, echo=None)
+    table = build_table(tmp_path / "runs" / "toybench")
+    first = table.rows[0][1][0]  # class 0, row "quiet"
+    assert first.ours == pytest.approx(sum(r.metrics["per_class_positives"]["0"] for r in done[:3]) / 3)

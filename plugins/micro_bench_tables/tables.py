@@ -266,7 +266,7 @@ def _per_class(index: Mapping[str, Any], results: Mapping[str, Any], ref: Sequen
         cells = []
         for m in metrics:
             for row in rows:
-                ours = results[row["key"]].metrics.get(m, {}).get(str(k))
+                ours = _mean([results[key].metrics.get(m, {}).get(str(k)) for key in row_keys(row)])
                 ref_row = paper.get((str(k), row["label"]), {})
                 cells.append(Cell(ours, _num(ref_row.get(metric_info(index, m).get("reference", m)))))
         for part in ("test", "val", "train"):
@@ -278,6 +278,13 @@ def _per_class(index: Mapping[str, Any], results: Mapping[str, Any], ref: Sequen
                            "dataset": labels.dataset, "profile": labels.profile,
                            **({"status": labels.stale} if labels.stale else {})}
     return table
+
+
+def _mean(values: Sequence[Any]) -> float | None:
+    """The mean over a row's repeats (None when any is missing or undefined)."""
+    if not values or not all(isinstance(v, (int, float)) for v in values):
+        return None
+    return float(sum(values) / len(values))
 
 
 def format_value(value: float | None, digits: int, signed: bool = False, count: bool = False) -> str:
