@@ -141,11 +141,14 @@ def _axes_to_cyx(shape: Sequence[int], axes: str, path: Path) -> tuple[tuple[int
     return tuple(order), [i for i in range(len(axes)) if i not in order]
 
 
-def _tiff_header(path: Path) -> tuple[Header, Any]:
+def _tiff_header(path: Path, opened: Any = None) -> tuple[Header, Any]:
+    """The header of a TIFF (``opened``: its open ``TiffFile``, else the file is opened here)."""
+    import contextlib
+
     import tifffile
 
     try:
-        with tifffile.TiffFile(path) as tif:
+        with contextlib.nullcontext(opened) if opened is not None else tifffile.TiffFile(path) as tif:
             series = tif.series[0]
             shape, axes, dtype = tuple(series.shape), series.axes, series.dtype
             page: Any = tif.pages[0] if tif.pages else None
@@ -186,8 +189,9 @@ def _zarr_node(path: Path) -> Any:
     raise ReadError("unreadable", path, "no OME-Zarr (NGFF) image found (expected multiscales metadata)")
 
 
-def _zarr_header(path: Path) -> tuple[Header, Any]:
-    node = _zarr_node(path)
+def _zarr_header(path: Path, node: Any = None) -> tuple[Header, Any]:
+    """The header of an OME-Zarr image (``node``: its ome-zarr node, else read here)."""
+    node = _zarr_node(path) if node is None else node
     arr = node.data[0]  # the full-resolution level
     axes = "".join(str(a["name"] if isinstance(a, dict) else a)[0] for a in node.metadata.get("axes", []))
     if len(axes) != arr.ndim:
@@ -227,25 +231,31 @@ def _check_range(a: np.ndarray, path: Path, limit: int | None) -> np.ndarray:
 def read_file(path: Path) -> np.ndarray:
     """Decode a file to ``(C, H, W)`` uint8 or uint16 pixels (C = 1 for a grey PNG/TIFF plane)
     by the module's rules."""
-    header = inspect_file(path)
+    if not path.exists():
+        raise ReadError("missing_channel", path, "no such file")
     name = path.name.lower()
     try:
-        if name.endswith(".zarr"):
-            _, axes = _zarr_header(path)
-            arr = np.asarray(_zarr_node(path).data[0])
+        if name.endswith(".zarr"):  # each file is opened once, for its header and its pixels
+            node = _zarr_node(path)
+            header, axes = _zarr_header(path, node)
+            level = node.data[0]  # a dask array: computed here, without a thread pool per image
+            arr = np.asarray(level.compute(scheduler="synchronous") if hasattr(level, "compute") else level)
             order, rest = _axes_to_cyx(arr.shape, axes, path)
             a = arr.transpose(*order, *rest).reshape(header.shape)
         elif name.endswith((".tif", ".tiff")):
             import tifffile
 
-            _, (axes, limit) = _tiff_header(path)
+            if not path.is_file():
+                raise ReadError("unreadable", path, "not a regular file")
             with tifffile.TiffFile(path) as tif:
+                header, (axes, limit) = _tiff_header(path, tif)
                 arr = tif.series[0].asarray()
             order, rest = _axes_to_cyx(arr.shape, axes, path)
             a = _check_range(np.ascontiguousarray(arr.transpose(*order, *rest).reshape(header.shape)), path, limit)
         else:
             from PIL import Image
 
+            header = inspect_file(path)
             with Image.open(path) as im:
                 im.load()
                 arr = np.asarray(im)
