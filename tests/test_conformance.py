@@ -362,7 +362,7 @@ def test_bundled_component_conforms(bundled_pm, kind, name):
     assert result.ok, str(result)
 
 
-# -- micro_bench.testing, the pytest plugin for plugin authors --------------------------------
+# -- micro_bench_conformance.testing, the pytest plugin for plugin authors --------------------------------
 pytest_plugins = ["pytester"]
 
 
@@ -372,7 +372,7 @@ def test_pytest_plugin_end_to_end(pytester):
         test_author="""
         import torch
         from micro_bench import ComponentSpec, hookimpl
-        from micro_bench.testing import assert_conforms, registered
+        from micro_bench_conformance.testing import assert_conforms, registered
 
         class Mine:
             @hookimpl
@@ -392,6 +392,6 @@ def test_pytest_plugin_end_to_end(pytester):
                 assert_conforms("loss", "summed", mb_host)
         """
     )
-    result = pytester.runpytest_subprocess("-p", "micro_bench.testing", "-q", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "micro_bench_conformance.testing", "-q", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*FAIL loss summed*not a mean*"])

@@ -102,7 +102,7 @@ def test_wheel_ships_every_benchmark_and_reference():
 def test_version_is_single_sourced():
     project = PYPROJECT["project"]
     assert "version" not in project and "version" in project["dynamic"]
-    assert PYPROJECT["tool"]["hatch"]["version"]["path"] == "src/micro_bench/__init__.py"
+    assert PYPROJECT["tool"]["hatch"]["version"]["path"] == "src/micro_bench/_version.py"
     assert re.fullmatch(r"\d+\.\d+\.\d+\S*", micro_bench.__version__)
 
 

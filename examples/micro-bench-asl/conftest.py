@@ -1,3 +1,3 @@
 """Enable micro-bench's pytest plugin (fixtures ``mb_host``, ``mb_registries``)."""
 
-pytest_plugins = ["micro_bench.testing"]
+pytest_plugins = ["micro_bench_conformance.testing"]

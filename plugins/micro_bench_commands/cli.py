@@ -9,40 +9,16 @@ Building the CLI imports only plugin entry modules (standard library + micro_ben
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from micro_bench.clihost import host_of, pass_host
 from micro_bench.errors import MicroBenchError
-from micro_bench.host import Host
 
 __all__ = ["cli", "host_of", "main", "pass_host"]
-
-
-def host_of(ctx: click.Context) -> Host:
-    """The CLI's :class:`Host`: the ``obj`` a caller passed (tests: ``invoke(cli, ..., obj=host)``),
-    else loaded once per invocation with ``--plugins-dir``."""
-    root = ctx.find_root()
-    if "micro_bench.host" not in root.meta:
-        given = root.obj
-        root.meta["micro_bench.host"] = given if isinstance(given, Host) else Host.load(
-            plugins_dir=root.params.get("plugins_dir"))
-    host: Host = root.meta["micro_bench.host"]
-    return host
-
-
-def pass_host(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorator giving a command the CLI's :class:`Host` as its first argument (plugin commands
-    too): ``@cli.command() @micro_bench.pass_host def hello(host): ...``."""
-
-    def with_host(*args: Any, **kwargs: Any) -> Any:
-        return command(host_of(click.get_current_context()), *args, **kwargs)
-
-    return functools.update_wrapper(with_host, command)
 
 
 class _PluginGroup(click.Group):
@@ -85,7 +61,14 @@ class _PluginGroup(click.Group):
         except MemoryError:
             raise click.ClickException("out of memory; try a smaller batch_size, resolution or "
                                        "fewer workers") from None
-        except Exception as exc:  # noqa: BLE001 - a bug: traceback saved, said so, exit 70
+        except Exception as exc:  # noqa: BLE001 - a plugin's failure (exit 1) or a bug (exit 70)
+            from micro_bench.blame import blame
+
+            host = ctx.find_root().meta.get("micro_bench.host")
+            culprit = blame(exc, host) if host is not None else None
+            if culprit is not None:
+                log = failures.save_traceback(exc)
+                raise click.ClickException(f"{culprit}" + (f" (traceback in {log})" if log else "")) from None
             failures.report_bug(exc)
             ctx.exit(failures.BUG_EXIT)
 

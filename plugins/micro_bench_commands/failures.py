@@ -5,8 +5,12 @@
 * An ``OSError`` with a path (missing file, permission, disk full, a file where a folder is
   needed) is the environment's error: one line with the path and the reason, exit 1. Disk full
   also says how much space is free there.
-* Anything else is a bug (in micro-bench or a plugin): the traceback is printed and saved to a
-  crash log, followed by a line that says so and where the log is; exit 70 (``EX_SOFTWARE``).
+* An exception raised in a third-party plugin's code (:func:`micro_bench.blame.blame`) is that
+  plugin's failure: one line naming the plugin, its distribution and where it failed, the
+  traceback saved to a crash log; exit 1.
+* Anything else is a bug of micro-bench (the core or a bundled plugin): the traceback is printed
+  and saved to a crash log, followed by a line that says so and where the log is; exit 70
+  (``EX_SOFTWARE``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import sys
 import traceback
 from pathlib import Path
 
-__all__ = ["BUG_EXIT", "crash_dir", "disk_full_message", "free_bytes", "os_error_message", "report_bug"]
+__all__ = ["BUG_EXIT", "crash_dir", "disk_full_message", "free_bytes", "os_error_message", "report_bug",
+           "save_traceback"]
 
 BUG_EXIT = 70
 
@@ -66,17 +71,23 @@ def os_error_message(exc: OSError) -> str:
     return f"{path}{other}: {reason}" if path else reason
 
 
-def report_bug(exc: BaseException) -> Path | None:
-    """Print ``exc``'s traceback to stderr and save it; return the crash log's path."""
+def save_traceback(exc: BaseException) -> Path | None:
+    """Save ``exc``'s traceback to a crash log; its path, or None when it cannot be written."""
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    sys.stderr.write(text)
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     log = crash_dir() / f"{stamp}-{os.getpid()}.log"
     try:
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(f"micro-bench {' '.join(sys.argv[1:])}\n\n{text}", encoding="utf-8")
     except OSError:
-        log = None  # type: ignore[assignment]
+        return None
+    return log
+
+
+def report_bug(exc: BaseException) -> Path | None:
+    """Print ``exc``'s traceback to stderr and save it; return the crash log's path."""
+    sys.stderr.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    log = save_traceback(exc)
     where = f"the traceback above is saved in {log}" if log else "the traceback is above"
     origin = _origin(exc)
     sys.stderr.write(

@@ -3,8 +3,7 @@
 Each check builds the component through its registry (so parameter binding is exercised too),
 feeds it small seeded random inputs and checks what comes back against the ``Protocol`` of its
 kind in :mod:`micro_bench.components`. ``micro-bench check-plugin NAME`` (added by this bundled
-plugin) prints one line per :class:`CheckResult`; :mod:`micro_bench_conformance.testing` (also
-importable as ``micro_bench.testing``) turns a failed check into a test failure.
+plugin) prints one line per :class:`CheckResult`; :mod:`micro_bench_conformance.testing` turns a failed check into a test failure.
 
 Spec metadata a plugin can set in ``ComponentSpec.extra``:
 

@@ -1,7 +1,7 @@
 """Entry module of the ``conformance`` plugin: the ``check-plugin`` command.
 
 The checks themselves are :mod:`micro_bench_conformance`; the pytest helpers for plugin authors
-are :mod:`micro_bench_conformance.testing` (``pytest -p micro_bench.testing``). Imports only the
+are :mod:`micro_bench_conformance.testing` (``pytest -p micro_bench_conformance.testing``). Imports only the
 standard library and :mod:`micro_bench`.
 """
 

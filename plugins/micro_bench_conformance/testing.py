@@ -1,12 +1,12 @@
 """An opt-in pytest plugin for plugin authors: isolated managers, temporary plugins, conformance.
 
-Enable it with ``pytest -p micro_bench.testing`` or, in a ``conftest.py``::
+Enable it with ``pytest -p micro_bench_conformance.testing`` or, in a ``conftest.py``::
 
-    pytest_plugins = ["micro_bench.testing"]
+    pytest_plugins = ["micro_bench_conformance.testing"]
 
 Then::
 
-    from micro_bench.testing import assert_conforms, registered
+    from micro_bench_conformance.testing import assert_conforms, registered
 
     def test_my_loss_conforms(mb_host):
         with registered(my_plugin_module, mb_host):

@@ -57,7 +57,7 @@ from zarr.codecs import BytesCodec, Crc32cCodec, Endian, ShardingCodec, Sharding
 from zarr.core.metadata import ArrayV3Metadata
 from zarr.storage import LocalStore
 
-from micro_bench_hpa.store import StoreError
+from micro_bench_hpa.errors import StoreError
 
 __all__ = ["EMPTY", "SampleReader", "fast_path_applies", "write_shard"]
 

@@ -49,8 +49,8 @@ import zarr
 from zarr.codecs import BloscCodec  # noqa: F401 - the type of a compressor callers may pass
 
 import micro_bench
-from micro_bench.errors import MicroBenchError
 from micro_bench_hpa.classes import HPA_CHANNELS, HPA_CLASSES
+from micro_bench_hpa.errors import StoreError
 
 if TYPE_CHECKING:
     import xxhash
@@ -103,10 +103,6 @@ def default_compressor() -> BloscCodec | None:
     slower, and takes per-sample reads off the byte-range fast path of
     :mod:`micro_bench_hpa.fastread` (62x the PIL path per core) back to zarr calls (12x)."""
     return None
-
-
-class StoreError(MicroBenchError, ValueError):
-    """A path is not a micro-bench/hpa store, or does not match what the caller asked for."""
 
 
 Mode = Literal["r", "r+", "a", "w", "w-"]
@@ -388,7 +384,7 @@ def write_samples(
 
     Parallel callers must pass whole blocks (``start`` a multiple of ``block_size``).
     """
-    from micro_bench_hpa.fastread import write_shard  # fastread imports this module
+    from micro_bench_hpa.fastread import write_shard
 
     group = _group(group_or_path)
     res = resolutions_of(group)

@@ -108,7 +108,7 @@ def _component(comp: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 def build_card(directory: Path, run: Mapping[str, Any], result: Any, registries: Mapping[str, Any]) -> dict[str, Any]:
     """The card of the finished run in ``directory`` (``run``: the resolved run config as a dict)."""
-    from micro_bench import __version__
+    from micro_bench._version import __version__
 
     folder = model_folder(directory)
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.name != CARD_FILE and not p.name.startswith("."))

@@ -18,12 +18,20 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from micro_bench_tables.tables import Cell, Table
 
-__all__ = ["md_cell", "render"]
+__all__ = ["format_value", "md_cell", "render"]
+
+
+def format_value(value: float | None, digits: int, signed: bool = False, count: bool = False) -> str:
+    """A cell value as every table format shows it: ``digits`` decimals (``signed``: with its sign),
+    a count as an integer, and "–" for a missing value or a per-class mapping."""
+    if not isinstance(value, (int, float)):  # missing, or a per-class mapping in a metrics table
+        return "–"
+    if count:
+        return str(int(value))
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
 def _fmt(value: Any, digits: int, signed: bool = False, count: bool = False) -> str:
-    from micro_bench_tables.tables import format_value
-
     return format_value(value, digits, signed=signed, count=count)
 
 

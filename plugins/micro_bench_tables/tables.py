@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from micro_bench.results import INDEX_FILE, read_index, read_result
+from micro_bench_tables.formats import format_value
+from micro_bench_tables.formats import render as _render
 from micro_bench_tables.labels import NOT_PAPER_DATA, Labels, describe
 from micro_bench_tables.stats import NO_PREDICTIONS, RowStats, ci_settings, row_keys, table_stats
 
@@ -287,20 +289,8 @@ def _mean(values: Sequence[Any]) -> float | None:
     return float(sum(values) / len(values))
 
 
-def format_value(value: float | None, digits: int, signed: bool = False, count: bool = False) -> str:
-    """A cell value as every table format shows it: ``digits`` decimals (``signed``: with its sign),
-    a count as an integer, and "–" for a missing value or a per-class mapping."""
-    if not isinstance(value, (int, float)):  # missing, or a per-class mapping in a metrics table
-        return "–"
-    if count:
-        return str(int(value))
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
-
-
 def render(table: Table, fmt: str = "md") -> str:
     """Render as ``md``, ``csv`` or ``tex`` (:mod:`micro_bench_tables.formats`)."""
-    from micro_bench_tables.formats import render as _render
-
     return _render(table, fmt)
 
 

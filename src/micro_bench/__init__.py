@@ -27,11 +27,11 @@ from micro_bench.errors import MicroBenchError
 from micro_bench.hookspecs import hookimpl
 from micro_bench.params import Param
 
+from micro_bench._version import __version__
+from micro_bench.clihost import pass_host
+
 if TYPE_CHECKING:  # pragma: no cover
     from micro_bench.host import Host
-    from micro_bench_commands.cli import pass_host
-
-__version__ = "0.1.0"
 
 __all__ = [
     "KINDS",
@@ -65,17 +65,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``Host``, ``pass_host`` and ``results_frame`` are imported on first use (pluggy, click)."""
+    """``Host`` is imported on first use (pluggy)."""
     if name == "Host":
         from micro_bench.host import Host
 
         return Host
-    if name == "pass_host":  # the command line is the bundled commands plugin's
-        from micro_bench_commands.cli import pass_host
-
-        return pass_host
-    if name == "results_frame":  # every finished run as a tidy DataFrame: the report plugin's
-        from micro_bench_report.tidy import results_frame
-
-        return results_frame
     raise AttributeError(f"module 'micro_bench' has no attribute {name!r}")

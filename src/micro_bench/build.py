@@ -174,7 +174,7 @@ def prepare(cfg: RunConfig, host: Host, dataset: Any = None) -> Prepared:
 def run_key(cfg: RunConfig, fingerprint: str, distributions: Mapping[str, str] | None = None) -> str:
     """Hash of the resolved config (without the row label), dataset fingerprint, version and the
     ``{distribution: version}`` of the components' providers."""
-    from micro_bench import __version__
+    from micro_bench._version import __version__
 
     return key_of(cfg.to_dict(), fingerprint, __version__, distributions)
 

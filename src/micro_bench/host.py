@@ -33,7 +33,7 @@ from micro_bench.components import KINDS
 from micro_bench.errors import PluginError
 from micro_bench.registry import Registry
 
-__all__ = ["BUILTIN_PLUGINS", "ENTRY_POINT_GROUP", "Host", "PluginInfo"]
+__all__ = ["BUILTIN_PLUGINS", "ENTRY_POINT_GROUP", "ESSENTIAL_PLUGINS", "Host", "PluginInfo", "main"]
 
 ENTRY_POINT_GROUP = "micro_bench"
 
@@ -62,6 +62,19 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "micro_bench_local.plugin",
     "micro_bench_export.plugin",
 )
+
+
+#: Bundled plugins the tool needs to start (the command line, the default executor): like pytest's
+#: essential plugins they cannot be disabled with ``MICRO_BENCH_DISABLED_PLUGINS``.
+ESSENTIAL_PLUGINS: tuple[str, ...] = ("micro_bench_commands", "micro_bench_local")
+#: The command line's entry (the console script ``micro-bench`` names the same callable).
+CLI_MAIN = "micro_bench_commands.cli:main"
+
+
+def main() -> None:
+    """``python -m micro_bench``: the essential commands plugin's command line."""
+    module, _, attr = CLI_MAIN.partition(":")
+    getattr(importlib.import_module(module), attr)()
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,8 @@ class Host:
         #: ``(plugin, message)`` of plugins whose hooks failed after loading (e.g. add_commands).
         self.problems: list[tuple[str, str]] = []
         self._registries: dict[str, Registry] | None = None
+        #: Where each plugin's code lives (package folder or file), for :mod:`micro_bench.blame`.
+        self._roots: dict[str, Path] = {}
 
     @classmethod
     def load(cls, *, builtins: bool = True, entrypoints: bool | None = None,
@@ -101,7 +116,11 @@ class Host:
         ``MICRO_BENCH_DISABLE_PLUGIN_AUTOLOAD``), a plugins folder (default
         ``MICRO_BENCH_PLUGINS_DIR``) and ``plugins`` (modules, classes or instances)."""
         host = cls()
-        disabled = {p.strip() for p in os.environ.get("MICRO_BENCH_DISABLED_PLUGINS", "").split(",") if p.strip()}
+        asked = {p.strip() for p in os.environ.get("MICRO_BENCH_DISABLED_PLUGINS", "").split(",") if p.strip()}
+        disabled = asked - set(ESSENTIAL_PLUGINS)
+        for name in sorted(asked & set(ESSENTIAL_PLUGINS)):
+            host.problems.append((name, f"plugin {name!r} is essential (micro-bench needs it to start) and "
+                                        "cannot be disabled; MICRO_BENCH_DISABLED_PLUGINS ignores it"))
         for module_name in BUILTIN_PLUGINS if builtins else ():
             name = module_name.split(".")[0]
             dist = ("micro-bench", _version())
@@ -193,8 +212,26 @@ class Host:
         if unknown:
             self.pm.unregister(plugin)
             raise PluginError(unknown)
+        root = _code_root(plugin)
+        if root is not None:
+            self._roots[registered] = root
         self._registries = None
         return registered
+
+    def third_party_roots(self) -> dict[str, Path]:
+        """Plugin name -> its code's folder or file, for every loaded plugin micro-bench does not ship."""
+        builtin = {i.name for i in self.infos if i.source == "builtin"}
+        ours = Path(__file__).parent
+        return {n: r for n, r in self._roots.items() if n not in builtin and not (r == ours or r.is_relative_to(ours))}
+
+    def origin_of(self, plugin: str) -> str:
+        """``distribution version`` of a loaded plugin, else its module or file."""
+        info = next((i for i in reversed(self.infos) if i.name == plugin), None)
+        if info is None:
+            return str(self._roots.get(plugin, "?"))
+        if info.distribution:
+            return f"{info.distribution} {info.version or ''}".strip()
+        return info.module
 
     def unregister(self, plugin: object | None = None, name: str | None = None) -> None:
         """Remove a plugin (by object or name); its components leave the registries."""
@@ -220,6 +257,23 @@ class Host:
         return list(self.infos)
 
 
+def _code_root(plugin: object) -> Path | None:
+    """The folder of the top-level package a plugin object comes from, or its module's file."""
+    import inspect
+    import types
+
+    module = plugin if isinstance(plugin, types.ModuleType) else inspect.getmodule(
+        plugin if inspect.isclass(plugin) or inspect.isfunction(plugin) else type(plugin))
+    file = getattr(module, "__file__", None)
+    if module is None or not file:
+        return None
+    top = sys.modules.get((module.__name__ or "").partition(".")[0])
+    top_file = getattr(top, "__file__", None)
+    if top is not module and top_file and Path(top_file).name == "__init__.py":
+        return Path(top_file).parent.resolve()
+    return Path(file).resolve()
+
+
 def _import_file(path: Path) -> object:
     module_name = f"micro_bench_local_{path.stem}"
     spec = importlib.util.spec_from_file_location(module_name, path)
@@ -231,6 +285,6 @@ def _import_file(path: Path) -> object:
 
 
 def _version() -> str:
-    from micro_bench import __version__
+    from micro_bench._version import __version__
 
     return __version__

@@ -46,7 +46,7 @@ def _plugin_dists(host: Host) -> dict[str, str | None]:
 
 def component_distributions(cfg: Any, host: Host) -> dict[str, str]:
     """``{distribution: version}`` of everything that provided a component of run config ``cfg``."""
-    from micro_bench import __version__
+    from micro_bench._version import __version__
     from micro_bench.config import COMPONENT_KEYS
 
     by_plugin, registries = _plugin_dists(host), host.registries

@@ -97,7 +97,7 @@ def _execute(
     ``directory``."""
     import numpy as np
 
-    from micro_bench import __version__
+    from micro_bench._version import __version__
     from micro_bench.reuse import find_trained, for_loading, training_key
 
     train_key = training_key(cfg.to_dict(), ds.fingerprint, __version__, dists)

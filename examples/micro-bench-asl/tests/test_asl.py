@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from micro_bench.testing import assert_conforms, registered
+from micro_bench_conformance.testing import assert_conforms, registered
 from torchvision.ops import sigmoid_focal_loss
 
 import micro_bench_asl.plugin
