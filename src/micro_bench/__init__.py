@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from micro_bench._version import __version__
 from micro_bench.api import load_benchmark, prepare_run, read_results, run
+from micro_bench.clihost import pass_host
 from micro_bench.components import (
     KINDS,
     ComponentSpec,
@@ -26,9 +28,6 @@ from micro_bench.contract import Run, RunContext, Scores, Split, Stash, StashKey
 from micro_bench.errors import MicroBenchError
 from micro_bench.hookspecs import hookimpl
 from micro_bench.params import Param
-
-from micro_bench._version import __version__
-from micro_bench.clihost import pass_host
 
 if TYPE_CHECKING:  # pragma: no cover
     from micro_bench.host import Host
