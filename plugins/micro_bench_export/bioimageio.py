@@ -25,7 +25,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from micro_bench_export.export import (
+from micro_bench_export.files import (
     PAPER,
     ExportError,
     _atomic,

@@ -19,37 +19,29 @@ half-written file under the target's name).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-import warnings
 import zipfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from micro_bench.errors import MicroBenchError
+from micro_bench_export.files import (
+    TOLERANCE,
+    ExportError,
+    _atomic,
+    _compare,
+    _onnx,
+    _run_onnx,
+    _run_torchscript,
+    _torchscript,
+)
 
 __all__ = ["FORMATS", "TOLERANCE", "ExportError", "Exported", "export_run"]
 
 FORMATS = ("onnx", "torchscript", "bioimageio")
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt", "bioimageio": ".zip"}
-#: Largest absolute difference allowed between the export's and PyTorch's probabilities.
-TOLERANCE = 1e-4
-#: The paper the toolkit reproduces (cited in every BioImage.IO package).
-PAPER = {
-    "text": "Ruge Zhao and Siyi Tang: Predicting Protein Organelle Localization with Transfer Learning "
-            "(the recipe micro-bench reproduces; the report has no DOI: the URL is the Human Protein "
-            "Atlas Kaggle challenge whose data it used)",
-    "url": "https://www.kaggle.com/c/human-protein-atlas-image-classification/data",
-}
-
-
-class ExportError(MicroBenchError, ValueError):
-    """An export that cannot be made or that does not reproduce the run (one line)."""
 
 
 @dataclass
@@ -142,20 +134,6 @@ def evaluation_inputs(run_dir: Path, card: Mapping[str, Any], registries: Mappin
 # --- writing ---------------------------------------------------------------------------------
 
 
-@contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` that becomes ``path`` when the block ends without error."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     with _atomic(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -186,65 +164,6 @@ def check_out(out: Path, run_dir: Path, fmt: str) -> Path:
     if fmt == "bioimageio" and resolved.suffix != ".zip":
         raise ExportError(f"--out {out}: a BioImage.IO package is a .zip file; name it {resolved.with_suffix('.zip').name}")
     return resolved
-
-
-def _onnx(module: Any, example: Any, path: Path) -> dict[str, Any]:
-    import onnx
-    import torch
-
-    batch = torch.export.Dim("batch", min=1)
-    with _atomic(path) as tmp:
-        program = torch.onnx.export(module, (example,), dynamo=True, input_names=["image"],
-                                    output_names=["probabilities"], dynamic_shapes=({0: batch},),
-                                    verbose=False)
-        if program is None:  # pragma: no cover - torch's exporter returns the program when dynamo=True
-            raise ExportError("torch.onnx.export returned no program")
-        program.save(str(tmp), external_data=False)
-        model = onnx.load(str(tmp))
-        onnx.checker.check_model(model)
-    opsets = {o.domain or "ai.onnx": int(o.version) for o in model.opset_import}
-    return {"opset": opsets.get("ai.onnx"), "opsets": opsets, "exporter": f"torch.onnx (dynamo) {torch.__version__}",
-            "ir_version": int(model.ir_version)}
-
-
-def _torchscript(module: Any, example: Any, path: Path) -> dict[str, Any]:
-    import torch
-
-    with _atomic(path) as tmp, torch.no_grad(), warnings.catch_warnings():
-        # torch >= 2.9 deprecates torch.jit; TorchScript is still what deepImageJ and
-        # bioimageio.core load, and the trace is checked against the module after writing
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        traced = torch.jit.trace(module, (example,), check_trace=True)
-        torch.jit.save(traced, str(tmp))
-    return {"exporter": f"torch.jit.trace {torch.__version__}"}
-
-
-def _run_onnx(path: Path, x: np.ndarray) -> np.ndarray:
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return np.asarray(session.run(None, {session.get_inputs()[0].name: x})[0])
-
-
-def _run_torchscript(path: Path, x: np.ndarray) -> np.ndarray:
-    import torch
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        module = torch.jit.load(str(path), map_location="cpu")
-    with torch.no_grad():
-        return module(torch.from_numpy(x)).numpy()
-
-
-def _compare(name: str, got: np.ndarray, want: np.ndarray, path: Path) -> float:
-    if got.shape != want.shape:
-        raise ExportError(f"{path}: the {name} export returns shape {got.shape}, PyTorch {want.shape}")
-    diff = float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64)))) if got.size else 0.0
-    if not diff <= TOLERANCE:
-        raise ExportError(f"{path}: the {name} export differs from the PyTorch model by {diff:.3g} "
-                          f"(> {TOLERANCE:g}) on the run's evaluation inputs; not written")
-    return diff
 
 
 def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, *, check_samples: int = 16,

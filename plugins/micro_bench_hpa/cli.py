@@ -10,7 +10,7 @@ import importlib
 
 import click
 
-from micro_bench_hpa.plugin import SPLIT_METHODS
+from micro_bench_hpa.methods import SPLIT_METHODS
 
 __all__ = ["data", "init"]
 

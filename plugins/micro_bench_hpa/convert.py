@@ -175,6 +175,11 @@ def _run_local(tasks: list[Any], sizes: list[int], workers: int, progress: Calla
         return list(dask.compute(*tasks, scheduler="processes", num_workers=workers, initializer=_die_with_parent))
 
 
+#: File beside ``train.csv`` in a ``data synth --png`` folder: the generator's parameters
+#: (written by :func:`micro_bench_hpa.synth.generate.write_png_layout`, read back here).
+SYNTH_MARKER = "hpa_synth.json"
+
+
 def _start_method() -> str:
     """``fork`` where the platform has it and this process can be made single-threaded, else
     ``spawn`` (dask's default).
@@ -286,7 +291,6 @@ def convert(
 def _synth_attrs(src: str | Path) -> dict[str, Any]:
     """``{"synth": ...}`` for a folder ``micro-bench data synth --png`` wrote (its marker file), so
     that the store says its pixels are hpa_synth's, not HPA images; ``{}`` otherwise."""
-    from micro_bench_hpa.synth.generate import SYNTH_MARKER
 
     marker = Path(src) / SYNTH_MARKER
     try:

@@ -10,14 +10,12 @@ from typing import TYPE_CHECKING
 
 from micro_bench import ComponentSpec, Param, hookimpl
 from micro_bench.params import seed_param
+from micro_bench_hpa.methods import SPLIT_METHODS
 
 if TYPE_CHECKING:  # pragma: no cover
     import click
 
 
-#: ``split.method`` values the HPA datasets implement (micro_bench_hpa.split.METHODS; declared
-#: here so that ``validate`` checks them without importing the data code).
-SPLIT_METHODS = ["multilabel_stratified", "random"]
 #: Which pixels the channel statistics come from: the largest stored resolution, the served one,
 #: or a stored resolution (checked against the store when it is opened).
 _STATS = Param("int", ge=1, le=65536, also=("largest", "served"), doc="largest, served or a stored resolution")

@@ -19,9 +19,6 @@ from micro_bench.errors import ParameterError
 from micro_bench_hpa.synth.labels import draw_label_sets, load_hpa_labels
 from micro_bench_hpa.synth.render import GENERATOR_VERSION, render_batch
 
-#: File beside ``train.csv`` in a ``data synth --png`` folder: the generator's parameters.
-SYNTH_MARKER = "hpa_synth.json"
-
 __all__ = ["SOURCE", "generate_store", "synth_ids", "synth_labels", "write_png_layout"]
 
 SOURCE = "hpa_synth"
@@ -166,6 +163,7 @@ def write_png_layout(
         for sample_id, row in zip(ids, labels, strict=True):
             writer.writerow([sample_id, " ".join(str(k) for k in np.flatnonzero(row))])
     # What made these PNGs: `data convert` copies it into the store, whose tables then say hpa_synth.
+    from micro_bench_hpa.convert import SYNTH_MARKER
     (dest / SYNTH_MARKER).write_text(json.dumps({"n": n, "seed": seed, "difficulty": difficulty,
                                                  "resolution": resolution, "generator_version": GENERATOR_VERSION}))
     return dest
