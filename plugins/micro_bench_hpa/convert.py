@@ -282,9 +282,11 @@ def convert(
             raise StoreError(f"{dest}: another conversion into it is running ({holder(dest)}); wait "
                              "for it to finish, or convert into another folder")
         if generic is not None:
-            from micro_bench_hpa.generic import convert_generic
+            from micro_bench_hpa.generic import RESIZE, create_generic_store
 
-            return convert_generic(src, dest, generic, resolutions, scheduler, workers, block_size, progress)
+            group, plan, res = create_generic_store(src, dest, generic, resolutions, block_size)
+            return _run_jobs(dest, group, plan.table.ids, plan.files, res, RESIZE, [], scheduler, workers, progress,
+                             layout=plan.layout, shape=(len(plan.channels), plan.dtype))
         return _convert_here(src, dest, resolutions, scheduler, workers, block_size, progress)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from micro_bench_hpa.readers import ReadError
+from micro_bench_hpa.errors import ReadError
 
 __all__ = [
     "IMAGE_EXTENSIONS",

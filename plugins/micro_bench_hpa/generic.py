@@ -24,7 +24,7 @@ from micro_bench_hpa.labels import LabelSpec, LabelTable, read_label_table
 from micro_bench_hpa.layouts import FITS, PERCENTILE_SAMPLES, PERCENTILES, TO_UINT8, Layout
 from micro_bench_hpa.readers import ReadError, SourceError
 
-__all__ = ["GenericOptions", "GenericPlan", "convert_generic", "plan_generic"]
+__all__ = ["RESIZE", "GenericOptions", "GenericPlan", "create_generic_store", "plan_generic"]
 
 RESIZE = "box"
 
@@ -212,10 +212,11 @@ def intensity_rule(plan: GenericPlan) -> str:
     return "uint16 as is"
 
 
-def convert_generic(src: str | Path, dest: Path, options: GenericOptions, resolutions: Sequence[int],
-                    scheduler: str | None, workers: int | None, block_size: int, progress: bool) -> dict[str, Any]:
-    """:func:`~micro_bench_hpa.convert.convert` of a generic layout into a local ``dest`` (under its lock)."""
-    from micro_bench_hpa.convert import _run_jobs
+def create_generic_store(src: str | Path, dest: Path, options: GenericOptions, resolutions: Sequence[int],
+                         block_size: int) -> tuple[Any, GenericPlan, list[int]]:
+    """Plan a generic layout and create its store at a local ``dest`` (under the conversion's lock):
+    ``(group, plan, resolutions largest first)``; :func:`~micro_bench_hpa.convert.convert` then
+    converts its blocks."""
     from micro_bench_hpa.store import create_store
 
     res = sorted({int(r) for r in resolutions}, reverse=True)
@@ -236,5 +237,4 @@ def convert_generic(src: str | Path, dest: Path, options: GenericOptions, resolu
         channels=plan.channels,
         dtype=plan.dtype,
     )
-    return _run_jobs(dest, group, plan.table.ids, plan.files, res, RESIZE, [], scheduler, workers, progress,
-                     layout=plan.layout, shape=(len(plan.channels), plan.dtype))
+    return group, plan, res

@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from micro_bench.errors import MicroBenchError
 from micro_bench_hpa.classes import HPA_CHANNELS, N_CLASSES
+from micro_bench_hpa.errors import ReadError, SourceError
 
 __all__ = [
     "ALLOWED_SIZES",
@@ -56,20 +56,6 @@ ALLOWED_SIZES: tuple[int, ...] = (512, 1024, 2048, 3072)
 _EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 _NAME = re.compile(r"^(?P<id>.+)_(?P<color>red|green|blue|yellow)$")
 _MODES = {"L": "uint8", "I;16": "uint16", "I;16B": "uint16", "I;16L": "uint16", "I": "uint16", "RGB": "uint8"}
-
-
-class SourceError(MicroBenchError, ValueError):
-    """The source folder or its label CSV cannot be converted at all (one line for the CLI)."""
-
-
-class ReadError(ValueError):
-    """A channel file that cannot be used; ``kind`` is the report category."""
-
-    def __init__(self, kind: str, path: Path, detail: str) -> None:
-        super().__init__(f"{path}: {detail}")
-        self.kind = kind
-        self.path = path
-        self.detail = detail
 
 
 def find_label_csv(src: Path) -> Path:
