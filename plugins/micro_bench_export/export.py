@@ -119,8 +119,8 @@ def evaluation_inputs(run_dir: Path, card: Mapping[str, Any], registries: Mappin
         dataset = registries["dataset"].create(name, **params)
         index = {str(sid): i for i, sid in enumerate(dataset.ids)}
         rows = np.array([index[sid] for sid in ids], dtype=np.int64)
-        images = np.asarray(dataset.images(rows).compute() if hasattr(dataset.images(rows), "compute")
-                            else dataset.images(rows))
+        lazy = dataset.images(rows)
+        images = np.asarray(lazy.compute() if hasattr(lazy, "compute") else lazy)
         if images.shape[1:] != (channels, side, side):
             raise ValueError(f"images of shape {images.shape[1:]}, the model takes {(channels, side, side)}")
         return images.astype(np.float32), f"{len(rows)} samples the run evaluated ({config['evaluate'].get('split', 'val')} split of {name})"
