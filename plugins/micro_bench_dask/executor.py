@@ -148,6 +148,9 @@ def run_dask(config: Any, out: Path, *, host: Any, force: bool, progress: bool,
     recipe = recipe_of(host, options.get("plugins_dir"))
     with ExitStack() as stack:
         if address:
+            from micro_bench_dask.connect import check_scheduler
+
+            address = check_scheduler(address)  # form, connect timeout, a dask scheduler answering
             try:
                 client = stack.enter_context(Client(address, timeout=options.get("connect_timeout", "10s")))
             except (OSError, TimeoutError) as exc:

@@ -223,8 +223,11 @@ def _run_distributed(tasks: list[Any], sizes: list[int], address: str, progress:
 
         raise MicroBenchError("--scheduler needs dask.distributed: pip install 'micro-bench[distributed]'") from exc
 
+    from micro_bench_dask.connect import check_scheduler
+
+    address = check_scheduler(address)  # before any task: form, connect timeout, a dask scheduler answering
     results = []
-    with Client(address) as client:
+    with Client(address, timeout="10s") as client:
         futures = client.compute(tasks)
         size = {f.key: s for f, s in zip(futures, sizes, strict=True)}
         for fut in as_completed(futures):

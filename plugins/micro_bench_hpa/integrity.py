@@ -34,7 +34,6 @@ from micro_bench_hpa.store import (
     array_at,
     open_store,
     pixel_digest,
-    read_array,
     resolutions_of,
     store_digest,
     store_dtype,
@@ -128,9 +127,13 @@ def seal(store: str | Path, written: Mapping[str, Sequence[int]] | None = None) 
                 entries[block_dir.name] = [st.st_size, int(known[2]) if same and known else _crc(f)]
                 verified[str(f.relative_to(store))] = [st.st_size, st.st_mtime_ns]
         manifest[str(r)] = entries
+    from micro_bench_hpa.checks import array_files
+
+    # the non-pixel arrays (ids, labels, status, digest): their files' size and CRC-32C, checked by verify
+    arrays = {rel: [f.stat().st_size, _crc(f)] for rel, f in array_files(store).items()}
     path = store / MANIFEST
     tmp = path.with_name(f".{MANIFEST}.{os.getpid()}.partial")
-    tmp.write_text(json.dumps({"format": 1, "shards": manifest}, sort_keys=True))
+    tmp.write_text(json.dumps({"format": 1, "shards": manifest, "arrays": arrays}, sort_keys=True))
     os.replace(tmp, path)
     _save_verified(store, verified)
     return path
@@ -224,9 +227,10 @@ def _check_remote(url: str, resolution: int, n_blocks: int, needed: set[int], id
     return sizes
 
 
-def _verify_block(store: str, start: int, stop: int, resolutions: Sequence[int]) -> list[int]:
+def _verify_block(store: str, start: int, stop: int, resolutions: Sequence[int],
+                  storage_options: Mapping[str, Any] | None = None) -> list[int]:
     """Rows in ``start..stop`` whose pixels do not match their digest (or cannot be read)."""
-    group = open_store(store)
+    group = open_store(store, storage_options=storage_options)
     digest = _digest(store_digest(group))
     status = np.asarray(array_at(group, "status")[start:stop])
     stored = np.asarray(array_at(group, "digest")[start:stop])
@@ -241,36 +245,85 @@ def _verify_block(store: str, start: int, stop: int, resolutions: Sequence[int])
             if digest({r: a[i] for r, a in images.items()}) != int(stored[i])]
 
 
-def verify(store: str | Path, *, workers: int | None = None,
-           progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Check every written sample against its digest and every shard against the manifest.
+def _remote_shards(url: str, resolutions: Sequence[int], needed: Sequence[int],
+                   storage_options: Mapping[str, Any] | None) -> tuple[list[str], list[str]]:
+    """(missing, changed) shard files of a remote store: presence, and sizes against its manifest."""
+    fs, root = filesystem(url, storage_options)
+    path = f"{root.rstrip('/')}/{MANIFEST}"
+    try:
+        shards = json.loads(fs.cat(path))["shards"] if fs.exists(path) else {}
+    except (ValueError, KeyError, TypeError, OSError):
+        raise StoreError(f"{url}/{MANIFEST}: damaged shard manifest") from None
+    missing, changed = [], []
+    for r in resolutions:
+        found = remote_shard_sizes(url, r, storage_options)
+        missing += [f"images/{r}/c/{b}/0/0/0" for b in needed if b not in found]
+        changed += [f"images/{r}/c/{k}/0/0/0" for k, (size, _crc32) in (shards.get(str(r)) or {}).items()
+                    if int(k) in found and found[int(k)] != size]
+    return missing, changed
 
-    Returns ``{"samples", "checked", "damaged": [{"row", "id"}], "missing_shards": [path],
-    "changed_shards": [path]}``; the store is intact when all three lists are empty.
+
+def _sealed_arrays(store: Path) -> dict[str, Any] | None:
+    """The manifest's ``arrays`` entries (``{}`` for a manifest written before they were
+    recorded), ``None`` for a store without a manifest (not sealed as finished)."""
+    path = store / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return dict(json.loads(path.read_text()).get("arrays") or {})
+    except (ValueError, TypeError, AttributeError, OSError):
+        return {}  # _manifest() reports the damaged file
+
+
+def verify(store: str | Path, *, workers: int | None = None,
+           progress: Callable[[int], None] | None = None,
+           storage_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Check every array of the store (:func:`micro_bench_hpa.checks.check_structure`), every
+    written sample against its digest and every shard against the manifest.
+
+    Returns ``{"samples", "checked", "problems": [str], "damaged": [{"row", "id"}],
+    "missing_shards": [path], "changed_shards": [path]}``; the store is intact when all four lists
+    are empty. A remote store (an fsspec URL) gets the same checks, its shards by presence and
+    size against the manifest (the pixel digests cover their content).
     """
     import dask
     from dask.callbacks import Callback
 
-    store = Path(store)
-    group = open_store(store)
+    from micro_bench_hpa.checks import check_structure
+
+    remote = is_remote(store)
+    where: Any = str(store) if remote else local_path(store)
+    group = open_store(where, storage_options=storage_options)
+    problems, arrays = check_structure(group, None if remote else where, None if remote else _sealed_arrays(where), _crc)
+    if not {"status", "digest", "ids"} <= set(arrays) or problems and any(
+            p.startswith(("attribute resolutions", "attribute dtype", "attribute channels")) for p in problems):
+        # the pixels cannot be checked without readable rows, digests and shapes: say what is wrong
+        status = arrays.get("status")
+        n = len(status) if status is not None else 0
+        return {"store": str(where), "samples": n, "checked": 0, "problems": problems, "damaged": [],
+                "missing_shards": [], "changed_shards": []}
     res = resolutions_of(group)
-    status, digests = read_array(group, "status"), read_array(group, "digest")
-    ids = [str(i) for i in read_array(group, "ids")]
+    status, digests = arrays["status"], arrays["digest"]
+    ids = [str(i) for i in arrays["ids"]]
     step = int(array_at(group, "status").chunks[0])
     zero = _zero_digest(res, store_digest(group), len(strings_attr(group, "channels")), store_dtype(group))
-    manifest = _manifest(store) or {}
     missing: list[str] = []
     changed: list[str] = []
-    for r in res:
+    if remote:
+        missing, changed = _remote_shards(where, res, _needed_blocks(status, digests, step, zero), storage_options)
+    manifest = {} if remote else (_manifest(where) or {})
+    local = Path(where)
+    for r in res if not remote else ():
         for block in _needed_blocks(status, digests, step, zero):
-            if not shard_path(store, r, block).is_file():
-                missing.append(str(shard_path(store, r, block).relative_to(store)))
+            if not shard_path(local, r, block).is_file():
+                missing.append(str(shard_path(local, r, block).relative_to(local)))
         for key, (size, crc) in manifest.get(str(r), {}).items():
-            f = shard_path(store, r, int(key))
+            f = shard_path(local, r, int(key))
             if f.is_file() and (f.stat().st_size != size or _crc(f) != crc):
-                changed.append(str(f.relative_to(store)))
+                changed.append(str(f.relative_to(local)))
     ranges = [(a, min(a + step, len(status))) for a in range(0, len(status), step)]
-    tasks = [dask.delayed(_verify_block)(str(store), a, b, res, dask_key_name=f"verify-{a}") for a, b in ranges]
+    tasks = [dask.delayed(_verify_block)(str(where), a, b, res, storage_options, dask_key_name=f"verify-{a}")
+             for a, b in ranges]
     sizes = {f"verify-{a}": b - a for a, b in ranges}
 
     class _Progress(Callback):
@@ -283,6 +336,6 @@ def verify(store: str | Path, *, workers: int | None = None,
         results = dask.compute(*tasks, scheduler="synchronous" if n_workers <= 1 else "threads",
                                num_workers=max(n_workers, 1))
     damaged = sorted(row for rows in results for row in rows)
-    return {"store": str(store), "samples": len(status), "checked": int((status == DONE).sum()),
-            "damaged": [{"row": row, "id": ids[row]} for row in damaged],
+    return {"store": str(where), "samples": len(status), "checked": int((status == DONE).sum()),
+            "problems": problems, "damaged": [{"row": row, "id": ids[row]} for row in damaged],
             "missing_shards": sorted(missing), "changed_shards": sorted(changed)}

@@ -291,8 +291,10 @@ def open_store(path: str | Path, mode: Mode = "r", storage_options: Mapping[str,
         try:
             fs, root = filesystem(where, storage_options)
             found = fs.exists(f"{root.rstrip('/')}/zarr.json")
-        except (ImportError, ValueError, OSError) as exc:
-            raise StoreError(f"{where}: cannot open the store's location ({type(exc).__name__}: {exc})") from None
+        except Exception as exc:  # noqa: BLE001 - fsspec backends raise their own types (credentials, ...)
+            if isinstance(exc, StoreError):
+                raise
+            raise StoreError(f"{where}: cannot open the store's location ({type(exc).__name__}: {str(exc)[:200]})") from None
     else:
         where = local_path(path)
         found = (where / "zarr.json").is_file()

@@ -10,10 +10,41 @@ from pathlib import Path
 
 import click
 
-__all__ = ["SKIPPED_EXIT", "predict_command"]
+__all__ = ["SKIPPED_EXIT", "check_outputs", "predict_command"]
 
 #: Exit status when some images could not be read (the rest were predicted).
 SKIPPED_EXIT = 3
+
+
+def _owner(path: Path) -> str | None:
+    """What of the tool's own ``path`` lies in: a run folder, a benchmark's or a runs folder, a store."""
+    for folder in [path, *path.parents]:
+        if (folder / "zarr.json").is_file():
+            return f"the zarr store {folder}"
+        if (folder / "result.json").is_file() or (folder / "index.json").is_file():
+            return f"the runs folder {folder}"
+        try:
+            if folder.is_dir() and any(folder.glob("*/index.json")):
+                return f"the runs folder {folder}"
+        except OSError:
+            continue
+    return None
+
+
+def check_outputs(out: Path, preview: Path | None, run_dir: Path, src: Path) -> None:
+    """Refuse outputs that would overwrite what the tool wrote or reads: a path inside a runs
+    folder or a store, the inputs themselves, or a path inside the input folder."""
+    targets = [out, out.with_name(out.stem + ".skipped.csv")] + ([preview] if preview is not None else [])
+    inputs = [run_dir.resolve(), src.resolve()]
+    for target in targets:
+        full = target.resolve()
+        owner = _owner(full.parent if target is not preview else full)
+        if owner is not None:
+            raise click.ClickException(f"{target}: inside {owner}, which micro-bench wrote; write predictions "
+                                       "elsewhere (--out, --preview)")
+        for given in inputs:
+            if full == given or given in full.parents:
+                raise click.ClickException(f"{target}: among the inputs ({given}); write predictions elsewhere")
 
 
 @click.command("predict")
@@ -53,6 +84,7 @@ def predict_command(run_dir: Path, src: Path, out: Path, run_label: str | None, 
     from micro_bench_predict.sources import card_input, open_source
     from micro_bench_predict.trained import load_trained, parse_threshold
 
+    check_outputs(out, preview, run_dir, src)
     model = load_trained(resolve_run_dir(run_dir, run_label), device=device)
     parse_threshold(threshold, model.card)  # a bad rule fails before any image is read
     try:
@@ -64,12 +96,13 @@ def predict_command(run_dir: Path, src: Path, out: Path, run_label: str | None, 
                f"{batch_size or model.batch_size}, {workers} workers", err=True)
     pred = predict_source(model, source, threshold=threshold, batch_size=batch_size, workers=workers,
                           tta=not no_tta, progress=True, keep=preview_n if preview else 0)
+    replaced = " (replaced the file that was there)" if out.exists() else ""
     if fmt == "readable":
         write_readable(out, pred)
     else:
         write_kaggle(out, pred, probabilities=probabilities)
     click.echo(f"predicted {len(pred.ids)} images in {pred.seconds:.1f} s ({pred.images_per_s:.1f} images/s); "
-               f"thresholds: {pred.rule}; wrote {out}", err=True)
+               f"thresholds: {pred.rule}; wrote {out}{replaced}", err=True)
     if preview is not None:
         written = write_previews(preview, pred)
         click.echo(f"wrote {len(written)} previews to {preview}", err=True)

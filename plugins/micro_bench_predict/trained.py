@@ -120,7 +120,9 @@ class TrainedModel:
                              label=self.label, log=lambda line: None, progress=progress)
         out = self.trainer.predict(self.model, dataset, np.asarray(indices), tta=self._tta if tta else None,
                                    transform=self._transform, context=context)
-        return np.asarray(out, dtype=np.float64).reshape(len(indices), len(self.classes))
+        from micro_bench.evaluate import check_probabilities
+
+        return check_probabilities(out, len(indices), self.classes, f"trainer {type(self.trainer).__name__} of {self.label!r}")
 
     def predict_batches(self, batches: Iterable[np.ndarray], *, tta: bool = True, progress: bool = False) -> np.ndarray:
         """Probabilities of a stream of ``(b, C, R, R) uint8`` batches, concatenated ``(n, K)``;

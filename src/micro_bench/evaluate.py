@@ -8,7 +8,7 @@ from typing import Any
 from micro_bench.components import ThresholdRule
 from micro_bench.contract import Scores, StashKey
 
-__all__ = ["EPOCH_METRICS", "EpochMetrics", "check_split", "class_counts", "compute_metrics", "epoch_metrics",
+__all__ = ["EPOCH_METRICS", "EpochMetrics", "check_probabilities", "check_split", "class_counts", "compute_metrics", "epoch_metrics",
            "labels_from", "thresholds_for"]
 
 #: ``(metric names, y_true (N, K) bool, y_score (N, K) float) -> {name: value}``
@@ -36,6 +36,35 @@ def epoch_metrics(registry: Any) -> EpochMetrics:
         return out
 
     return evaluate
+
+
+def check_probabilities(scores: Any, n: int, classes: Sequence[str], who: str,
+                        row_id: Callable[[int], str] | None = None) -> Any:
+    """``scores`` as an ``(n, K) float64`` array of probabilities, or a one-line
+    :class:`~micro_bench.errors.PluginError` naming ``who`` (the plugin) and the first offending
+    row: the wrong shape, a value that is not a number, not finite or outside ``[0, 1]``."""
+    import numpy as np
+
+    from micro_bench.errors import PluginError
+
+    k = len(classes)
+    try:
+        arr = np.asarray(scores, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise PluginError(f"{who} returned probabilities that are not numbers ({type(exc).__name__}: {exc}); "
+                          "no result written") from None
+    if arr.shape != (n, k):
+        raise PluginError(f"{who} returned probabilities of shape {arr.shape}, expected ({n}, {k}): {n} samples by "
+                          f"the dataset's {k} classes (its classes: {', '.join(list(classes)[:4])}"
+                          f"{', ...' if k > 4 else ''}); no result written")
+    bad = ~np.isfinite(arr) | (arr < 0) | (arr > 1)
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        sample = f" (id {row_id(row)!r})" if row_id is not None else ""
+        raise PluginError(f"{who} returned {float(arr[row, col])!r} as the probability of class {classes[col]!r} in row "
+                          f"{row}{sample}; probabilities must be finite and within [0, 1] ({int(bad.sum())} such "
+                          "value(s)); no result written")
+    return arr
 
 
 def check_split(split: Any, evaluate: Mapping[str, Any], log: Callable[[str], None]) -> None:

@@ -24,6 +24,7 @@ from micro_bench.dist import is_main_process
 from micro_bench.errors import MicroBenchError
 from micro_bench.evaluate import (
     EPOCH_METRICS,
+    check_probabilities,
     check_split,
     class_counts,
     compute_metrics,
@@ -136,9 +137,12 @@ def _execute(
     part = cfg.evaluate["split"]
     eval_idx = split.indices(part)
 
+    who = f"trainer {cfg.trainer.name!r} (plugin {host.registries['trainer'].plugin_of(cfg.trainer.name)})"
+
     def predict(indices: Any) -> Any:
-        return built.trainer.predict(built.model, ds, indices, tta=built.tta, transform=built.transform,
-                                     context=ctx)
+        scores = built.trainer.predict(built.model, ds, indices, tta=built.tta, transform=built.transform,
+                                       context=ctx)
+        return check_probabilities(scores, len(indices), ds.classes, who, lambda row: str(ds.ids[int(indices[row])]))
 
     y_score = np.asarray(predict(eval_idx), float)
     y_true = np.asarray(split.labels(part), bool)
