@@ -55,7 +55,8 @@ def test_logistic_regression_convert_init_run_predict(project):
              "--out", str(root / "runs"), "--no-progress").output
     for name in CLASSES[:K]:
         assert name in out  # the per-class table names every class
-    assert sorted((root / "runs" / "cells").glob("table*.md"))
+    tables = sorted((root / "runs" / "cells").glob("table*.md"))
+    assert tables and all(f"| {k} {name} |" in tables[0].read_text() for k, name in enumerate(CLASSES[:K]))
     run = _run_folder(root, "logistic regression")
     saved = np.load(run / "predictions.npz")
     result = json.loads((run / "result.json").read_text())

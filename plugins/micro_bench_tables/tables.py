@@ -273,13 +273,19 @@ def _per_class(index: Mapping[str, Any], results: Mapping[str, Any], ref: Sequen
                 cells.append(Cell(ours, _num(ref_row.get(metric_info(index, m).get("reference", m)))))
         for part in ("test", "val", "train"):
             cells.append(Cell(float(first.counts[part][k]), _num(counts_ref.get(str(k), {}).get(part)), count=True))
-        table.rows.append((str(k), cells))
+        table.rows.append((_class_row(k, (index.get("dataset") or {}).get("class_names")), cells))
     table.caption = _caption(index, labels, None)
     table.legend = _legend(table, False, [])
     table.row_info["*"] = {"model": "; ".join(f"{label}: {model}" for label, model in labels.models.items()),
                            "dataset": labels.dataset, "profile": labels.profile,
                            **({"status": labels.stale} if labels.stale else {})}
     return table
+
+
+def _class_row(k: int, names: Sequence[str] | None) -> str:
+    """A per-class row's label: the class index and the dataset's name for it (``"8 Intermediate
+    filaments"``), so that every table names the classes of the data it was computed on."""
+    return f"{k} {names[k]}" if names is not None and k < len(names) else str(k)
 
 
 def _mean(values: Sequence[Any]) -> float | None:
