@@ -110,3 +110,23 @@ def test_resnet_row_runs_and_predicts(project):
     mb("predict", str(run), str(root / "images"), "--out", str(root / "resnet.csv"))
     rows = list(csv.DictReader((root / "resnet.csv").open()))
     assert len(rows) == len(ids)
+
+
+def test_init_and_info_refuse_bad_inputs_in_one_line(project, tmp_path):
+    from micro_bench_commands.cli import cli
+
+    root, *_ = project
+    runner = CliRunner()
+    existing = tmp_path / "b.yaml"
+    existing.write_text("keep me\n")
+    result = runner.invoke(cli, ["init", str(root / "cells.zarr"), "--out", str(existing)])
+    assert result.exit_code == 1 and "exists; choose another --out or pass --force" in result.output
+    assert existing.read_text() == "keep me\n"  # nothing replaced
+    result = runner.invoke(cli, ["init", str(root / "cells.zarr"), "--out", str(existing), "--force"])
+    assert result.exit_code == 0 and "name: cells" in existing.read_text()
+    (tmp_path / "empty").mkdir()
+    for args in (["init", str(tmp_path / "empty")], ["data", "info", str(tmp_path / "empty")]):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 1, result.output
+        errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1 and "not a micro-bench/hpa zarr store" in errors[0]
