@@ -161,3 +161,49 @@ def test_fuzz_ome_reader_decodes_or_names_the_file(cuts, truncate):
             return
         assert pixels.shape == header.shape and pixels.dtype in (np.uint8, np.uint16)
         assert header.channel_names in (None, ["dapi", "gfp"]) or len(header.channel_names) == header.shape[0]
+
+
+def _ome_zarr_files() -> dict[str, bytes]:
+    import zarr
+    from ome_zarr.io import parse_url
+    from ome_zarr.writer import write_image
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "a.ome.zarr"
+        group = zarr.group(store=parse_url(str(path), mode="w").store)
+        write_image(np.arange(2 * 16 * 16, dtype=np.uint16).reshape(2, 16, 16), group=group, axes="cyx",
+                    scale_factors=[], storage_options={"chunks": (2, 16, 16)},
+                    omero={"channels": [{"label": n, "color": "FFFFFF",
+                                         "window": {"start": 0, "end": 65535, "min": 0, "max": 65535}}
+                                        for n in ("dapi", "gfp")]})
+        return {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+OME_ZARR = _ome_zarr_files()
+_METADATA = sorted(k for k in OME_ZARR if k.endswith("zarr.json"))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(which=st.sampled_from(_METADATA), cuts=st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(
+    list(b'{}[]",:0123456789-axyzc ') + [0xff])), min_size=1, max_size=5), drop=st.booleans())
+def test_fuzz_ome_zarr_metadata_decodes_or_names_the_image(which, cuts, drop):
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "a.ome.zarr"
+        for rel, data in OME_ZARR.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(data)
+        target = root / which
+        if drop:
+            target.unlink()
+        else:
+            data = bytearray(target.read_bytes())
+            for pos, value in cuts:
+                data[pos % len(data)] = value
+            target.write_bytes(bytes(data))
+        try:
+            header = inspect_file(root)
+            pixels = read_file(root)
+        except ReadError as err:
+            assert err.path == root and err.kind in {"unreadable", "truncated", "wrong_size", "wrong_dtype"}
+            return
+        assert pixels.shape == header.shape and pixels.dtype in (np.uint8, np.uint16)
