@@ -34,7 +34,7 @@ def check_url(url: str) -> None:
     reach it: an unknown protocol, or one whose package is not installed (named, to install)."""
     from fsspec.registry import get_filesystem_class, known_implementations, registry
 
-    from micro_bench_hpa.store import StoreError
+    from micro_bench_hpa.errors import StoreError
 
     protocol = url.split("://", 1)[0]
     if protocol not in known_implementations and protocol not in registry:
@@ -55,7 +55,7 @@ def cli_store(store: str, storage_options: Sequence[str] = ()) -> tuple[str, dic
     """A store argument of a command and its ``--storage-option KEY=VALUE`` items, checked:
     ``memory://`` refused (it lives only inside one Python process: the Python API takes it), a
     URL's protocol and package checked (:func:`check_url`), a local folder must exist."""
-    from micro_bench_hpa.store import StoreError
+    from micro_bench_hpa.errors import StoreError
 
     options = {}
     for item in storage_options:
@@ -79,7 +79,7 @@ def filesystem(url: str, storage_options: Mapping[str, Any] | None = None) -> tu
     fsspec cannot reach it (unknown protocol, missing package, refused options)."""
     from fsspec.core import url_to_fs
 
-    from micro_bench_hpa.store import StoreError
+    from micro_bench_hpa.errors import StoreError
 
     check_url(url)
     try:
