@@ -42,7 +42,8 @@ def _header(path: Path) -> tuple[str, str]:
     name = raw.get("name")
     name = name if isinstance(name, str) else path.stem
     title = str(raw.get("title") or name)
-    evaluate = raw.get("evaluate") if isinstance(raw.get("evaluate"), dict) else {}
+    evaluate = raw.get("evaluate")
+    evaluate = evaluate if isinstance(evaluate, dict) else {}
     return name, title.replace("{split}", SPLIT_WORDS.get(str(evaluate.get("split", "val")), "validation"))
 
 
