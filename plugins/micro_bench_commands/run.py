@@ -71,6 +71,7 @@ def run(host: Host, ctx: click.Context, file: Path, profile: str | None, overrid
         full = _load(host, file, profile, overrides)
         config = select_runs(full, only) if only else full
         main = is_main_process()  # under torchrun, rank 0 alone prints and writes
+        check_owner(full, out)
         log = logging.getLogger("micro_bench.run")
         keep = whole_table(full, out) if only and main else None  # the other rows' last results
         if main:
@@ -89,6 +90,10 @@ def run(host: Host, ctx: click.Context, file: Path, profile: str | None, overrid
             os.environ["MICRO_BENCH_LOGGERS"] = before
     if not main:
         return
+    if loggers and results and all(r.cached for r in results):
+        logging.getLogger("micro_bench.run").warning(
+            f"--log {','.join(loggers)}: every run was reused from {out / config.name}/ (finished earlier), so nothing "
+            "was logged; add --force to rerun them and log")
     bench_dir = out / config.name
     if keep is not None:
         keep()
@@ -109,6 +114,26 @@ def run(host: Host, ctx: click.Context, file: Path, profile: str | None, overrid
     stem = index_name(full.overrides).replace("index", "table", 1).removesuffix(".json")
     click.echo(f"Results: {bench_dir}/ (the full table in {stem}.md, {stem}.csv, {stem}.tex; one folder "
                "per run with config.json, result.json, predictions.npz, log.txt, figures)")
+
+
+def check_owner(config: Any, out: Path) -> None:
+    """Refuse a benchmark file whose results folder ``<out>/<name>/`` holds the table of another
+    file with the same ``name:`` (a copied benchmark would replace the bundled one's table)."""
+    from micro_bench.results import index_name
+    from micro_bench_commands.selection import previous_index
+
+    index = previous_index(out / config.name / index_name(config.overrides))
+    other = (index or {}).get("config_file")
+    if not isinstance(other, str) or not other:
+        return
+    theirs, ours = Path(other), Path(config.path)
+    if not theirs.is_file():  # recorded relative to another working folder: cannot tell, allow
+        return
+    if theirs.resolve() != ours.resolve():
+        raise click.ClickException(
+            f"{out / config.name}/ holds the results of {other}, another benchmark file with the same name "
+            f"{config.name!r}; give {ours} its own `name:` (or run it with another --out) so that it does not "
+            "replace that table")
 
 
 @click.command()

@@ -158,8 +158,11 @@ def run_dask(config: Any, out: Path, *, host: Any, force: bool, progress: bool,
         else:
             gpus = gpu_count()  # restarted workers start with the same method: keep it set throughout
             stack.enter_context(dask.config.set({"distributed.worker.multiprocessing-method": start_method(gpus)}))
-            cluster = stack.enter_context(local_cluster(options.get("workers"), threads, gpus, recipe,
-                                                        _factories(config, host)))
+            from micro_bench_dask.limits import cap_workers
+
+            asked = options.get("workers")
+            n = asked if gpus else cap_workers(asked, len(config.runs), "run(s)", echo, per_worker=threads)
+            cluster = stack.enter_context(local_cluster(n, threads, gpus, recipe, _factories(config, host)))
             client = stack.enter_context(Client(cluster))
         workers = client.scheduler_info().get("workers", {})
         has_gpu = any((w.get("resources") or {}).get("GPU") for w in workers.values())

@@ -44,6 +44,9 @@ def _atomic(path: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        from micro_bench.results import file_mode
+
+        os.chmod(tmp, file_mode())  # mkstemp's 0600 would stay on the exported file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

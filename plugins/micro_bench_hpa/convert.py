@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -339,7 +340,9 @@ def _run_jobs(dest: Path, group: Any, ids: Sequence[str], paths: Sequence[Any], 
     _check_space(dest, sum(b - a for a, b in todo), res, shape[0] * np.dtype(shape[1]).itemsize)
     jobs = [(str(dest), a, list(ids[a:b]), list(paths[a:b]), res, method, layout, shape) for a, b in todo]
     sizes = [b - a for a, b in todo]
-    n_workers = workers if workers is not None else (os.cpu_count() or 1)
+    from micro_bench_dask.limits import cap_workers
+
+    n_workers = cap_workers(workers, len(jobs), "block(s) to convert", lambda line: sys.stderr.write(line + "\n"))
     bar = tqdm(total=len(ids), initial=len(ids) - sum(sizes), unit="sample", disable=None if progress else True, desc="convert")
     results: list[Any] = []
     try:

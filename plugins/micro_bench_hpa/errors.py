@@ -7,7 +7,7 @@ from pathlib import Path
 
 from micro_bench.errors import MicroBenchError
 
-__all__ = ["ReadError", "SourceError", "StoreError"]
+__all__ = ["ReadError", "SourceError", "StoreError", "require_regular"]
 
 
 class StoreError(MicroBenchError, ValueError):
@@ -26,3 +26,18 @@ class ReadError(ValueError):
         self.kind = kind
         self.path = path
         self.detail = detail
+
+
+def require_regular(path: Path) -> None:
+    """A :class:`ReadError` for a path that is not a regular file (a FIFO would block the reader
+    forever; a device or folder is no image): checked with ``stat``, which never blocks."""
+    import os
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # missing: the caller's own check names it
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise ReadError("unreadable", path, f"{kind}, not an image file; refused without reading it")

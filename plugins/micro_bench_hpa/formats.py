@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from micro_bench_hpa.errors import ReadError
+from micro_bench_hpa.errors import ReadError, require_regular
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -207,6 +207,8 @@ def _zarr_header(path: Path, node: Any = None) -> tuple[Header, Any]:
 
 def inspect_file(path: Path) -> Header:
     """The :class:`Header` of a PNG, TIFF/OME-TIFF or OME-Zarr file; refuses a pixel type by name."""
+    if not str(path).lower().endswith(".zarr"):
+        require_regular(path)
     if not path.exists():
         raise ReadError("missing_channel", path, "no such file")
     name = path.name.lower()
@@ -233,6 +235,8 @@ def read_file(path: Path) -> np.ndarray:
     by the module's rules."""
     if not path.exists():
         raise ReadError("missing_channel", path, "no such file")
+    if not str(path).lower().endswith(".zarr"):  # an OME-Zarr is a folder
+        require_regular(path)
     name = path.name.lower()
     try:
         if name.endswith(".zarr"):  # each file is opened once, for its header and its pixels

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from micro_bench_hpa.classes import HPA_CHANNELS, N_CLASSES
-from micro_bench_hpa.errors import ReadError, SourceError
+from micro_bench_hpa.errors import ReadError, SourceError, require_regular
 
 __all__ = [
     "ALLOWED_SIZES",
@@ -143,6 +143,7 @@ def index_images(folder: Path, duplicates: dict[str, list[Path]] | None = None) 
 
 def inspect_image(path: Path) -> tuple[int, int, str]:
     """Read only the header: ``(width, height, dtype)``; :class:`ReadError` ``unreadable``/``wrong_dtype``."""
+    require_regular(path)
     try:
         with Image.open(path) as im:
             w, h, mode = im.width, im.height, im.mode
@@ -177,6 +178,7 @@ def read_channel(path: Path, color: str) -> np.ndarray:
     """Decode one channel file to ``(H, W) uint8`` by the module's intensity rules; signed,
     floating-point and wider-than-16-bit pixel types are refused by name (``wrong_dtype``;
     :mod:`micro_bench_hpa.formats`)."""
+    require_regular(path)
     limit = max(ALLOWED_SIZES)
     try:
         # The header's size is checked before decoding: a damaged header must not make us

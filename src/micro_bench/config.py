@@ -170,7 +170,8 @@ def load_config(
         raise ctx.error("reference", f"expected a path string, got {_type_name(reference)}")
     ref_path = resolve_inside(path.parent, reference, f"{path}: reference") if reference else None
     if ref_path is not None and not ref_path.is_file():
-        raise ctx.error("reference", f"file {str(ref_path)!r} not found")
+        raise ctx.error("reference", f"file {str(ref_path)!r} not found: copy the reference CSV beside the "
+                                     "benchmark file, or remove the `reference:` key (no paper columns then)")
     ref_split = base.get("reference_split")
     if ref_split is not None and ref_split not in SPLIT_WORDS:
         raise ctx.error("reference_split", f"expected the split the reference's numbers are for (train, val or "

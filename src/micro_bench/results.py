@@ -62,11 +62,21 @@ class RunResult:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def file_mode() -> int:
+    """The permissions a new file gets from ``open()`` under the current umask (usually 0644):
+    ``tempfile.mkstemp`` makes its files 0600, which ``os.replace`` would keep."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace`` (with the usual
+    permissions, :func:`file_mode`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, path)

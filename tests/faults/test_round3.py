@@ -246,3 +246,107 @@ def test_probabilities_checked_at_the_trainer_boundary(toy_pm, toy_bench, tmp_pa
     assert needle in message and "trainer 'liar' (plugin liar_plugin)" in message and "no result written" in message
     assert "\n" not in message
     assert not list(out.rglob("result.json"))
+
+
+def _cli_run(host, *args: str):
+    from click.testing import CliRunner
+
+    from micro_bench_commands.cli import cli
+
+    return CliRunner().invoke(cli, ["run", *args, "--no-progress"], obj=host)
+
+
+def test_copied_benchmark_keeping_the_name_does_not_replace_its_table(toy_pm, toy_bench, tmp_path: Path) -> None:
+    from toy_plugin import TOY_BENCH
+
+    out = tmp_path / "runs"
+    original = toy_bench(TOY_BENCH)
+    assert _cli_run(toy_pm, str(original), "--out", str(out)).exit_code == 0
+    table = (out / "toybench" / "table.md").read_text()
+    copy = toy_bench(TOY_BENCH.replace("  - {label: noisy, model: {noise: 0.5}}\n", ""), name="copy.yaml")
+    for extra in ((), ("--run", "quiet")):
+        result = _cli_run(toy_pm, str(copy), "--out", str(out), *extra)
+        assert_user_error(result, f"holds the results of {original}", "give", "its own `name:`")
+    assert (out / "toybench" / "table.md").read_text() == table
+    assert _cli_run(toy_pm, str(original), "--out", str(out), "--run", "quiet").exit_code == 0  # its own file: fine
+    assert "noisy" in (out / "toybench" / "table.md").read_text()
+
+
+def test_copied_benchmark_without_its_reference_says_how_to_fix(toy_pm, tmp_path: Path) -> None:
+    from toy_plugin import TOY_BENCH
+
+    (tmp_path / "b.yaml").write_text(TOY_BENCH)  # reference: ref.csv, not copied
+    result = invoke("validate", str(tmp_path / "b.yaml"))
+    assert_user_error(result, "reference", "copy the reference CSV beside the benchmark file, or remove the "
+                                           "`reference:` key")
+
+
+def test_log_on_cached_runs_says_nothing_was_logged(toy_pm, toy_bench, tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    bench = toy_bench()
+    assert _cli_run(toy_pm, str(bench), "--out", str(out)).exit_code == 0
+    result = _cli_run(toy_pm, str(bench), "--out", str(out), "--log", "tensorboard")
+    assert result.exit_code == 0, result.output
+    assert "every run was reused" in result.output and "nothing was logged; add --force" in result.output
+
+
+def test_written_files_get_the_usual_permissions(toy_pm, toy_bench, tmp_path: Path) -> None:
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        out = tmp_path / "runs"
+        assert _cli_run(toy_pm, str(toy_bench()), "--out", str(out)).exit_code == 0
+        files = [p for p in out.rglob("*") if p.is_file()]
+        assert any(p.name == "result.json" for p in files) and any(p.name == "table.md" for p in files)
+        wrong = {str(p.relative_to(out)): oct(stat.S_IMODE(p.stat().st_mode)) for p in files
+                 if stat.S_IMODE(p.stat().st_mode) != 0o644}
+        assert not wrong, wrong
+    finally:
+        os.umask(mask)
+
+
+@pytest.fixture
+def kaggle_src(tmp_path: Path) -> Path:
+    from PIL import Image
+
+    src = tmp_path / "src"
+    (src / "train").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    ids = [f"s{i}" for i in range(6)]
+    (src / "train.csv").write_text("Id,Target\n" + "".join(f"{i},0 5\n" for i in ids))
+    for i in ids:
+        for c in ("red", "green", "blue", "yellow"):
+            Image.fromarray(rng.integers(0, 255, (512, 512), dtype=np.uint8)).save(src / "train" / f"{i}_{c}.png")
+    return src
+
+
+def test_fifo_channel_file_refused_without_hanging(kaggle_src: Path, tmp_path: Path) -> None:
+    import os
+
+    fifo = kaggle_src / "train" / "s3_green.png"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    result = invoke("data", "convert", str(kaggle_src), str(tmp_path / "o.zarr"), "--resolutions", "32")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "o.zarr" / "convert_report.json").read_text())
+    assert report["written"] == 5 and report["problems"] == {"unreadable": 1}, report
+    assert "a FIFO, not an image file" in json.dumps(report)
+
+
+def test_convert_workers_capped_at_tasks_and_cores(kaggle_src: Path, tmp_path: Path) -> None:
+    result = invoke("data", "convert", str(kaggle_src), str(tmp_path / "o.zarr"), "--resolutions", "32",
+                    "--workers", "1000", "--block-size", "2")
+    assert result.exit_code == 0, result.output
+    assert "--workers 1000 capped at " in result.output and "(3 block(s) to convert" in result.output
+
+
+def test_cap_workers_rule() -> None:
+    from micro_bench_dask.limits import cap_workers, usable_cores
+
+    said: list[str] = []
+    assert cap_workers(1000, 12, "run(s)", said.append) == min(12, usable_cores())
+    assert said and said[0].startswith("--workers 1000 capped at")
+    assert cap_workers(None, 3, "run(s)", said.append) == min(3, usable_cores()) and len(said) == 1
+    assert cap_workers(1, 12, "run(s)", said.append) == 1 and len(said) == 1

@@ -107,6 +107,9 @@ def hpa_synth(n: int = 600, resolution: int = 64, seed: int = 0, difficulty: flo
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent))
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o777 & ~mask)  # mkdtemp's 0700 would stay on the cached store
         try:
             generate_store(tmp / "store.zarr", n=n, resolutions=resolution, seed=seed,
                            difficulty=difficulty)
