@@ -49,15 +49,15 @@ def check_scheduler(address: str, timeout: float | None = None) -> str:
     try:
         reply = asyncio.run(asyncio.wait_for(_identity(full, timeout), timeout))
     except TimeoutError:
-        raise MicroBenchError(f"--scheduler {full}: no dask scheduler answered within {timeout:g} s (nothing listens "
-                              "there, or a server that does not speak dask's protocol)") from None
+        raise MicroBenchError(f"cannot reach the dask scheduler at {full}: none answered within {timeout:g} s "
+                              "(nothing listens there, or a server that does not speak dask's protocol)") from None
     except (OSError, ValueError, TypeError, EOFError) as exc:
-        raise MicroBenchError(f"--scheduler {full}: cannot reach a dask scheduler ({type(exc).__name__}: "
+        raise MicroBenchError(f"cannot reach the dask scheduler at {full} ({type(exc).__name__}: "
                               f"{str(exc)[:160]})") from None
     except Exception as exc:  # noqa: BLE001 - distributed's comm errors (CommClosedError, ...)
-        raise MicroBenchError(f"--scheduler {full}: no dask scheduler there ({type(exc).__name__}: "
+        raise MicroBenchError(f"cannot reach the dask scheduler at {full} ({type(exc).__name__}: "
                               f"{str(exc)[:160]})") from None
     if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
-        raise MicroBenchError(f"--scheduler {full}: the server there is not a dask scheduler (it answered "
+        raise MicroBenchError(f"cannot reach the dask scheduler at {full}: the server there is not a dask scheduler (it answered "
                               f"{str(reply)[:80]!r})")
     return full

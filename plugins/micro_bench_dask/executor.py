@@ -150,7 +150,9 @@ def run_dask(config: Any, out: Path, *, host: Any, force: bool, progress: bool,
         if address:
             from micro_bench_dask.connect import check_scheduler
 
-            address = check_scheduler(address)  # form, connect timeout, a dask scheduler answering
+            timeout = str(options.get("connect_timeout", "")).removesuffix("s")
+            # form, connect timeout, a dask scheduler answering
+            address = check_scheduler(address, float(timeout) if timeout.replace(".", "", 1).isdigit() else None)
             try:
                 client = stack.enter_context(Client(address, timeout=options.get("connect_timeout", "10s")))
             except (OSError, TimeoutError) as exc:

@@ -33,7 +33,7 @@ def _owner(path: Path) -> str | None:
 
 def check_outputs(out: Path, preview: Path | None, run_dir: Path, src: Path) -> None:
     """Refuse outputs that would overwrite what the tool wrote or reads: a path inside a runs
-    folder or a store, the inputs themselves, or a path inside the input folder."""
+    folder or a store, the inputs themselves, or an existing file inside the input folder."""
     targets = [out, out.with_name(out.stem + ".skipped.csv")] + ([preview] if preview is not None else [])
     inputs = [run_dir.resolve(), src.resolve()]
     for target in targets:
@@ -43,7 +43,7 @@ def check_outputs(out: Path, preview: Path | None, run_dir: Path, src: Path) -> 
             raise click.ClickException(f"{target}: inside {owner}, which micro-bench wrote; write predictions "
                                        "elsewhere (--out, --preview)")
         for given in inputs:
-            if full == given or given in full.parents:
+            if full == given or (given in full.parents and full.exists()):
                 raise click.ClickException(f"{target}: among the inputs ({given}); write predictions elsewhere")
 
 
