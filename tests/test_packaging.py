@@ -73,6 +73,11 @@ def test_a_third_party_plugin_ships_a_benchmark(tmp_path):
     clash = tmp_path / "clash.yaml"
     clash.write_text("version: 1\nname: hpa_table1\n", encoding="utf-8")
     pm = Host.load(entrypoints=False, plugins=[_benchmark_plugin(clash)])
+    # the one duplicate policy: the plugin registered first keeps the name, the other is reported
+    assert bundled_benchmarks(pm)["hpa_table1"].plugin == "micro_bench_hpa"
+    assert any("duplicate benchmark 'hpa_table1'" in message and plugin == "third_party_benchmarks"
+               for plugin, message in pm.problems)
+    pm._strict = True
     with pytest.raises(PluginError, match="duplicate benchmark 'hpa_table1'"):
         bundled_benchmarks(pm)
 

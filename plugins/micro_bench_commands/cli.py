@@ -17,6 +17,7 @@ import click
 
 from micro_bench.clihost import host_of, pass_host
 from micro_bench.errors import MicroBenchError
+from micro_bench.hookcall import call_hook
 
 __all__ = ["cli", "host_of", "main", "pass_host"]
 
@@ -30,12 +31,9 @@ class _PluginGroup(click.Group):
             host, group = host_of(ctx), click.Group()
             # One implementation at a time: a plugin whose hook raises loses its commands, is
             # listed as broken by `micro-bench plugins`, and every other command keeps working.
-            for impl in reversed(host.hook.micro_bench_add_commands.get_hookimpls()):  # pluggy's order
-                try:
-                    impl.function(**{k: v for k, v in (("cli", group), ("host", host)) if k in impl.argnames})
-                except Exception as exc:  # noqa: BLE001 - a broken plugin must not brick the CLI
-                    host.problems.append((impl.plugin_name, f"micro_bench_add_commands() raised "
-                                                            f"{type(exc).__name__}: {exc}"))
+            call_hook(host.pm, "micro_bench_add_commands",
+                      lambda line: host.problems.append((getattr(line, "plugin", "?"), str(line))),
+                      cli=group, host=host)
             root.meta["micro_bench.commands"] = group.commands
         commands: dict[str, click.Command] = root.meta["micro_bench.commands"]
         return commands

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from micro_bench import pass_host
+from micro_bench.hookcall import call_hook
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from micro_bench.host import Host
@@ -97,8 +98,8 @@ def run(host: Host, ctx: click.Context, file: Path, profile: str | None, overrid
     bench_dir = out / config.name
     if keep is not None:
         keep()
-    texts = host.hook.micro_bench_benchmark_end(config=full, index=bench_dir / index_name(full.overrides),
-                                                         results=results)  # tables plugin: table.md, ...
+    texts = [text for _, text in call_hook(host.pm, "micro_bench_benchmark_end", config=full,  # tables: table.md, ...
+                                           index=bench_dir / index_name(full.overrides), results=results)]
     if as_json:
         from micro_bench.results import json_text
 

@@ -16,7 +16,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from micro_bench.host import Host
 
 from micro_bench.config import SPLIT_WORDS
-from micro_bench.errors import ConfigError, PluginError
+from micro_bench.errors import ConfigError
+from micro_bench.hookcall import call_hook, first_registered
 
 __all__ = ["BenchmarkEntry", "bundled_benchmarks", "resolve_benchmark"]
 
@@ -50,16 +51,16 @@ def _header(path: Path) -> tuple[str, str]:
 def bundled_benchmarks(host: Host) -> dict[str, BenchmarkEntry]:
     """Every benchmark file the plugins of ``host`` provide, by name (a name provided twice is an error)."""
     found: dict[str, BenchmarkEntry] = {}
-    for impl in host.hook.micro_bench_benchmarks.get_hookimpls():
-        for item in impl.function() or ():
+    report = None if host.strict else (lambda line: host.problems.append((getattr(line, "plugin", "?"), str(line))))
+    provided = call_hook(host.pm, "micro_bench_benchmarks", report)
+    for plugin, items in first_registered(host.pm, provided):
+        for item in items or ():
             path = Path(str(item))
             name, title = _header(path)
-            if name in found and found[name].path != path:
-                raise PluginError(
-                    f"duplicate benchmark {name!r}: {found[name].path} (plugin {found[name].plugin!r}) "
-                    f"and {path} (plugin {impl.plugin_name!r})"
-                )
-            found[name] = BenchmarkEntry(name, title, path, impl.plugin_name)
+            if name in found and found[name].path != path:  # the first registered plugin keeps it
+                host.report_duplicate("benchmark", name, found[name].plugin, plugin)
+                continue
+            found[name] = BenchmarkEntry(name, title, path, plugin)
     return dict(sorted(found.items()))
 
 

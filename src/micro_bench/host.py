@@ -31,6 +31,7 @@ import pluggy
 from micro_bench import hookspecs
 from micro_bench.components import KINDS
 from micro_bench.errors import PluginError
+from micro_bench.hookcall import guard
 from micro_bench.registry import Registry
 
 __all__ = ["BUILTIN_PLUGINS", "ENTRY_POINT_GROUP", "ESSENTIAL_PLUGINS", "Host", "PluginInfo", "main"]
@@ -215,8 +216,23 @@ class Host:
         root = _code_root(plugin)
         if root is not None:
             self._roots[registered] = root
+        for caller in self.pm.get_hookcallers(plugin) or ():
+            for impl in caller.get_hookimpls():
+                if impl.plugin is plugin:
+                    guard(impl, caller.name)  # isolation and attribution in call_hook
         self._registries = None
         return registered
+
+    def report_duplicate(self, what: str, name: str, first: str, later: str) -> None:
+        """The one duplicate policy: ``first`` (registered earlier) keeps ``name``; ``later``'s
+        entry is reported in :attr:`problems` (``micro-bench plugins``), or raised in strict mode."""
+        message = (f"duplicate {what} {name!r}: provided by plugin {first!r} and by plugin {later!r}; "
+                   f"{first!r} (registered first) keeps it. Rename one, or disable a plugin with "
+                   "MICRO_BENCH_DISABLED_PLUGINS")
+        if self.strict:
+            raise PluginError(message)
+        if (later, message) not in self.problems:
+            self.problems.append((later, message))
 
     def third_party_roots(self) -> dict[str, Path]:
         """Plugin name -> its code's folder or file, for every loaded plugin micro-bench does not ship."""

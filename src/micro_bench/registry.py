@@ -16,6 +16,7 @@ import pluggy
 
 from micro_bench.components import ComponentSpec
 from micro_bench.errors import ComponentError, MicroBenchError, PluginError
+from micro_bench.hookcall import call_hook, first_registered
 
 __all__ = ["HOOKS", "PLURALS", "Registry"]
 
@@ -53,28 +54,23 @@ class Registry:
 
     # -- building ---------------------------------------------------------------------------
     def _collect(self) -> None:
-        hook = getattr(self._pm.hook, HOOKS[self.kind])
-        for impl in hook.get_hookimpls():  # registration order
-            plugin = impl.plugin_name
+        hook = HOOKS[self.kind]
+        report = None if self._strict else (lambda line: self.problems.append((line.plugin, str(line))))
+        for plugin, returned in first_registered(self._pm, call_hook(self._pm, hook, report)):
             try:
-                returned = impl.function()
-                specs = list(returned or ())
-                bad = [s for s in specs if not isinstance(s, ComponentSpec)]
-                if bad:
-                    raise PluginError(
-                        f"plugin {plugin!r}: {HOOKS[self.kind]}() must return ComponentSpec objects, "
-                        f"got {type(bad[0]).__name__} {bad[0]!r}"
-                    )
-            except Exception as exc:  # noqa: BLE001 - a broken plugin must not brick the tool
-                message = str(exc) if isinstance(exc, PluginError) else (
-                    f"plugin {plugin!r}: {HOOKS[self.kind]}() raised {type(exc).__name__}: {exc}"
-                )
+                specs = list(returned)
+            except TypeError:
+                specs = [returned]
+            bad = [s for s in specs if not isinstance(s, ComponentSpec)]
+            if bad:
+                message = (f"plugin {plugin!r}: {hook}() must return ComponentSpec objects, "
+                           f"got {type(bad[0]).__name__} {bad[0]!r}")
                 if self._strict:
-                    raise PluginError(message) from exc
+                    raise PluginError(message)
                 self.problems.append((plugin, message))
                 continue
             clash = next((s.name for s in specs if s.name in self._specs), None)
-            if clash is not None:
+            if clash is not None:  # the one duplicate policy: the first registered plugin keeps it
                 message = (f"duplicate {self.kind} {clash!r}: provided by plugin {self._owners[clash]!r} "
                            f"and by plugin {plugin!r}; {self._owners[clash]!r} wins and plugin {plugin!r} "
                            "is disabled. Rename one, or disable a plugin with MICRO_BENCH_DISABLED_PLUGINS")
@@ -111,7 +107,8 @@ class Registry:
         ``micro_bench_resolve_component``. Unknown names raise with a suggestion."""
         if name in self._specs:
             return self._specs[name]
-        resolved = self._pm.hook.micro_bench_resolve_component(kind=self.kind, name=name)
+        found = call_hook(self._pm, "micro_bench_resolve_component", kind=self.kind, name=name)
+        resolved = found[0][1] if found else None
         if resolved is not None:
             if not isinstance(resolved, ComponentSpec):
                 raise PluginError(

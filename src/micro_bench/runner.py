@@ -32,7 +32,7 @@ from micro_bench.evaluate import (
     labels_from,
     thresholds_for,
 )
-from micro_bench.hookcall import call_isolated
+from micro_bench.hookcall import call_hook, first_registered
 from micro_bench.results import RunResult, index_name, read_result, write_json
 from micro_bench.runfolder import FINALISED, MODEL_FOLDER, run_lock, set_aside, written_since
 
@@ -84,7 +84,7 @@ def run_one(
 
 
 def _finalise(host: Host, run: Run, result: RunResult, log: Callable[[str], None]) -> None:
-    call_isolated(host.hook.micro_bench_run_end, log, run=run, result=result)
+    call_hook(host.pm, "micro_bench_run_end", log, run=run, result=result)
     (run.directory / FINALISED).touch()
 
 
@@ -116,12 +116,12 @@ def _execute(
     ctx = RunContext(
         directory=directory, seed=cfg.seed, label=cfg.label, log=log, progress=progress,
         position=position, benchmark=cfg.benchmark,
-        epoch_end=(lambda epoch, m: (call_isolated(host.hook.micro_bench_epoch_end, log, run=run, epoch=epoch,
+        epoch_end=(lambda epoch, m: (call_hook(host.pm, "micro_bench_epoch_end", log, run=run, epoch=epoch,
                                                    metrics=m), None)[1]) if main else (lambda epoch, m: None),
     )
     ctx.stash[EPOCH_METRICS] = epoch_metrics(host.registries["metric"])
     if main:
-        call_isolated(host.hook.micro_bench_run_start, log, run=run)
+        call_hook(host.pm, "micro_bench_run_start", log, run=run)
     built = prepare(for_loading(cfg, host.registries["model"]) if source else cfg, host, dataset=ds)
     t0, split = time.perf_counter(), built.split
     check_split(split, cfg.evaluate, log)
@@ -206,12 +206,16 @@ def _executor(host: Host, name: str) -> Callable[..., list[RunResult]]:
     import importlib
 
     found: dict[str, Any] = {}
-    for mapping in host.hook.micro_bench_executors():
-        found.update(mapping or {})
+    for plugin, mapping in first_registered(host.pm, call_hook(host.pm, "micro_bench_executors")):
+        for executor, target in dict(mapping).items():
+            if executor in found:  # the one duplicate policy: the first registered plugin keeps it
+                host.report_duplicate("executor", executor, found[executor][0], plugin)
+            else:
+                found[executor] = (plugin, target)
     if name not in found:
         raise MicroBenchError(f"unknown executor {name!r}; available: "
                               f"{', '.join(sorted(found, key=lambda n: (n != 'local', n))) or '(none)'}")
-    target = found[name]
+    target = found[name][1]
     if isinstance(target, str):
         module, _, attr = target.partition(":")
         target = getattr(importlib.import_module(module), attr)

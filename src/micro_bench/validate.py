@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from micro_bench.build import bind_component, create, facts_of, no_sampler, takes_sampler
 from micro_bench.config import COMPONENT_KEYS, BenchmarkConfig, Component
-from micro_bench.hookcall import call_isolated
+from micro_bench.hookcall import call_hook
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from micro_bench.host import Host
@@ -79,5 +79,5 @@ def validate_config(config: BenchmarkConfig, host: Host) -> None:
         if run.sampler is not None and isinstance(factory, type) and not takes_sampler(factory):
             raise no_sampler(run.trainer.name, run.origins.get("sampler", "sampler"))  # else: checked at run
     # a plugin's ConfigError rejects the file; any other exception is reported
-    call_isolated(host.hook.micro_bench_configure, lambda m: sys.stderr.write(f"warning: {m}\n"),
+    call_hook(host.pm, "micro_bench_configure", lambda m: sys.stderr.write(f"warning: {m}\n"),
                   user_errors=True, config=config)
