@@ -105,7 +105,8 @@ def test_a_trainer_without_save_and_load_is_refused_by_predict_naming_it(tmp_pat
                                        .replace("dataset: {name: hpa_synth, n: 40", "dataset: {name: hpa_synth, n: 24"))
     runs = tmp_path / "runs"
     assert _cli("run", tmp_path / "src.yaml", "--out", runs).exit_code == 0
-    result = _cli("predict", runs / "src", tmp_path, "--run", "sharp", "--out", tmp_path / "x.csv")
+    (tmp_path / "images").mkdir()
+    result = _cli("predict", runs / "src", tmp_path / "images", "--run", "sharp", "--out", tmp_path / "x.csv")
     assert result.exit_code == 1
     assert "its trainer 'plain_centroid' does not save models (it has no save/load methods" in result.output
     assert not (tmp_path / "x.csv").exists()
