@@ -91,3 +91,36 @@ def test_results_are_attributed_and_outside_call_hook_exceptions_propagate():
     assert got == [(late, "logged")] and len(reported) == 1 and reported[0].plugin != late
     with pytest.raises(RuntimeError, match="server is down"):  # a plugin calling the relay itself
         host.hook.micro_bench_run_end(run=None, result=None)
+
+
+def test_a_new_component_kind_is_one_table_entry_plus_its_hook_spec(monkeypatch):
+    """A toy kind: one KIND_TABLE entry and its provider hook's spec give a registry with lookup,
+    did-you-mean messages in the kind's plural, duplicate handling and plugin attribution."""
+    import pluggy
+
+    from micro_bench import ComponentSpec, components
+    from micro_bench.errors import ComponentError
+
+    spec = pluggy.HookspecMarker("micro_bench")
+
+    class ToySpecs:
+        @spec
+        def micro_bench_colormaps(self):
+            """Colormaps (a toy kind)."""
+
+    toy = components.Kind("colormap", "micro_bench_colormaps", "colormaps", None, True, "Colormap")
+    monkeypatch.setattr(components, "KIND_TABLE", (*components.KIND_TABLE, toy))
+
+    class Maps:
+        @hookimpl
+        def micro_bench_colormaps(self):
+            return [ComponentSpec("viridis", lambda: "viridis"), ComponentSpec("magma", lambda: "magma")]
+
+    host = Host.load(builtins=False, entrypoints=False)
+    host.pm.add_hookspecs(ToySpecs)
+    name = host.register(Maps())
+    registry = host.registries["colormap"]
+    assert registry.names() == ["magma", "viridis"] and registry.plugin_of("magma") == name
+    assert registry.create("viridis") == "viridis"
+    with pytest.raises(ComponentError, match="unknown colormap 'viridi'\nDid you mean: viridis\\?  Available colormaps"):
+        registry.spec("viridi")

@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 __all__ = [
     "KINDS",
+    "KIND_TABLE",
+    "Kind",
     "OPTIONAL",
     "ComponentSpec",
     "Dataset",
@@ -31,13 +33,56 @@ __all__ = [
     "ThresholdRule",
     "Trainer",
     "Transform",
+    "kind",
     "offers",
 ]
 
-#: Registry kinds, in the order a run composes them. Config keys are the same words, except
-#: ``metrics`` (a list of ``metric`` components).
-KINDS: tuple[str, ...] = ("dataset", "model", "trainer", "loss", "scheduler", "transform", "tta", "sampler",
-                          "metric", "threshold")
+@dataclass(frozen=True)
+class Kind:
+    """One component kind: everything the core knows about it, in one entry of :data:`KIND_TABLE`
+    (plus its provider hook's spec in :mod:`micro_bench.hookspecs`).
+
+    Attributes:
+        name: the registry kind (``host.registries[name]``).
+        hook: the provider hook.
+        plural: for messages (``Available losses: ...``).
+        key: the run config key holding one such component; ``None`` for kinds configured
+            elsewhere (``metrics``: a list; ``evaluate.threshold``).
+        built: whether ``validate`` builds it (cheap to construct), else only checks its parameters.
+        protocol: the name of the Protocol in this module its factories' objects meet.
+    """
+
+    name: str
+    hook: str
+    plural: str
+    key: str | None
+    built: bool
+    protocol: str
+
+
+#: Every component kind, in the order a run composes them.
+KIND_TABLE: tuple[Kind, ...] = (
+    Kind("dataset", "micro_bench_datasets", "datasets", "dataset", False, "Dataset"),
+    Kind("model", "micro_bench_models", "models", "model", False, "(nn.Module or estimator)"),
+    Kind("trainer", "micro_bench_trainers", "trainers", "trainer", True, "Trainer"),
+    Kind("loss", "micro_bench_losses", "losses", "loss", True, "Loss"),
+    Kind("scheduler", "micro_bench_schedulers", "schedulers", "scheduler", True, "Schedule"),
+    Kind("transform", "micro_bench_transforms", "transforms", "transform", True, "Transform"),
+    Kind("tta", "micro_bench_tta_policies", "tta policies", "tta", True, "TTAPolicy"),
+    Kind("sampler", "micro_bench_samplers", "samplers", "sampler", True, "Sampler"),
+    Kind("metric", "micro_bench_metrics", "metrics", None, True, "Metric"),
+    Kind("threshold", "micro_bench_threshold_rules", "threshold rules", None, True, "ThresholdRule"),
+)
+#: Registry kinds, in the order a run composes them (:data:`KIND_TABLE`'s names).
+KINDS: tuple[str, ...] = tuple(k.name for k in KIND_TABLE)
+
+
+def kind(name: str) -> Kind:
+    """The :data:`KIND_TABLE` entry of kind ``name`` (read at call time)."""
+    for entry in KIND_TABLE:
+        if entry.name == name:
+            return entry
+    raise KeyError(f"unknown component kind {name!r}")
 
 
 #: What a component MAY offer beyond its kind's required members: declared here (and in the

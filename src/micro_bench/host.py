@@ -28,8 +28,7 @@ from typing import Any
 
 import pluggy
 
-from micro_bench import hookspecs
-from micro_bench.components import KINDS
+from micro_bench import components, hookspecs
 from micro_bench.errors import PluginError
 from micro_bench.hookcall import guard
 from micro_bench.registry import Registry
@@ -261,7 +260,7 @@ class Host:
     def registries(self) -> dict[str, Registry]:
         """Per-kind registries built from the provider hooks (rebuilt after (un)registering)."""
         if self._registries is None:
-            regs = {kind: Registry(kind, self.pm, strict=self.strict) for kind in KINDS}
+            regs = {k.name: Registry(k.name, self.pm, strict=self.strict) for k in components.KIND_TABLE}
             for plugin in {p for reg in regs.values() for p in reg.disabled}:  # disabled in every kind
                 for reg in regs.values():
                     reg.drop(plugin)

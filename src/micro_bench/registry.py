@@ -14,28 +14,17 @@ from typing import Any
 
 import pluggy
 
-from micro_bench.components import ComponentSpec
+from micro_bench import components
+from micro_bench.components import KIND_TABLE, ComponentSpec
 from micro_bench.errors import ComponentError, MicroBenchError, PluginError
 from micro_bench.hookcall import call_hook, first_registered
 
 __all__ = ["HOOKS", "PLURALS", "Registry"]
 
-#: The provider hook of each kind.
-HOOKS: dict[str, str] = {
-    "dataset": "micro_bench_datasets",
-    "model": "micro_bench_models",
-    "trainer": "micro_bench_trainers",
-    "loss": "micro_bench_losses",
-    "scheduler": "micro_bench_schedulers",
-    "transform": "micro_bench_transforms",
-    "tta": "micro_bench_tta_policies",
-    "sampler": "micro_bench_samplers",
-    "metric": "micro_bench_metrics",
-    "threshold": "micro_bench_threshold_rules",
-}
-PLURALS = {"dataset": "datasets", "model": "models", "trainer": "trainers", "loss": "losses",
-           "scheduler": "schedulers", "transform": "transforms", "tta": "tta policies", "sampler": "samplers",
-           "metric": "metrics", "threshold": "threshold rules"}
+#: The provider hook and the plural of each kind (from :data:`~micro_bench.components.KIND_TABLE`).
+HOOKS: dict[str, str] = {k.name: k.hook for k in KIND_TABLE}
+PLURALS: dict[str, str] = {k.name: k.plural for k in KIND_TABLE}
+
 
 class Registry:
     """The components of one kind, by name, with the plugin that supplied each."""
@@ -54,7 +43,7 @@ class Registry:
 
     # -- building ---------------------------------------------------------------------------
     def _collect(self) -> None:
-        hook = HOOKS[self.kind]
+        hook = components.kind(self.kind).hook
         report = None if self._strict else (lambda line: self.problems.append((line.plugin, str(line))))
         for plugin, returned in first_registered(self._pm, call_hook(self._pm, hook, report)):
             try:
@@ -123,7 +112,7 @@ class Registry:
         close = difflib.get_close_matches(str(name), names, n=1, cutoff=0.6)
         lines = [f"unknown {self.kind} {name!r}" + (f" ({where})" if where else "")]
         hint = f"Did you mean: {close[0]}?  " if close else ""
-        lines.append(f"{hint}Available {PLURALS[self.kind]}: {', '.join(names) or '(none)'}")
+        lines.append(f"{hint}Available {components.kind(self.kind).plural}: {', '.join(names) or '(none)'}")
         return "\n".join(lines)
 
     def plugin_of(self, name: str) -> str:

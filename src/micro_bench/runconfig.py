@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from micro_bench.components import KIND_TABLE
+
 __all__ = ["COMPONENT_DEFAULTS", "COMPONENT_KEYS", "BenchmarkConfig", "Component", "RunConfig"]
 
 #: Config keys holding one component, and the registry kind of each.
-COMPONENT_KEYS = {"dataset": "dataset", "model": "model", "trainer": "trainer", "loss": "loss",
-                  "scheduler": "scheduler", "transform": "transform", "tta": "tta",
-                  "sampler": "sampler"}
+COMPONENT_KEYS = {k.key: k.name for k in KIND_TABLE if k.key is not None}
 #: Components a run gets when its config does not name one (``transform: null`` turns it off).
 COMPONENT_DEFAULTS: dict[str, str] = {"transform": "fastai"}
 

@@ -14,6 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from micro_bench.build import bind_component, create, facts_of, no_sampler, takes_sampler
+from micro_bench.components import KIND_TABLE
 from micro_bench.config import COMPONENT_KEYS, BenchmarkConfig, Component
 from micro_bench.hookcall import call_hook
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 __all__ = ["BUILT_KINDS", "validate_config"]
 
 #: Kinds ``validate`` builds (their factories are cheap and do not touch data or weights).
-BUILT_KINDS = frozenset({"trainer", "loss", "scheduler", "transform", "tta", "sampler", "metric", "threshold"})
+BUILT_KINDS = frozenset(k.name for k in KIND_TABLE if k.built)
 #: Stands in for what the runner takes from the dataset (``num_classes``, ``in_chans``) when a
 #: model's parameters are bound without building the dataset.
 FROM_DATASET = object()
