@@ -1,20 +1,34 @@
 """``micro-bench verify RUNS_DIR [--fix]``: check finished run folders, list (and clean) what
-interrupted work left behind (the layout is :mod:`micro_bench.runfolder`'s)."""
+interrupted work left behind (the layout is :mod:`micro_bench.runfolder`'s).
+
+A finished run is checked in full: config.json hashes to its folder's key, result.json belongs to
+it, ``predictions.npz`` decodes to consistent arrays whose decisions match the recorded
+thresholds, every metric of result.json equals the one recomputed from the predictions by the
+metric plugins, and every file result.json lists (``files``: predictions, ``model/`` with its
+``model.json``) still has the SHA-256 recorded when the run wrote it. Each benchmark's
+``index*.json`` rows must name run folders that hold a result.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
+import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 
+from micro_bench import pass_host
 from micro_bench.errors import MicroBenchError
 from micro_bench.runfolder import run_lock
 
 __all__ = ["verify_", "verify_runs"]
 
 
-def _check_run(directory: Path) -> list[str]:
+def _check_run(directory: Path, host: Any = None) -> list[str]:
     """Problems of one finished run folder (empty: fine)."""
     from micro_bench.build import key_of
 
@@ -36,13 +50,151 @@ def _check_run(directory: Path) -> list[str]:
         problems.append(f"{directory}: result.json belongs to another run")
     if not (directory / "predictions.npz").is_file():
         problems.append(f"{directory}: predictions.npz missing")
+    if isinstance(result, dict):
+        problems += _check_files(directory, result)
+        if (directory / "predictions.npz").is_file():
+            problems += _check_metrics(directory, result, config if isinstance(config, dict) else {}, host)
     return problems
 
 
-def verify_runs(runs_dir: Path, *, fix: bool = False) -> dict[str, list[str]]:
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _check_files(directory: Path, result: Mapping[str, Any]) -> list[str]:
+    """Every file result.json lists still has the digest recorded when the run wrote it."""
+    files = result.get("files")
+    if files is None:
+        return []  # written before digests were recorded: the metrics check still applies
+    if not isinstance(files, dict):
+        return [f"{directory}: result.json files is {type(files).__name__}, expected a mapping"]
+    problems = []
+    for rel, digest in sorted(files.items()):
+        path = directory / str(rel)
+        if ".." in Path(str(rel)).parts or Path(str(rel)).is_absolute():
+            problems.append(f"{directory}: result.json lists {rel!r}, outside the run folder")
+        elif not path.is_file():
+            if rel != "predictions.npz":  # named by the caller already
+                problems.append(f"{directory}: {rel} is missing (listed in result.json)")
+        elif _sha256(path) != digest:
+            problems.append(f"{directory}: {rel} changed since the run wrote it (SHA-256 differs from result.json)")
+    return problems
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return set(a) == set(b) and all(_same(a[k], b[k]) for k in a)
+    if a is None or b is None:  # an undefined value is stored as null
+        return (a is None or (isinstance(a, float) and math.isnan(a))) and (b is None or (isinstance(b, float) and math.isnan(b)))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return bool(a == b)
+
+
+def _check_metrics(directory: Path, result: Mapping[str, Any], config: Mapping[str, Any], host: Any) -> list[str]:
+    """Recompute result.json's metrics from predictions.npz with the run's metric plugins."""
+    import numpy as np
+
+    from micro_bench.contract import Scores
+    from micro_bench.evaluate import compute_metrics, labels_from
+
+    where = f"{directory}/predictions.npz"
+    try:
+        with np.load(directory / "predictions.npz", allow_pickle=False) as data:
+            y_true, y_score, y_pred = (np.asarray(data[k]) for k in ("y_true", "y_score", "y_pred"))
+    except Exception as exc:  # noqa: BLE001 - numpy/zipfile raise many types for a damaged file
+        return [f"{where}: cannot be read ({type(exc).__name__}: {str(exc)[:120]})"]
+    if y_true.ndim != 2 or y_score.shape != y_true.shape or y_pred.shape != y_true.shape:
+        return [f"{where}: arrays of shapes {y_true.shape}, {y_score.shape}, {y_pred.shape}, expected three (N, K)"]
+    thresholds = (result.get("thresholds") or {}).get("values") if isinstance(result.get("thresholds"), dict) else None
+    try:
+        values = np.asarray(thresholds, dtype=float)
+    except (TypeError, ValueError):
+        values = np.zeros(0)
+    if values.shape != (y_true.shape[1],):
+        return [f"{directory}: result.json thresholds do not give one value per class ({y_true.shape[1]})"]
+    if not np.isfinite(y_score).all() or (y_score < 0).any() or (y_score > 1).any():
+        return [f"{where}: y_score holds values that are not probabilities in [0, 1]"]
+    if not np.array_equal(labels_from(y_score, values), y_pred.astype(bool)):
+        return [f"{where}: y_pred does not follow from y_score and result.json's thresholds"]
+    if host is None:
+        return []
+    metrics: dict[str, Any] = {}
+    registry = host.registries["metric"]
+    for spec in (config.get("run") or {}).get("metrics") or []:
+        name = str(spec.get("name")) if isinstance(spec, dict) else ""
+        if name not in registry:
+            continue  # its plugin is not installed here: cannot recompute it
+        params = {k: v for k, v in spec.items() if k != "name"}
+        metrics[name] = registry.create(name, **params)
+    recorded: dict[str, Any] = dict(result["metrics"]) if isinstance(result.get("metrics"), dict) else {}
+    named = (result.get("dataset") or {}).get("classes") if isinstance(result.get("dataset"), dict) else None
+    classes = tuple(str(c) for c in named) if isinstance(named, list) else tuple(str(k) for k in range(y_true.shape[1]))
+    scores = Scores(y_true.astype(bool), y_score.astype(float), values, y_pred.astype(bool), classes)
+    problems = []
+    for name, value in compute_metrics(metrics, scores).items():
+        if name not in recorded:
+            problems.append(f"{directory}: result.json lacks metric {name!r}")
+        elif not _same(recorded[name], value):
+            shown = f"{value:.6g}" if isinstance(value, float) else "another per-class table"
+            problems.append(f"{directory}: metric {name} is {recorded[name]!r:.40} in result.json but {shown} "
+                            "recomputed from predictions.npz")
+    return problems
+
+
+_KEY = re.compile(r"^[0-9a-f]{8,64}$")
+
+
+def _index_rows(index: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = []
+    for row in index.get("rows") or []:
+        if not isinstance(row, dict):
+            rows.append(("?", row))
+            continue
+        keys: list[Any] = row["repeats"] if isinstance(row.get("repeats"), list) else [row.get("key")]
+        rows += [(str(row.get("label")), k if not isinstance(k, dict) else k.get("key")) for k in keys]
+    return rows
+
+
+def _check_indexes(bench: Path, fix: bool, out: dict[str, list[str]]) -> None:
+    """Every row key of the benchmark's manifests names a run folder with a result; ``fix`` drops
+    rows whose result is gone (their runs are recomputed by the next run), never a result."""
+    from micro_bench.results import write_json
+
+    for path in sorted(bench.glob("index*.json")):
+        try:
+            index = json.loads(path.read_text(encoding="utf-8"))
+            rows = _index_rows(index)
+        except (OSError, ValueError, AttributeError) as exc:
+            out["problems"].append(f"{path}: unreadable ({type(exc).__name__})")
+            continue
+        bad = []
+        for label, key in rows:
+            if not isinstance(key, str) or not _KEY.match(key):
+                out["problems"].append(f"{path}: row {label!r} names {key!r}, not a run key (a folder name of hex digits)")
+                bad.append(key)
+            elif (bench / f".{key}.replaced").exists():
+                continue  # set aside by an interrupted --force: listed as a leftover, recovered by --fix
+            elif not (bench / key / "result.json").is_file():
+                out["problems"].append(f"{path}: row {label!r} names run {key}, which has no result.json")
+                bad.append(key)
+        if fix and bad:
+            keep = [r for r in index.get("rows") or [] if not (isinstance(r, dict) and (r.get("key") in bad or any(
+                (k if isinstance(k, str) else (k or {}).get("key")) in bad for k in r.get("repeats") or [])))]
+            write_json(path, {**index, "rows": keep})
+            out["fixed"].append(f"{path}: dropped {len(index.get('rows') or []) - len(keep)} row(s) without a result "
+                                "(rerun the benchmark to recompute them)")
+
+
+def verify_runs(runs_dir: Path, *, fix: bool = False, host: Any = None) -> dict[str, list[str]]:
     """Check every run folder under ``runs_dir`` and list leftovers; ``fix`` cleans them.
 
-    Returns ``{"ok": [...], "problems": [...], "leftovers": [...], "fixed": [...]}``.
+    Returns ``{"ok": [...], "problems": [...], "leftovers": [...], "fixed": [...]}``. With a
+    ``host``, each result's metrics are recomputed by its metric plugins.
     """
     out: dict[str, list[str]] = {"ok": [], "problems": [], "leftovers": [], "fixed": []}
     if not runs_dir.is_dir():
@@ -64,7 +216,7 @@ def verify_runs(runs_dir: Path, *, fix: bool = False) -> dict[str, list[str]]:
                 if (run / "config.json").exists():
                     out["ok"].append(f"{run}: unfinished (resumes on the next run)")
                 continue
-            problems = _check_run(run)
+            problems = _check_run(run, host)
             out["problems" if problems else "ok"].extend(problems or [f"{run}: OK"])
             last = run / "checkpoints" / "last.pt"
             if last.is_file():
@@ -74,16 +226,20 @@ def verify_runs(runs_dir: Path, *, fix: bool = False) -> dict[str, list[str]]:
                 if fix and final:
                     last.unlink()
                     out["fixed"].append(f"{last}: removed")
+        _check_indexes(bench, fix, out)
     return out
 
 
 @click.command("verify")
 @click.argument("runs_dir", required=False, type=click.Path(file_okay=False, path_type=Path), default=Path("runs"))
-@click.option("--fix", is_flag=True, help="Restore or remove leftovers of interrupted runs.")
-def verify_(runs_dir: Path, fix: bool) -> None:
-    """Check the results in RUNS_DIR (JSON parses, config hash matches the folder key,
-    predictions present) and list leftovers of interrupted work (--fix cleans them)."""
-    report = verify_runs(runs_dir, fix=fix)
+@click.option("--fix", is_flag=True, help="Restore or remove leftovers of interrupted runs; drop index rows whose "
+              "result is gone (never a finished result).")
+@pass_host
+def verify_(host: Any, runs_dir: Path, fix: bool) -> None:
+    """Check the results in RUNS_DIR: config hash matches the folder key, every metric equals the one
+    recomputed from predictions.npz, every listed file (model.json included) has its recorded
+    SHA-256, index rows name finished runs; list leftovers of interrupted work (--fix cleans them)."""
+    report = verify_runs(runs_dir, fix=fix, host=host)
     for line in report["problems"]:
         click.echo(f"problem: {line}")
     for line in report["leftovers"]:

@@ -172,13 +172,31 @@ def _execute(
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
         built.trainer.save(built.model, folder)
-    write_json(directory / "result.json", result.to_dict())
+    # digests of what the result rests on, for `micro-bench verify` (result.json itself is checked
+    # by recomputing its metrics from predictions.npz)
+    write_json(directory / "result.json", {**result.to_dict(), "files": file_digests(directory)})
     if offers(built.trainer, "finalize"):
         built.trainer.finalize(ctx)  # e.g. the torch trainer removes its resume checkpoint
     log(f"finished {cfg.label!r}: " + ", ".join(
         f"{k}={v:.4f}" for k, v in result.metrics.items() if isinstance(v, float)))
     _finalise(host, run, result, log)
     return result
+
+
+def file_digests(directory: Path) -> dict[str, str]:
+    """``{relative path: sha256}`` of ``predictions.npz`` and every file of ``model/``."""
+    import hashlib
+
+    files = [directory / "predictions.npz", *sorted((directory / MODEL_FOLDER).rglob("*"))]
+    out = {}
+    for f in files:
+        if f.is_file():
+            h = hashlib.sha256()
+            with f.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+            out[f.relative_to(directory).as_posix()] = h.hexdigest()
+    return out
 
 
 def run_benchmark(

@@ -349,3 +349,71 @@ def test_cap_workers_rule() -> None:
     assert said and said[0].startswith("--workers 1000 capped at")
     assert cap_workers(None, 3, "run(s)", said.append) == min(3, usable_cores()) and len(said) == 1
     assert cap_workers(1, 12, "run(s)", said.append) == 1 and len(said) == 1
+
+
+def _cli(host, *args: str):
+    from click.testing import CliRunner
+
+    from micro_bench_commands.cli import cli
+
+    return CliRunner().invoke(cli, list(args), obj=host)
+
+
+@pytest.fixture
+def finished(toy_pm, toy_bench, tmp_path: Path) -> Path:
+    out = tmp_path / "runs"
+    assert _cli_run(toy_pm, str(toy_bench()), "--out", str(out)).exit_code == 0
+    result = _cli(toy_pm, "verify", str(out))
+    assert result.exit_code == 0 and "2 run folder(s) OK, 0 problem(s)" in result.output, result.output
+    return out
+
+
+def _runs(out: Path) -> list[Path]:
+    return sorted(p.parent for p in (out / "toybench").glob("*/result.json"))
+
+
+def test_verify_runs_edited_metric(toy_pm, finished: Path) -> None:
+    run = _runs(finished)[0]
+    data = json.loads((run / "result.json").read_text())
+    data["metrics"]["accuracy"] = 0.99
+    (run / "result.json").write_text(json.dumps(data))
+    result = _cli(toy_pm, "verify", str(finished))
+    assert_user_error(result, "1 damaged result(s)")
+    assert "metric accuracy is 0.99 in result.json but" in result.output and "recomputed from predictions.npz" in result.output
+
+
+def test_verify_runs_garbage_predictions(toy_pm, finished: Path) -> None:
+    run = _runs(finished)[0]
+    (run / "predictions.npz").write_bytes(b"garbage" * 10)
+    result = _cli(toy_pm, "verify", str(finished))
+    assert_user_error(result, "damaged result(s)")
+    assert "predictions.npz changed since the run wrote it" in result.output
+    assert "predictions.npz: cannot be read" in result.output
+
+
+def test_verify_runs_rewritten_predictions(toy_pm, finished: Path) -> None:
+    run = _runs(finished)[0]
+    with np.load(run / "predictions.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["y_score"] = arrays["y_score"] * 0.5
+    np.savez_compressed(run / "predictions.npz", **arrays)
+    result = _cli(toy_pm, "verify", str(finished))
+    assert_user_error(result, "damaged result(s)")
+    assert "predictions.npz changed since the run wrote it (SHA-256" in result.output
+
+
+def test_verify_runs_result_gone_and_index_outside(toy_pm, finished: Path) -> None:
+    index_path = finished / "toybench" / "index.json"
+    index = json.loads(index_path.read_text())
+    runs = [finished / "toybench" / row["key"] for row in index["rows"]]
+    (runs[0] / "result.json").unlink()
+    index["rows"][1]["key"] = "../../../etc"
+    index_path.write_text(json.dumps(index))
+    result = _cli(toy_pm, "verify", str(finished))
+    assert_user_error(result, "damaged result(s)")
+    assert f"names run {runs[0].name}, which has no result.json" in result.output
+    assert "names '../../../etc', not a run key" in result.output
+    fixed = _cli(toy_pm, "verify", str(finished), "--fix")
+    assert "dropped 2 row(s) without a result" in fixed.output
+    assert (runs[1] / "result.json").is_file()  # a finished result is never deleted
+    assert _cli(toy_pm, "verify", str(finished)).exit_code == 0
