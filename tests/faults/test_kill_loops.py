@@ -138,3 +138,43 @@ def test_training_killed_at_many_points(tmp_path: Path) -> None:
         k: v for k, v in before.items() if not k.startswith(".") and k in after}
     assert not list((out / "killme").glob(".*.replaced"))
     assert len(list((out / "killme").glob("*/result.json"))) == 1
+
+
+REPEATED = """\
+version: 1
+name: repeated
+dataset: {name: hpa_synth, n: 40, resolution: 32}
+model: {name: logreg, C: 0.1, solver: lbfgs}
+trainer: {name: sklearn, n_jobs: 1, resolution: 8}
+transform: null
+repeats: 3
+evaluate: {split: val, threshold: 0.5}
+metrics: [f1_macro, roc_auc_macro]
+runs:
+  - {label: a}
+"""
+
+
+def test_repeated_benchmark_killed_between_repeats(tmp_path: Path) -> None:
+    """kill -9 after the first repeat's result: the rerun keeps it, computes the rest, and ends
+    with the same results and manifest rows as an uninterrupted run."""
+    bench = tmp_path / "repeated.yaml"
+    bench.write_text(REPEATED)
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    _finish([*CLI, "run", str(bench), "--out", str(clean), "--no-progress"])
+    _kill_when([*CLI, "run", str(bench), "--out", str(killed), "--no-progress"],
+               lambda: len(list((killed / "repeated").glob("*/result.json"))) >= 1)
+    kept = {p.parent.name for p in (killed / "repeated").glob("*/result.json")}
+    assert 1 <= len(kept) < 3
+    _finish([*CLI, "run", str(bench), "--out", str(killed), "--no-progress"])
+
+    def results(out: Path) -> dict[str, dict]:
+        return {p.parent.name: json.loads(p.read_text())["metrics"] for p in (out / "repeated").glob("*/result.json")}
+
+    assert results(killed) == results(clean) and len(results(clean)) == 3
+    rows = [json.loads((out / "repeated" / "index.json").read_text())["rows"] for out in (clean, killed)]
+    assert rows[0] == rows[1]
+    from conftest import invoke
+
+    verify = invoke("verify", str(killed))
+    assert verify.exit_code == 0 and "3 run folder(s) OK, 0 problem(s)" in verify.output, verify.output
