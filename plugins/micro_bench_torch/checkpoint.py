@@ -55,7 +55,10 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        torch.save(state, tmp)
+        # Through a file object: torch.save names the zip's records after a path's file name, so
+        # writing to the pid-stamped temporary path made the bytes (and their digest) differ by process.
+        with open(tmp, "wb") as stream:
+            torch.save(state, stream)
         os.replace(tmp, path)
     except (RuntimeError, OSError) as error:  # torch reports a full disk as "file write failed"
         from micro_bench_commands.failures import disk_full_message, free_bytes
