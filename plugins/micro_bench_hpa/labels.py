@@ -149,6 +149,9 @@ def read_label_table(path: str | Path, spec: LabelSpec) -> LabelTable:
     for (line, _), sid in zip(rows, ids, strict=True):
         if not sid:
             raise SourceError(f"{path}:{line}: empty id")
+        if not sid.isprintable():  # a quoted field may hold a line break or tab: ids name files
+            raise SourceError(f"{path}:{line}: id {sid!r} holds a control character (line break, tab); "
+                              "ids name image files")
     first: dict[str, int] = {}
     for (line, _), sid in zip(rows, ids, strict=True):
         if sid in first:

@@ -111,3 +111,13 @@ def test_mutated_ome_tiff_reads_or_refuses_by_name(data: bytes) -> None:
             return
     assert pixels.ndim == 3 and pixels.dtype in (np.uint8, np.uint16)
     assert header.shape[0] == pixels.shape[0]
+
+
+def test_an_id_with_a_line_break_is_refused_on_one_line(tmp_path: Path) -> None:
+    """Found by the fuzzer above: a quoted id holding a line break reached the message unescaped."""
+    path = tmp_path / "labels.csv"
+    path.write_text('Id,Target\n"0\n0",a\n', encoding="utf-8")
+    with pytest.raises(SourceError) as caught:
+        read_label_table(path, LabelSpec(id_column="Id", label_column="Target", classes=("a", "b")))
+    message = str(caught.value)
+    assert "\n" not in message and str(path) in message and "'0\\n0'" in message
