@@ -96,7 +96,7 @@ def test_bioimageio_package_validates_offline_and_reproduces(run_dir: Path, tmp_
     import yaml
     from bioimageio.spec import load_description
 
-    done = export_run(run_dir, "bioimageio", tmp_path / "m.zip")
+    done = export_run(run_dir, "bioimageio", tmp_path / "m.zip", license="CC-BY-4.0")
     descr = load_description(str(done.path), perform_io_checks=True)
     assert descr.validation_summary.status in ("passed", "valid-format"), descr.validation_summary.format()
     with zipfile.ZipFile(done.path) as archive:
@@ -113,6 +113,8 @@ def test_bioimageio_package_validates_offline_and_reproduces(run_dir: Path, tmp_
     assert len(rdf["outputs"][0]["axes"][1]["channel_names"]) == len(card["classes"])
     assert rdf["cite"] and "Predicting Protein Organelle Localization" in rdf["cite"][0]["text"]
     assert "hpa_synth" in rdf["training_data"]["name"]
+    # the model's licence only as given; the data's: HPA's labels, CC BY-SA 3.0
+    assert rdf["license"] == "CC-BY-4.0" and rdf["training_data"]["license"] == "CC-BY-SA-3.0"
     session = onnxruntime.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(session.run(None, {"image": test_in})[0], test_out, rtol=0, atol=TOLERANCE)
     images, expected = _evaluated(run_dir, 1)
@@ -138,6 +140,11 @@ def test_cli_refuses_results_folders_and_bad_options(run_dir: Path, tmp_path: Pa
     assert own.exit_code != 0 and "one of the run's own files" in own.output
     bad = CliRunner().invoke(cli, ["export", str(run_dir), "--format", "keras"], obj=host)
     assert bad.exit_code != 0 and "keras" in bad.output
+    for args, says in ((["--format", "bioimageio", "--license", "NOT-A-LICENCE"], "not an SPDX licence id"),
+                       (["--format", "onnx", "--license", "MIT"], "only a bioimageio package")):
+        refused = CliRunner().invoke(cli, ["export", str(run_dir), *args, "--out", str(tmp_path / "x.zip")], obj=host)
+        assert refused.exit_code != 0 and says in refused.output, refused.output
+        assert len(refused.output.strip().splitlines()) == 1 and not (tmp_path / "x.zip").exists()
     ok = CliRunner().invoke(cli, ["export", str(run_dir), "--format", "torchscript", "--out",
                                   str(tmp_path / "ok.pt"), "--check-samples", "4"], obj=host)
     assert ok.exit_code == 0, ok.output

@@ -100,6 +100,10 @@ micro-bench's torch trainer: {json.dumps(card['trainer']['params'])}; model para
 """
 
 
+HPA_DATASETS = ("hpa", "hpa_synth")  # their labels (and hpa's images) are the Human Protein Atlas's
+HPA_LICENSE = "CC-BY-SA-3.0"
+
+
 def _dataset_text(run_dir: Path, card: Mapping[str, Any]) -> tuple[str, str]:
     """(name, description) of the training data from the run's config."""
     try:
@@ -120,22 +124,26 @@ def _dataset_text(run_dir: Path, card: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def write_package(module: Any, example: Any, inputs: np.ndarray, reference: np.ndarray,
-                  card: Mapping[str, Any], record: dict[str, Any], target: Path, run_dir: Path) -> dict[str, Any]:
+                  card: Mapping[str, Any], record: dict[str, Any], target: Path, run_dir: Path,
+                  license: str | None = None) -> dict[str, Any]:
     """Write the package zip to ``target`` (atomically), validate it offline and check both
-    weights against ``reference``; returns what goes into the export's record."""
+    weights against ``reference``; returns what goes into the export's record. ``license`` is the
+    model's SPDX licence id (none unless given: the licence of a trained model is its owner's call);
+    the training data's licence is stated only for the HPA-derived datasets (HPA's CC BY-SA 3.0)."""
     with tempfile.TemporaryDirectory(prefix="micro-bench-bioimageio-") as work:
         folder = Path(work)
         cache = os.environ.get("BIOIMAGEIO_CACHE_PATH")
         os.environ["BIOIMAGEIO_CACHE_PATH"] = cache or str(folder / "cache")
         try:
-            return _write(module, example, inputs, reference, card, record, target, run_dir, folder)
+            return _write(module, example, inputs, reference, card, record, target, run_dir, folder, license)
         finally:
             if cache is None:
                 os.environ.pop("BIOIMAGEIO_CACHE_PATH", None)
 
 
 def _write(module: Any, example: Any, inputs: np.ndarray, reference: np.ndarray, card: Mapping[str, Any],
-           record: dict[str, Any], target: Path, run_dir: Path, folder: Path) -> dict[str, Any]:
+           record: dict[str, Any], target: Path, run_dir: Path, folder: Path,
+           license: str | None = None) -> dict[str, Any]:
     import torch
     from bioimageio.spec import save_bioimageio_package
     from bioimageio.spec.model import v0_5 as bio
@@ -163,7 +171,7 @@ def _write(module: Any, example: Any, inputs: np.ndarray, reference: np.ndarray,
         name=f"micro-bench {card['run']['benchmark']} {label}"[:128],
         description=(f"{card['model']['name']} multi-label classifier of {len(channel_ids)}-channel "
                      f"microscopy images into {len(class_ids)} classes (micro-bench run {card['run']['key']})"),
-        authors=authors, cite=cite, license=bio.LicenseId("MIT"),
+        authors=authors, cite=cite, license=bio.LicenseId(license) if license else None,
         documentation=bio.FileDescr(source=readme),
         tags=["classification", "multi-label", "protein-localization", "microscopy", "micro-bench"],
         inputs=[bio.InputTensorDescr(
@@ -189,7 +197,8 @@ def _write(module: Any, example: Any, inputs: np.ndarray, reference: np.ndarray,
                                       comment="exported from the same PyTorch module as the TorchScript weights"),
         ),
         training_data=bio.DatasetDescr(name=data_name, description=data_text, authors=authors, cite=cite,
-                                       license=bio.LicenseId("MIT"), tags=["microscopy"]),
+                                       license=bio.LicenseId(HPA_LICENSE) if data_name in HPA_DATASETS else None,
+                                       tags=["microscopy"]),
         config=cast(Any, {"micro_bench": {"run": dict(card["run"]), "classes": list(card["classes"]),
                                 "channels": list(card["input"]["channels"]),
                                 "thresholds": dict(card.get("thresholds") or {}),

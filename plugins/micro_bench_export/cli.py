@@ -19,7 +19,10 @@ __all__ = ["export_command"]
 @click.option("--run", "run_label", default=None, help="Row label, when RUN_DIR is a benchmark's runs folder.")
 @click.option("--check-samples", type=click.IntRange(min=1), default=16, show_default=True,
               help="Evaluation samples of the run the export's outputs are compared on (within 1e-4).")
-def export_command(run_dir: Path, fmt: str, out: Path | None, run_label: str | None, check_samples: int) -> None:
+@click.option("--license", "license_id", default=None, metavar="SPDX",
+              help="bioimageio: the model's licence (an SPDX id, e.g. CC-BY-4.0); none is recorded unless given.")
+def export_command(run_dir: Path, fmt: str, out: Path | None, run_label: str | None, check_samples: int,
+                   license_id: str | None) -> None:
     """Export the trained model of the finished run RUN_DIR, with its standardisation folded in:
     (B, C, H, W) float32 pixel values -> (B, K) probabilities. The written file is loaded back and
     must reproduce the PyTorch model on the run's evaluation inputs within 1e-4 (docs/predicting.md)."""
@@ -28,10 +31,14 @@ def export_command(run_dir: Path, fmt: str, out: Path | None, run_label: str | N
     from micro_bench_predict.card import ModelCardError
 
     try:
-        done = export_run(resolve_run_dir(run_dir, run_label), fmt, out, check_samples=check_samples)
+        done = export_run(resolve_run_dir(run_dir, run_label), fmt, out, check_samples=check_samples,
+                          license=license_id)
     except (ExportError, ModelCardError) as error:
         raise click.ClickException(str(error)) from None
     check = done.record["check"]
     extra = f", opset {done.record['opset']}" if done.record.get("opset") else ""
     click.echo(f"wrote {done.path} ({fmt}{extra}); checked on {check['inputs']}: max |difference| "
                f"{check.get('max_abs_diff', 0):.2g} <= {check['tolerance']:g}; description in {done.path}.json")
+    if fmt == "bioimageio" and license_id is None:
+        click.echo("note: the package records no licence for the model; pass --license SPDX (e.g. CC-BY-4.0) "
+                   "before sharing it")

@@ -167,7 +167,7 @@ def check_out(out: Path, run_dir: Path, fmt: str) -> Path:
 
 
 def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, *, check_samples: int = 16,
-               registries: Mapping[str, Any] | None = None) -> Exported:
+               registries: Mapping[str, Any] | None = None, license: str | None = None) -> Exported:
     """Export the model of the finished torch run ``run_dir`` as ``fmt`` (one of :data:`FORMATS`)
     to ``out`` (default ``./<benchmark>-<label><suffix>``), checked as the module docstring says.
 
@@ -183,6 +183,17 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, *, 
         raise ExportError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     if isinstance(check_samples, bool) or not isinstance(check_samples, int) or check_samples < 1:
         raise ExportError(f"--check-samples must be an integer >= 1, got {check_samples!r}")
+    if license is not None and fmt != "bioimageio":
+        raise ExportError(f"--license {license!r}: only a bioimageio package records a licence")
+    if license is not None:
+        from bioimageio.spec.model import v0_5 as bio
+        from pydantic import ValidationError
+
+        try:
+            bio.LicenseId(license)
+        except (ValueError, ValidationError):
+            raise ExportError(f"--license {license!r}: not an SPDX licence id bioimageio.spec knows "
+                              "(e.g. CC-BY-4.0, MIT, BSD-3-Clause)") from None
     run_dir = Path(run_dir)
     try:
         card = read_card(run_dir)
@@ -227,7 +238,7 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, *, 
     else:
         from micro_bench_export.bioimageio import write_package
 
-        record.update(write_package(module, example, inputs, reference, card, record, target, run_dir))
+        record.update(write_package(module, example, inputs, reference, card, record, target, run_dir, license))
     _write_json(target.with_name(target.name + ".json"), record)
     return Exported(target, fmt, record)
 
