@@ -187,11 +187,10 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, *, 
         raise ExportError(f"--license {license!r}: only a bioimageio package records a licence")
     if license is not None:
         from bioimageio.spec.model import v0_5 as bio
-        from pydantic import ValidationError
 
         try:
             bio.LicenseId(license)
-        except (ValueError, ValidationError):
+        except ValueError:  # pydantic's ValidationError is a ValueError
             raise ExportError(f"--license {license!r}: not an SPDX licence id bioimageio.spec knows "
                               "(e.g. CC-BY-4.0, MIT, BSD-3-Clause)") from None
     run_dir = Path(run_dir)
