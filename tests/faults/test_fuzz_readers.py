@@ -44,6 +44,24 @@ def _originals() -> dict[str, bytes]:
 ORIGINALS = _originals()
 
 
+def mutate_bytes(draw, data: bytearray, op: str, at: int) -> bool:
+    """Apply the byte-level mutation ``op`` (flip, byte, truncate, insert) at ``at`` in place;
+    False for an op that is not one of these (the caller's own, format-aware ones)."""
+    if op == "flip":
+        if data:
+            data[at] ^= 1 << draw(st.integers(0, 7))
+    elif op == "byte":
+        if data:
+            data[at] = draw(st.integers(0, 255))
+    elif op == "truncate":
+        del data[at:]
+    elif op == "insert":
+        data[at:at] = draw(st.binary(min_size=1, max_size=16))
+    else:
+        return False
+    return True
+
+
 @st.composite
 def mutated(draw) -> tuple[str, bytes]:
     suffix = draw(st.sampled_from(sorted(ORIGINALS)))
@@ -51,15 +69,9 @@ def mutated(draw) -> tuple[str, bytes]:
     for _ in range(draw(st.integers(1, 6))):
         op = draw(st.sampled_from(["flip", "byte", "truncate", "insert", "header"]))
         at = draw(st.integers(0, max(len(data) - 1, 0)))
-        if op == "flip" and data:
-            data[at] ^= 1 << draw(st.integers(0, 7))
-        elif op == "byte" and data:
-            data[at] = draw(st.integers(0, 255))
-        elif op == "truncate":
-            del data[at:]
-        elif op == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=16))
-        elif op == "header" and len(data) > 40:  # the part that holds sizes and types
+        if mutate_bytes(draw, data, op, at):
+            continue
+        if op == "header" and len(data) > 40:  # the part that holds sizes and types
             i = draw(st.integers(0, 39))
             data[i] = draw(st.integers(0, 255))
     return suffix, bytes(data)

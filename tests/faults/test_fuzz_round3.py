@@ -12,6 +12,7 @@ import pytest
 import tifffile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_fuzz_readers import mutate_bytes  # the byte-level mutations both fuzzers share
 
 from micro_bench_hpa.errors import ReadError, SourceError
 from micro_bench_hpa.formats import inspect_file, read_file
@@ -80,15 +81,9 @@ def mutated_ome(draw) -> bytes:
     for _ in range(draw(st.integers(1, 5))):
         op = draw(st.sampled_from(["flip", "byte", "truncate", "insert", "xml"]))
         at = draw(st.integers(0, len(data) - 1)) if data else 0
-        if op == "flip" and data:
-            data[at] ^= 1 << draw(st.integers(0, 7))
-        elif op == "byte" and data:
-            data[at] = draw(st.integers(0, 255))
-        elif op == "truncate":
-            del data[at:]
-        elif op == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=16))
-        elif op == "xml":  # the OME-XML: channel names, sizes, types
+        if mutate_bytes(draw, data, op, at):
+            continue
+        if op == "xml":  # the OME-XML: channel names, sizes, types
             start = bytes(data).find(b"<OME")
             if start >= 0:
                 i = start + draw(st.integers(0, 400))
