@@ -216,6 +216,38 @@ def test_per_class_table(tmp_path, toy_pm):
     assert f"| {int(first[2].ours)} (1) |" in md or f"| {int(first[2].ours)} (1) " in md
 
 
+class IndexFields:
+    def __init__(self, fields):
+        self.fields = fields
+
+    @hookimpl
+    def micro_bench_index_fields(self, config):
+        return self.fields
+
+
+def test_plugins_add_manifest_fields_in_the_place_the_tables_plugin_had_them(tmp_path, toy_pm):
+    """``metric_info`` and ``reference_counts_csv`` come from the tables plugin's
+    ``micro_bench_index_fields``, after the header and before ``rows`` (the order the core wrote
+    them in, so manifests stay byte for byte); a third party adds its own; a manifest field is refused."""
+    from micro_bench.errors import PluginError
+
+    (tmp_path / "pc.csv").write_text("class,label,positives\n0,quiet,3\n")
+    (tmp_path / "pc_counts.csv").write_text("class,test,val,train\n0,1,2,3\n")
+    path = tmp_path / "pc.yaml"
+    path.write_text(BENCH.replace("reference: ref.csv", "reference: pc.csv"))
+    toy_pm.register(IndexFields({"lab_notebook": "p. 12"}), name="notebook")
+    run_benchmark(load_config(path), tmp_path / "runs", host=toy_pm, echo=None)
+    index = json.loads((tmp_path / "runs" / "toybench" / "index.json").read_text())
+    assert list(index)[list(index).index("reference_csv") + 1:] == [
+        "metric_info", "reference_counts_csv", "lab_notebook", "rows", "ci", "dataset"]
+    assert index["reference_counts_csv"] == "class,test,val,train\n0,1,2,3\n"
+    assert index["metric_info"] == {m: {k: v for k, v in toy_pm.registries["metric"].spec(m).extra.items()
+                                        if k in ("title", "per_class", "reference")} for m in index["metrics"]}
+    toy_pm.register(IndexFields({"rows": []}), name="greedy")
+    with pytest.raises(PluginError, match="plugin 'greedy': micro_bench_index_fields gave 'rows'"):
+        run_benchmark(load_config(path), tmp_path / "runs", host=toy_pm, echo=None)
+
+
 def test_nan_metrics_are_written_as_null(tmp_path):
     from micro_bench.results import read_result, write_json
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from micro_bench import hookimpl
 
@@ -18,9 +18,10 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import click
 
     from micro_bench.config import BenchmarkConfig
+    from micro_bench.host import Host
     from micro_bench.results import RunResult
 
-__all__ = ["micro_bench_add_commands", "micro_bench_benchmark_end", "micro_bench_configure"]
+__all__ = ["micro_bench_add_commands", "micro_bench_benchmark_end", "micro_bench_configure", "micro_bench_index_fields"]
 
 
 @hookimpl
@@ -44,6 +45,20 @@ def micro_bench_configure(config: BenchmarkConfig) -> None:
     if table.get("baseline") is not None and table["baseline"] not in labels:
         raise ConfigError(f"{config.path}: table.baseline: no run labelled {table['baseline']!r}; "
                           f"labels: {', '.join(sorted(labels))}")
+
+
+@hookimpl
+def micro_bench_index_fields(config: BenchmarkConfig, host: Host) -> dict[str, Any]:
+    """The manifest fields the tables read: what each metric's spec declares for tables
+    (``metric_info``: ``title``, ``per_class``, ``reference``) and the reference's example counts
+    (``reference_counts_csv``: ``<reference stem>_counts.csv`` beside it, else ``None``)."""
+    counts = None
+    if config.reference is not None:
+        path = config.reference.with_name(config.reference.stem + "_counts.csv")
+        counts = path.read_text(encoding="utf-8") if path.is_file() else None
+    info = {m.name: {k: v for k, v in host.registries["metric"].spec(m.name).extra.items()
+                     if k in ("title", "per_class", "reference")} for m in config.metrics}
+    return {"metric_info": info, "reference_counts_csv": counts}
 
 
 @hookimpl

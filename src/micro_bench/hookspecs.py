@@ -237,6 +237,22 @@ def micro_bench_run_end(run: Run, result: RunResult) -> None:
 
 
 @hookspec
+def micro_bench_index_fields(config: BenchmarkConfig, host: Host) -> Mapping[str, Any] | None:
+    """Add fields to a benchmark's table manifest (``index.json``) when the runner writes it.
+
+    Every implementation is called; each returns ``{field: JSON-able value}`` (or ``None``),
+    written after the manifest's own header fields and before ``rows``. A field the manifest
+    has itself is refused (a :class:`~micro_bench.errors.PluginError` naming the plugin); one that
+    two plugins give follows the one duplicate policy (the first registered keeps it, the other is
+    reported naming both). The bundled ``tables`` plugin records what each
+    metric's spec declares for tables (``metric_info``) and the reference's example counts
+    (``reference_counts_csv``, from ``<reference stem>_counts.csv``).
+
+    .. versionadded:: 0.3
+    """
+
+
+@hookspec
 def micro_bench_benchmark_end(config: BenchmarkConfig, index: Path, results: Sequence[RunResult]) -> str | None:
     """Called by ``micro-bench run`` (main process) once the rows have run and the table manifest
     ``index`` lists them: ``<out>/<benchmark>/index.json``, or ``index.set-<hash>.json`` for a run

@@ -21,7 +21,7 @@ from micro_bench.components import offers
 from micro_bench.config import BenchmarkConfig, RunConfig
 from micro_bench.contract import PARTS, Run, RunContext, Scores
 from micro_bench.dist import is_main_process
-from micro_bench.errors import MicroBenchError
+from micro_bench.errors import MicroBenchError, PluginError
 from micro_bench.evaluate import (
     EPOCH_METRICS,
     check_probabilities,
@@ -242,29 +242,35 @@ def _executor(host: Host, name: str) -> Callable[..., list[RunResult]]:
 
 def write_index(config: BenchmarkConfig, out: Path, results: list[RunResult], host: Host) -> Path:
     """Write the benchmark's table manifest: rows in order, table settings, reference data, and
-    what each metric's spec declares for tables (``title``, ``per_class``, ``reference``)."""
+    the fields plugins add through ``micro_bench_index_fields`` (the tables plugin: what each
+    metric's spec declares for tables, the reference's example counts)."""
     # The paper's numbers are for one split: none beside results evaluated on another.
     evaluated = sorted({run.evaluate["split"] for run in config.runs})
     other_split = config.reference_split is not None and evaluated != [config.reference_split]
     reference = config.reference.read_text(encoding="utf-8") if config.reference and not other_split else None
-    counts_ref = None
-    if config.reference is not None:
-        counts_path = config.reference.with_name(config.reference.stem + "_counts.csv")
-        counts_ref = counts_path.read_text(encoding="utf-8") if counts_path.is_file() else None
-    path = out / config.name / index_name(config.overrides)
-    write_json(path, {
+    header: dict[str, Any] = {
         "benchmark": config.name, "title": config.title, "config_file": str(config.path),
         "evaluated_split": evaluated[0] if len(evaluated) == 1 else evaluated,
         **({"reference_split": config.reference_split} if config.reference_split else {}),
         "profile": config.profile, "overrides": list(config.overrides), "table": dict(config.table),
         "metrics": [m.name for m in config.metrics], "reference_csv": reference,
-        "metric_info": {m.name: {k: v for k, v in host.registries["metric"].spec(m.name).extra.items()
-                                 if k in ("title", "per_class", "reference")} for m in config.metrics},
-        "reference_counts_csv": counts_ref,
-        "rows": _rows(results),
-        "ci": _ci(config),
-        "dataset": results[0].dataset if results else {},
-    })
+    }
+    own = {*header, "rows", "ci", "dataset"}
+    given: dict[str, str] = {}
+    for plugin, fields in first_registered(host.pm, call_hook(host.pm, "micro_bench_index_fields",
+                                                              config=config, host=host)):
+        for name, value in dict(fields).items():
+            if name in own:
+                raise PluginError(f"plugin {plugin!r}: micro_bench_index_fields gave {name!r}, a field of "
+                                  "the manifest itself; use another name")
+            if name in given:
+                host.report_duplicate("index field", name, given[name], plugin)
+                continue
+            given[name] = plugin
+            header[name] = value
+    path = out / config.name / index_name(config.overrides)
+    write_json(path, {**header, "rows": _rows(results), "ci": _ci(config),
+                      "dataset": results[0].dataset if results else {}})
     return path
 
 
