@@ -7,6 +7,12 @@ thresholds, every metric of result.json equals the one recomputed from the predi
 metric plugins, and every file result.json lists (``files``: predictions, ``model/`` with its
 ``model.json``) still has the SHA-256 recorded when the run wrote it. Each benchmark's
 ``index*.json`` rows must name run folders that hold a result.
+
+A result written before runs recorded digests (no ``files`` in result.json) is checked as far as
+it can be (key, thresholds, metrics recomputed) and reported as *unchecked*, never as OK: its
+files cannot be vouched for. ``--fix`` does not record digests for such files (it did not see
+them written); rerunning the benchmark with ``--force`` does. ``--strict`` makes an unchecked
+result a failure (exit 1).
 """
 
 from __future__ import annotations
@@ -26,6 +32,11 @@ from micro_bench.errors import MicroBenchError
 from micro_bench.runfolder import run_lock
 
 __all__ = ["verify_", "verify_runs"]
+
+
+#: What is said of a result that records no digests (``files``) in result.json.
+NO_DIGESTS = ("its files cannot be checked: result.json records no SHA-256 digests (written before micro-bench "
+              "recorded them); metrics recomputed only. Rerun it with --force to record them")
 
 
 def _check_run(directory: Path, host: Any = None) -> list[str]:
@@ -83,6 +94,15 @@ def _check_files(directory: Path, result: Mapping[str, Any]) -> list[str]:
         elif _sha256(path) != digest:
             problems.append(f"{directory}: {rel} changed since the run wrote it (SHA-256 differs from result.json)")
     return problems
+
+
+def _has_digests(directory: Path) -> bool:
+    """Whether the (readable) result.json of ``directory`` lists its files' digests."""
+    try:
+        result = json.loads((directory / "result.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(result, dict) and isinstance(result.get("files"), dict) and bool(result["files"])
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -193,10 +213,12 @@ def _check_indexes(bench: Path, fix: bool, out: dict[str, list[str]]) -> None:
 def verify_runs(runs_dir: Path, *, fix: bool = False, host: Any = None) -> dict[str, list[str]]:
     """Check every run folder under ``runs_dir`` and list leftovers; ``fix`` cleans them.
 
-    Returns ``{"ok": [...], "problems": [...], "leftovers": [...], "fixed": [...]}``. With a
-    ``host``, each result's metrics are recomputed by its metric plugins.
+    Returns ``{"ok": [...], "unchecked": [...], "problems": [...], "leftovers": [...], "fixed": [...],
+    "not_fixed": [...]}`` (``unchecked``: results without recorded digests, see the module doc).
+    With a ``host``, each result's metrics are recomputed by its metric plugins.
     """
-    out: dict[str, list[str]] = {"ok": [], "problems": [], "leftovers": [], "fixed": []}
+    out: dict[str, list[str]] = {"ok": [], "unchecked": [], "problems": [], "leftovers": [], "fixed": [],
+                                 "not_fixed": []}
     if not runs_dir.is_dir():
         raise MicroBenchError(f"{runs_dir}: not a folder of benchmark results")
     for bench in sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
@@ -217,7 +239,14 @@ def verify_runs(runs_dir: Path, *, fix: bool = False, host: Any = None) -> dict[
                     out["ok"].append(f"{run}: unfinished (resumes on the next run)")
                 continue
             problems = _check_run(run, host)
-            out["problems" if problems else "ok"].extend(problems or [f"{run}: OK"])
+            if problems:
+                out["problems"].extend(problems)
+            elif _has_digests(run):
+                out["ok"].append(f"{run}: OK")
+            else:
+                out["unchecked"].append(f"{run}: {NO_DIGESTS}")
+                if fix:
+                    out["not_fixed"].append(f"{run}: no digests recorded for files verify did not see written")
             last = run / "checkpoints" / "last.pt"
             if last.is_file():
                 final = (run / "model").is_dir()  # the trainer's save ran before result.json
@@ -233,21 +262,32 @@ def verify_runs(runs_dir: Path, *, fix: bool = False, host: Any = None) -> dict[
 @click.command("verify")
 @click.argument("runs_dir", required=False, type=click.Path(file_okay=False, path_type=Path), default=Path("runs"))
 @click.option("--fix", is_flag=True, help="Restore or remove leftovers of interrupted runs; drop index rows whose "
-              "result is gone (never a finished result).")
+              "result is gone (never a finished result; never records digests of files it did not see written).")
+@click.option("--strict", is_flag=True, help="Fail (exit 1) also on results whose files cannot be checked "
+              "(written before runs recorded SHA-256 digests).")
 @pass_host
-def verify_(host: Any, runs_dir: Path, fix: bool) -> None:
+def verify_(host: Any, runs_dir: Path, fix: bool, strict: bool) -> None:
     """Check the results in RUNS_DIR: config hash matches the folder key, every metric equals the one
     recomputed from predictions.npz, every listed file (model.json included) has its recorded
-    SHA-256, index rows name finished runs; list leftovers of interrupted work (--fix cleans them)."""
+    SHA-256, index rows name finished runs; list leftovers of interrupted work (--fix cleans them).
+    A result without recorded digests is reported as unchecked, not OK (exit 1 with --strict)."""
     report = verify_runs(runs_dir, fix=fix, host=host)
     for line in report["problems"]:
         click.echo(f"problem: {line}")
+    for line in report["unchecked"]:
+        click.echo(f"unchecked: {line}")
+    for line in report["not_fixed"]:
+        click.echo(f"not fixed: {line}")
     for line in report["leftovers"]:
         click.echo(f"leftover: {line}")
     for line in report["fixed"]:
         click.echo(f"fixed: {line}")
-    click.echo(f"{len(report['ok'])} run folder(s) OK, {len(report['problems'])} problem(s), "
+    unchecked = f", {len(report['unchecked'])} unchecked (no digests)" if report["unchecked"] else ""
+    click.echo(f"{len(report['ok'])} run folder(s) OK{unchecked}, {len(report['problems'])} problem(s), "
                f"{len(report['leftovers'])} leftover(s)" + (f", {len(report['fixed'])} fixed" if fix else ""))
     if report["problems"]:
         raise click.ClickException(f"{runs_dir}: {len(report['problems'])} damaged result(s) (listed above); "
                                    "rerun those benchmarks with --force")
+    if strict and report["unchecked"]:
+        raise click.ClickException(f"{runs_dir}: {len(report['unchecked'])} result(s) whose files cannot be checked "
+                                   "(no recorded digests; --strict); rerun those benchmarks with --force")

@@ -71,7 +71,10 @@ def micro_bench_resolve_component(kind: str, name: str) -> ComponentSpec | None:
     if kind != "model" or not name.startswith("timm:") or len(name) <= len("timm:"):
         return None
     arch = name[len("timm:") :]
-    return ComponentSpec(name, timm_factory(arch), f"timm model {arch!r} with fastai layer groups", _REQUIRES)
+    # min_batch 2 for every timm model: the fastai head and most timm bodies hold BatchNorm, which
+    # cannot train on one sample (a batch of one is refused at validate, not deep in torch)
+    return ComponentSpec(name, timm_factory(arch), f"timm model {arch!r} with fastai layer groups",
+                         {**_REQUIRES, "provides": {"min_batch": 2}})
 
 
 def timm_factory(arch: str) -> Callable[..., Any]:
