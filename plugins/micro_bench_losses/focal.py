@@ -7,7 +7,7 @@ extended to soft targets)::
 
 with ``log(p) = logsigmoid(x)``, ``log(1 - p) = logsigmoid(-x)`` and the modulating factors
 computed as ``exp(gamma * logsigmoid(-x))`` and ``exp(gamma * logsigmoid(x))``. Consequences,
-true by construction and pinned by ``tests/test_losses.py``:
+true by construction and pinned by ``tests/plugins/losses/test_losses.py``:
 
 * ``gamma == 0`` makes both factors exactly ``1``: the formula *is* binary cross-entropy, so
   :func:`bce` is ``FocalLoss(gamma=0)`` (no second implementation).

@@ -11,7 +11,7 @@ times (``w`` a row of :func:`resample_weights`, ``sum(w) = N``). Every metric of
   cumulative counts change (cumulative sums over the sorted negatives and positives).
 
 So the ``(B,)`` values equal the formulas (and scikit-learn) on ``y[idx]`` for each resample's
-indices ``idx``, without a Python loop over resamples (checked in tests/test_bootstrap.py).
+indices ``idx``, without a Python loop over resamples (checked in tests/plugins/metrics/test_bootstrap.py).
 Intervals are percentile intervals (see docs/metrics.md "Reading a table" for why not BCa).
 """
 

@@ -10,7 +10,7 @@ from micro_bench.params import seed_param
 
 __all__ = ["micro_bench_models", "micro_bench_trainers"]
 
-_SKIP = {"conformance_skip": "evaluates the finished runs of other benchmarks; tested in tests/test_select.py"}
+_SKIP = {"conformance_skip": "evaluates the finished runs of other benchmarks; tested in tests/plugins/select/test_select.py"}
 
 
 @hookimpl

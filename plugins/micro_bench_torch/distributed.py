@@ -14,7 +14,7 @@ results from rank 0 only. At the end of training the ranks compare their paramet
 all-gather of two float64 sums): different weights are an error, not a silent result. The
 process group is destroyed at exit. The model is re-wrapped whenever the set of trainable
 parameters changes (end of the frozen phase), since DDP fixes its gradient buckets at
-construction. Tested on the CPU with two gloo processes (tests/test_torchrun.py); NCCL on
+construction. Tested on the CPU with two gloo processes (tests/plugins/torch/test_torchrun.py); NCCL on
 several GPUs is not tested here.
 """
 

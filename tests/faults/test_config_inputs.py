@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_user_error, invoke
+from .conftest import assert_user_error, invoke
 
 GOOD = """\
 version: 1

@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import invoke
+from .conftest import invoke
 from micro_bench.config import load_config
 from micro_bench.errors import ConfigError
 

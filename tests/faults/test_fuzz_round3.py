@@ -12,7 +12,7 @@ import pytest
 import tifffile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_fuzz_readers import mutate_bytes  # the byte-level mutations both fuzzers share
+from .test_fuzz_readers import mutate_bytes  # the byte-level mutations both fuzzers share
 
 from micro_bench_hpa.errors import ReadError, SourceError
 from micro_bench_hpa.formats import inspect_file, read_file

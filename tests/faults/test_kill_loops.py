@@ -174,7 +174,7 @@ def test_repeated_benchmark_killed_between_repeats(tmp_path: Path) -> None:
     assert results(killed) == results(clean) and len(results(clean)) == 3
     rows = [json.loads((out / "repeated" / "index.json").read_text())["rows"] for out in (clean, killed)]
     assert rows[0] == rows[1]
-    from conftest import invoke
+    from .conftest import invoke
 
     verify = invoke("verify", str(killed))
     assert verify.exit_code == 0 and "3 run folder(s) OK, 0 problem(s)" in verify.output, verify.output

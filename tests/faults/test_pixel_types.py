@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from conftest import invoke
+from .conftest import invoke
 from micro_bench_hpa.formats import check_dtype, inspect_file, read_file
 from micro_bench_hpa.labels import LabelSpec, read_label_table
 from micro_bench_hpa.readers import ReadError, SourceError, read_channel

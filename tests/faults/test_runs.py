@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_user_error, invoke
+from .conftest import assert_user_error, invoke
 
 BENCH = """\
 version: 1

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_user_error, invoke
+from .conftest import assert_user_error, invoke
 from micro_bench_hpa.dataset import HPADataset
 from micro_bench_hpa.integrity import MANIFEST, shard_path
 from micro_bench_hpa.store import StoreError
