@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import assert_user_error, invoke
 from micro_bench_hpa.store import DONE, create_store, open_store
 from micro_bench_hpa.synth.generate import write_png_layout
+
+from .conftest import assert_user_error, invoke
 
 COLORS = ("red", "green", "blue", "yellow")
 

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from .conftest import assert_user_error, invoke
 from micro_bench_hpa.store import DONE, open_store
 from micro_bench_hpa.synth.generate import write_png_layout
 from micro_bench_torch.checkpoint import load_checkpoint, save_checkpoint
 from micro_bench_torch.errors import CheckpointError
+
+from .conftest import assert_user_error, invoke
 
 
 def _mount(path: Path, size: str) -> None:

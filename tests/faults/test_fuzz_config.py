@@ -11,9 +11,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .conftest import invoke
 from micro_bench.config import load_config
 from micro_bench.errors import ConfigError
+
+from .conftest import invoke
 
 GOOD = """\
 version: 1

@@ -12,11 +12,12 @@ import pytest
 import tifffile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from .test_fuzz_readers import mutate_bytes  # the byte-level mutations both fuzzers share
 
 from micro_bench_hpa.errors import ReadError, SourceError
 from micro_bench_hpa.formats import inspect_file, read_file
 from micro_bench_hpa.labels import LabelSpec, read_label_table
+
+from .test_fuzz_readers import mutate_bytes  # the byte-level mutations both fuzzers share
 
 pytestmark = pytest.mark.filterwarnings("ignore")  # damaged files make tifffile warn
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)

@@ -15,12 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from .conftest import invoke
 from micro_bench_hpa.formats import check_dtype, inspect_file, read_file
 from micro_bench_hpa.labels import LabelSpec, read_label_table
 from micro_bench_hpa.readers import ReadError, SourceError, read_channel
 from micro_bench_hpa.store import DONE, open_store
 from micro_bench_hpa.synth.generate import write_png_layout
+
+from .conftest import invoke
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)

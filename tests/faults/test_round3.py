@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import assert_user_error, invoke
 from micro_bench_hpa.synth.generate import generate_store
 from micro_bench_predict.card import ModelCardError
 from micro_bench_predict.rules import parse_threshold
+
+from .conftest import assert_user_error, invoke
 
 
 @pytest.fixture(scope="module")

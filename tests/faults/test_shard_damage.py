@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import assert_user_error, invoke
 from micro_bench_hpa.dataset import HPADataset
 from micro_bench_hpa.integrity import MANIFEST, shard_path
 from micro_bench_hpa.store import StoreError
 from micro_bench_hpa.synth.generate import generate_store
+
+from .conftest import assert_user_error, invoke
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from PIL import Image
 from micro_bench_hpa.convert import convert
 from micro_bench_hpa.dataset import HPADataset
 from micro_bench_hpa.store import StoreError
+
 from .test_hpa_convert import COLORS, block_mean, make_source
 
 

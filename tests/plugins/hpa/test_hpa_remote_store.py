@@ -108,6 +108,7 @@ def test_convert_to_a_url_stages_locally_then_uploads(tmp_path):
     import fsspec
 
     from micro_bench_hpa.convert import convert
+
     from .test_hpa_convert import make_source
 
     src, ids = make_source(tmp_path / "src", n=8)
