@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import assert_user_error, invoke
+from .conftest import assert_user_error, invoke
 
 
 def _cli(host, *args: str):
