@@ -63,7 +63,7 @@ def _uncertainty(stats: Mapping[str, Any], metric: str, cls: str | None) -> dict
 
     ``stats``: ``{"run": RowStats of this run alone, "row": RowStats of its table row}``.
     ``ci_low``/``ci_high``: the run's own bootstrap interval; ``n_repeats``, ``sd`` (over the
-    row's repeats) and the comparison with the table's baseline row (``delta`` of the row means,
+    row's repeats; per class for a per-class metric) and the comparison with the table's baseline row (``delta`` of the row means,
     its paired-bootstrap interval, the Holm-adjusted ``p_value``) are its table row's."""
     run, row = stats.get("run"), stats.get("row")
     out: dict[str, Any] = dict.fromkeys(STATS_COLUMNS)
@@ -84,6 +84,8 @@ def _uncertainty(stats: Mapping[str, Any], metric: str, cls: str | None) -> dict
                 out["delta"] = row.delta.get(metric)
                 out["delta_ci_low"], out["delta_ci_high"] = row.delta_ci.get(metric, (None, None))
                 out["p_value"] = row.p_value.get(metric)
+        elif cls.isdigit() and int(cls) < len(row.class_sd.get(metric) or []):
+            out["sd"] = row.class_sd[metric][int(cls)]
     return out
 
 

@@ -5,7 +5,10 @@ regression, random forest and ResNet50 on the test set. A ``select`` row does th
 results in its own runs directory: it reads the source benchmarks' finished rows
 (``<runs>/<source>/index.json`` and each row's ``result.json``), runs a source benchmark first
 when its results are missing (same profile), takes the row with the best validation ``metric``
-(macro F1, ties to the first row in table order), loads that run's trained model
+(macro F1, ties to the first row in table order; a row with ``repeats`` competes with the mean
+over its repeats), loads that row's trained model (of a row with repeats, the repeat trained
+with the ``select`` run's own seed, so a ``select`` row with the same ``seed`` and ``repeats``
+evaluates every repeat, and the table shows their mean and sd)
 (:func:`micro_bench_predict.load_trained`, no retraining) and predicts the evaluated split with
 it, exactly as the run would have (its standardization, TTA policy and seed). The choice, every
 candidate's value and where they came from are returned as the history (in ``result.json``).
@@ -64,13 +67,46 @@ def _read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def best_row(runs_dir: Path, sources: Sequence[str], metric: str, split: str = "val") -> dict[str, Any]:
-    """The source row with the highest ``metric`` on ``split``: ``{"benchmark", "label", "key",
-    "value", "directory", "candidates": [every row's benchmark, label, key, value]}``.
+def _row_runs(runs_dir: Path, source: str, row: Mapping[str, Any], metric: str, split: str) -> list[dict[str, Any]]:
+    """Every repeat of a manifest row (one entry for a row without repeats): ``{"key", "seed",
+    "value"}`` in seed order, read from each run's ``result.json``."""
+    runs = []
+    for key in row.get("repeats") or [row["key"]]:
+        result_path = runs_dir / source / key / "result.json"
+        if not result_path.is_file():
+            raise ComponentError(f"trainer 'select': {result_path} is missing (row {row['label']!r} of {source!r})")
+        result = _read_json(result_path)
+        evaluated = result.get("config", {}).get("evaluate", {}).get("split")
+        value = result.get("metrics", {}).get(metric)
+        if evaluated != split or not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ComponentError(
+                f"trainer 'select': {result_path} has no {metric!r} on the {split!r} split "
+                f"(evaluated on {evaluated!r}); selection needs every source row evaluated on {split!r}")
+        seed = result.get("config", {}).get("seed")
+        runs.append({"key": key, "seed": seed if isinstance(seed, int) else None, "value": float(value)})
+    return runs
+
+
+def best_row(runs_dir: Path, sources: Sequence[str], metric: str, split: str = "val",
+             seed: int | None = None) -> dict[str, Any]:
+    """The source row with the highest ``metric`` on ``split``, and the run of it to evaluate.
+
+    A row with ``repeats: N`` competes with the **mean** of ``metric`` over its N repeats (each
+    repeat's value is in ``result.json``), so a lucky seed does not pick the row. Of the chosen
+    row, the repeat trained with ``seed`` is evaluated (the ``select`` row's own seed, so a
+    ``select`` row with as many repeats evaluates every repeat of the chosen row, seed for seed);
+    with ``seed`` None, or when the chosen row has a single run, its first (or only) run.
+
+    Returns ``{"benchmark", "label", "key", "seed", "value", "repeat", "repeats", "values",
+    "keys", "seeds", "directory", "candidates"}``: ``value`` the row's mean, ``values``/``keys``/
+    ``seeds`` its repeats', ``key``/``seed``/``repeat`` (0-based) the evaluated run and
+    ``directory`` its folder; ``candidates`` every row's ``benchmark, label, key, value``
+    (``value`` the mean) plus ``values``, ``keys`` and ``seeds`` of its repeats.
 
     Rows are read from ``<runs_dir>/<source>/index.json`` in table order; ties go to the first.
-    Raises :class:`ComponentError` (one line) when an index or result is missing, a row was
-    evaluated on another split, or a row lacks the metric.
+    Raises :class:`ComponentError` (one line) when an index or result is missing, a run was
+    evaluated on another split or lacks the metric, or the chosen row has repeats and none
+    was trained with ``seed``.
     """
     candidates: list[dict[str, Any]] = []
     for source in sources:
@@ -78,22 +114,26 @@ def best_row(runs_dir: Path, sources: Sequence[str], metric: str, split: str = "
         if not index_path.is_file():
             raise ComponentError(f"trainer 'select': {index_path} is missing; run benchmark {source!r} first")
         for row in _read_json(index_path)["rows"]:
-            result_path = runs_dir / source / row["key"] / "result.json"
-            if not result_path.is_file():
-                raise ComponentError(f"trainer 'select': {result_path} is missing (row {row['label']!r} of {source!r})")
-            result = _read_json(result_path)
-            evaluated = result.get("config", {}).get("evaluate", {}).get("split")
-            value = result.get("metrics", {}).get(metric)
-            if evaluated != split or not isinstance(value, (int, float)):
-                raise ComponentError(
-                    f"trainer 'select': {result_path} has no {metric!r} on the {split!r} split "
-                    f"(evaluated on {evaluated!r}); selection needs every source row evaluated on {split!r}")
-            candidates.append({"benchmark": source, "label": row["label"], "key": row["key"], "value": float(value)})
+            runs = _row_runs(runs_dir, source, row, metric, split)
+            values = [r["value"] for r in runs]
+            candidates.append({"benchmark": source, "label": row["label"], "key": runs[0]["key"],
+                               "value": float(np.mean(values)), "values": values,
+                               "keys": [r["key"] for r in runs], "seeds": [r["seed"] for r in runs]})
     if not candidates:
         raise ComponentError(f"trainer 'select': no finished rows in {', '.join(sources)} under {runs_dir}")
     best = max(range(len(candidates)), key=lambda i: (candidates[i]["value"], -i))
     choice = dict(candidates[best])
-    choice["directory"] = str(runs_dir / choice["benchmark"] / choice["key"])
+    repeat = 0
+    if seed is not None and len(choice["keys"]) > 1:
+        if seed not in choice["seeds"]:
+            raise ComponentError(
+                f"trainer 'select': the selected row {choice['label']!r} of {choice['benchmark']} has "
+                f"{len(choice['keys'])} repeats trained with seeds {', '.join(map(str, choice['seeds']))}, none "
+                f"with this run's seed {seed}; give the select row seed: {choice['seeds'][0]} and "
+                f"repeats: {len(choice['keys'])} to evaluate each repeat")
+        repeat = choice["seeds"].index(seed)
+    choice.update(key=choice["keys"][repeat], seed=choice["seeds"][repeat], repeat=repeat,
+                  repeats=len(choice["keys"]), directory=str(runs_dir / choice["benchmark"] / choice["keys"][repeat]))
     return {**choice, "candidates": candidates}
 
 
@@ -139,7 +179,7 @@ class SelectTrainer:
         """Pick the best source row, check it was trained on this data and split, load its model."""
         runs_dir = Path(context.directory).parent.parent
         self._ensure(runs_dir, context)
-        choice = best_row(runs_dir, self.sources, self.metric)
+        choice = best_row(runs_dir, self.sources, self.metric, seed=context.seed)
         config = _read_json(Path(choice["directory"]) / "config.json")
         recipe = {k: v for k, v in config["run"].get("split", {}).items()}
         ours = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dict(split.recipe).items()}
@@ -159,8 +199,11 @@ class SelectTrainer:
                 f"--run {choice['label']!r} --force" + (f" --profile {self.profile}" if self.profile else "")
             ) from error
         self.choice = choice
-        context.log(f"select: {choice['benchmark']} row {choice['label']!r} ({self.metric} {choice['value']:.4f} "
-                    f"on val, best of {len(choice['candidates'])})")
+        mean = f"mean over {choice['repeats']} repeats " if choice["repeats"] > 1 else ""
+        evaluated = (f"; evaluating its repeat {choice['repeat'] + 1}/{choice['repeats']} (seed {choice['seed']})"
+                     if choice["repeats"] > 1 else "")
+        context.log(f"select: {choice['benchmark']} row {choice['label']!r} ({self.metric} {mean}{choice['value']:.4f} "
+                    f"on val, best of {len(choice['candidates'])}){evaluated}")
         return {"selected": {k: v for k, v in choice.items() if k != "candidates"},
                 "candidates": choice["candidates"], "metric": self.metric, "split": "val",
                 "sources": list(self.sources)}

@@ -42,6 +42,9 @@ class RowStats:
     sd: dict[str, float] = field(default_factory=dict)
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)
     class_ci: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
+    #: per-class metric id -> K standard deviations over the repeats (rows with several repeats;
+    #: None where a repeat has no value for the class)
+    class_sd: dict[str, list[float | None]] = field(default_factory=dict)
     baseline: str | None = None
     delta: dict[str, float] = field(default_factory=dict)
     delta_ci: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -127,6 +130,11 @@ def table_stats(bench_dir: Path, index: Mapping[str, Any], results: Mapping[str,
                 stats.values[m] = float(np.mean(vals))
                 if len(vals) > 1:
                     stats.sd[m] = float(np.std(vals, ddof=1))
+        if len(runs) > 1:
+            for m in PER_CLASS:
+                per_run = [r.metrics.get(m) for r in runs]
+                if all(isinstance(v, Mapping) for v in per_run):
+                    stats.class_sd[m] = _class_sd(per_run)
         folder = Path(row.get("dir") or bench_dir)  # compare: rows of several benchmarks
         preds = [_predictions(folder / k) for k in keys]
         if any(p is None or "ids" not in p for p in preds):
@@ -158,6 +166,21 @@ def table_stats(bench_dir: Path, index: Mapping[str, Any], results: Mapping[str,
     if baseline is not None:
         compare(rows, baseline, metrics, ci["level"] if ci else 0.95)
     return rows
+
+
+def _class_sd(per_run: Sequence[Mapping[str, Any]]) -> list[float | None]:
+    """Per class (keys ``"0"``, ``"1"``, ...), the standard deviation (``ddof=1``) over the runs'
+    values; None for a class some run has no (finite) number for."""
+    import numpy as np
+
+    k = max((int(c) for c in per_run[0] if str(c).isdigit()), default=-1) + 1
+    out: list[float | None] = []
+    for c in range(k):
+        vals = [run.get(str(c)) for run in per_run]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals)
+        sd = float(np.std(np.asarray(vals, np.float64), ddof=1)) if numeric else float("nan")
+        out.append(sd if np.isfinite(sd) else None)
+    return out
 
 
 def compare(rows: Sequence[RowStats], baseline: str, metrics: Sequence[str], level: float) -> None:

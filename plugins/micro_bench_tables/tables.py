@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,7 +105,8 @@ def _num(value: str | None) -> float | None:
         return None
 
 
-def _header(index: Mapping[str, Any], labels: Labels, stats: Sequence[RowStats] | None = None) -> list[str]:
+def _header(index: Mapping[str, Any], labels: Labels, stats: Sequence[RowStats] | None = None,
+            unit: str = "row") -> list[str]:
     ds = index.get("dataset") or {}
     shown = ("name", "n", "resolution", "source", "generator_version")
     data = ", ".join(f"{k} {v}" for k, v in ds.items() if k in shown)
@@ -120,13 +122,14 @@ def _header(index: Mapping[str, Any], labels: Labels, stats: Sequence[RowStats] 
         lines.append(f"The paper's numbers are on the real {measured_on} data ({NOT_PAPER_DATA} here); "
                      "on other data compare trends, not values.")
     if stats is not None:
-        lines.append(_evaluated(index, stats))
+        lines.append(_evaluated(index, stats, unit))
     lines.append(f"Config: `{index.get('config_file', '')}`; runs: {', '.join(r['key'] for r in index['rows'])}")
     return lines
 
 
-def _evaluated(index: Mapping[str, Any], stats: Sequence[RowStats]) -> str:
-    """``Evaluated: 120 samples (val split) per row, 1 run each; 95% percentile bootstrap ...``."""
+def _evaluated(index: Mapping[str, Any], stats: Sequence[RowStats], unit: str = "row") -> str:
+    """``Evaluated: 120 samples (val split); 1 run per row; [95% percentile bootstrap ...]``
+    (``unit``: what a table row of ``stats`` is called: ``model`` in per-class tables)."""
     part = _split_of(index)
     sizes = sorted({s.n_eval for s in stats if s.n_eval is not None})
     if not sizes:
@@ -136,13 +139,13 @@ def _evaluated(index: Mapping[str, Any], stats: Sequence[RowStats]) -> str:
     else:
         n = "samples " + ", ".join(f"{s.label} {s.n_eval if s.n_eval is not None else '?'}" for s in stats)
     reps = sorted({s.n_repeats for s in stats})
-    repeats = ("1 run per row" if reps == [1] else
-               f"{reps[0]} repeats per row (seeds seed, seed + 1, ...): mean (sd over repeats)" if len(reps) == 1
+    repeats = (f"1 run per {unit}" if reps == [1] else
+               f"{reps[0]} repeats per {unit} (seeds seed, seed + 1, ...): mean (sd over repeats)" if len(reps) == 1
                else "repeats: " + ", ".join(f"{s.label} {s.n_repeats}" for s in stats))
     ci = ci_settings(index)
     if ci is None:
         interval = "no intervals (evaluate.ci: false)"
-    elif any(s.ci for s in stats):
+    elif any(s.ci or s.class_ci for s in stats):
         interval = (f"[{ci['level']:.0%} percentile bootstrap interval over the evaluated samples, "
                     f"{ci['n']} resamples, seed {ci['seed']}]")
     else:
@@ -171,7 +174,7 @@ def build_table(benchmark_dir: Path, index_file: str = INDEX_FILE) -> Table:
     labels = describe(index, results, index["rows"], Path(benchmark_dir).parent)
     ref = _read_csv(index.get("reference_csv"))
     if (index.get("table") or {}).get("kind") == "per_class":
-        table = _per_class(index, results, ref, labels)
+        table = _per_class(Path(benchmark_dir), index, results, ref, labels)
         table.header += _selections(index, results)
         return table
     by_label = {r.get("label"): r for r in ref}
@@ -226,21 +229,43 @@ def _legend(table: Table, has_ci: bool, stats: Sequence[RowStats]) -> str:
 
 
 def _selections(index: Mapping[str, Any], results: Mapping[str, Any]) -> list[str]:
-    """One line per row whose model was selected on validation results (``select`` trainer)."""
+    """One line per row whose model was selected on validation results (``select`` trainer):
+    which source row, its validation value (the mean over its repeats when it has several),
+    and which of its runs this row evaluated."""
     lines = []
     for row in index["rows"]:
-        history = results[row["key"]].history or {}
+        keys = row_keys(row)
+        histories = [results[key].history or {} for key in keys]
+        history = histories[0]
         chosen = history.get("selected")
-        if isinstance(chosen, Mapping):
-            lines.append(f"{row['label']}: selected {chosen['benchmark']} row '{chosen['label']}' "
-                         f"({history.get('metric')} {chosen['value']:.4f} on val, best of "
-                         f"{len(history.get('candidates', []))} rows of {', '.join(history.get('sources', []))}; "
-                         f"run {chosen['key']}), evaluated without retraining")
+        if not isinstance(chosen, Mapping):
+            continue
+        n_source = int(chosen.get("repeats") or 1)
+        value = f"{history.get('metric')} {chosen['value']:.4f} on val" + (
+            f", mean over its {n_source} repeats" if n_source > 1 else "")
+        evaluated = [h.get("selected", {}) for h in histories]
+        runs = sorted({e.get("key") for e in evaluated if isinstance(e, Mapping)}, key=str)
+        if len(keys) > 1 and len(runs) == 1:
+            which = (f"run {runs[0]}: each of this row's {len(keys)} repeats evaluated that one run, "
+                     "so its sd is 0 by construction")
+        elif len(keys) > 1:
+            which = (f"runs {', '.join(str(e.get('key')) for e in evaluated)} (its repeats with seeds "
+                     f"{', '.join(str(e.get('seed')) for e in evaluated)}, one per repeat of this row)")
+        elif n_source > 1:
+            which = (f"run {chosen['key']} only (its repeat {int(chosen.get('repeat') or 0) + 1} of {n_source}, "
+                     f"seed {chosen.get('seed')}; give this row repeats: {n_source} to evaluate each)")
+        else:
+            which = f"run {chosen['key']}"
+        lines.append(f"{row['label']}: selected {chosen['benchmark']} row '{chosen['label']}' ({value}, best of "
+                     f"{len(history.get('candidates', []))} rows of {', '.join(history.get('sources', []))}; "
+                     f"{which}), evaluated without retraining")
     return lines
 
 
-def _per_class(index: Mapping[str, Any], results: Mapping[str, Any], ref: Sequence[dict[str, str]],
-               labels: Labels) -> Table:
+def _per_class(bench_dir: Path, index: Mapping[str, Any], results: Mapping[str, Any],
+               ref: Sequence[dict[str, str]], labels: Labels) -> Table:
+    """One row per class, one column per (per-class metric, model row): the value (mean over the
+    row's repeats, with their sd) and its per-class bootstrap interval, beside the paper's."""
     metrics = index["table"].get("metrics") or [m for m in index["metrics"] if metric_info(index, m).get("per_class")]
     rows = index["rows"]
     paper = {(r["class"], r["label"]): r for r in ref}
@@ -252,11 +277,8 @@ def _per_class(index: Mapping[str, Any], results: Mapping[str, Any], ref: Sequen
     columns = [f"{metric_title(m, index)} {names[row['label']]}" for m in metrics for row in rows] + ["Test", "Val", "Train"]
     title = index["title"] + (" (" + "; ".join(f"{label}: {model}" for label, model in chosen.items()) + ")"
                               if chosen else "")
-    sizes = sorted({int(results[row["key"]].counts.get("n", {}).get(_split_of(index) or "", -1)) for row in rows})
-    header = _header(index, labels)
-    if sizes and sizes[0] >= 0:
-        header.insert(-1, f"Evaluated: {', '.join(map(str, sizes))} samples ({_split_of(index)} split) per model; "
-                          "per-class intervals are in `micro-bench results` (ci_low, ci_high)")
+    stats = {s.label: s for s in table_stats(bench_dir, index, results, [])}  # per-class intervals
+    header = _header(index, labels, list(stats.values()), unit="model")
     table = Table(title, header, "Class", columns, digits=2,
                   reference="paper" if ref else None, paper_note="" if labels.paper_data else NOT_PAPER_DATA)
     # the terminal names a selected row's column by its label alone; the header names the selection
@@ -270,16 +292,33 @@ def _per_class(index: Mapping[str, Any], results: Mapping[str, Any], ref: Sequen
             for row in rows:
                 ours = _mean([results[key].metrics.get(m, {}).get(str(k)) for key in row_keys(row)])
                 ref_row = paper.get((str(k), row["label"]), {})
-                cells.append(Cell(ours, _num(ref_row.get(metric_info(index, m).get("reference", m)))))
+                row_stats = stats[row["label"]]
+                cells.append(Cell(ours, _num(ref_row.get(metric_info(index, m).get("reference", m))),
+                                  ci=_class_interval(row_stats.class_ci.get(m), k) if ours is not None else None,
+                                  sd=_at(row_stats.class_sd.get(m), k)))
         for part in ("test", "val", "train"):
             cells.append(Cell(float(first.counts[part][k]), _num(counts_ref.get(str(k), {}).get(part)), count=True))
         table.rows.append((_class_row(k, (index.get("dataset") or {}).get("class_names")), cells))
-    table.caption = _caption(index, labels, None)
-    table.legend = _legend(table, False, [])
+    table.caption = _caption(index, labels, list(stats.values()))
+    table.legend = _legend(table, any(c.ci is not None for _, cells in table.rows for c in cells), list(stats.values()))
     table.row_info["*"] = {"model": "; ".join(f"{label}: {model}" for label, model in labels.models.items()),
                            "dataset": labels.dataset, "profile": labels.profile,
                            **({"status": labels.stale} if labels.stale else {})}
     return table
+
+
+def _class_interval(pair: tuple[Sequence[float], Sequence[float]] | None, k: int) -> tuple[float, float] | None:
+    """Class ``k``'s interval from a row's per-class ``(lows, highs)`` (None where undefined)."""
+    low, high = _at(pair[0], k) if pair else None, _at(pair[1], k) if pair else None
+    return (low, high) if low is not None and high is not None else None
+
+
+def _at(values: Sequence[Any] | None, k: int) -> float | None:
+    """``values[k]`` when it is a finite number, else None."""
+    if values is None or k >= len(values) or not isinstance(values[k], (int, float)):
+        return None
+    value = float(values[k])
+    return value if math.isfinite(value) else None
 
 
 def _class_row(k: int, names: Sequence[str] | None) -> str:
