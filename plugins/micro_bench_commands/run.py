@@ -71,7 +71,7 @@ def run(host: Host, ctx: click.Context, file: Path, profile: str | None, overrid
     try:
         full = _load(host, file, profile, overrides)
         config = select_runs(full, only) if only else full
-        main = is_main_process()  # under torchrun, rank 0 alone prints and writes
+        main = is_main_process(host)  # under torchrun, rank 0 alone prints and writes
         check_owner(full, out)
         log = logging.getLogger("micro_bench.run")
         keep = whole_table(full, out) if only and main else None  # the other rows' last results

@@ -5,6 +5,7 @@ Imports only the standard library and :mod:`micro_bench`; torch is imported when
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from micro_bench import ComponentSpec, Param, hookimpl
@@ -12,7 +13,7 @@ from micro_bench import ComponentSpec, Param, hookimpl
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import click
 
-__all__ = ["TORCH_PARAMS", "micro_bench_add_commands", "micro_bench_trainers"]
+__all__ = ["TORCH_PARAMS", "micro_bench_add_commands", "micro_bench_process_rank", "micro_bench_trainers"]
 
 #: Every parameter of the ``torch`` trainer. Batches: a model that declares ``min_batch`` (BatchNorm
 #: cannot train on one sample) raises the least batch; ``lr_groups`` has at least one factor per
@@ -44,6 +45,19 @@ TORCH_PARAMS = {
     "clip": Param("float", ge=0, nullable=True, doc="gradient-norm clipping; 0 or null: off"),
     "fresh_optimizer": Param("bool"),
 }
+
+
+@hookimpl
+def micro_bench_process_rank() -> int | None:
+    """torchrun's convention: the global rank in ``RANK`` (``None`` when not launched by it; a
+    value that is not a whole number counts as rank 0, as before)."""
+    value = os.environ.get("RANK")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return 0
 
 
 @hookimpl

@@ -26,9 +26,9 @@ from torch import nn
 
 from micro_bench import Loss, RunContext, Sampler, Schedule, Split, Transform, TTAPolicy
 from micro_bench.errors import ParameterError
-from micro_bench.evaluate import EPOCH_METRICS
 from micro_bench_torch import distributed
 from micro_bench_torch.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from micro_bench_torch.epochs import evaluator
 from micro_bench_torch.errors import CheckpointError
 from micro_bench_torch.figures import plot_lr_history, plot_sampled_classes
 from micro_bench_torch.groups import (
@@ -394,8 +394,10 @@ class TorchTrainer:
     def _score_epoch(self, context: RunContext, y_true: np.ndarray,
                      scores: list[np.ndarray] | None) -> dict[str, float]:
         """``val_<metric>`` of this epoch's validation predictions (empty when not asked for)."""
-        evaluate = context.stash.get(EPOCH_METRICS, None)
-        if scores is None or not scores or evaluate is None:
+        if scores is None or not scores:
+            return {}
+        evaluate = evaluator(context)
+        if evaluate is None:
             return {}
         values = evaluate(self.epoch_metrics, y_true, np.concatenate(scores))
         return {f"val_{name}": value for name, value in values.items()}

@@ -144,6 +144,8 @@ class RunContext:
         progress: whether to show progress bars.
         position: ``(index, total)`` of this run in the benchmark, for progress text.
         stash: typed storage for plugins (:class:`Stash`).
+        host: the :class:`~micro_bench.host.Host` running the run (its registries, e.g. to
+            build the run's metrics for per-epoch scores); ``None`` outside the runner.
     """
 
     directory: Path
@@ -155,6 +157,7 @@ class RunContext:
     progress: bool = True
     position: tuple[int, int] = (1, 1)
     stash: Stash = field(default_factory=Stash)
+    host: Host | None = None
 
 
 @dataclass(eq=False)

@@ -1,25 +1,29 @@
-"""Which process of a multi-process launch this is, without importing torch.
+"""Which process of a multi-process launch this is, as the plugins say.
 
-``torchrun`` (and other launchers following its convention) sets ``RANK`` for each process.
-Every rank runs the benchmark, since training needs all of them; only the main one writes
+A launcher's convention (torchrun's ``RANK``) belongs to the plugin of its framework: the core
+asks ``micro_bench_process_rank`` (firstresult; the bundled ``torch`` plugin answers from
+``RANK``). Every rank runs the benchmark, since training needs all of them; only rank 0 writes
 results, prints and fires the lifecycle hooks.
 """
 
 from __future__ import annotations
 
-import os
+from typing import TYPE_CHECKING
+
+from micro_bench.hookcall import call_hook
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from micro_bench.host import Host
 
 __all__ = ["is_main_process", "rank"]
 
 
-def rank() -> int:
-    """This process's global rank (0 when not launched by torchrun)."""
-    try:
-        return int(os.environ.get("RANK", "0"))
-    except ValueError:
-        return 0
+def rank(host: Host) -> int:
+    """This process's rank (0 when no plugin says otherwise)."""
+    answer = call_hook(host.pm, "micro_bench_process_rank")
+    return int(answer[0][1]) if answer else 0
 
 
-def is_main_process() -> bool:
+def is_main_process(host: Host) -> bool:
     """Whether this process writes results and output (rank 0)."""
-    return rank() == 0
+    return rank(host) == 0

@@ -6,36 +6,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from micro_bench.components import ThresholdRule
-from micro_bench.contract import Scores, StashKey
+from micro_bench.contract import Scores
 
-__all__ = ["EPOCH_METRICS", "EpochMetrics", "check_probabilities", "check_split", "class_counts", "compute_metrics", "epoch_metrics",
-           "labels_from", "thresholds_for"]
-
-#: ``(metric names, y_true (N, K) bool, y_score (N, K) float) -> {name: value}``
-EpochMetrics = Callable[[Sequence[str], Any, Any], dict[str, float]]
-#: The runner stores an :data:`EpochMetrics` evaluator here, so that a trainer can score its
-#: validation predictions after each epoch with the run's metric plugins (threshold 0.5) without
-#: importing them: ``context.stash.get(EPOCH_METRICS, None)``.
-EPOCH_METRICS = StashKey[EpochMetrics]()
-
-
-def epoch_metrics(registry: Any) -> EpochMetrics:
-    """An :data:`EpochMetrics` evaluator over the ``metric`` registry (scalar metrics only)."""
-    built: dict[str, Callable[..., Any]] = {}
-
-    def evaluate(names: Sequence[str], y_true: Any, y_score: Any) -> dict[str, float]:
-        import numpy as np
-
-        y_true, y_score = np.asarray(y_true, bool), np.asarray(y_score, float)
-        out = {}
-        for name in names:
-            metric = built.get(name) or built.setdefault(name, registry.create(name))
-            value = metric(y_true, y_score, labels_from(y_score, [0.5] * y_score.shape[1]))
-            if not isinstance(value, Mapping):
-                out[name] = float(value)
-        return out
-
-    return evaluate
+__all__ = ["check_probabilities", "check_split", "class_counts", "compute_metrics", "labels_from", "thresholds_for"]
 
 
 def check_probabilities(scores: Any, n: int, classes: Sequence[str], who: str,

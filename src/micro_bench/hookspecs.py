@@ -188,6 +188,20 @@ def micro_bench_resolve_component(kind: str, name: str) -> ComponentSpec | None:
     """
 
 
+@hookspec(firstresult=True)
+def micro_bench_process_rank() -> int | None:
+    """This process's rank in a multi-process launch, where rank 0 is the one process that writes.
+
+    The first non-``None`` result wins (firstresult); ``None`` from every plugin (or no plugin): a
+    single process, rank 0. Under a launch every process runs the benchmark (training needs all
+    of them), but only rank 0 holds the run locks, writes results and manifests, prints and fires
+    the lifecycle hooks. The bundled ``torch`` plugin implements torchrun's convention (the
+    ``RANK`` environment variable). Called often: keep it cheap (no imports of heavy modules).
+
+    .. versionadded:: 0.3
+    """
+
+
 @hookspec
 def micro_bench_add_commands(cli: click.Group, host: Host) -> None:
     """Add commands to the ``micro-bench`` command line group.

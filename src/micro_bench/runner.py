@@ -23,12 +23,10 @@ from micro_bench.contract import PARTS, Run, RunContext, Scores
 from micro_bench.dist import is_main_process
 from micro_bench.errors import MicroBenchError, PluginError
 from micro_bench.evaluate import (
-    EPOCH_METRICS,
     check_probabilities,
     check_split,
     class_counts,
     compute_metrics,
-    epoch_metrics,
     labels_from,
     thresholds_for,
 )
@@ -68,7 +66,7 @@ def run_one(
     directory = Path(out) / cfg.benchmark / key
     # Under torchrun every rank trains (the collectives need them) but only rank 0 writes files,
     # holds the run's lock and fires the lifecycle hooks, so loggers and figures see each run once.
-    main = is_main_process()
+    main = is_main_process(host)
     with run_lock(directory, wait=wait) if main else nullcontext(True) as held:
         if not held:
             return None
@@ -115,11 +113,10 @@ def _execute(
     log = _logger(directory / "log.txt", echo) if main else (lambda line: None)
     ctx = RunContext(
         directory=directory, seed=cfg.seed, label=cfg.label, log=log, progress=progress,
-        position=position, benchmark=cfg.benchmark,
+        position=position, benchmark=cfg.benchmark, host=host,
         epoch_end=(lambda epoch, m: (call_hook(host.pm, "micro_bench_epoch_end", log, run=run, epoch=epoch,
                                                    metrics=m), None)[1]) if main else (lambda epoch, m: None),
     )
-    ctx.stash[EPOCH_METRICS] = epoch_metrics(host.registries["metric"])
     if main:
         call_hook(host.pm, "micro_bench_run_start", log, run=run)
     built = prepare(for_loading(cfg, host.registries["model"]) if source else cfg, host, dataset=ds)
@@ -211,9 +208,10 @@ def run_benchmark(
     Progress lines go to ``echo``: by default the ``micro_bench.run`` logger at INFO, so a library
     call prints nothing unless the caller configures logging (the CLI does)."""
     options = {**({"scheduler": scheduler} if scheduler else {}), **dict(executor_options or {})}
+    main = is_main_process(host)
     results = list(_executor(host, executor)(config, Path(out), force=force, host=host, options=options,
-                                             progress=progress, echo=echo if is_main_process() else None))
-    if is_main_process():
+                                             progress=progress, echo=echo if main else None))
+    if main:
         write_index(config, Path(out), results, host)
     return results
 

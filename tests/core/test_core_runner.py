@@ -248,6 +248,48 @@ def test_plugins_add_manifest_fields_in_the_place_the_tables_plugin_had_them(tmp
         run_benchmark(load_config(path), tmp_path / "runs", host=toy_pm, echo=None)
 
 
+class Rank:
+    def __init__(self, rank):
+        self.rank = rank
+
+    @hookimpl
+    def micro_bench_process_rank(self):
+        return self.rank
+
+
+def test_a_process_a_plugin_ranks_above_0_computes_but_writes_nothing(bench, tmp_path, toy_pm):
+    """The core asks ``micro_bench_process_rank`` which process writes (no launcher convention of its own)."""
+    from micro_bench.dist import rank
+
+    assert rank(toy_pm) == 0  # no plugin answers: one process
+    toy_pm.register(Rank(1), name="launcher")
+    assert rank(toy_pm) == 1
+    events = Recorder()
+    toy_pm.register(events)
+    results = run_benchmark(load_config(bench), tmp_path / "runs", host=toy_pm, echo=None)
+    assert [r.label for r in results] == ["quiet", "noisy"] and all("mean_score" in r.metrics for r in results)
+    assert not (tmp_path / "runs").exists() and events.events == []
+    toy_pm.unregister(name="launcher")
+    again = run_benchmark(load_config(bench), tmp_path / "runs", host=toy_pm, echo=None)
+    assert [r.metrics for r in again] == [r.metrics for r in results]
+    assert (tmp_path / "runs" / "toybench" / "index.json").is_file()
+
+
+@pytest.mark.parametrize("value, expected", [(None, None), ("0", 0), ("3", 3), ("x", 0)])
+def test_the_torch_plugin_answers_the_rank_by_torchruns_convention(monkeypatch, value, expected):
+    from micro_bench.dist import is_main_process, rank
+    from micro_bench.host import Host
+    from micro_bench_torch import plugin
+
+    if value is None:
+        monkeypatch.delenv("RANK", raising=False)
+    else:
+        monkeypatch.setenv("RANK", value)
+    assert plugin.micro_bench_process_rank() == expected
+    host = Host.load(builtins=False, entrypoints=False, plugins=[plugin])
+    assert rank(host) == (expected or 0) and is_main_process(host) == (not expected)
+
+
 def test_nan_metrics_are_written_as_null(tmp_path):
     from micro_bench.results import read_result, write_json
 

@@ -1,5 +1,5 @@
 """Per-epoch validation metrics: the torch trainer scores its validation predictions with the
-run's metric plugins through the evaluator the runner stashes in the context."""
+run's metric plugins, built from the registries of the host running it (``context.host``)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from sklearn.metrics import f1_score, roc_auc_score
 from torch import nn
 
 from micro_bench import RunContext, Split
-from micro_bench.evaluate import EPOCH_METRICS, epoch_metrics
 from micro_bench.host import Host
+from micro_bench_torch.epochs import EPOCH_METRICS
 from micro_bench_torch.testing import synthetic_dataset
 from micro_bench_torch.trainer import TorchTrainer
 
@@ -39,8 +39,7 @@ def test_val_metrics_each_epoch_equal_sklearn_on_the_final_predictions(tmp_path:
     split = Split.of(ds, {"method": "multilabel_stratified", "fractions": [0.5, 0.5, 0.0], "seed": 0})
     seen: list[dict[str, float]] = []
     ctx = RunContext(directory=tmp_path, seed=1, progress=False, log=lambda s: None,
-                     epoch_end=lambda e, m: seen.append(dict(m)))
-    ctx.stash[EPOCH_METRICS] = epoch_metrics(Host.load(entrypoints=False).registries["metric"])
+                     epoch_end=lambda e, m: seen.append(dict(m)), host=Host.load(entrypoints=False))
     trainer = TorchTrainer(batch_size=8, lr=0.01, lr_groups=(0.5, 1.0), freeze_epochs=0, epochs=2,
                            device="cpu", threads=1, checkpoint=False,
                            epoch_metrics=["f1_macro", "roc_auc_macro"])
@@ -55,15 +54,15 @@ def test_val_metrics_each_epoch_equal_sklearn_on_the_final_predictions(tmp_path:
     f1 = f1_score(y, score >= 0.5, average="macro", zero_division=0)
     assert history["val_f1_macro"][-1] == pytest.approx(f1, abs=1e-6)
     assert seen[-1]["val_f1_macro"] == history["val_f1_macro"][-1]
+    assert EPOCH_METRICS in ctx.stash  # built once for the run, kept under the torch plugin's own key
 
 
-@pytest.mark.parametrize("names, evaluator", [((), True), (("f1_macro",), False)])
-def test_off_when_empty_or_without_an_evaluator(tmp_path: Path, names, evaluator) -> None:
+@pytest.mark.parametrize("names, host", [((), True), (("f1_macro",), False)])
+def test_off_when_empty_or_without_a_host(tmp_path: Path, names, host) -> None:
     ds = synthetic_dataset(n=30, k=3, resolution=16)
     seen: list[dict[str, float]] = []
-    ctx = RunContext(directory=tmp_path, progress=False, log=lambda s: None, epoch_end=lambda e, m: seen.append(dict(m)))
-    if evaluator:
-        ctx.stash[EPOCH_METRICS] = epoch_metrics(Host.load(entrypoints=False).registries["metric"])
+    ctx = RunContext(directory=tmp_path, progress=False, log=lambda s: None, epoch_end=lambda e, m: seen.append(dict(m)),
+                     host=Host.load(entrypoints=False) if host else None)
     TorchTrainer(batch_size=8, lr_groups=(0.5, 1.0), freeze_epochs=0, epochs=1, device="cpu", threads=1,
                  checkpoint=False, epoch_metrics=names).fit(
         Tiny(), ds, Split.of(ds), loss=nn.BCEWithLogitsLoss(), schedule=None, context=ctx)
