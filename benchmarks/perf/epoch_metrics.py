@@ -22,9 +22,9 @@ import torch
 from torch import nn
 
 from micro_bench import RunContext, Split
-from micro_bench_torch.epochs import EPOCH_METRICS, epoch_metrics
 from micro_bench.host import Host
 from micro_bench_resnet import model as resnets
+from micro_bench_torch.epochs import EPOCH_METRICS, epoch_metrics
 from micro_bench_torch.testing import synthetic_dataset
 from micro_bench_torch.trainer import TorchTrainer
 
