@@ -125,9 +125,10 @@ def _dataset_text(run_dir: Path, card: Mapping[str, Any]) -> tuple[str, str]:
 
 def write_package(module: Any, example: Any, inputs: np.ndarray, reference: np.ndarray,
                   card: Mapping[str, Any], record: dict[str, Any], target: Path, run_dir: Path,
-                  license: str | None = None) -> dict[str, Any]:
-    """Write the package zip to ``target`` (atomically), validate it offline and check both
-    weights against ``reference``; returns what goes into the export's record. ``license`` is the
+                  license: str | None = None, *, into: Path | None = None) -> dict[str, Any]:
+    """Write the package zip to ``into`` (the caller's temporary file, renamed to ``target`` once
+    checked; default: ``target`` itself, atomically), validate it offline and check both weights
+    against ``reference``; returns what goes into the export's record. ``license`` is the
     model's SPDX licence id (none unless given: the licence of a trained model is its owner's call);
     the training data's licence is stated only for the HPA-derived datasets (HPA's CC BY-SA 3.0)."""
     with tempfile.TemporaryDirectory(prefix="micro-bench-bioimageio-") as work:
@@ -135,7 +136,10 @@ def write_package(module: Any, example: Any, inputs: np.ndarray, reference: np.n
         cache = os.environ.get("BIOIMAGEIO_CACHE_PATH")
         os.environ["BIOIMAGEIO_CACHE_PATH"] = cache or str(folder / "cache")
         try:
-            return _write(module, example, inputs, reference, card, record, target, run_dir, folder, license)
+            if into is not None:
+                return _write(module, example, inputs, reference, card, record, target, run_dir, folder, license, into)
+            with _atomic(target) as tmp:
+                return _write(module, example, inputs, reference, card, record, target, run_dir, folder, license, tmp)
         finally:
             if cache is None:
                 os.environ.pop("BIOIMAGEIO_CACHE_PATH", None)
@@ -143,7 +147,7 @@ def write_package(module: Any, example: Any, inputs: np.ndarray, reference: np.n
 
 def _write(module: Any, example: Any, inputs: np.ndarray, reference: np.ndarray, card: Mapping[str, Any],
            record: dict[str, Any], target: Path, run_dir: Path, folder: Path,
-           license: str | None = None) -> dict[str, Any]:
+           license: str | None, into: Path) -> dict[str, Any]:
     import torch
     from bioimageio.spec import save_bioimageio_package
     from bioimageio.spec.model import v0_5 as bio
@@ -204,14 +208,13 @@ def _write(module: Any, example: Any, inputs: np.ndarray, reference: np.ndarray,
                                 "thresholds": dict(card.get("thresholds") or {}),
                                 "preprocessing": record["preprocessing"]}}),
     )
-    with _atomic(target) as tmp:
-        zipped = Path(str(tmp) + ".zip")
-        try:
-            save_bioimageio_package(descr, output_path=zipped, local_files_only=True)
-            os.replace(zipped, tmp)
-        finally:
-            zipped.unlink(missing_ok=True)
-        summary = validate_package(tmp)
+    zipped = Path(str(into) + ".zip")  # save_bioimageio_package wants the suffix
+    try:
+        save_bioimageio_package(descr, output_path=zipped, local_files_only=True)
+        os.replace(zipped, into)
+    finally:
+        zipped.unlink(missing_ok=True)
+    summary = validate_package(into)
     return {"opset": onnx_info["opset"], "exporter": onnx_info["exporter"],
             "check": {**record["check"], "max_abs_diff": max(diffs.values()), "by_weights": diffs},
             "bioimageio": summary}

@@ -12,13 +12,20 @@ Every export is checked after writing: the written file is loaded back (onnxrunt
 ``torch.jit.load`` for TorchScript, both for the package) and its outputs on the run's own
 evaluation inputs (the first ``check_samples`` of the samples the run evaluated) must equal the
 PyTorch model's within :data:`TOLERANCE`; otherwise the file is removed and the export fails.
-Files are written to a temporary name beside the target and renamed (a killed export leaves no
-half-written file under the target's name).
+Kill-safe: the file is written under a temporary name beside the target
+(``.<name>.<pid>.*.part``), loaded back and checked there, and only then renamed to the target;
+its description ``<out>.json`` (with the file's SHA-256) is written after it, and an earlier
+description is removed just before the rename. So after a kill -9 at any point the target is
+either absent, the earlier export, or the new checked file; a ``.json`` beside it always describes
+it (same SHA-256); a file without its ``.json`` was interrupted before the description was
+written (export again). The next export to the same path removes the temporary files a killed
+one left.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,9 +43,11 @@ from micro_bench_export.files import (
     _run_onnx,
     _run_torchscript,
     _torchscript,
+    clean_stale_parts,
+    sha256_of,
 )
 
-__all__ = ["FORMATS", "TOLERANCE", "ExportError", "Exported", "export_run"]
+__all__ = ["FORMATS", "MAX_CHECK_SAMPLES", "TOLERANCE", "ExportError", "Exported", "check_options", "check_out", "export_run"]
 
 FORMATS = ("onnx", "torchscript", "bioimageio")
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt", "bioimageio": ".zip"}
@@ -46,11 +55,13 @@ SUFFIX = {"onnx": ".onnx", "torchscript": ".pt", "bioimageio": ".zip"}
 
 @dataclass
 class Exported:
-    """What :func:`export_run` wrote and how it was checked."""
+    """What :func:`export_run` wrote and how it was checked (``replaced``: an earlier file at
+    ``path`` was replaced)."""
 
     path: Path
     format: str
     record: dict[str, Any] = field(default_factory=dict)
+    replaced: bool = False
 
 
 # --- the network with its preprocessing -------------------------------------------------------
@@ -141,29 +152,77 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 def _inside_results(path: Path) -> Path | None:
     """The run or benchmark folder ``path`` would land in (a folder holding ``result.json`` or
-    ``index.json``), else ``None``."""
+    ``index.json``) or the data store (a folder holding ``zarr.json``, ``.zgroup`` or ``.zarray``),
+    else ``None``."""
     for folder in [path.parent, *path.parent.parents]:
-        if (folder / "result.json").is_file() or (folder / "index.json").is_file():
+        if any((folder / name).is_file() for name in ("result.json", "index.json", "zarr.json", ".zgroup", ".zarray")):
             return folder
     return None
 
 
 def check_out(out: Path, run_dir: Path, fmt: str) -> Path:
     """``out`` resolved, or a one-line :class:`ExportError` when it would write into a runs
-    folder's results, over one of the export's inputs, or with another format's suffix."""
-    resolved = out.expanduser().resolve()
+    folder's results or a data store, over one of the export's inputs, with another format's
+    suffix, over something that is not a regular file, or where nothing can be written."""
+    try:
+        resolved = out.expanduser().resolve()
+    except (OSError, RuntimeError) as error:  # a symlink loop
+        raise ExportError(f"--out {out}: cannot be resolved ({error})") from None
     if resolved.is_dir():
         raise ExportError(f"--out {out}: is a folder; give a file name (e.g. {out / ('model' + SUFFIX[fmt])})")
+    sidecar = resolved.with_name(resolved.name + ".json")
+    for path in (resolved, sidecar):
+        if path.exists() and not path.is_file():
+            raise ExportError(f"--out {out}: {path} exists and is not a regular file")
     inputs = {p.resolve() for p in run_dir.rglob("*") if p.is_file()}
-    if resolved in inputs:
+    if resolved in inputs or sidecar in inputs:
         raise ExportError(f"--out {out}: is one of the run's own files; write the export elsewhere")
     folder = _inside_results(resolved)
     if folder is not None:
-        raise ExportError(f"--out {out}: inside the results folder {folder} (micro-bench owns it); "
+        raise ExportError(f"--out {out}: inside the results folder or data store {folder} (micro-bench owns it); "
                           "write the export elsewhere")
     if fmt == "bioimageio" and resolved.suffix != ".zip":
         raise ExportError(f"--out {out}: a BioImage.IO package is a .zip file; name it {resolved.with_suffix('.zip').name}")
+    other = {suffix: name for name, suffix in SUFFIX.items() if name != fmt and suffix != SUFFIX[fmt]}
+    if resolved.suffix.lower() in other:
+        raise ExportError(f"--out {out}: {resolved.suffix} is the suffix of a {other[resolved.suffix.lower()]} export, "
+                          f"this is {fmt}; name it {resolved.with_suffix(SUFFIX[fmt]).name}")
+    existing = next(p for p in [resolved.parent, *resolved.parent.parents] if p.exists())
+    if not existing.is_dir():
+        raise ExportError(f"--out {out}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ExportError(f"--out {out}: cannot write in {existing} (permission denied)")
+    if len(resolved.name.encode()) > 200:
+        raise ExportError(f"--out {out}: the file name is {len(resolved.name.encode())} bytes long; at most 200")
     return resolved
+
+
+#: The most evaluation samples an export is checked on (``--check-samples``).
+MAX_CHECK_SAMPLES = 1024
+
+
+def check_options(fmt: Any, check_samples: Any = 16, license: Any = None) -> None:
+    """A one-line :class:`ExportError` naming the option for a bad ``--format``, ``--check-samples``
+    (an integer 1..:data:`MAX_CHECK_SAMPLES`) or ``--license`` (an SPDX id bioimageio.spec knows,
+    only for bioimageio); nothing is read or written."""
+    if not isinstance(fmt, str) or fmt not in FORMATS:
+        raise ExportError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if (isinstance(check_samples, bool) or not isinstance(check_samples, int)
+            or not 1 <= check_samples <= MAX_CHECK_SAMPLES):
+        raise ExportError(f"--check-samples {check_samples!r}: expected an integer from 1 to {MAX_CHECK_SAMPLES}")
+    if license is None:
+        return
+    if not isinstance(license, str):
+        raise ExportError(f"--license {license!r}: expected an SPDX licence id (a string, e.g. CC-BY-4.0)")
+    if fmt != "bioimageio":
+        raise ExportError(f"--license {license!r}: only a bioimageio package records a licence")
+    from bioimageio.spec.model import v0_5 as bio
+
+    try:
+        bio.LicenseId(license)
+    except ValueError:  # pydantic's ValidationError is a ValueError
+        raise ExportError(f"--license {license!r}: not an SPDX licence id bioimageio.spec knows "
+                          "(e.g. CC-BY-4.0, MIT, BSD-3-Clause)") from None
 
 
 def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, *, check_samples: int = 16,
@@ -179,20 +238,7 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, *, 
 
     from micro_bench_predict.card import ModelCardError, read_card
 
-    if fmt not in FORMATS:
-        raise ExportError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    if isinstance(check_samples, bool) or not isinstance(check_samples, int) or check_samples < 1:
-        raise ExportError(f"--check-samples must be an integer >= 1, got {check_samples!r}")
-    if license is not None and fmt != "bioimageio":
-        raise ExportError(f"--license {license!r}: only a bioimageio package records a licence")
-    if license is not None:
-        from bioimageio.spec.model import v0_5 as bio
-
-        try:
-            bio.LicenseId(license)
-        except ValueError:  # pydantic's ValidationError is a ValueError
-            raise ExportError(f"--license {license!r}: not an SPDX licence id bioimageio.spec knows "
-                              "(e.g. CC-BY-4.0, MIT, BSD-3-Clause)") from None
+    check_options(fmt, check_samples, license)
     run_dir = Path(run_dir)
     try:
         card = read_card(run_dir)
@@ -228,27 +274,36 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, *, 
         "thresholds": dict(card.get("thresholds") or {}),
         "check": {"inputs": source, "tolerance": TOLERANCE},
     }
-    if fmt == "onnx":
-        record.update(_onnx(module, example, target))
-        record["check"]["max_abs_diff"] = _checked(target, "ONNX", _run_onnx, inputs, reference)
-    elif fmt == "torchscript":
-        record.update(_torchscript(module, example, target))
-        record["check"]["max_abs_diff"] = _checked(target, "TorchScript", _run_torchscript, inputs, reference)
-    else:
-        from micro_bench_export.bioimageio import write_package
-
-        record.update(write_package(module, example, inputs, reference, card, record, target, run_dir, license))
-    _write_json(target.with_name(target.name + ".json"), record)
-    return Exported(target, fmt, record)
-
-
-def _checked(path: Path, name: str, run: Any, inputs: np.ndarray, reference: np.ndarray) -> float:
-    """Load the written file back, compare; on a mismatch remove it and raise."""
+    sidecar = target.with_name(target.name + ".json")
+    for stale in (target, sidecar):
+        clean_stale_parts(stale)
+    replaced = target.exists()
+    # write and check under a temporary name; remove an earlier description just before the rename,
+    # write the new one after it: a description beside the file always describes it
     try:
-        return _compare(name, run(path, inputs), reference, path)
-    except Exception:
-        path.unlink(missing_ok=True)
-        raise
+        _write_export(fmt, module, example, inputs, reference, card, record, target, sidecar, run_dir, license)
+    except OSError as error:
+        raise ExportError(f"--out {target}: cannot write ({error.strerror or error})") from None
+    return Exported(target, fmt, record, replaced)
+
+
+def _write_export(fmt: str, module: Any, example: Any, inputs: np.ndarray, reference: np.ndarray,
+                  card: Mapping[str, Any], record: dict[str, Any], target: Path, sidecar: Path, run_dir: Path,
+                  license: str | None) -> None:
+    with _atomic(target, before_replace=lambda: sidecar.unlink(missing_ok=True)) as tmp:
+        if fmt == "onnx":
+            record.update(_onnx(module, example, tmp))
+            record["check"]["max_abs_diff"] = _compare("ONNX", _run_onnx(tmp, inputs), reference, target)
+        elif fmt == "torchscript":
+            record.update(_torchscript(module, example, tmp))
+            record["check"]["max_abs_diff"] = _compare("TorchScript", _run_torchscript(tmp, inputs), reference, target)
+        else:
+            from micro_bench_export.bioimageio import write_package
+
+            record.update(write_package(module, example, inputs, reference, card, record, target, run_dir, license,
+                                        into=tmp))
+        record["sha256"], record["bytes"] = sha256_of(tmp), tmp.stat().st_size
+    _write_json(sidecar, record)
 
 
 def package_members(path: Path) -> list[str]:

@@ -263,6 +263,32 @@ def _remote_shards(url: str, resolutions: Sequence[int], needed: Sequence[int],
     return missing, changed
 
 
+def _remote_sealed_files(url: str, storage_options: Mapping[str, Any] | None) -> list[str]:
+    """The checks :func:`~micro_bench_hpa.checks.check_structure` makes of a local store's sealed
+    non-pixel files (``ids``, ``labels``, ``status``, ``digest``: size and CRC-32C against the
+    manifest's ``arrays``), made through fsspec: these files are small, read whole."""
+    import google_crc32c
+
+    fs, root = filesystem(url, storage_options)
+    path = f"{root.rstrip('/')}/{MANIFEST}"
+    try:
+        sealed = dict(json.loads(fs.cat(path)).get("arrays") or {}) if fs.exists(path) else {}
+    except (ValueError, TypeError, AttributeError, OSError):
+        return []  # _remote_shards reports the damaged manifest
+    problems = []
+    for rel, entry in sorted(sealed.items()):
+        f = f"{root.rstrip('/')}/{rel}"
+        try:
+            data = fs.cat(f)
+        except (FileNotFoundError, OSError):
+            problems.append(f"file {rel} recorded in the manifest is missing")
+            continue
+        if len(data) != entry[0] or int(google_crc32c.value(data)) != entry[1]:
+            problems.append(f"file {rel} changed since the store was written (its size or checksum differs "
+                            "from shard_manifest.json)")
+    return problems
+
+
 def _sealed_arrays(store: Path) -> dict[str, Any] | None:
     """The manifest's ``arrays`` entries (``{}`` for a manifest written before they were
     recorded), ``None`` for a store without a manifest (not sealed as finished)."""
@@ -283,8 +309,10 @@ def verify(store: str | Path, *, workers: int | None = None,
 
     Returns ``{"samples", "checked", "problems": [str], "damaged": [{"row", "id"}],
     "missing_shards": [path], "changed_shards": [path]}``; the store is intact when all four lists
-    are empty. A remote store (an fsspec URL) gets the same checks, its shards by presence and
-    size against the manifest (the pixel digests cover their content).
+    are empty. A remote store (an fsspec URL) gets the same checks, its sealed non-pixel files by
+    size and CRC-32C as a local one, its shards by presence and size against the manifest (not
+    by CRC-32C: that would read every shard twice; the pixel digests cover their content, and
+    zarr checks each shard's index CRC-32C as it reads it).
     """
     import dask
     from dask.callbacks import Callback
@@ -295,6 +323,8 @@ def verify(store: str | Path, *, workers: int | None = None,
     where: Any = str(store) if remote else local_path(store)
     group = open_store(where, storage_options=storage_options)
     problems, arrays = check_structure(group, None if remote else where, None if remote else _sealed_arrays(where), _crc)
+    if remote:
+        problems += _remote_sealed_files(where, storage_options)
     if not {"status", "digest", "ids"} <= set(arrays) or problems and any(
             p.startswith(("attribute resolutions", "attribute dtype", "attribute channels")) for p in problems):
         # the pixels cannot be checked without readable rows, digests and shapes: say what is wrong

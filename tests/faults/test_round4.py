@@ -140,3 +140,63 @@ def test_timm_model_trains_with_a_sampler_draw_ending_in_one(tmp_path: Path) -> 
     assert result["counts"]["n"]["train"] == 17 and "sampled_class_freq" in result["history"]
     assert result["history"]["lr_iter"] == [0.01, 0.01]  # two steps: 8 + 8, the one left dropped
     assert np.isfinite(result["metrics"]["f1_macro"])
+
+
+# --- data verify of a store at a URL (docs/scaling.md) ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pristine_store(tmp_path_factory) -> Path:
+    from micro_bench_hpa.synth.generate import generate_store
+
+    return generate_store(tmp_path_factory.mktemp("s") / "s.zarr", n=40, resolutions=(16,), seed=2)
+
+
+def _locations(store: Path) -> list[str]:
+    """The store as a path, a ``file://`` URL (read as a local folder) and a ``local://`` URL (read
+    through fsspec as any remote store is: the remote code path on a local folder)."""
+    return [str(store), f"file://{store}", f"local://{store}"]
+
+
+@pytest.mark.parametrize("how", ["path", "file", "remote"])
+def test_data_verify_at_a_url_checks_sealed_files_by_crc(pristine_store: Path, tmp_path: Path, how: str) -> None:
+    """An edited labels chunk still decodes; only the CRC-32C recorded at seal time finds it, at a
+    path, a file:// URL and through fsspec (remote)."""
+    import shutil
+
+    import zarr
+
+    store = Path(shutil.copytree(pristine_store, tmp_path / "s.zarr"))
+    given = dict(zip(["path", "file", "remote"], _locations(store), strict=True))[how]
+    result = invoke("data", "verify", given)
+    assert result.exit_code == 0 and "OK (40 written samples" in result.output, result.output
+    group = zarr.open_group(store, mode="r+")
+    labels = group["labels"][:]
+    labels[3, 4] = ~labels[3, 4]
+    group["labels"][:] = labels
+    result = invoke("data", "verify", given)
+    assert_user_error(result, "structural problem")
+    assert "problem: file labels/c/0/0 changed since the store was written" in result.output, result.output
+    (store / "ids" / "c" / "0").unlink()
+    result = invoke("data", "verify", given)
+    assert "problem: file ids/c/0 recorded in the manifest is missing" in result.output, result.output
+
+
+@pytest.mark.parametrize("how", ["path", "file", "remote"])
+def test_data_verify_at_a_url_checks_shards(pristine_store: Path, tmp_path: Path, how: str) -> None:
+    """A shard cut short is a changed shard (its size differs from the manifest) and its samples
+    damaged; a deleted shard is missing; at a path, file:// and remote alike."""
+    import shutil
+
+    store = Path(shutil.copytree(pristine_store, tmp_path / "s.zarr"))
+    given = dict(zip(["path", "file", "remote"], _locations(store), strict=True))[how]
+    shard = store / "images" / "16" / "c" / "1" / "0" / "0" / "0"
+    shard.write_bytes(shard.read_bytes()[:-100])
+    result = invoke("data", "verify", given, "--json")
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.output[result.output.index("{"):result.output.rindex("}") + 1])
+    assert report["changed_shards"] == ["images/16/c/1/0/0/0"] and report["damaged"], report
+    (store / "images" / "16" / "c" / "0" / "0" / "0" / "0").unlink()
+    result = invoke("data", "verify", given, "--json")
+    report = json.loads(result.output[result.output.index("{"):result.output.rindex("}") + 1])
+    assert report["missing_shards"] == ["images/16/c/0/0/0/0"], report
