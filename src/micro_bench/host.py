@@ -33,7 +33,7 @@ from micro_bench.errors import PluginError
 from micro_bench.hookcall import guard
 from micro_bench.registry import Registry
 
-__all__ = ["BUILTIN_PLUGINS", "ENTRY_POINT_GROUP", "ESSENTIAL_PLUGINS", "Host", "PluginInfo", "main"]
+__all__ = ["BUILTIN_PLUGINS", "ENTRY_POINT_GROUP", "ESSENTIAL_PLUGINS", "RENAMED_PLUGINS", "Host", "PluginInfo", "main"]
 
 ENTRY_POINT_GROUP = "micro_bench"
 
@@ -51,8 +51,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "micro_bench_predict.plugin",
     "micro_bench_select.plugin",
     "micro_bench_report.plugin",
-    "micro_bench_tensorboard.plugin",
-    "micro_bench_mlflow.plugin",
+    "micro_bench_loggers.plugin",
     "micro_bench_dask.plugin",
     "micro_bench_samplers.plugin",
     "micro_bench_conformance.plugin",
@@ -67,6 +66,10 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
 #: Bundled plugins the tool needs to start (the command line, the default executor): like pytest's
 #: essential plugins they cannot be disabled with ``MICRO_BENCH_DISABLED_PLUGINS``.
 ESSENTIAL_PLUGINS: tuple[str, ...] = ("micro_bench_commands", "micro_bench_local")
+#: Former bundled plugin names and the plugin that holds them now: ``MICRO_BENCH_DISABLED_PLUGINS``
+#: naming an old one disables the new one (all of it), and ``micro-bench plugins`` says so.
+RENAMED_PLUGINS: dict[str, str] = {"micro_bench_tensorboard": "micro_bench_loggers",
+                                   "micro_bench_mlflow": "micro_bench_loggers"}
 #: The command line's entry (the console script ``micro-bench`` names the same callable).
 CLI_MAIN = "micro_bench_commands.cli:main"
 
@@ -117,6 +120,9 @@ class Host:
         ``MICRO_BENCH_PLUGINS_DIR``) and ``plugins`` (modules, classes or instances)."""
         host = cls()
         asked = {p.strip() for p in os.environ.get("MICRO_BENCH_DISABLED_PLUGINS", "").split(",") if p.strip()}
+        renamed = {RENAMED_PLUGINS[old]: f"disabled as {old!r}, now part of it: name {RENAMED_PLUGINS[old]!r} in "
+                                         "MICRO_BENCH_DISABLED_PLUGINS" for old in sorted(asked & set(RENAMED_PLUGINS))}
+        asked = {RENAMED_PLUGINS.get(name, name) for name in asked}
         disabled = asked - set(ESSENTIAL_PLUGINS)
         for name in sorted(asked & set(ESSENTIAL_PLUGINS)):
             host.problems.append((name, f"plugin {name!r} is essential (micro-bench needs it to start) and "
@@ -125,7 +131,7 @@ class Host:
             name = module_name.split(".")[0]
             dist = ("micro-bench", _version())
             if name in disabled:
-                host._record(PluginInfo(name, module_name, status="disabled"))
+                host._record(PluginInfo(name, module_name, status="disabled", error=renamed.get(name)))
                 continue
             host._try(name, module_name, dist, "builtin", functools.partial(importlib.import_module, module_name),
                       "Reinstall micro-bench")

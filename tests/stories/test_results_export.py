@@ -41,14 +41,13 @@ def pm(monkeypatch):
     import micro_bench_commands.plugin as commands_plugin
     import micro_bench_environment.plugin as env_plugin
     import micro_bench_local.plugin as local_plugin
-    import micro_bench_mlflow.plugin as mlflow_plugin
+    import micro_bench_loggers.plugin as loggers_plugin
     import micro_bench_report.plugin as report_plugin
     import micro_bench_tables.plugin as tables_plugin
-    import micro_bench_tensorboard.plugin as tb_plugin
 
     monkeypatch.delenv("MICRO_BENCH_LOGGERS", raising=False)
     pm = Host.load(builtins=False, entrypoints=False,
-                             plugins=[toy_plugin, Figures(), commands_plugin, env_plugin, local_plugin, report_plugin, tables_plugin, tb_plugin, mlflow_plugin])
+                             plugins=[toy_plugin, Figures(), commands_plugin, env_plugin, local_plugin, report_plugin, tables_plugin, loggers_plugin])
     return pm
 
 

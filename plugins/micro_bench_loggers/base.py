@@ -1,6 +1,10 @@
 """What the bundled run loggers (``micro-bench run --log tensorboard|mlflow``) share: switched on
 by ``MICRO_BENCH_LOGGERS`` (which ``--log`` sets), the library checked before any run starts, one
-open session (a writer, an MLflow run) per computed run, and only finite numbers logged."""
+open session (a writer, an MLflow run) per computed run, and only finite numbers logged.
+
+A logger is a :class:`RunLogger` subclass with ``start``, ``epoch`` and ``end``; the plugin's entry
+module (:mod:`micro_bench_loggers.plugin`) calls every logger that ``--log`` named from one
+implementation of each lifecycle hook."""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from micro_bench import hookimpl
 from micro_bench.errors import ConfigError
 
 __all__ = ["RunLogger", "finite"]
@@ -34,9 +37,20 @@ class RunLogger:
         """Whether ``MICRO_BENCH_LOGGERS`` (set by ``run --log``) names this logger."""
         return self.name in {p.strip() for p in os.environ.get("MICRO_BENCH_LOGGERS", "").split(",")}
 
-    @hookimpl
-    def micro_bench_configure(self, config: Any) -> None:
+    def check(self) -> None:
         """A one-line error before any run starts when logging is asked for and the library is
-        missing (a logger's entry module exports this bound method as its hook)."""
+        missing."""
         if self.enabled() and importlib.util.find_spec(self.module) is None:
             raise ConfigError(f"--log {self.name} needs {self.library}: pip install 'micro-bench[{self.name}]'")
+
+    def start(self, run: Any) -> None:
+        """Open this run's session (only called when :meth:`enabled`)."""
+        raise NotImplementedError
+
+    def epoch(self, run: Any, session: Any, epoch: int, metrics: Mapping[str, Any]) -> None:
+        """Log one epoch's numbers into the run's open ``session``."""
+        raise NotImplementedError
+
+    def end(self, run: Any, session: Any, result: Any) -> None:
+        """Log the final numbers and close the run's ``session`` (already taken off :attr:`sessions`)."""
+        raise NotImplementedError

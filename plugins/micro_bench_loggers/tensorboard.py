@@ -1,0 +1,51 @@
+"""The ``tensorboard`` logger: with ``micro-bench run --log tensorboard`` (or
+``MICRO_BENCH_LOGGERS=tensorboard``) each computed run writes TensorBoard events into
+``<run folder>/tensorboard/``: per-epoch scalars (``epoch/train_loss``, ``epoch/val_loss``,
+``epoch/lr``, validation metrics when computed), the learning rate of every iteration
+(``lr/iteration``), the final metrics (``final/<metric>``) and the run's figures as images.
+``tensorboard --logdir runs`` shows every run. Needs ``pip install 'micro-bench[tensorboard]'``.
+
+Imports only the standard library and micro_bench until a run starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from micro_bench_loggers.base import RunLogger, finite
+
+__all__ = ["LOGGER", "NAME", "TensorBoardLogger"]
+
+NAME = "tensorboard"
+
+
+class TensorBoardLogger(RunLogger):
+    """One ``SummaryWriter`` per computed run, in ``<run folder>/tensorboard/``."""
+
+    def start(self, run: Any) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.sessions[run.key] = SummaryWriter(log_dir=str(run.directory / "tensorboard"))
+
+    def epoch(self, run: Any, session: Any, epoch: int, metrics: Mapping[str, Any]) -> None:
+        for key, value in finite(metrics).items():
+            session.add_scalar(f"epoch/{key}", value, epoch)
+
+    def end(self, run: Any, session: Any, result: Any) -> None:
+        import numpy as np
+        from PIL import Image
+
+        try:
+            for step, lr in enumerate(result.history.get("lr_iter") or []):
+                session.add_scalar("lr/iteration", float(lr), step)
+            for key, value in finite(result.metrics).items():
+                session.add_scalar(f"final/{key}", value, 0)
+            for png in sorted(run.directory.glob("*.png")):
+                with Image.open(png) as image:
+                    session.add_image(f"figures/{png.stem}", np.asarray(image.convert("RGB")), 0, dataformats="HWC")
+        finally:
+            session.close()
+
+
+LOGGER = TensorBoardLogger(NAME, "tensorboard", "TensorBoard")

@@ -1,1 +1,0 @@
-"""micro-bench bundled plugin: MLflow logging (``run --log mlflow``; extra ``[mlflow]``)."""

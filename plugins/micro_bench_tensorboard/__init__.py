@@ -1,1 +1,0 @@
-"""micro-bench bundled plugin: TensorBoard logging (``run --log tensorboard``; extra ``[tensorboard]``)."""
