@@ -5,7 +5,9 @@ benchmark), ``BENCHMARK/LABEL`` or a run key; or two benchmarks, whose rows with
 are compared pairwise (Table IV against Table III: SGDR against a constant rate, row by row).
 Both rows of a pair must have evaluated the same samples (the ids in their ``predictions.npz``,
 in order); otherwise the comparison is refused. With repeats, each row's value is the mean over
-its repeats, scored on shared bootstrap resamples (see :mod:`micro_bench_tables.stats`). The
+its repeats, scored on shared bootstrap resamples (see :mod:`micro_bench_tables.stats`). Each
+row's interval uses its own ``evaluate.ci``; the paired test scores both rows on A's resamples
+(the default settings where A's intervals are off). The
 p-values are two-sided paired-bootstrap p-values, Holm-adjusted across the compared metrics (two
 rows) or across the row pairs, per metric (two benchmarks).
 """
@@ -55,8 +57,9 @@ def _pair_stats(runs_dir: Path, found: Sequence[tuple[Path, dict[str, Any], dict
                 metrics: Sequence[str], what: str) -> tuple[list[Any], list[str]]:
     """:class:`~micro_bench_tables.stats.RowStats` of two manifest rows (the second compared
     with the first) and the metrics compared (``metrics``, else every scalar metric)."""
+    from micro_bench.config import CI_DEFAULTS
     from micro_bench.results import read_result
-    from micro_bench_tables.stats import ci_settings, row_keys, table_stats
+    from micro_bench_tables.stats import row_ci_settings, row_keys, table_stats
 
     results = {k: read_result(bench / k) for bench, _, row in found for k in row_keys(row)}
     missing = [k for k, r in results.items() if r is None]
@@ -70,11 +73,13 @@ def _pair_stats(runs_dir: Path, found: Sequence[tuple[Path, dict[str, Any], dict
     if unknown:
         raise click.UsageError(f"--metric {unknown[0]!r}: not a scalar metric of {what!r}; available: {', '.join(available)}")
     names = [f"{bench.name}/{row['label']}" for bench, _, row in found]
+    # each row's interval with its own evaluate.ci; the test on A's resamples (the defaults where
+    # A's intervals are off: a test needs resamples even where the tables show none)
+    own = {name: row_ci_settings(manifest, row["label"]) for (_, manifest, row), name in zip(found, names, strict=True)}
     index = {"rows": [{**row, "label": name, "dir": str(bench)} for (bench, _, row), name in zip(found, names, strict=True)],
-             "ci": found[0][1].get("ci", ci_settings(found[0][1]))}
-    if ci_settings(index) is None:
-        index["ci"] = {}  # a test needs resamples even where the tables show no interval
-    return table_stats(found[0][0], index, results, chosen, baseline=names[0]), chosen
+             "ci": own[names[0]], "row_ci": own}
+    test_ci = own[names[0]] or dict(CI_DEFAULTS)
+    return table_stats(found[0][0], index, results, chosen, baseline=names[0], test_ci=test_ci), chosen
 
 
 def compare_rows(runs_dir: Path, a: str, b: str, metrics: Sequence[str] = ()) -> tuple[list[list[Any]], list[str]]:
@@ -152,5 +157,6 @@ def compare_command(runs_dir: Path, a: str, b: str, metrics: tuple[str, ...]) ->
             click.echo(f"{m:<18}{_value(base, m):>22}{_value(other, m):>22}{diff:>24}"
                        f"{(f'{p:.3f}' if p is not None else '–'):>8}{(f'{q:.3f}{star}' if q is not None else '–'):>8}")
     names = f"A = {pairs[0][0].label}, B = {pairs[0][1].label}; " if len(pairs) == 1 else f"A = {a}, B = {b}; "
-    click.echo(names + "intervals: percentile bootstrap; p: two-sided paired bootstrap, "
+    click.echo(names + "intervals: percentile bootstrap (each row's own evaluate.ci); p: two-sided paired "
+               "bootstrap on A's resamples, "
                f"Holm-adjusted across {family}; * adjusted p < 0.05")

@@ -50,15 +50,23 @@ def micro_bench_configure(config: BenchmarkConfig) -> None:
 @hookimpl
 def micro_bench_index_fields(config: BenchmarkConfig, host: Host) -> dict[str, Any]:
     """The manifest fields the tables read: what each metric's spec declares for tables
-    (``metric_info``: ``title``, ``per_class``, ``reference``) and the reference's example counts
-    (``reference_counts_csv``: ``<reference stem>_counts.csv`` beside it, else ``None``)."""
+    (``metric_info``: ``title``, ``per_class``, ``reference``), the reference's example counts
+    (``reference_counts_csv``: ``<reference stem>_counts.csv`` beside it, else ``None``) and, only
+    when the rows' ``evaluate.ci`` settings differ, each row's (``row_ci``: label -> settings over
+    the defaults, or None for ``ci: false``; the manifest's own ``ci`` is the first row's)."""
+    from micro_bench.config import check_ci
+
     counts = None
     if config.reference is not None:
         path = config.reference.with_name(config.reference.stem + "_counts.csv")
         counts = path.read_text(encoding="utf-8") if path.is_file() else None
     info = {m.name: {k: v for k, v in host.registries["metric"].spec(m.name).extra.items()
                      if k in ("title", "per_class", "reference")} for m in config.metrics}
-    return {"metric_info": info, "reference_counts_csv": counts}
+    fields: dict[str, Any] = {"metric_info": info, "reference_counts_csv": counts}
+    row_ci = {run.label: check_ci(run.evaluate.get("ci"), f"runs[{run.index}].evaluate.ci") for run in config.runs}
+    if len({repr(sorted(ci.items())) if ci is not None else "off" for ci in row_ci.values()}) > 1:
+        fields["row_ci"] = row_ci
+    return fields
 
 
 @hookimpl

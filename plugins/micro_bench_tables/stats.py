@@ -1,8 +1,9 @@
 """Uncertainty of a table's rows from their saved predictions: intervals, repeats, paired tests.
 
 For each row (all its repeats) this reads ``predictions.npz`` (the evaluated samples' ids,
-labels, scores and thresholded predictions) and computes, with the benchmark's ``evaluate.ci``
-settings (recorded in the manifest; the defaults for manifests written before it existed):
+labels, scores and thresholded predictions) and computes, with the row's own ``evaluate.ci``
+settings (:func:`row_ci_settings`: the manifest's ``row_ci`` entry when the rows' settings differ,
+else its ``ci``; the defaults for manifests written before either existed):
 
 * ``value``: the metric in ``result.json``, the mean over the row's repeats; ``sd`` the standard
   deviation over repeats (``ddof=1``; None for one repeat);
@@ -10,7 +11,8 @@ settings (recorded in the manifest; the defaults for manifests written before it
   repeat scored on the same resamples, then averaged: the interval is the sample uncertainty of
   the repeat mean; seed-to-seed spread is ``sd``);
 * against a baseline row (``table: {baseline: LABEL}``, ``micro-bench compare``): ``delta``
-  (row - baseline), its paired-bootstrap interval, the two-sided p-value
+  (row - baseline), its paired-bootstrap interval (both rows scored on the resamples of the
+  baseline row's settings), the two-sided p-value
   (:func:`micro_bench_metrics.paired.bootstrap_p_value`) and the Holm-adjusted p across the
   compared rows, per metric. Rows whose evaluated samples differ from the baseline's are not
   compared (``refused`` says why).
@@ -28,7 +30,7 @@ from typing import Any
 #: Why a row has no interval.
 NO_PREDICTIONS = "no saved predictions (predictions.npz): no interval"
 
-__all__ = ["NO_PREDICTIONS", "RowStats", "ci_settings", "compare", "row_keys", "table_stats"]
+__all__ = ["NO_PREDICTIONS", "RowStats", "ci_settings", "compare", "row_ci_settings", "row_keys", "table_stats"]
 
 
 @dataclass
@@ -52,8 +54,13 @@ class RowStats:
     p_value: dict[str, float] = field(default_factory=dict)
     #: why this row has no interval or was not compared (None: nothing to say)
     note: str | None = None
+    #: this row's own ``evaluate.ci`` settings (None: ``ci: false``), see :func:`row_ci_settings`
+    settings: dict[str, Any] | None = None
     ids: Any = None
     dist: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: the scalar metrics' distributions on the resamples of the paired tests (the baseline
+    #: row's settings; ``dist`` itself when this row's settings draw the same resamples)
+    paired: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def n_repeats(self) -> int:
@@ -72,6 +79,19 @@ def ci_settings(index: Mapping[str, Any]) -> dict[str, Any] | None:
     if "ci" not in index:
         return dict(CI_DEFAULTS)
     ci = index["ci"]
+    return None if ci is None else {**CI_DEFAULTS, **ci}
+
+
+def row_ci_settings(index: Mapping[str, Any], label: str) -> dict[str, Any] | None:
+    """The ``evaluate.ci`` settings of the row ``label``: its entry in the manifest's ``row_ci``
+    (written by the tables plugin when the rows' settings differ), else the manifest's ``ci``
+    (:func:`ci_settings`); over the defaults, None for ``ci: false``."""
+    from micro_bench.config import CI_DEFAULTS
+
+    per_row = index.get("row_ci") or {}
+    if label not in per_row:
+        return ci_settings(index)
+    ci = per_row[label]
     return None if ci is None else {**CI_DEFAULTS, **ci}
 
 
@@ -105,24 +125,25 @@ def _distributions(run_dir: Path, metrics: Sequence[str], preds: Mapping[str, An
 
 
 def table_stats(bench_dir: Path, index: Mapping[str, Any], results: Mapping[str, Any],
-                metrics: Sequence[str], baseline: str | None = None) -> list[RowStats]:
+                metrics: Sequence[str], baseline: str | None = None,
+                test_ci: Mapping[str, Any] | None = None) -> list[RowStats]:
     """:class:`RowStats` of every row of the manifest ``index`` (``results``: key -> RunResult,
     every repeat's), compared with the row ``baseline`` when given. A row's runs are in
-    ``bench_dir``, or in its ``dir`` entry when it has one."""
+    ``bench_dir``, or in its ``dir`` entry when it has one.
+
+    Each row's interval uses that row's own ``evaluate.ci`` (:func:`row_ci_settings`). The paired
+    tests score both rows of a pair on the same resamples: those of ``test_ci``, by default the
+    baseline row's settings (no tests when the baseline's intervals are off)."""
     import numpy as np
 
-    from micro_bench_metrics.bootstrap import (
-        PER_CLASS,
-        percentile_interval,
-        resample_indices,
-    )
+    from micro_bench_metrics.bootstrap import PER_CLASS, percentile_interval
 
-    ci = ci_settings(index)
     rows = []
-    resamples: dict[int, Any] = {}
+    usable: dict[str, tuple[Path, list[str], list[Any]]] = {}  # label -> where its predictions are
     for row in index["rows"]:
         keys = row_keys(row)
-        stats = RowStats(row["label"], keys)
+        stats = RowStats(row["label"], keys, settings=row_ci_settings(index, row["label"]))
+        ci = stats.settings
         runs = [results[k] for k in keys]
         for m in metrics:
             vals = [r.metrics.get(m) for r in runs]
@@ -148,24 +169,58 @@ def table_stats(bench_dir: Path, index: Mapping[str, Any], results: Mapping[str,
             stats.ids = ids
             if any(not np.array_equal(p["ids"], ids) for p in preds[1:]):  # type: ignore[index]
                 stats.note = "repeats evaluated different samples: no interval"
-            elif ci is not None and len(ids):
-                idx = resamples.get(len(ids))
-                if idx is None:
-                    idx = resamples[len(ids)] = resample_indices(len(ids), ci["n"], ci["seed"])
-                wanted = list(metrics) + [m for m in PER_CLASS if any(m in r.metrics for r in runs)]
-                per_repeat = [_distributions(folder / k, wanted, p, idx, ci)  # type: ignore[arg-type]
-                              for k, p in zip(keys, preds, strict=True)]
-                for m in per_repeat[0]:
-                    stats.dist[m] = np.mean([d[m] for d in per_repeat], axis=0)
-                    low, high = percentile_interval(stats.dist[m], ci["level"])
-                    if m in PER_CLASS:
-                        stats.class_ci[m] = (low.tolist(), high.tolist())
-                    else:
-                        stats.ci[m] = (float(low), float(high))
+            elif len(ids):
+                usable[stats.label] = (folder, keys, preds)
+                if ci is not None:
+                    wanted = list(metrics) + [m for m in PER_CLASS if any(m in r.metrics for r in runs)]
+                    stats.dist = _row_distributions(folder, keys, preds, wanted, ci)
+                    for m, dist in stats.dist.items():
+                        low, high = percentile_interval(dist, ci["level"])
+                        if m in PER_CLASS:
+                            stats.class_ci[m] = (low.tolist(), high.tolist())
+                        else:
+                            stats.ci[m] = (float(low), float(high))
         rows.append(stats)
     if baseline is not None:
-        compare(rows, baseline, metrics, ci["level"] if ci else 0.95)
+        base = next(r for r in rows if r.label == baseline)
+        settings = dict(test_ci) if test_ci is not None else base.settings
+        if settings is not None:
+            for r in rows:
+                if r.label not in usable:
+                    continue
+                if r.settings is not None and _draws(r.settings) == _draws(settings):
+                    r.paired = {m: d for m, d in r.dist.items() if m in metrics}
+                else:  # other resamples than the baseline's: scored again on the baseline's
+                    r.paired = _row_distributions(*usable[r.label], list(metrics), settings)
+        compare(rows, baseline, metrics, settings["level"] if settings else 0.95)
     return rows
+
+
+def _draws(ci: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What decides a set of resamples (the level only reads them)."""
+    return ci["n"], ci["seed"]
+
+
+def _row_distributions(folder: Path, keys: Sequence[str], preds: Sequence[Any], metrics: Sequence[str],
+                       ci: Mapping[str, Any]) -> dict[str, Any]:
+    """The distributions of ``metrics`` for a row: each repeat scored on the resamples of ``ci``
+    (the same for every repeat), then averaged over the repeats."""
+    import numpy as np
+
+    from micro_bench_metrics.bootstrap import resample_indices
+
+    n = len(preds[0]["ids"])
+    idx = _RESAMPLES.get((n, ci["n"], ci["seed"]))
+    if idx is None:
+        if len(_RESAMPLES) >= 4:  # a (B, N) int64 array each
+            _RESAMPLES.pop(next(iter(_RESAMPLES)))
+        idx = _RESAMPLES[(n, ci["n"], ci["seed"])] = resample_indices(n, ci["n"], ci["seed"])
+    per_repeat = [_distributions(folder / k, metrics, p, idx, ci) for k, p in zip(keys, preds, strict=True)]
+    return {m: np.mean([d[m] for d in per_repeat], axis=0) for m in per_repeat[0]}
+
+
+#: (samples, resamples, seed) -> resample indices, drawn once per process.
+_RESAMPLES: dict[tuple[int, int, int], Any] = {}
 
 
 def _class_sd(per_run: Sequence[Mapping[str, Any]]) -> list[float | None]:
@@ -211,8 +266,9 @@ def compare(rows: Sequence[RowStats], baseline: str, metrics: Sequence[str], lev
             continue
         compared.append(row)
         for m in metrics:
-            if m in row.dist and m in base.dist:
-                d = row.dist[m] - base.dist[m]
+            mine_d, theirs_d = row.paired or row.dist, base.paired or base.dist
+            if m in mine_d and m in theirs_d:
+                d = mine_d[m] - theirs_d[m]
                 low, high = percentile_interval(d, level)
                 row.delta_ci[m] = (float(low), float(high))
                 row.p_raw[m] = bootstrap_p_value(d)

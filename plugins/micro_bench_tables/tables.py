@@ -142,10 +142,18 @@ def _evaluated(index: Mapping[str, Any], stats: Sequence[RowStats], unit: str = 
     repeats = (f"1 run per {unit}" if reps == [1] else
                f"{reps[0]} repeats per {unit} (seeds seed, seed + 1, ...): mean (sd over repeats)" if len(reps) == 1
                else "repeats: " + ", ".join(f"{s.label} {s.n_repeats}" for s in stats))
-    ci = ci_settings(index)
-    if ci is None:
+    settings = [s.settings for s in stats]
+    if any(s.ci or s.class_ci for s in stats) and any(ci != settings[0] for ci in settings):
+        interval = ("[percentile bootstrap intervals over the evaluated samples, each row's own evaluate.ci "
+                    "(they differ): " + "; ".join(f"{s.label} {_ci_text(s.settings)}" for s in stats) + "]")
+        tested = next((s.baseline for s in stats if s.p_raw), None)
+        if tested is not None:
+            interval += f"; paired tests on the resamples of {tested}'s settings"
+    elif (settings[0] if settings else ci_settings(index)) is None:
         interval = "no intervals (evaluate.ci: false)"
     elif any(s.ci or s.class_ci for s in stats):
+        ci = settings[0]
+        assert ci is not None
         interval = (f"[{ci['level']:.0%} percentile bootstrap interval over the evaluated samples, "
                     f"{ci['n']} resamples, seed {ci['seed']}]")
     else:
@@ -153,6 +161,11 @@ def _evaluated(index: Mapping[str, Any], stats: Sequence[RowStats], unit: str = 
     notes = [f"{s.label}: {s.note}" for s in stats if s.note and s.note != NO_PREDICTIONS]
     return f"Evaluated: {n}{f' ({part} split)' if part else ''}; {repeats}; {interval}" + (
         "; " + "; ".join(notes) if notes else "")
+
+
+def _ci_text(ci: Mapping[str, Any] | None) -> str:
+    """``95% 1000 resamples seed 0``, or ``no interval (ci: false)``."""
+    return "no interval (ci: false)" if ci is None else f"{ci['level']:.0%} {ci['n']} resamples seed {ci['seed']}"
 
 
 def _split_of(index: Mapping[str, Any]) -> str:
@@ -216,8 +229,10 @@ def _caption(index: Mapping[str, Any], labels: Labels, stats: Sequence[RowStats]
 
 
 def _legend(table: Table, has_ci: bool, stats: Sequence[RowStats]) -> str:
+    differ = any(s.settings != stats[0].settings for s in stats)
     value = "ours" + (" (sd over repeats)" if any(s.n_repeats > 1 for s in stats) else "") + (
-        " [interval]" if has_ci else "")
+        (" [interval, with each row's own evaluate.ci settings: see Evaluated]" if differ else " [interval]")
+        if has_ci else "")
     if table.reference is None:
         return f"Each cell: {value}."
     if table.reference == "paper":
