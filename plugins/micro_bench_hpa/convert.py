@@ -289,8 +289,8 @@ def convert(
             from micro_bench_hpa.generic import RESIZE, create_generic_store
 
             group, plan, res = create_generic_store(src, dest, generic, resolutions, block_size)
-            return _run_jobs(dest, group, plan.table.ids, plan.files, res, RESIZE, [], scheduler, workers, progress,
-                             layout=plan.layout, shape=(len(plan.channels), plan.dtype))
+            return _run_jobs(dest, group, plan.table.ids, plan.files, res, RESIZE, plan.issues, scheduler, workers,
+                             progress, layout=plan.layout, shape=(len(plan.channels), plan.dtype))
         return _convert_here(src, dest, resolutions, scheduler, workers, block_size, progress)
 
 
@@ -358,7 +358,21 @@ def _run_jobs(dest: Path, group: Any, ids: Sequence[str], paths: Sequence[Any], 
         bar.close()
     written = {f: entry for _, shards in results for f, entry in shards.items()}
     seal(dest, written)  # shard_manifest.json: datasets refuse a shard that changes afterwards
-    return _report(dest, issues)
+    report = _report(dest, issues)
+    if report["written"] == 0:  # every sample failed when decoded: a problem of the whole source
+        raise SourceError(_none_written(dest, report))
+    return report
+
+
+def _none_written(dest: Path, report: dict[str, Any]) -> str:
+    decoded = _decode_issues(dest)
+    kinds: dict[str, int] = {}
+    for kind, _, _ in decoded:
+        kinds[kind] = kinds.get(kind, 0) + 1
+    kind, sid, detail = decoded[0] if decoded else ("?", "?", "?")
+    return (f"{dest}: no sample could be converted: all {report['skipped_after_decode']} failed when decoded "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}); first: {kind} {sid}: {detail}; "
+            f"the store holds no usable sample (report: {dest / 'convert_report.json'})")
 
 
 def _staging(url: str) -> Path:
@@ -387,12 +401,17 @@ def upload_store(local: str | Path, url: str, storage_options: Mapping[str, Any]
     return len(order)
 
 
-def _report(dest: Path, issues: list[Issue]) -> dict[str, Any]:
-    status = read_array(open_store(dest), "status")
+def _decode_issues(dest: Path) -> list[Issue]:
+    """The decode failures the blocks recorded (``convert_issues/<start>.json``), in block order."""
     decode: list[Issue] = []
     for f in sorted((dest / "convert_issues").glob("*.json")):
         decode += [tuple(i) for i in json.loads(f.read_text())]
-    skipped = sorted(issues + decode)
+    return decode
+
+
+def _report(dest: Path, issues: list[Issue]) -> dict[str, Any]:
+    status = read_array(open_store(dest), "status")
+    skipped = sorted(issues + _decode_issues(dest))
     by_kind: dict[str, int] = {}
     for kind, _, _ in skipped:
         by_kind[kind] = by_kind.get(kind, 0) + 1

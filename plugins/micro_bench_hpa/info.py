@@ -24,7 +24,9 @@ def describe_store(path: str | Path) -> dict[str, Any]:
     """One JSON-ready object: ``n`` (written samples), ``channels``, ``classes``, ``dtype``,
     ``resolutions``, ``label_counts`` (``{class: samples carrying it}``, written samples only),
     and ``samples`` (rows of the store), ``bad`` (skipped at conversion), ``pending``,
-    ``format_version``, ``source``, ``intensity_rule``, ``fit``, ``layout`` when recorded."""
+    ``format_version``, ``source``, ``intensity_rule``, ``fit``, ``layout`` when recorded, and from
+    the store's ``convert_report.json`` (when there is one): ``skipped`` (every input the conversion
+    skipped, those kept as ``bad`` rows included) and ``problems`` (``{kind: count}``)."""
     group = open_store(path)
     status = read_array(group, "status")
     labels = np.asarray(read_array(group, "labels"), dtype=bool)
@@ -49,14 +51,36 @@ def describe_store(path: str | Path) -> dict[str, Any]:
     for key in ("intensity_rule", "layout", "resize"):
         if key in attrs:
             out[key] = attrs[key]
+    report = _convert_report(path)
+    if report is not None:
+        out["skipped"] = len(report.get("skipped", []))
+        out["problems"] = dict(report.get("problems", {}))
     return out
+
+
+def _convert_report(path: str | Path) -> dict[str, Any] | None:
+    """The store's ``convert_report.json``, or ``None`` (none, unreadable, or a remote store)."""
+    import json
+
+    from micro_bench_hpa.location import is_remote, local_path
+
+    if is_remote(path):
+        return None
+    try:
+        report = json.loads((local_path(path) / "convert_report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return report if isinstance(report, dict) else None
 
 
 def info_lines(info: dict[str, Any]) -> list[str]:
     """The human-readable form of :func:`describe_store`."""
+    skipped = info.get("skipped", info["bad"])
+    why = ", ".join(f"{k} {v}" for k, v in sorted(info.get("problems", {}).items()))
     lines = [
         f"{info['store']}: {info['n']} samples"
-        + (f" ({info['bad']} skipped at conversion)" if info["bad"] else "")
+        + (f" ({skipped} skipped at conversion" + (f": {why}" if why else "")
+           + (f"; {info['bad']} of them kept as zero rows, status 2" if info["bad"] else "") + ")" if skipped else "")
         + (f", {info['pending']} pending (conversion unfinished)" if info["pending"] else ""),
         f"  channels ({len(info['channels'])}): {', '.join(info['channels'])}",
         f"  pixels: {info['dtype']}" + (f" ({info['intensity_rule']})" if info.get("intensity_rule") else ""),

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from micro_bench_hpa.formats import IMAGE_EXTENSIONS, read_file
-from micro_bench_hpa.readers import ReadError, SourceError, to_uint8
+from micro_bench_hpa.readers import ReadError, SourceError, refuse_8bit_in_16bit, to_uint8
 
 __all__ = ["FITS", "HPA2021_CLASSES", "PRESETS", "TO_UINT8", "Layout", "fit_square", "resize_any"]
 
@@ -94,14 +94,16 @@ class Layout:
     # --- files ------------------------------------------------------------------------------
     def discover(self, root: Path) -> list[str]:
         """The ids of the samples in ``root`` by the pattern (for a channel pattern: ids with a
-        file of the first channel), sorted."""
+        file of the first channel; a pattern without an extension: files of
+        :data:`~micro_bench_hpa.formats.IMAGE_EXTENSIONS` only), sorted."""
         import re
 
         rel = self.pattern.replace("{channel}", (self.channels or ("",))[0]) if self.per_channel else self.pattern
         has_ext = Path(rel).suffix.lower() in (*IMAGE_EXTENSIONS, ".jpg", ".jpeg")
         glob = rel.replace("{id}", "*") + ("" if has_ext else ".*")
         parts = [re.escape(p) for p in rel.split("{id}")]
-        regex = re.compile("(?P<id>[^/]+?)".join(parts) + ("" if has_ext else r"(\.[A-Za-z.]+)") + "$")
+        exts = "|".join(re.escape(e) for e in sorted(IMAGE_EXTENSIONS, key=len, reverse=True))
+        regex = re.compile("(?P<id>[^/]+?)".join(parts) + ("" if has_ext else f"({exts})") + "$")
         ids = set()
         for path in root.glob(glob):
             m = regex.match(path.relative_to(root).as_posix())
@@ -176,6 +178,9 @@ class Layout:
         """Decode, map to the store's type, fit and resize: ``{R: (C, R, R)}``."""
         a = self.read(files)
         if store_dtype == "uint8" and a.dtype == np.uint16:
+            if self.to_uint8 == "257":  # the Kaggle path's rule (readers.refuse_8bit_in_16bit)
+                refuse_8bit_in_16bit(list(a), files[0], "keep the 16 bits (no --to-uint8), use --to-uint8 "
+                                     "percentile, or save the files as 8-bit")
             a = self.map_uint8(a)
         elif str(a.dtype) != store_dtype:
             raise ReadError("mixed_bit_depth", files[0], f"{a.dtype} pixels in a {store_dtype} store; "

@@ -43,6 +43,9 @@ __all__ = [
     "load_sample",
     "parse_label_rows",
     "read_channel",
+    "read_channels",
+    "read_raw_channel",
+    "refuse_8bit_in_16bit",
     "RESIZE_METHODS",
     "resize",
     "resize_channels",
@@ -175,9 +178,52 @@ def to_uint8(a: np.ndarray) -> np.ndarray:
 
 
 def read_channel(path: Path, color: str) -> np.ndarray:
-    """Decode one channel file to ``(H, W) uint8`` by the module's intensity rules; signed,
-    floating-point and wider-than-16-bit pixel types are refused by name (``wrong_dtype``;
-    :mod:`micro_bench_hpa.formats`)."""
+    """Decode one channel file to ``(H, W) uint8`` by the module's intensity rules (a 16-bit file is
+    checked by :func:`refuse_8bit_in_16bit` on its own: a sample's files are checked together by
+    :func:`read_channels`); signed, floating-point and wider-than-16-bit pixel types are refused by
+    name (``wrong_dtype``; :mod:`micro_bench_hpa.formats`)."""
+    return read_channels([(path, color)])[0]
+
+
+def read_channels(files: Sequence[tuple[Path, str]]) -> list[np.ndarray]:
+    """Decode the channel files of one sample (``(path, color)`` each) to ``(H, W) uint8`` planes:
+    :func:`read_raw_channel`, then :func:`refuse_8bit_in_16bit` over the sample, then
+    :func:`to_uint8`."""
+    raw = [read_raw_channel(path, color) for path, color in files]
+    refuse_8bit_in_16bit(raw, files[0][0], "save the files as 8-bit")
+    out = []
+    for (path, _), a in zip(files, raw, strict=True):
+        try:
+            out.append(to_uint8(a))
+        except ValueError as exc:
+            raise ReadError("wrong_dtype", path, str(exc)) from None
+    return out
+
+
+#: The one rule for 16-bit files holding 8-bit values (docs/data.md "16-bit files holding 8-bit
+#: values"): with the fixed ``round(x / 257)`` mapping (the Kaggle path, ``--to-uint8 257``), a
+#: sample whose 16-bit planes hold no value above this, and some value above 0, is 8-bit data
+#: saved in a 16-bit container; it is refused (``8bit_in_16bit``), not guessed at.
+EIGHT_BIT_TOP = 255
+
+
+def refuse_8bit_in_16bit(planes: Sequence[np.ndarray], path: Path, fix: str) -> None:
+    """A :class:`ReadError` ``8bit_in_16bit`` when every plane of a sample is ``uint16`` and none
+    holds a value above :data:`EIGHT_BIT_TOP` (an all-zero sample excepted): ``round(x / 257)`` would
+    map it to 0 and 1, a black image. Checked over the whole sample, not per channel, so that a dim
+    channel of a true 16-bit sample (a weak stain) is kept. ``fix``: what the user can do."""
+    if not planes or any(p.dtype != np.uint16 for p in planes):
+        return
+    top = max(int(p.max(initial=0)) for p in planes)
+    if 0 < top <= EIGHT_BIT_TOP:
+        raise ReadError("8bit_in_16bit", path, f"16-bit pixels whose values are all <= {EIGHT_BIT_TOP} (the "
+                        f"sample's maximum is {top}): 8-bit data saved as 16-bit, which round(x / 257) would "
+                        f"make black; {fix}")
+
+
+def read_raw_channel(path: Path, color: str) -> np.ndarray:
+    """Decode one channel file to ``(H, W)`` ``uint8`` or ``uint16`` as stored (an RGB-coloured
+    file: the channel's own colour plane); other pixel types refused by name."""
     require_regular(path)
     limit = max(ALLOWED_SIZES)
     try:
@@ -209,13 +255,7 @@ def read_channel(path: Path, color: str) -> np.ndarray:
         a = planes.get(color, ((a[..., 0].astype(np.uint16) + a[..., 1]) // 2).astype(a.dtype))
     if a.ndim != 2:
         raise ReadError("wrong_dtype", path, f"expected a single-channel image, got shape {a.shape}")
-    if a.dtype == np.uint16 and 0 < a.max(initial=0) <= 255:
-        raise ReadError("8bit_in_16bit", path, "16-bit image whose values are all <= 255 (8-bit data "
-                        "saved as 16-bit); mapping it by x/257 would make it black; save it as 8-bit")
-    try:
-        return to_uint8(a)
-    except ValueError as exc:
-        raise ReadError("wrong_dtype", path, str(exc)) from None
+    return a
 
 
 def _check_wide(a: np.ndarray, path: Path) -> np.ndarray:
@@ -307,11 +347,10 @@ def load_sample(paths: Mapping[str, Path], resolutions: Sequence[int], method: s
         :class:`ReadError` (``missing_channel``, ``unreadable``, ``truncated``, ``wrong_size``,
         ...); ``into`` may then hold part of the sample.
     """
-    channels = []
     for color in HPA_CHANNELS:
         if color not in paths:
             raise ReadError("missing_channel", Path(f"<{color}>"), f"no {color} channel file")
-        channels.append(read_channel(paths[color], color))
+    channels = read_channels([(paths[color], color) for color in HPA_CHANNELS])
     shapes = {c.shape for c in channels}
     if len(shapes) != 1 or (shape := shapes.pop())[0] != shape[1] or shape[0] not in ALLOWED_SIZES:
         raise ReadError("wrong_size", paths["red"], f"channel shapes {sorted(c.shape for c in channels)}; expected equal squares of {ALLOWED_SIZES}")

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from micro_bench_hpa.readers import ReadError, index_images, read_channel, resize
+from micro_bench_hpa.readers import ReadError, index_images, read_channels, resize
 
 __all__ = ["ArraySource", "FolderSource", "LayoutSource", "Problem", "StoreSource", "card_input", "open_source"]
 
@@ -83,7 +83,7 @@ class FolderSource:
             return sample_id, Problem(sample_id, "missing_channel", str(self.folder / f"{sample_id}_{missing[0]}.png"),
                                       f"no {', '.join(missing)} channel file")
         try:
-            planes = [read_channel(files[c], c) for c in self.channels]
+            planes = read_channels([(files[c], c) for c in self.channels])
         except ReadError as error:
             return sample_id, Problem(sample_id, error.kind, str(error.path), error.detail)
         return sample_id, _fit(planes, self.resolution, sample_id, str(files[self.channels[0]]))

@@ -138,18 +138,24 @@ def _error(result) -> str:
     return errors[0]
 
 
-@pytest.mark.parametrize("case", ["unknown_class", "index_out_of_range", "missing_channel", "not_square",
-                                  "too_small", "signed", "float", "two_files", "mixed_depth", "duplicate_id"])
-def test_bad_layouts_are_one_line_errors(tmp_path, case):
-    import tifffile
-    from PIL import Image
-
-    ids, labels, pixels = make_pixels(n=4, channels=3, classes=CLASSES[:7])
+def _small(tmp_path, n=4):
+    """A 3-channel, 7-class dataset of 48 px 16-bit PNGs, one per channel, and its options."""
+    ids, labels, pixels = make_pixels(n=n, channels=3, classes=CLASSES[:7])
     src = tmp_path / "src"
     write_png_per_channel(src, ids, pixels, CHANNELS3)
     table = write_labels(src / "labels.csv", ids, labels, CLASSES[:7], sep="|", id_col="Id", label_col="Target")
     args = ["--labels", str(table), "--separator", "|", "--pattern", "{id}_{channel}", "--channels", ",".join(CHANNELS3)]
-    expect = ""
+    return src, table, args, ids, labels, pixels
+
+
+@pytest.mark.parametrize("case", ["unknown_class", "index_out_of_range", "mixed_depth", "duplicate_id",
+                                  "all_not_square", "all_missing", "bad_channel_option"])
+def test_problems_of_the_whole_dataset_are_one_line_errors(tmp_path, case):
+    """The label table, options the files cannot satisfy, samples of different bit depths, and no
+    valid sample at all: one line, exit 1, nothing written."""
+    from PIL import Image
+
+    src, table, args, ids, labels, pixels = _small(tmp_path)
     if case == "unknown_class":
         table.write_text(table.read_text().replace("ciliated", "cilliated", 1))
         args += ["--classes", ",".join(CLASSES[:7])]
@@ -158,31 +164,6 @@ def test_bad_layouts_are_one_line_errors(tmp_path, case):
         table.write_text("Id,Target\n" + "".join(f"{sid},{i}\n" for i, sid in enumerate(ids[:3])) + f"{ids[3]},7\n")
         args += ["--classes", ",".join(CLASSES[:7])]
         expect = "labels.csv:5: id cell-003: Target index 7 out of range 0-6"
-    elif case == "missing_channel":
-        (src / f"{ids[2]}_gfp.png").unlink()
-        expect = f"id {ids[2]}, channel gfp: no file"
-    elif case == "not_square":
-        Image.fromarray(pixels[1, 0, :, :40]).save(src / f"{ids[1]}_dapi.png")
-        for c in CHANNELS3[1:]:
-            Image.fromarray(pixels[1, 0, :, :40]).save(src / f"{ids[1]}_{c}.png")
-        expect = f"id {ids[1]}: 40x48 px is not square"
-    elif case == "too_small":
-        args = [*args[:-2], "--channels", ",".join(CHANNELS3)]
-        for c in CHANNELS3:
-            Image.fromarray(pixels[0, 0, :24, :24]).save(src / f"{ids[0]}_{c}.png")
-        expect = f"id {ids[0]}: 24x24 px is below the largest resolution 32"
-    elif case == "signed":
-        (src / f"{ids[3]}_er.png").unlink(missing_ok=True)
-        (src / f"{ids[3]}_tubulin.png").unlink()
-        tifffile.imwrite(src / f"{ids[3]}_tubulin.tif", pixels[3, 2].astype(np.int32))
-        expect = "signed 32-bit integer pixels (int32)"
-    elif case == "float":
-        (src / f"{ids[0]}_dapi.png").unlink()
-        tifffile.imwrite(src / f"{ids[0]}_dapi.tif", pixels[0, 0].astype(np.float32))
-        expect = "floating-point pixels (float32)"
-    elif case == "two_files":
-        tifffile.imwrite(src / f"{ids[1]}_gfp.tif", pixels[1, 1])
-        expect = f"id {ids[1]}, channel gfp: 2 files ({ids[1]}_gfp.png, {ids[1]}_gfp.tif)"
     elif case == "mixed_depth":
         for c, plane in zip(CHANNELS3, pixels[2], strict=True):
             Image.fromarray((plane // 16).astype(np.uint8)).save(src / f"{ids[2]}_{c}.png")
@@ -190,9 +171,125 @@ def test_bad_layouts_are_one_line_errors(tmp_path, case):
     elif case == "duplicate_id":
         table.write_text(table.read_text() + f"{ids[0]},mitotic\n")
         expect = f"labels.csv:6: id {ids[0]} also on line 2"
+    elif case == "all_not_square":
+        for sid, sample in zip(ids, pixels, strict=True):
+            for c, plane in zip(CHANNELS3, sample, strict=True):
+                Image.fromarray(plane[:, :40]).save(src / f"{sid}_{c}.png")
+        expect = (f"src: no valid sample to convert: all 4 of labels.csv skipped (wrong_size 4); first: wrong_size "
+                  f"{ids[0]}: {ids[0]}_dapi.png: 40x48 px is not square; choose --fit pad, crop or resize")
+    elif case == "all_missing":
+        args[-1] = "dapi,gfp,rfp"
+        expect = (f"src: no valid sample to convert: all 4 of labels.csv skipped (missing_channel 4); first: "
+                  f"missing_channel {ids[0]}: {ids[0]}_rfp: channel rfp: no file {ids[0]}_rfp.*")
+    elif case == "bad_channel_option":
+        import tifffile
+
+        for sid, sample in zip(ids, pixels, strict=True):
+            tifffile.imwrite(src / f"{sid}.tif", sample, photometric="minisblack")
+        args = [*args[:4], "--pattern", "{id}.tif", "--channels", "dapi,gfp"]
+        expect = f"{ids[0]}.tif: 3 channels without names in its metadata; --channels names 2 (dapi, gfp)"
     line = _error(_convert(src, tmp_path / "out.zarr", *args))
     assert expect in line, line
     assert not (tmp_path / "out.zarr").exists()
+
+
+def test_per_sample_problems_are_skipped_and_reported(tmp_path):
+    """As in the Kaggle path: a sample with a missing, doubled, refused, misshapen or undecodable file
+    is skipped and listed with its reason; the others are stored exactly; ``data info`` and ``data
+    verify`` agree with the report."""
+    import tifffile
+    from PIL import Image
+
+    src, table, args, ids, labels, pixels = _small(tmp_path, n=9)
+    (src / f"{ids[1]}_gfp.png").unlink()  # missing channel file
+    tifffile.imwrite(src / f"{ids[2]}_gfp.tif", pixels[2, 1])  # two files for one channel
+    (src / f"{ids[3]}_tubulin.png").unlink()
+    tifffile.imwrite(src / f"{ids[3]}_tubulin.tif", pixels[3, 2].astype(np.int32))  # signed pixels
+    for c, plane in zip(CHANNELS3, pixels[4], strict=True):  # not square, no --fit
+        Image.fromarray(plane[:, :40]).save(src / f"{ids[4]}_{c}.png")
+    for c, plane in zip(CHANNELS3, pixels[5], strict=True):  # below the largest resolution (32)
+        Image.fromarray(plane[:24, :24]).save(src / f"{ids[5]}_{c}.png")
+    cut = src / f"{ids[6]}_dapi.png"  # a header that reads, pixels that do not decode
+    cut.write_bytes(cut.read_bytes()[:200])
+    for c, plane in zip(CHANNELS3, pixels[0], strict=True):  # files of an id the table lacks
+        Image.fromarray(plane).save(src / f"stray_{c}.png")
+    result = _convert(src, tmp_path / "out.zarr", *args, "--classes", ",".join(CLASSES[:7]))
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    report = json.loads((tmp_path / "out.zarr" / "convert_report.json").read_text())
+    assert {(s["id"], s["kind"]) for s in report["skipped"]} == {
+        (ids[1], "missing_channel"), (ids[2], "duplicate_channel"), (ids[3], "wrong_dtype"),
+        (ids[4], "wrong_size"), (ids[5], "wrong_size"), (ids[6], "truncated"), ("stray", "not_in_csv")}
+    assert report["written"] == 3 and report["skipped_after_decode"] == 1
+    assert report["problems"] == {"duplicate_channel": 1, "missing_channel": 1, "not_in_csv": 1, "truncated": 1,
+                                  "wrong_dtype": 1, "wrong_size": 2}
+    detail = {s["id"]: s["detail"] for s in report["skipped"]}
+    assert detail[ids[1]] == f"{ids[1]}_gfp: channel gfp: no file {ids[1]}_gfp.* (.png, .tif, .tiff, .ome.tif, .ome.tiff, .ome.zarr, .zarr)"
+    assert detail[ids[2]] == f"{ids[2]}_gfp.png: channel gfp: 2 files ({ids[2]}_gfp.png, {ids[2]}_gfp.tif); keep one"
+    assert detail[ids[3]].startswith(f"{ids[3]}_tubulin.tif: signed 32-bit integer pixels (int32)")
+    assert detail[ids[4]] == f"{ids[4]}_dapi.png: 40x48 px is not square; choose --fit pad, crop or resize"
+    assert detail[ids[5]].startswith(f"{ids[5]}_dapi.png: 24x24 px is below the largest resolution 32")
+    assert detail[ids[6]].startswith(f"{ids[6]}_dapi.png: cannot decode")
+    for kind, count in report["problems"].items():
+        assert f"skipped {count:6d}  {kind}" in result.output
+    # the store: the good samples and the undecodable one (a zero row, status 2), in table order
+    g = open_store(tmp_path / "out.zarr")
+    kept = [0, 6, 7, 8]
+    assert list(read_array(g, "ids")) == [ids[i] for i in kept]
+    assert np.array_equal(read_array(g, "labels"), labels[kept])
+    assert list(read_array(g, "status")) == [1, 2, 1, 1]
+    want = (pixels.reshape(9, 3, 16, 3, 16, 3).sum(axis=(3, 5), dtype=np.uint64) * 2 + 9) // 18
+    images = g["images/16"][:]
+    assert np.array_equal(images[[0, 2, 3]], want[[0, 7, 8]]) and not images[1].any()
+    info = CliRunner().invoke(data, ["info", str(tmp_path / "out.zarr"), "--json"])
+    facts = json.loads(info.output)
+    assert (facts["n"], facts["bad"], facts["samples"], facts["skipped"]) == (3, 1, 4, 7)
+    assert facts["problems"] == report["problems"]
+    text = CliRunner().invoke(data, ["info", str(tmp_path / "out.zarr")]).output
+    assert "3 samples (7 skipped at conversion: duplicate_channel 1, missing_channel 1, not_in_csv 1, " in text
+    assert "1 of them kept as zero rows, status 2)" in text
+    verify = CliRunner().invoke(data, ["verify", str(tmp_path / "out.zarr")])
+    assert verify.exit_code == 0 and "OK (3 written samples match their digests)" in verify.output, verify.output
+
+
+def test_multichannel_files_that_disagree_are_skipped(five, tmp_path):
+    """A multi-channel file with other channels than most (count or OME names), or a Z stack, is
+    skipped; the dataset's channels are those of most files."""
+    import shutil
+
+    import tifffile
+
+    root, ids, labels, pixels = five
+    src = tmp_path / "ome"
+    shutil.copytree(root / "ome", src)
+    tifffile.imwrite(src / f"{ids[3]}.ome.tif", pixels[3, :4], metadata={"axes": "CYX", "Channel": {"Name": CHANNELS5[:4]}})
+    renamed = ["nuclei", *CHANNELS5[1:]]
+    tifffile.imwrite(src / f"{ids[5]}.ome.tif", pixels[5], metadata={"axes": "CYX", "Channel": {"Name": renamed}})
+    stack = np.stack([pixels[7], pixels[7]], axis=1)  # (C, Z=2, Y, X)
+    tifffile.imwrite(src / f"{ids[7]}.ome.tif", stack, metadata={"axes": "CZYX", "Channel": {"Name": CHANNELS5}})
+    g = _ok(src, tmp_path / "o.zarr", "--labels", str(root / "labels.csv"), "--id-column", "sample",
+            "--label-column", "labels", "--separator", ";", "--pattern", "{id}.ome.tif")
+    report = json.loads((tmp_path / "o.zarr" / "convert_report.json").read_text())
+    assert {(s["id"], s["kind"]) for s in report["skipped"]} == {
+        (ids[3], "channel_mismatch"), (ids[5], "channel_mismatch"), (ids[7], "wrong_size")}
+    detail = {s["id"]: s["detail"] for s in report["skipped"]}
+    assert detail[ids[3]].startswith(f"{ids[3]}.ome.tif: 4 channels named dapi, gfp, tubulin, actin; the dataset's "
+                                     f"channels: 5 channels named dapi, gfp, tubulin, actin, er (9 of 11 files, e.g. {ids[0]}.ome.tif)")
+    assert "the dataset's channel names" in detail[ids[5]]
+    kept = [i for i in range(12) if i not in (3, 5, 7)]
+    assert list(read_array(g, "ids")) == [ids[i] for i in kept] and g.attrs["channels"] == CHANNELS5
+    want = (pixels[kept].reshape(9, 5, 16, 3, 16, 3).sum(axis=(3, 5), dtype=np.uint64) * 2 + 9) // 18
+    assert np.array_equal(g["images/16"][:], want)
+
+
+def test_every_sample_failing_when_decoded_is_one_line(tmp_path):
+    src, table, args, ids, labels, pixels = _small(tmp_path)
+    for sid in ids:
+        cut = src / f"{sid}_gfp.png"
+        cut.write_bytes(cut.read_bytes()[:200])
+    line = _error(_convert(src, tmp_path / "out.zarr", *args))
+    assert line.startswith(f"Error: {tmp_path / 'out.zarr'}: no sample could be converted: all 4 failed when decoded "
+                           f"(truncated 4); first: truncated {ids[0]}: {ids[0]}_gfp.png: cannot decode"), line
+    assert line.endswith(f"the store holds no usable sample (report: {tmp_path / 'out.zarr' / 'convert_report.json'})")
 
 
 def test_options_without_labels_are_refused(tmp_path):
@@ -266,3 +363,72 @@ def test_hpa2021_preset_on_a_tiny_fake(tmp_path):
     ramp = (np.add.outer(np.arange(1728), np.arange(1728)) * 7 % 60000).astype(np.uint64)
     want = (ramp.reshape(64, 27, 64, 27).sum(axis=(1, 3)) * 2 + 729) // 1458
     assert np.array_equal(g["images/64"][0, 0], want)
+
+
+def _eight_in_sixteen(rng, side):
+    return rng.integers(1, 256, (side, side)).astype(np.uint16)  # 8-bit values in a 16-bit file
+
+
+@pytest.mark.parametrize("rule", ["257", "percentile", None])
+def test_16bit_files_holding_8bit_values_generic(tmp_path, rule):
+    """One rule in both paths (docs/data.md): with round(x / 257), a sample whose 16-bit files all
+    hold values <= 255 is refused as ``8bit_in_16bit`` (a zero row, status 2, reported); a dim channel
+    of a true 16-bit sample is mapped as usual; kept 16-bit or the percentile rule take it as it is."""
+    from PIL import Image
+
+    src, table, args, ids, labels, pixels = _small(tmp_path)
+    rng = np.random.default_rng(1)
+    for c in CHANNELS3:
+        pixels[1, CHANNELS3.index(c)] = _eight_in_sixteen(rng, 48)
+        Image.fromarray(pixels[1, CHANNELS3.index(c)]).save(src / f"{ids[1]}_{c}.png")
+    pixels[2, 2] = _eight_in_sixteen(rng, 48)  # one dim channel of a true 16-bit sample
+    Image.fromarray(pixels[2, 2]).save(src / f"{ids[2]}_tubulin.png")
+    g = _ok(src, tmp_path / "o.zarr", *args, *(["--to-uint8", rule] if rule else []))
+    report = json.loads((tmp_path / "o.zarr" / "convert_report.json").read_text())
+    status = list(read_array(g, "status"))
+    if rule == "257":
+        assert status == [1, 2, 1, 1] and report["problems"] == {"8bit_in_16bit": 1}
+        (item,) = report["skipped"]
+        assert item["id"] == ids[1] and item["detail"].startswith(
+            f"{ids[1]}_dapi.png: 16-bit pixels whose values are all <= 255 (the sample's maximum is 255): 8-bit data "
+            "saved as 16-bit, which round(x / 257) would make black; keep the 16 bits (no --to-uint8), use "
+            "--to-uint8 percentile, or save the files as 8-bit")
+        eight = (pixels[2].astype(np.uint32) * 2 + 257) // 514
+        assert np.array_equal(g["images/16"][2], (eight.reshape(3, 16, 3, 16, 3).sum(axis=(2, 4)) * 2 + 9) // 18)
+        assert g["images/32"][2, 2].max() <= 1  # the dim channel: mapped by the rule, not refused
+    else:
+        assert status == [1, 1, 1, 1] and report["skipped"] == []
+    if rule is None:
+        want = (pixels.reshape(4, 3, 16, 3, 16, 3).sum(axis=(3, 5), dtype=np.uint64) * 2 + 9) // 18
+        assert np.array_equal(g["images/16"][:], want)
+
+
+def test_16bit_files_holding_8bit_values_kaggle(tmp_path):
+    """The Kaggle path's rule is the same one: the sample whose four 16-bit files hold only 8-bit
+    values is refused; a sample with one such channel among true 16-bit ones is converted by x/257."""
+    from PIL import Image
+
+    src = tmp_path / "kaggle"
+    (src / "train").mkdir(parents=True)
+    rng = np.random.default_rng(2)
+    ids = ["s0", "s1", "s2"]
+    planes = {sid: {c: rng.integers(0, 65536, (512, 512)).astype(np.uint16) for c in ("red", "green", "blue", "yellow")}
+              for sid in ids}
+    planes["s1"] = {c: _eight_in_sixteen(rng, 512) for c in planes["s1"]}
+    planes["s2"]["yellow"] = _eight_in_sixteen(rng, 512)
+    for sid, chans in planes.items():
+        for c, a in chans.items():
+            Image.fromarray(a).save(src / "train" / f"{sid}_{c}.png")
+    (src / "train.csv").write_text("Id,Target\ns0,0\ns1,1 2\ns2,3\n")
+    result = CliRunner().invoke(data, ["convert", str(src), str(tmp_path / "k.zarr"), "--resolutions", "64",
+                                       "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "k.zarr" / "convert_report.json").read_text())
+    assert [(s["kind"], s["id"]) for s in report["skipped"]] == [("8bit_in_16bit", "s1")]
+    assert "8-bit data saved as 16-bit, which round(x / 257) would make black; save the files as 8-bit" in (
+        report["skipped"][0]["detail"])
+    g = open_store(tmp_path / "k.zarr")
+    assert list(read_array(g, "status")) == [1, 2, 1]
+    yellow = (planes["s2"]["yellow"].astype(np.uint32) * 2 + 257) // 514
+    want = (yellow.reshape(64, 8, 64, 8).sum(axis=(1, 3)) * 2 + 64) // 128
+    assert np.array_equal(g["images/64"][2, 3], want)
