@@ -8,7 +8,9 @@ plugin) prints one line per :class:`CheckResult`; :mod:`micro_bench_conformance.
 Spec metadata a plugin can set in ``ComponentSpec.extra``:
 
 * ``conformance_params``: keyword parameters used to build the component for the check (a small
-  dataset: ``{"n": 40, "resolution": 32}``; a model without downloads: ``{"pretrained": False}``).
+  dataset: ``{"n": 40, "resolution": 32}``; a model without downloads: ``{"pretrained": False}``),
+  or ``"module:function"`` naming a function that returns them (called when the check runs: a
+  dataset that needs a store on disk builds a tiny one, e.g. the ``images`` dataset's).
 * ``conformance_skip``: a reason string; the component is reported as skipped, not checked
   (for example a dataset that needs a converted store on disk).
 * ``range``: ``[low, high]`` of a metric's values when it is not ``[0, 1]`` (``null`` = unbounded).
@@ -76,11 +78,11 @@ def check_component(kind: str, name: str, registry: Registry, **params: Any) -> 
     extra = dict(spec.extra or {})
     if extra.get("conformance_skip") and not params:
         return CheckResult(kind, name, plugin, True, f"skipped: {extra['conformance_skip']}", skipped=True)
-    build = {**dict(extra.get("conformance_params", {})), **params}
-    if kind == "model":
-        build.update(num_classes=NUM_CLASSES, in_chans=IN_CHANS)
     stage = "could not be created"
     try:
+        build = {**_params(extra.get("conformance_params", {})), **params}
+        if kind == "model":
+            build.update(num_classes=NUM_CLASSES, in_chans=IN_CHANS)
         import torch
 
         with torch.random.fork_rng(devices=[]):
@@ -95,6 +97,16 @@ def check_component(kind: str, name: str, registry: Registry, **params: Any) -> 
         return CheckResult(kind, name, plugin, False, str(exc))
     except Exception as exc:  # the component itself crashed: report, never propagate
         return CheckResult(kind, name, plugin, False, f"{stage}: {type(exc).__name__}: {exc}")
+
+
+def _params(given: Any) -> dict[str, Any]:
+    """``conformance_params``: a mapping, or ``"module:function"`` returning one."""
+    if isinstance(given, str):
+        import importlib
+
+        module, _, attr = given.partition(":")
+        given = getattr(importlib.import_module(module), attr)()
+    return dict(given)
 
 
 def _aliases(host: Host, plugin_name: str) -> set[str]:

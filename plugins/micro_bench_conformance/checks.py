@@ -18,6 +18,8 @@ NUM_CLASSES = 5
 #: The seed of every random input; C, the channels a model is built with.
 SEED, IN_CHANS = 0, 4
 _BATCH, _CHANS, _SIDE, _SEED = 2, IN_CHANS, 32, SEED
+#: The pixel types a dataset may serve: the Protocol's uint8, or uint16 when it declares ``dtype``.
+DATASET_DTYPES = ("uint8", "uint16")
 
 
 class Violation(AssertionError):
@@ -168,11 +170,18 @@ def check_dataset(ds: Any) -> str:
     c, r = len(ds.channels), ds.resolution
     _require(isinstance(r, int) and r > 0, f"resolution is {r!r}, expected a positive int")
     _require(isinstance(ds.fingerprint, str) and bool(ds.fingerprint), "fingerprint must be a non-empty str")
+    # the pixel type: uint8 (the Protocol's), or the uint16 a dataset declares (``dtype``, as the
+    # ``images`` dataset does for a 16-bit store), on the 0..max scale of that type
+    dtype = str(getattr(ds, "dtype", "uint8"))
+    _require(dtype in DATASET_DTYPES, f"dtype is {dtype!r}, expected one of {', '.join(DATASET_DTYPES)}")
+    top = int(np.iinfo(dtype).max)
+    declared_top = getattr(ds, "max_value", top)
+    _require(declared_top == top, f"max_value is {declared_top!r}, expected {top} for {dtype} pixels")
     picked = np.arange(min(n, 3), dtype=np.int64)
     lazy = ds.images(picked)
-    _require(tuple(lazy.shape) == (len(picked), c, r, r) and lazy.dtype == np.uint8, f"images() is {lazy.dtype} {tuple(lazy.shape)}, expected uint8 {(len(picked), c, r, r)}")
+    _require(tuple(lazy.shape) == (len(picked), c, r, r) and lazy.dtype == np.dtype(dtype), f"images() is {lazy.dtype} {tuple(lazy.shape)}, expected {dtype} {(len(picked), c, r, r)}")
     pixels = np.asarray(lazy)
-    _require(pixels.shape == (len(picked), c, r, r) and pixels.dtype == np.uint8, f"computed images are {pixels.dtype} {pixels.shape}")
+    _require(pixels.shape == (len(picked), c, r, r) and pixels.dtype == np.dtype(dtype), f"computed images are {pixels.dtype} {pixels.shape}")
     parts = [ds.split_indices(part) for part in ("train", "val", "test")]
     for part, idx in zip(("train", "val", "test"), parts, strict=True):
         _require(idx.dtype == np.int64 and bool(np.all(np.diff(idx) > 0)), f"split_indices({part!r}) must be sorted unique int64")
@@ -180,7 +189,10 @@ def check_dataset(ds: Any) -> str:
     _require(sum(p.size for p in parts) == np.unique(np.concatenate(parts)).size, "train/val/test splits overlap")
     mean, std = (np.asarray(v) for v in ds.channel_stats(parts[0] if parts[0].size else picked))
     _require(mean.shape == (c,) and std.shape == (c,), f"channel_stats(indices) gave {mean.shape}, {std.shape}; expected ({c},) each")
-    return f"N={n}, K={k}, images uint8 (n, {c}, {r}, {r}); ids, labels and splits agree"
+    _require(bool(np.all(np.isfinite(mean)) and np.all(np.isfinite(std))), "channel_stats gave non-finite values")
+    _require(bool(np.all((mean >= 0) & (mean <= top)) and np.all((std >= 0) & (std <= top))),
+             f"channel_stats outside the {dtype} scale 0-{top}: mean {mean.tolist()}, std {std.tolist()}")
+    return f"N={n}, K={k}, images {dtype} (n, {c}, {r}, {r}); ids, labels and splits agree; statistics on the 0-{top} scale"
 
 
 def check_trainer(trainer: Any) -> str:

@@ -40,7 +40,8 @@ def micro_bench_datasets() -> list[ComponentSpec]:
             "micro_bench_hpa.dataset:images",
             "Your own images: any store from `micro-bench data convert` (any channels, classes, 8/16-bit)",
             {"paths": ["store"], "split_methods": SPLIT_METHODS,
-             "conformance_skip": "needs a converted store; hpa_synth checks the same class",
+             # a tiny 16-bit store converted in a temporary folder (uint8: images_params("uint8"))
+             "conformance_params": "micro_bench_hpa.conformance:images_params",
              "params": {"store": Param("str", doc="a store path or URL"), "resolution": Param("int", ge=1, le=65536),
                         "storage_options": Param("mapping", nullable=True), "stats_resolution": _STATS}},
         ),
