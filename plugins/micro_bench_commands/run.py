@@ -64,6 +64,10 @@ def run(host: Host, ctx: click.Context, file: Path, profile: str | None, overrid
     from micro_bench.results import index_name
     from micro_bench_commands.selection import select_runs, whole_table
 
+    off = [i for i in host.plugin_infos() if i.name == "micro_bench_loggers" and i.status != "ok"]
+    if loggers and off:  # otherwise nothing would log, silently
+        raise click.ClickException(f"--log {loggers[0]}: the loggers plugin is {off[0].status} "
+                                   f"({off[0].error or 'MICRO_BENCH_DISABLED_PLUGINS names micro_bench_loggers'})")
     before = os.environ.get("MICRO_BENCH_LOGGERS")
     if loggers:  # the logger plugins read it (also in dask worker processes started from here)
         known = [n for n in (before or "").split(",") if n]

@@ -47,3 +47,16 @@ def test_the_new_name_disables_it_without_a_note(monkeypatch):
     monkeypatch.setenv("MICRO_BENCH_DISABLED_PLUGINS", "micro_bench_loggers")
     info = {i.name: i for i in Host.load(entrypoints=False).plugin_infos()}["micro_bench_loggers"]
     assert (info.status, info.error) == ("disabled", None)
+
+
+def test_log_with_the_loggers_disabled_is_one_line_not_a_silent_no_op(monkeypatch, toy_bench, tmp_path):
+    from micro_bench_commands.cli import cli
+
+    monkeypatch.setenv("MICRO_BENCH_DISABLED_PLUGINS", "micro_bench_tensorboard")
+    host = Host.load(entrypoints=False)
+    result = CliRunner().invoke(cli, ["run", str(toy_bench()), "--out", str(tmp_path / "runs"), "--log", "mlflow"], obj=host)
+    assert result.exit_code == 1, result.output
+    assert [line for line in result.output.splitlines() if line.startswith("Error:")] == [
+        "Error: --log mlflow: the loggers plugin is disabled (disabled as 'micro_bench_tensorboard', now part of it: "
+        "name 'micro_bench_loggers' in MICRO_BENCH_DISABLED_PLUGINS)"]
+    assert not (tmp_path / "runs").exists()
