@@ -109,15 +109,15 @@ def _run_remote(recipe: HostRecipe, cfg: Any, out: str, force: bool, position: t
 
 def _factories(config: Any, host: Any) -> list[Any]:
     """The factories of every component the runs use (their modules are preloaded on workers)."""
-    from micro_bench.runconfig import COMPONENT_KEYS
+    from micro_bench.components import configured
 
     found = []
     for cfg in config.runs:
-        for key in COMPONENT_KEYS:
-            part = getattr(cfg, key, None)
+        for key, entry in configured().items():
+            part = cfg.components.get(key)
             if part is not None:
                 try:
-                    found.append(host.registries[key].spec(part.name).factory)
+                    found.append(host.registries[entry.name].spec(part.name).factory)
                 except Exception:  # noqa: BLE001,S112 - an unknown name fails in the run, with its message
                     continue
     return found

@@ -24,6 +24,7 @@ def micro_bench_transforms() -> list[ComponentSpec]:
              "params": {"max_rotate": Param("float", ge=0, le=180), "p_rotate": Param("float", ge=0, le=1),
                         "lighting_b": Param("float", ge=0, le=1), "lighting_c": Param("float", ge=0, le=0.99),
                         "dihedral": Param("bool"), "p_flip": Param("float", ge=0, le=1)}},
+            default=True,  # what a run gets without a `transform:` key (`transform: null`: none)
         ),
         ComponentSpec("none", "micro_bench_transforms.identity:NoAugment", "No augmentation: the batch unchanged"),
     ]

@@ -44,7 +44,7 @@ def load_benchmark(name_or_path: str | Path, *, profile: str | None = None, over
     from micro_bench.validate import validate_config
 
     host = _host(host)
-    config = load_config(resolve_benchmark(name_or_path, host), profile=profile, overrides=overrides)
+    config = load_config(resolve_benchmark(name_or_path, host), profile=profile, overrides=overrides, host=host)
     validate_config(config, host)
     return config
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from micro_bench.components import offers
+from micro_bench.components import configured, offers
 from micro_bench.config import Component, RunConfig
 from micro_bench.contract import Split
 from micro_bench.errors import ComponentError, ConfigError, MicroBenchError, ParameterError
@@ -34,19 +34,43 @@ __all__ = ["Prepared", "bind_component", "build_dataset", "create", "key_of", "p
 
 @dataclass
 class Prepared:
-    """The built components of one run."""
+    """The built components of one run.
+
+    ``components`` maps each kind's config key (:func:`micro_bench.components.configured`) to the
+    built object, which meets that kind's Protocol (``Kind.protocol``: ``components["trainer"]``
+    a :class:`~micro_bench.components.Trainer`, ``components["loss"]`` a
+    :class:`~micro_bench.components.Loss` or ``None``, ...). For convenience each is also an
+    attribute (``prepared.trainer``, ``prepared.model``; ``prepared.schedule`` is
+    ``components["scheduler"]``, the name of the trainer's keyword); assigning one
+    (``prepared.model = trained``) sets the mapping's entry.
+    """
 
     config: RunConfig
-    dataset: Any
     split: Split
-    model: Any
-    trainer: Any
-    loss: Any
-    schedule: Any
-    transform: Any
-    tta: Any
+    components: dict[str, Any]
     metrics: dict[str, Callable[..., Any]] = field(default_factory=dict)
-    sampler: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name == "components":
+            raise AttributeError(name)
+        found = self.__dict__.get("components") or {}
+        key = _ALIASES.get(name, name)
+        if key in found:
+            return found[key]
+        if key in configured():
+            return None
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        key = _ALIASES.get(name, name)
+        if "components" in self.__dict__ and key in configured():
+            self.components[key] = value
+        else:
+            object.__setattr__(self, name, value)
+
+
+#: Attribute names of :class:`Prepared` that read another config key.
+_ALIASES = {"schedule": "scheduler"}
 
 
 _SIMPLE: dict[str, type | tuple[type, ...]] = {"int": int, "float": (int, float), "bool": bool, "str": str}
@@ -151,15 +175,19 @@ def build_dataset(cfg: RunConfig, host: Host) -> Any:
 
 
 def prepare(cfg: RunConfig, host: Host, dataset: Any = None) -> Prepared:
-    """Build every component of ``cfg`` (the dataset may be passed in to share it across runs)."""
+    """Build every component of ``cfg`` (the dataset may be passed in to share it across runs):
+    the dataset, then the model (with what it takes from the dataset), then every other kind with
+    a config key in :data:`~micro_bench.components.KIND_TABLE` order, then the metrics."""
     regs = host.registries
     facts = facts_of(cfg, host)
     ds = dataset if dataset is not None else build_dataset(cfg, host)
-    model = create(regs["model"], cfg.model, _where(cfg, "model"),
-                   model_injected(regs["model"], cfg, len(ds.classes), len(ds.channels)), cfg.base, facts)
-    built = {key: create(regs[kind], getattr(cfg, kind), _where(cfg, kind), base=cfg.base, facts=facts)
-             for key, kind in (("trainer", "trainer"), ("loss", "loss"), ("schedule", "scheduler"),
-                               ("transform", "transform"), ("tta", "tta"), ("sampler", "sampler"))}
+    built: dict[str, Any] = {"dataset": ds, "model": create(
+        regs["model"], cfg.model, _where(cfg, "model"),
+        model_injected(regs["model"], cfg, len(ds.classes), len(ds.channels)), cfg.base, facts)}
+    for key, entry in configured().items():
+        if key not in built:
+            built[key] = create(regs[entry.name], cfg.components.get(key), _where(cfg, key), base=cfg.base,
+                                facts=facts)
     where = _where(cfg, "metrics")
     metrics = {m.name: create(regs["metric"], m, f"{where}[{j}]") for j, m in enumerate(cfg.metrics)}
     try:
@@ -168,7 +196,7 @@ def prepare(cfg: RunConfig, host: Host, dataset: Any = None) -> Prepared:
         if isinstance(exc, MicroBenchError) and not isinstance(exc, ConfigError):
             raise
         raise ConfigError(f"{_where(cfg, 'split')}: {exc}") from None
-    return Prepared(config=cfg, dataset=ds, split=split, model=model, metrics=metrics, **built)
+    return Prepared(config=cfg, split=split, components=built, metrics=metrics)
 
 
 def run_key(cfg: RunConfig, fingerprint: str, distributions: Mapping[str, str] | None = None) -> str:

@@ -33,6 +33,7 @@ __all__ = [
     "ThresholdRule",
     "Trainer",
     "Transform",
+    "configured",
     "kind",
     "offers",
 ]
@@ -47,9 +48,14 @@ class Kind:
         hook: the provider hook.
         plural: for messages (``Available losses: ...``).
         key: the run config key holding one such component; ``None`` for kinds configured
-            elsewhere (``metrics``: a list; ``evaluate.threshold``).
+            elsewhere (``metrics``: a list; ``evaluate.threshold``). A run's components are kept
+            under these keys (``RunConfig.components``, ``Prepared.components``,
+            ``RunContext.components``) and written into the run key in table order.
         built: whether ``validate`` builds it (cheap to construct), else only checks its parameters.
-        protocol: the name of the Protocol in this module its factories' objects meet.
+        protocol: the Protocol (in this module) its factories' objects meet; ``object`` for models
+            (a torch ``nn.Module`` or a scikit-learn style estimator).
+        required: the default when a run's config does not set ``key``: required (an error), or
+            (``False``) the component a plugin declares ``default=True`` for, else none.
     """
 
     name: str
@@ -57,24 +63,8 @@ class Kind:
     plural: str
     key: str | None
     built: bool
-    protocol: str
-
-
-#: Every component kind, in the order a run composes them.
-KIND_TABLE: tuple[Kind, ...] = (
-    Kind("dataset", "micro_bench_datasets", "datasets", "dataset", False, "Dataset"),
-    Kind("model", "micro_bench_models", "models", "model", False, "(nn.Module or estimator)"),
-    Kind("trainer", "micro_bench_trainers", "trainers", "trainer", True, "Trainer"),
-    Kind("loss", "micro_bench_losses", "losses", "loss", True, "Loss"),
-    Kind("scheduler", "micro_bench_schedulers", "schedulers", "scheduler", True, "Schedule"),
-    Kind("transform", "micro_bench_transforms", "transforms", "transform", True, "Transform"),
-    Kind("tta", "micro_bench_tta_policies", "tta policies", "tta", True, "TTAPolicy"),
-    Kind("sampler", "micro_bench_samplers", "samplers", "sampler", True, "Sampler"),
-    Kind("metric", "micro_bench_metrics", "metrics", None, True, "Metric"),
-    Kind("threshold", "micro_bench_threshold_rules", "threshold rules", None, True, "ThresholdRule"),
-)
-#: Registry kinds, in the order a run composes them (:data:`KIND_TABLE`'s names).
-KINDS: tuple[str, ...] = tuple(k.name for k in KIND_TABLE)
+    protocol: Any
+    required: bool = False
 
 
 def kind(name: str) -> Kind:
@@ -83,6 +73,12 @@ def kind(name: str) -> Kind:
         if entry.name == name:
             return entry
     raise KeyError(f"unknown component kind {name!r}")
+
+
+def configured() -> dict[str, Kind]:
+    """``{config key: Kind}`` of the kinds a run configures by key, in :data:`KIND_TABLE` order
+    (read at call time, so a kind added to the table is seen everywhere)."""
+    return {entry.key: entry for entry in KIND_TABLE if entry.key is not None}
 
 
 #: What a component MAY offer beyond its kind's required members: declared here (and in the
@@ -121,6 +117,9 @@ class ComponentSpec:
             raising :class:`~micro_bench.errors.ParameterError` for values the factory refuses,
             without building anything: ``validate`` calls it for components too expensive to
             build (datasets, models); the runner calls it before the factory.
+        default: this component is what a run gets when its config does not set the kind's key
+            (``transform: null`` still turns it off); at most one per kind across the installed
+            plugins (two are refused naming both). Required kinds (dataset, model, trainer) take none.
     """
 
     name: str
@@ -128,10 +127,13 @@ class ComponentSpec:
     description: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
     check: str | Callable[..., Any] | None = None
+    default: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"ComponentSpec.name must be a non-empty str, got {self.name!r}")
+        if not isinstance(self.default, bool):
+            raise TypeError(f"ComponentSpec {self.name!r}: default must be True or False, got {self.default!r}")
         if isinstance(self.factory, str):
             module, sep, attr = self.factory.partition(":")
             if not sep or not module or not attr:
@@ -301,3 +303,22 @@ class Trainer(Protocol):
         transform: Transform | None, context: RunContext,
     ) -> np.ndarray:
         """``(len(indices), K) float`` probabilities in ``[0, 1]``."""
+
+
+#: Every component kind, in the order a run composes them. Adding a kind: one entry here plus its
+#: provider hook's spec (:mod:`micro_bench.hookspecs`); config loading, ``validate``, the run key,
+#: ``prepare`` and the run context pick it up from here.
+KIND_TABLE: tuple[Kind, ...] = (
+    Kind("dataset", "micro_bench_datasets", "datasets", "dataset", False, Dataset, required=True),
+    Kind("model", "micro_bench_models", "models", "model", False, object, required=True),
+    Kind("trainer", "micro_bench_trainers", "trainers", "trainer", True, Trainer, required=True),
+    Kind("loss", "micro_bench_losses", "losses", "loss", True, Loss),
+    Kind("scheduler", "micro_bench_schedulers", "schedulers", "scheduler", True, Schedule),
+    Kind("transform", "micro_bench_transforms", "transforms", "transform", True, Transform),
+    Kind("tta", "micro_bench_tta_policies", "tta policies", "tta", True, TTAPolicy),
+    Kind("sampler", "micro_bench_samplers", "samplers", "sampler", True, Sampler),
+    Kind("metric", "micro_bench_metrics", "metrics", None, True, Metric),
+    Kind("threshold", "micro_bench_threshold_rules", "threshold rules", None, True, ThresholdRule),
+)
+#: Registry kinds, in the order a run composes them (:data:`KIND_TABLE`'s names).
+KINDS: tuple[str, ...] = tuple(k.name for k in KIND_TABLE)

@@ -12,40 +12,38 @@ import difflib
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from micro_bench.components import configured
 from micro_bench.contract import SPLIT_DEFAULTS
 from micro_bench.errors import ConfigError
 from micro_bench.merge import apply_set, deep_merge, parse_set
 from micro_bench.merge import type_name as _type_name
 from micro_bench.params import SEED_MAX
-from micro_bench.runconfig import (
-    COMPONENT_DEFAULTS,
-    COMPONENT_KEYS,
-    BenchmarkConfig,
-    Component,
-    RunConfig,
-)
+from micro_bench.runconfig import BenchmarkConfig, Component, RunConfig, component_keys
 from micro_bench.yamlio import check_name, resolve_inside
 
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from micro_bench.host import Host
+
 __all__ = [
-    "COMPONENT_DEFAULTS",
-    "COMPONENT_KEYS",
     "SCHEMA_VERSION",
     "CI_DEFAULTS",
     "BenchmarkConfig",
     "Component",
     "RunConfig",
     "check_ci",
+    "component_keys",
     "load_config",
     "parse_set",
 ]
 
 SCHEMA_VERSION = 1
-REQUIRED_COMPONENTS = ("dataset", "model", "trainer")
-RUN_KEYS = set(COMPONENT_KEYS) | {"label", "seed", "repeats", "split", "evaluate", "metrics"}
-TOP_KEYS = RUN_KEYS - {"label"} | {"version", "name", "title", "description", "table", "runs",
-                                   "reference", "reference_split", "profiles"}
+#: A run's keys besides its components' (:func:`component_keys`).
+OTHER_RUN_KEYS = frozenset({"label", "seed", "repeats", "split", "evaluate", "metrics"})
+#: A benchmark file's top-level keys besides a run's.
+FILE_KEYS = frozenset({"version", "name", "title", "description", "table", "runs", "reference", "reference_split",
+                       "profiles"})
 EVALUATE_DEFAULTS = {"split": "val", "threshold": 0.5}
 #: ``evaluate.ci``: bootstrap intervals over the evaluated samples (computed from the saved
 #: predictions when tables are made; not part of the run key). ``ci: false`` turns them off.
@@ -57,11 +55,33 @@ TABLE_DEFAULTS: dict[str, Any] = {"kind": "metrics"}
 SPLIT_WORDS = {"train": "training", "val": "validation", "test": "test"}
 
 
+def run_keys() -> set[str]:
+    """The keys a run (and the file's top level, for every run) may set."""
+    return set(component_keys()) | OTHER_RUN_KEYS
+
+
+def top_keys() -> set[str]:
+    return run_keys() - {"label"} | FILE_KEYS
+
+
 class _Ctx:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, host: Host | None) -> None:
         self.path = path
         #: top-level key -> the last ``--set`` expression that changed it (errors name it)
         self.sets: dict[str, str] = {}
+        self._host = host
+        self._defaults: dict[str, str | None] = {}
+
+    def default(self, key: str) -> str | None:
+        """The component a run gets for config key ``key`` when it does not set it: the one a
+        plugin of the host declares ``default=True`` for (``None``: none)."""
+        if key not in self._defaults:
+            if self._host is None:
+                from micro_bench.host import Host
+
+                self._host = Host.load()
+            self._defaults[key] = self._host.registries[component_keys()[key]].default()
+        return self._defaults[key]
 
     def locate(self, where: str) -> str:
         """``FILE: where``, or ``--set 'EXPR' (on FILE): where`` for a key a ``--set`` changed."""
@@ -104,11 +124,15 @@ def _read_yaml(path: Path) -> Any:
 
 
 def load_config(
-    path: str | Path, *, profile: str | None = None, overrides: Sequence[str] = ()
+    path: str | Path, *, profile: str | None = None, overrides: Sequence[str] = (), host: Host | None = None,
 ) -> BenchmarkConfig:
-    """Read and validate a benchmark file (structure only; see :func:`micro_bench.validate`)."""
+    """Read and validate a benchmark file (structure only; see :func:`micro_bench.validate`).
+
+    A component key a run does not set gets the component a plugin of ``host`` declares the
+    default of its kind (``ComponentSpec(default=True)``: the bundled ``fastai`` transform); without
+    ``host``, the default host's plugins (:meth:`micro_bench.host.Host.load`) are asked."""
     path = Path(path)
-    ctx = _Ctx(path)
+    ctx = _Ctx(path, host)
     raw = _read_yaml(path)
     if not isinstance(raw, Mapping):
         raise ctx.error("", f"expected a mapping at the top level, got {_type_name(raw)}")
@@ -116,7 +140,7 @@ def load_config(
         raise ctx.error("version", f"missing; add 'version: {SCHEMA_VERSION}'")
     if raw["version"] != SCHEMA_VERSION:
         raise ctx.error("version", f"unsupported version {raw['version']!r}; this micro-bench reads version {SCHEMA_VERSION}")
-    _check_keys(raw, TOP_KEYS, "", ctx)
+    _check_keys(raw, top_keys(), "", ctx)
     profiles = raw.get("profiles") or {}
     if not isinstance(profiles, Mapping):
         raise ctx.error("profiles", f"expected a mapping of profile name -> overrides, got {_type_name(profiles)}")
@@ -129,7 +153,7 @@ def load_config(
         patch = profiles[profile]
         if not isinstance(patch, Mapping):
             raise ctx.error(f"profiles.{profile}", f"expected a mapping, got {_type_name(patch)}")
-        _check_keys(patch, TOP_KEYS - {"profiles", "version"}, f"profiles.{profile}.", ctx)
+        _check_keys(patch, top_keys() - {"profiles", "version"}, f"profiles.{profile}.", ctx)
         patch = dict(patch)
         prof_runs = patch.pop("runs", None)
         if isinstance(prof_runs, list):
@@ -150,14 +174,14 @@ def load_config(
         where = f"runs[{i}]"
         if not isinstance(run_raw, Mapping):
             raise ctx.error(where, f"expected a mapping, got {_type_name(run_raw)}")
-        _check_keys(run_raw, RUN_KEYS, f"{where}.", ctx)
+        _check_keys(run_raw, run_keys(), f"{where}.", ctx)
         label = str(run_raw.get("label", f"run{i}"))
         if label in labels:
             raise ctx.error(f"{where}.label", f"duplicate label {label!r}; each run is one table row")
         labels.add(label)
         merged = deep_merge(deep_merge(base, run_raw), run_patches.get(label, {}))
         for (keys, value), expr in parsed_sets:
-            apply_set(merged, keys, value, expr, settable=RUN_KEYS - {"label"}, components=COMPONENT_KEYS)
+            apply_set(merged, keys, value, expr, settable=run_keys() - {"label"}, components=component_keys())
         runs.extend(_repeats(_run(name, i, label, merged, run_raw, ctx), merged, run_raw, ctx))
     unknown_patches = set(run_patches) - labels
     if unknown_patches:
@@ -198,9 +222,9 @@ def _where(key: str, run_raw: Mapping[str, Any], index: int) -> str:
 
 def _run(bench: str, i: int, label: str, merged: Mapping[str, Any], run_raw: Mapping[str, Any], ctx: _Ctx) -> RunConfig:
     comps = {
-        key: _component(merged.get(key, COMPONENT_DEFAULTS.get(key)), _where(key, run_raw, i), ctx,
-                        optional=key not in REQUIRED_COMPONENTS)
-        for key in COMPONENT_KEYS
+        key: _component(merged[key] if key in merged else None if entry.required else ctx.default(key),
+                        _where(key, run_raw, i), ctx, optional=not entry.required)
+        for key, entry in configured().items()
     }
     seed = merged.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= SEED_MAX:
@@ -239,11 +263,12 @@ def _run(bench: str, i: int, label: str, merged: Mapping[str, Any], run_raw: Map
     if not isinstance(metrics_raw, list) or not metrics_raw:
         raise ctx.error(_where("metrics", run_raw, i), f"expected a non-empty list of metric names, got {_type_name(metrics_raw)}")
     metrics = tuple(
-        _component(m, f"{_where('metrics', run_raw, i)}[{j}]", ctx, optional=False) for j, m in enumerate(metrics_raw)
+        cast(Component, _component(m, f"{_where('metrics', run_raw, i)}[{j}]", ctx, optional=False))  # never None
+        for j, m in enumerate(metrics_raw)
     )
-    origins = {key: ctx.locate(_where(key, run_raw, i)) for key in (*COMPONENT_KEYS, "metrics", "evaluate", "split")}
-    return RunConfig(benchmark=bench, index=i, label=label, seed=seed, split=split, evaluate=evaluate,
-                     metrics=metrics, origins=origins, base=ctx.path.parent, **comps)  # type: ignore[arg-type]
+    origins = {key: ctx.locate(_where(key, run_raw, i)) for key in (*comps, "metrics", "evaluate", "split")}
+    return RunConfig(benchmark=bench, index=i, label=label, seed=seed, components=comps, split=split,
+                     evaluate=evaluate, metrics=metrics, origins=origins, base=ctx.path.parent)
 
 
 def _repeats(run: RunConfig, merged: Mapping[str, Any], run_raw: Mapping[str, Any], ctx: _Ctx) -> list[RunConfig]:

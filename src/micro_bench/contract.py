@@ -146,6 +146,10 @@ class RunContext:
         stash: typed storage for plugins (:class:`Stash`).
         host: the :class:`~micro_bench.host.Host` running the run (its registries, e.g. to
             build the run's metrics for per-epoch scores); ``None`` outside the runner.
+        components: the run's built components by config key (``Prepared.components``: dataset,
+            model, trainer, loss, scheduler, transform, tta, sampler and any other kind with a
+            config key), set before ``fit``: how a trainer reaches a kind its ``fit`` has no
+            keyword for.
     """
 
     directory: Path
@@ -158,6 +162,7 @@ class RunContext:
     position: tuple[int, int] = (1, 1)
     stash: Stash = field(default_factory=Stash)
     host: Host | None = None
+    components: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -192,6 +197,7 @@ class Run:
     position: tuple[int, int] = (1, 1)
     #: The :class:`~micro_bench.host.Host` running it (its registries, its plugins).
     host: Host | None = None
+    components: Mapping[str, Any] = field(default_factory=dict)
     #: The evaluated predictions, once computed (``None`` for a run reused from the cache).
     scores: Scores | None = None
 

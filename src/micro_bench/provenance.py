@@ -47,11 +47,11 @@ def _plugin_dists(host: Host) -> dict[str, str | None]:
 def component_distributions(cfg: Any, host: Host) -> dict[str, str]:
     """``{distribution: version}`` of everything that provided a component of run config ``cfg``."""
     from micro_bench._version import __version__
-    from micro_bench.config import COMPONENT_KEYS
+    from micro_bench.components import configured
 
     by_plugin, registries = _plugin_dists(host), host.registries
     names: set[str] = {"micro-bench"}
-    comps = [(kind, getattr(cfg, key, None)) for key, kind in COMPONENT_KEYS.items()]
+    comps = [(entry.name, cfg.components.get(key)) for key, entry in configured().items()]
     comps += [("metric", m) for m in cfg.metrics]
     for kind, comp in comps:
         if comp is None:

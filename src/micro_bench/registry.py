@@ -107,6 +107,24 @@ class Registry:
             return resolved
         raise ComponentError(self.unknown_message(name))
 
+    def default(self) -> str | None:
+        """The component a run gets when its config does not set this kind's key: the one a plugin
+        declares ``default=True`` for (``None``: none, or a required kind). Two declared defaults
+        are a :class:`PluginError` naming both components and plugins."""
+        entry = components.kind(self.kind)
+        claims = [name for name, spec in self._specs.items() if spec.default]
+        if entry.required or entry.key is None:
+            if claims:
+                raise PluginError(f"plugin {self._owners[claims[0]]!r}: {self.kind} {claims[0]!r} declares "
+                                  f"default=True, but a run must name its {entry.key or self.kind} itself")
+            return None
+        if len(claims) > 1:
+            a, b = claims[:2]
+            raise PluginError(f"two default {entry.plural}: {a!r} (plugin {self._owners[a]!r}) and {b!r} (plugin "
+                              f"{self._owners[b]!r}) both declare default=True; set '{entry.key}:' in the benchmark "
+                              "or disable one plugin with MICRO_BENCH_DISABLED_PLUGINS")
+        return claims[0] if claims else None
+
     def unknown_message(self, name: str, where: str = "") -> str:
         names = self.names()
         close = difflib.get_close_matches(str(name), names, n=1, cutoff=0.6)

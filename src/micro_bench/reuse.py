@@ -11,7 +11,6 @@ scores. A trainer without ``save``/``load``, or ``--force``, trains as before.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -73,4 +72,4 @@ def for_loading(cfg: RunConfig, models: Registry) -> RunConfig:
     if "pretrained" not in params and not models.accepts(cfg.model.name, "pretrained"):
         return cfg
     params["pretrained"] = False
-    return dataclasses.replace(cfg, model=Component(cfg.model.name, params))
+    return cfg.with_components(model=Component(cfg.model.name, params))

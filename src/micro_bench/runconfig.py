@@ -9,18 +9,19 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from micro_bench.components import KIND_TABLE
+from micro_bench import components as _components
 
-__all__ = ["COMPONENT_DEFAULTS", "COMPONENT_KEYS", "BenchmarkConfig", "Component", "RunConfig"]
+__all__ = ["BenchmarkConfig", "Component", "RunConfig", "component_keys"]
 
-#: Config keys holding one component, and the registry kind of each.
-COMPONENT_KEYS = {k.key: k.name for k in KIND_TABLE if k.key is not None}
-#: Components a run gets when its config does not name one (``transform: null`` turns it off).
-COMPONENT_DEFAULTS: dict[str, str] = {"transform": "fastai"}
+
+def component_keys() -> dict[str, str]:
+    """``{config key: registry kind}`` of the kinds a run configures by key, in
+    :data:`~micro_bench.components.KIND_TABLE` order (read at call time)."""
+    return {key: entry.name for key, entry in _components.configured().items()}
 
 
 @dataclass(frozen=True)
@@ -36,20 +37,21 @@ class Component:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One fully resolved run: one row of the benchmark's table."""
+    """One fully resolved run: one row of the benchmark's table.
+
+    Its components are one mapping, ``components``, keyed by the kinds' config keys
+    (:func:`micro_bench.components.configured`: ``dataset``, ``model``, ``trainer``, ``loss``,
+    ``scheduler``, ``transform``, ``tta``, ``sampler``); ``None`` for an optional kind the run
+    does not use. For convenience each is also an attribute: ``config.model`` is
+    ``config.components["model"]`` (``None`` for a kind the mapping lacks). Change them with
+    :meth:`with_components`, not ``dataclasses.replace``.
+    """
 
     benchmark: str
     index: int
     label: str
     seed: int
-    dataset: Component
-    model: Component
-    trainer: Component
-    loss: Component | None
-    scheduler: Component | None
-    transform: Component | None
-    tta: Component | None
-    sampler: Component | None
+    components: Mapping[str, Component | None]
     split: Mapping[str, Any]
     evaluate: Mapping[str, Any]
     metrics: tuple[Component, ...]
@@ -64,16 +66,38 @@ class RunConfig:
     repeat: int = 0
     repeats: int = 1
 
+    def __getattr__(self, name: str) -> Any:
+        """``config.<key>``: the component under a kind's config key (``None`` if unset)."""
+        if name.startswith("_") or name == "components":  # unpickling, copying: not a component
+            raise AttributeError(name)
+        found = self.__dict__.get("components") or {}
+        if name in found:
+            return found[name]
+        if name in _components.configured():
+            return None
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def component(self, key: str) -> Component | None:
+        """The component under config key ``key`` (``None``: the run has none)."""
+        if key not in _components.configured():
+            raise KeyError(f"{key!r} is not a component key; keys: {', '.join(_components.configured())}")
+        return self.components.get(key)
+
+    def with_components(self, **changes: Component | None) -> RunConfig:
+        """A copy with the components under the given config keys replaced."""
+        return replace(self, components={**self.components, **changes})
+
     @property
     def display(self) -> str:
         """The row label, with ``(repeat 2/3, seed 1)`` for a row with several repeats."""
         return self.label if self.repeats == 1 else f"{self.label} (repeat {self.repeat + 1}/{self.repeats}, seed {self.seed})"
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data, the basis of the run key (``label`` and ``index`` excluded from the hash)."""
+        """Plain data, the basis of the run key (``label`` and ``index`` excluded from the hash):
+        every configured kind's component (``null`` when unset) in table order."""
         out: dict[str, Any] = {"benchmark": self.benchmark, "label": self.label, "seed": self.seed}
-        for key in COMPONENT_KEYS:
-            comp = getattr(self, key)
+        for key in _components.configured():
+            comp = self.components.get(key)
             out[key] = comp.to_dict() if comp is not None else None
         out["split"] = dict(self.split)
         out["evaluate"] = dict(self.evaluate)

@@ -120,6 +120,7 @@ def _execute(
     if main:
         call_hook(host.pm, "micro_bench_run_start", log, run=run)
     built = prepare(for_loading(cfg, host.registries["model"]) if source else cfg, host, dataset=ds)
+    ctx.components = built.components
     t0, split = time.perf_counter(), built.split
     check_split(split, cfg.evaluate, log)
     if source is not None:  # same training, other evaluation: the finished run's model
@@ -128,7 +129,7 @@ def _execute(
         history = {**(finished.history if finished is not None else {}), "trained_in": source.name}
         log(f"{cfg.label!r}: trained as run {source.name} (only the evaluation differs): its model, not retrained")
     else:
-        history = built.trainer.fit(built.model, ds, split, loss=built.loss, schedule=built.schedule,
+        history = built.trainer.fit(built.model, ds, split, loss=built.loss, schedule=built.scheduler,
                                     transform=built.transform, context=ctx, **sampler_argument(built)) or {}
     t1 = time.perf_counter()
     part = cfg.evaluate["split"]

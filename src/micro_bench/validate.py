@@ -14,32 +14,30 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from micro_bench.build import bind_component, create, facts_of, no_sampler, takes_sampler
-from micro_bench.components import KIND_TABLE
-from micro_bench.config import COMPONENT_KEYS, BenchmarkConfig, Component
+from micro_bench.components import configured, kind
+from micro_bench.config import BenchmarkConfig, Component
 from micro_bench.hookcall import call_hook
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from micro_bench.host import Host
 
-__all__ = ["BUILT_KINDS", "validate_config"]
+__all__ = ["validate_config"]
 
-#: Kinds ``validate`` builds (their factories are cheap and do not touch data or weights).
-BUILT_KINDS = frozenset(k.name for k in KIND_TABLE if k.built)
 #: Stands in for what the runner takes from the dataset (``num_classes``, ``in_chans``) when a
 #: model's parameters are bound without building the dataset.
 FROM_DATASET = object()
 
 
-def _check(host: Host, kind: str, comp: Component, where: str, seen: set[str],
+def _check(host: Host, kind_name: str, comp: Component, where: str, seen: set[str],
            facts: dict[str, Any] | None = None) -> None:
-    key = repr((kind, comp.to_dict(), sorted((facts or {}).items())))
+    key = repr((kind_name, comp.to_dict(), sorted((facts or {}).items())))
     if key in seen:  # the same component in several runs: checked once
         return
     seen.add(key)
-    registry = host.registries[kind]
-    if kind in BUILT_KINDS:
+    registry = host.registries[kind_name]
+    if kind(kind_name).built:  # cheap to build (no data, no weights): built by the runner's code
         create(registry, comp, where, facts=facts)
-    elif kind == "model":
+    elif kind_name == "model":
         bind_component(registry, comp, where, {"num_classes": FROM_DATASET, "in_chans": FROM_DATASET},
                        check=False, facts=facts)
     else:
@@ -66,10 +64,10 @@ def validate_config(config: BenchmarkConfig, host: Host) -> None:
     seen: set[str] = set()
     for run in config.runs:
         facts = facts_of(run, host)
-        for key, kind in COMPONENT_KEYS.items():
-            comp: Any = getattr(run, key)
+        for key, entry in configured().items():
+            comp = run.components.get(key)
             if comp is not None:
-                _check(host, kind, comp, run.origins.get(key, key), seen, facts)
+                _check(host, entry.name, comp, run.origins.get(key, key), seen, facts)
         for j, metric in enumerate(run.metrics):
             _check(host, "metric", metric, f"{run.origins.get('metrics', 'metrics')}[{j}]", seen)
         _check_split_method(host, run)
