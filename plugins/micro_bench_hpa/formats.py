@@ -1,6 +1,8 @@
 """Pixel sources of ``data convert`` and ``predict``: one file per channel (PNG, TIFF) or one
 multi-channel file per sample (TIFF / OME-TIFF through tifffile, OME-Zarr through ome-zarr), with
-one set of pixel-type rules.
+one set of pixel-type rules. An OME-Zarr image's metadata is read and validated by ome-zarr's
+reader for the first image of each kind; the others of that kind are read with zarr directly
+(:func:`_zarr_open`).
 
 Pixel types (issue 28; docs/data.md "Pixel types"):
 
@@ -16,6 +18,7 @@ Every problem is a :class:`~micro_bench_hpa.readers.ReadError` naming the file.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -189,19 +192,118 @@ def _zarr_node(path: Path) -> Any:
     raise ReadError("unreadable", path, "no OME-Zarr (NGFF) image found (expected multiscales metadata)")
 
 
-def _zarr_header(path: Path, node: Any = None) -> tuple[Header, Any]:
-    """The header of an OME-Zarr image (``node``: its ome-zarr node, else read here)."""
-    node = _zarr_node(path) if node is None else node
-    arr = node.data[0]  # the full-resolution level
+class _ZarrLayout:
+    """What ome-zarr made of one image's metadata: the full-resolution level's path in the group,
+    the axes' initials and the channel names; shared by every image with the same metadata."""
+
+    def __init__(self, level: str, axes: str, names: list[str] | None, shape_ndim: int) -> None:
+        self.level, self.axes, self.names, self.ndim = level, axes, names, shape_ndim
+
+
+#: ``{metadata key: layout}``: ome-zarr's reader reads and validates the multiscales metadata of
+#: the first image of each kind (:func:`_zarr_key`); the images after it whose metadata is the
+#: same are read with zarr directly (building ome-zarr's reader, its dask graph and thread pool
+#: for every image was most of an OME-Zarr conversion's time).
+_ZARR_LAYOUTS: dict[str, _ZarrLayout] = {}
+_ZARR_LOCK = threading.Lock()
+_ZARR_VALIDATING = threading.Lock()
+
+
+def _zarr_key(attrs: Any) -> tuple[str, str] | None:
+    """``(key, level-0 path)`` of an image group's attributes: its NGFF version, multiscales and
+    channel labels (not the display windows and colours, which vary per image and do not change
+    how pixels are read); ``None`` when there is no multiscales list to key on."""
+    import json
+
+    ome = attrs.get("ome", attrs) if isinstance(attrs, dict) else {}
+    if not isinstance(ome, dict):
+        return None
+    multiscales = ome.get("multiscales")
+    try:
+        level = str(multiscales[0]["datasets"][0]["path"])  # type: ignore[index]
+    except (TypeError, KeyError, IndexError):
+        return None
+    omero = ome.get("omero", attrs.get("omero")) if isinstance(attrs, dict) else None
+    channels = omero.get("channels") if isinstance(omero, dict) else None
+    labels = [c.get("label") if isinstance(c, dict) else c for c in channels] if isinstance(channels, list) else None
+    key = json.dumps([ome.get("version", attrs.get("version")), multiscales, labels], sort_keys=True, default=str)
+    return key, level
+
+
+def _zarr_open(path: Path) -> tuple[Any, _ZarrLayout]:
+    """The full-resolution ``zarr.Array`` of an OME-Zarr image and its :class:`_ZarrLayout`."""
+    import zarr
+
+    group: Any = None
+    keyed: tuple[str, str] | None = None
+    try:
+        group = zarr.open_group(str(path), mode="r")
+        keyed = _zarr_key(group.attrs.asdict())
+        with _ZARR_LOCK:
+            known = _ZARR_LAYOUTS.get(keyed[0]) if keyed else None
+        if known is not None:
+            arr = group[known.level]
+            if isinstance(arr, zarr.Array) and arr.ndim == known.ndim:
+                return arr, known
+            keyed = None  # not the array its metadata promises: ome-zarr's reader says what is wrong
+    except Exception:  # noqa: BLE001 - zarr raises many types: ome-zarr's reader says what is wrong
+        group, keyed = None, None
+    if keyed is None:
+        return _zarr_validate(path, group, keyed)
+    with _ZARR_VALIDATING:  # the header threads of one kind wait for its first validation
+        with _ZARR_LOCK:
+            known = _ZARR_LAYOUTS.get(keyed[0])
+        if known is None:
+            return _zarr_validate(path, group, keyed)
+    return _zarr_open(path)  # validated meanwhile by another thread: the fast path above
+
+
+def _zarr_validate(path: Path, group: Any, keyed: tuple[str, str] | None) -> tuple[Any, _ZarrLayout]:
+    """Read ``path`` with ome-zarr's reader (which validates its metadata), remember its layout
+    under ``keyed`` when zarr reads the same level-0 array, and return that array."""
+    import zarr
+
+    node = _zarr_node(path)  # new metadata: ome-zarr reads and validates it
+    level = node.data[0]
     axes = "".join(str(a["name"] if isinstance(a, dict) else a)[0] for a in node.metadata.get("axes", []))
-    if len(axes) != arr.ndim:
-        axes = "CYX"[-arr.ndim:] if arr.ndim <= 3 else "TCZYX"[-arr.ndim:]
+    if len(axes) != level.ndim:
+        axes = "CYX"[-level.ndim:] if level.ndim <= 3 else "TCZYX"[-level.ndim:]
+    names = node.metadata.get("channel_names")
+    layout = _ZarrLayout(keyed[1] if keyed else "", axes, [str(n) for n in names] if names else None, level.ndim)
+    try:
+        arr = group[layout.level] if keyed and group is not None else None
+    except Exception:  # noqa: BLE001 - a path ome-zarr resolved otherwise: read through it, uncached
+        arr = None
+    if not isinstance(arr, zarr.Array) or arr.shape != tuple(level.shape) or arr.dtype != level.dtype:
+        return _DaskLevel(level), layout  # not what ome-zarr read: use its array, cache nothing
+    if keyed:
+        with _ZARR_LOCK:
+            _ZARR_LAYOUTS[keyed[0]] = layout
+    return arr, layout
+
+
+class _DaskLevel:
+    """ome-zarr's dask array of a level behind the ``zarr.Array`` calls used here."""
+
+    def __init__(self, level: Any) -> None:
+        self.level, self.shape, self.dtype, self.ndim = level, tuple(level.shape), level.dtype, level.ndim
+
+    def __getitem__(self, _: Any) -> np.ndarray:
+        return np.asarray(self.level.compute(scheduler="synchronous"))
+
+
+def _zarr_header(path: Path, opened: tuple[Any, _ZarrLayout] | None = None) -> tuple[Header, str]:
+    """The header of an OME-Zarr image (``opened``: :func:`_zarr_open`'s result, else opened here)."""
+    arr, layout = _zarr_open(path) if opened is None else opened
+    axes = layout.axes
     check_dtype(arr.dtype, path)
     order, _ = _axes_to_cyx(arr.shape, axes, path)
     cyx = tuple(int(arr.shape[i]) for i in order)
     cyx = cyx if len(cyx) == 3 else (1, *cyx)
-    names = node.metadata.get("channel_names")
-    names = [str(n) for n in names] if names and len(names) == cyx[0] and all(names) else None
+    if max(cyx[1:]) > _LIMIT:
+        raise ReadError("wrong_size", path, f"image of {cyx[2]}x{cyx[1]} px; at most {_LIMIT} px a side")
+    names = layout.names
+    names = names if names and len(names) == cyx[0] and all(names) else None
     return Header((cyx[0], cyx[1], cyx[2]), str(np.dtype(arr.dtype)), names), axes
 
 
@@ -239,11 +341,10 @@ def read_file(path: Path) -> np.ndarray:
         require_regular(path)
     name = path.name.lower()
     try:
-        if name.endswith(".zarr"):  # each file is opened once, for its header and its pixels
-            node = _zarr_node(path)
-            header, axes = _zarr_header(path, node)
-            level = node.data[0]  # a dask array: computed here, without a thread pool per image
-            arr = np.asarray(level.compute(scheduler="synchronous") if hasattr(level, "compute") else level)
+        if name.endswith(".zarr"):  # each image is opened once, for its header and its pixels
+            opened = _zarr_open(path)
+            header, axes = _zarr_header(path, opened)
+            arr = np.asarray(opened[0][...])
             order, rest = _axes_to_cyx(arr.shape, axes, path)
             a = arr.transpose(*order, *rest).reshape(header.shape)
         elif name.endswith((".tif", ".tiff")):

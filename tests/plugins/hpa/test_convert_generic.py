@@ -432,3 +432,45 @@ def test_16bit_files_holding_8bit_values_kaggle(tmp_path):
     yellow = (planes["s2"]["yellow"].astype(np.uint32) * 2 + 257) // 514
     want = (yellow.reshape(64, 8, 64, 8).sum(axis=(1, 3)) * 2 + 64) // 128
     assert np.array_equal(g["images/64"][2, 3], want)
+
+
+def test_ome_zarr_metadata_read_by_ome_zarr_once_per_kind(five, tmp_path, monkeypatch):
+    """ome-zarr's reader reads and validates the multiscales metadata of the first image of each
+    kind; the images after it with the same metadata are read by zarr directly, to the same bytes.
+    An image with other metadata (here: other OME channel names) is read by ome-zarr again."""
+    import shutil
+
+    from micro_bench_hpa import formats
+
+    root, ids, labels, pixels = five
+    src = tmp_path / "zarr"
+    shutil.copytree(root / "zarr", src)
+    shutil.rmtree(src / f"{ids[4]}.ome.zarr")
+    write_ome_zarr(src, [ids[4]], pixels[4:5], ["nuclei", *CHANNELS5[1:]])
+    monkeypatch.setattr(formats, "_ZARR_LAYOUTS", {})
+    real, calls = formats._zarr_node, []
+
+    def counted(path):
+        calls.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(formats, "_zarr_node", counted)
+    args = ["--labels", str(root / "labels.csv"), "--id-column", "sample", "--label-column", "labels",
+            "--separator", ";", "--pattern", "{id}.ome.zarr"]
+    g = _ok(src, tmp_path / "z.zarr", *args)
+    # plan (headers, 8 threads) and conversion in this process: ome-zarr read one image of each kind
+    assert len(calls) == 2 and f"{ids[4]}.ome.zarr" in calls, calls
+    report = json.loads((tmp_path / "z.zarr" / "convert_report.json").read_text())
+    assert [(s["kind"], s["id"]) for s in report["skipped"]] == [("channel_mismatch", ids[4])]
+    assert "5 channels named nuclei, gfp, tubulin, actin, er" in report["skipped"][0]["detail"]
+    kept = [i for i in range(12) if i != 4]
+    want = (pixels[kept].reshape(11, 5, 16, 3, 16, 3).sum(axis=(3, 5), dtype=np.uint64) * 2 + 9) // 18
+    assert np.array_equal(g["images/16"][:], want) and g.attrs["channels"] == CHANNELS5
+    # a cached kind whose image lacks its level-0 array: one named line in the report, not a crash
+    monkeypatch.setattr(formats, "_ZARR_LAYOUTS", {})
+    shutil.rmtree(src / f"{ids[4]}.ome.zarr")
+    shutil.rmtree(src / f"{ids[7]}.ome.zarr" / "s0")
+    _ok(src, tmp_path / "y.zarr", *args)
+    report = json.loads((tmp_path / "y.zarr" / "convert_report.json").read_text())
+    kinds = {s["id"]: s["kind"] for s in report["skipped"]}
+    assert kinds == {ids[4]: "missing_channel", ids[7]: "unreadable"}, report["skipped"]
