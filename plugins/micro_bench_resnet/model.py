@@ -34,6 +34,7 @@ __all__ = [
     "check_timm_keywords",
     "check_timm_name",
     "fixed_input_size",
+    "input_size_message",
     "stem_weight",
     "timm_keywords",
     "timm_model",
@@ -95,12 +96,7 @@ class TimmClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.input_size is not None and tuple(x.shape[-2:]) != self.input_size:
-            h, w = int(x.shape[-2]), int(x.shape[-1])
-            fix = f"img_size: {h}" if h == w else f"img_size: [{h}, {w}]"
-            raise ParameterError(
-                f"model {self.name!r} takes {self.input_size[0]}x{self.input_size[1]} inputs but the run "
-                f"gives {h}x{w}; set model.{fix} (or dynamic_img_size: true where the model has it)"
-            )
+            raise ParameterError(input_size_message(self.name, self.input_size, (int(x.shape[-2]), int(x.shape[-1]))))
         features = self.net(x)
         return features if self.head is None else self.head(features)
 
@@ -290,6 +286,14 @@ def check_timm_keywords(arch: str, keywords: Mapping[str, Any], head: str = "lin
         hint = f"did you mean {close[0]}? " if close else ""
         raise ComponentError(f"model 'timm:{arch}': unknown timm keyword {unknown[0]!r}; {hint}"
                              f"its create_model keywords: {', '.join(names)}")
+
+
+def input_size_message(name: str, takes: tuple[int, int], given: tuple[int, int], source: str = "the run") -> str:
+    """The one line for a fixed-size model given another input size by ``source``, with the fix."""
+    h, w = given
+    fix = f"img_size: {h}" if h == w else f"img_size: [{h}, {w}]"
+    return (f"model {name!r} takes {takes[0]}x{takes[1]} inputs but {source} gives {h}x{w}; set model.{fix} "
+            "(or dynamic_img_size: true where the model has it)")
 
 
 def fixed_input_size(net: nn.Module) -> tuple[int, int] | None:

@@ -12,7 +12,7 @@ from typing import Any
 from micro_bench import ComponentSpec, Param, hookimpl
 from micro_bench.params import seed_param
 
-__all__ = ["micro_bench_models", "micro_bench_resolve_component"]
+__all__ = ["micro_bench_configure", "micro_bench_models", "micro_bench_resolve_component"]
 
 _PAPER = {"paper": "Zhao & Tang: ResNet50, ImageNet weights, 4-channel stem, dropout 0.5"}
 
@@ -75,6 +75,24 @@ def micro_bench_resolve_component(kind: str, name: str) -> ComponentSpec | None:
     # cannot train on one sample (a batch of one is refused at validate, not deep in torch)
     return ComponentSpec(name, timm_factory(arch), f"timm model {arch!r} with fastai layer groups",
                          {**_REQUIRES, "provides": {"min_batch": 2}})
+
+
+@hookimpl
+def micro_bench_configure(config: Any) -> None:
+    """Refuse, before any work, a ``timm:`` model with a fixed input size (ViT, Swin with a strict
+    ``img_size``) at another ``dataset.resolution`` (one line naming the row's ``model`` key and
+    the fix, e.g. ``set model.img_size: 32``); see :mod:`micro_bench_resnet.inputsize`."""
+    runs = [run for run in config.runs if run.model.name.startswith("timm:") and len(run.model.name) > len("timm:")]
+    if not runs:
+        return  # nothing imported for configs without timm models
+    from micro_bench.errors import ConfigError
+    from micro_bench_resnet.inputsize import check_input_size
+
+    for run in runs:
+        problem = check_input_size(run.model.name, run.model.params, run.dataset.params.get("resolution"))
+        if problem is not None:
+            where = run.origins.get("model", "model")
+            raise ConfigError(f"{where}: {problem}")
 
 
 def timm_factory(arch: str) -> Callable[..., Any]:
