@@ -64,7 +64,8 @@ def run_one(
     dists = component_distributions(cfg, host)
     key = run_key(cfg, ds.fingerprint, dists)
     directory = Path(out) / cfg.benchmark / key
-    # Under torchrun every rank trains (the collectives need them) but only rank 0 writes files,
+    # Under a multi-process launch (torchrun: the torch plugin answers micro_bench_process_rank) every
+    # rank trains (the collectives need them) but only rank 0 writes files,
     # holds the run's lock and fires the lifecycle hooks, so loggers and figures see each run once.
     main = is_main_process(host)
     with run_lock(directory, wait=wait) if main else nullcontext(True) as held:
