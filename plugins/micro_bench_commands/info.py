@@ -24,7 +24,7 @@ __all__ = ["list_", "plugins"]
 @pass_host
 def list_(host: Host, kind: str | None, pattern: str | None, verbose: bool) -> None:
     """List components, optionally of one KIND (dataset, model, ..., or benchmark) matching PATTERN."""
-    from micro_bench.components import KINDS
+    from micro_bench.components import KIND_TABLE, KINDS
 
     if kind in ("benchmark", "benchmarks"):
         from micro_bench.benchmarks import bundled_benchmarks
@@ -36,9 +36,7 @@ def list_(host: Host, kind: str | None, pattern: str | None, verbose: bool) -> N
                     click.echo(f"      file: {entry.path}")
         return
     regs = host.registries
-    aliases = {"datasets": "dataset", "models": "model", "trainers": "trainer", "losses": "loss",
-               "schedulers": "scheduler", "metrics": "metric", "tta_policies": "tta",
-               "transforms": "transform"}
+    aliases = {k.plural.replace(" ", "_"): k.name for k in KIND_TABLE}  # `list losses`, `list tta_policies`
     kind = aliases.get(kind or "", kind)
     if kind == "model" and pattern and (pattern == "timm" or pattern.startswith("timm:")):
         _list_timm(pattern[len("timm:"):] if pattern.startswith("timm:") else "")
@@ -53,7 +51,8 @@ def list_(host: Host, kind: str | None, pattern: str | None, verbose: bool) -> N
             click.echo(f"{k}:")
         for name in names:
             spec = registry.spec(name)
-            click.echo(f"  {name:<22} {spec.description}  [{registry.plugin_of(name)}]")
+            default = "  (default)" if spec.default else ""  # what a run without the kind's key gets
+            click.echo(f"  {name:<22} {spec.description}  [{registry.plugin_of(name)}]{default}")
             if verbose:
                 factory = spec.factory if isinstance(spec.factory, str) else getattr(
                     spec.factory, "__qualname__", repr(spec.factory))

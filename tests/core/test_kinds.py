@@ -9,6 +9,7 @@ import json
 
 import pluggy
 import pytest
+from click.testing import CliRunner
 
 import toy_plugin
 from micro_bench import ComponentSpec, components, hookimpl
@@ -17,6 +18,7 @@ from micro_bench.config import Component, load_config
 from micro_bench.errors import ConfigError, ParameterError, PluginError
 from micro_bench.runner import run_benchmark
 from micro_bench.validate import validate_config
+from micro_bench_commands.cli import cli
 from toy_plugin import TOY_BENCH
 
 spec = pluggy.HookspecMarker("micro_bench")
@@ -145,6 +147,8 @@ def test_the_transform_default_comes_from_the_transforms_plugin(tmp_path):
     assert load_config(path, host=host).runs[0].transform == Component("fastai")
     without = Host.load(builtins=False, entrypoints=False, plugins=[toy_plugin])  # no transforms plugin: none
     assert load_config(path, host=without).runs[0].transform is None
+    listed = CliRunner().invoke(cli, ["list", "transforms"], obj=host).output  # `list` marks it
+    assert [line.split()[0] for line in listed.splitlines() if line.endswith("(default)")] == ["fastai"]
 
 
 def test_a_required_kind_takes_no_default(toy_pm):
