@@ -63,9 +63,32 @@ def _check_run(directory: Path, host: Any = None) -> list[str]:
         problems.append(f"{directory}: predictions.npz missing")
     if isinstance(result, dict):
         problems += _check_files(directory, result)
+        problems += _check_model_card(directory)
         if (directory / "predictions.npz").is_file():
             problems += _check_metrics(directory, result, config if isinstance(config, dict) else {}, host)
     return problems
+
+
+def _check_model_card(directory: Path) -> list[str]:
+    """A saved model (``model/``) has a readable ``model.json`` whose recorded SHA-256 of each
+    model file still holds (the card is written after result.json, so result.json cannot list it)."""
+    folder = directory / "model"
+    if not folder.is_dir():
+        return []
+    if not (folder / "model.json").is_file():
+        return [f"{directory}: model/model.json is missing (deleted, or the run stopped before finalising: "
+                "rerun the benchmark to finalise it)"]
+    try:
+        from micro_bench_predict.card import ModelCardError, read_card
+    except ImportError:  # pragma: no cover - the predict plugin is bundled
+        return []
+    try:
+        read_card(directory)
+    except ModelCardError as error:
+        return [f"{directory}: model/model.json: {' '.join(str(error).split())[:200]}"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return [f"{directory}: model/model.json cannot be read ({type(error).__name__})"]
+    return []
 
 
 def _sha256(path: Path) -> str:
@@ -171,6 +194,8 @@ _KEY = re.compile(r"^[0-9a-f]{8,64}$")
 
 def _index_rows(index: Mapping[str, Any]) -> list[tuple[str, Any]]:
     rows: list[tuple[str, Any]] = []
+    if not isinstance(index, Mapping) or not isinstance(index.get("rows") or [], list):
+        raise ValueError("not a manifest: expected a mapping whose 'rows' is a list")
     for row in index.get("rows") or []:
         if not isinstance(row, dict):
             rows.append(("?", row))
@@ -190,7 +215,7 @@ def _check_indexes(bench: Path, fix: bool, out: dict[str, list[str]]) -> None:
             index = json.loads(path.read_text(encoding="utf-8"))
             rows = _index_rows(index)
         except (OSError, ValueError, AttributeError) as exc:
-            out["problems"].append(f"{path}: unreadable ({type(exc).__name__})")
+            out["problems"].append(f"{path}: unreadable ({type(exc).__name__}: {str(exc)[:100]})")
             continue
         bad = []
         for label, key in rows:

@@ -21,6 +21,7 @@ manifest and ``data verify`` are those of :mod:`micro_bench_hpa.convert`.
 
 from __future__ import annotations
 
+import string
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -203,6 +204,13 @@ def plan_generic(src: str | Path, options: GenericOptions, *, min_side: int = 1,
     layout = options.layout
     if "{id}" not in layout.pattern:
         raise SourceError(f"--pattern {layout.pattern!r}: needs an {{id}} placeholder, e.g. {{id}}_{{channel}}.png")
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(layout.pattern) if f is not None}
+    except ValueError as exc:  # an unmatched brace
+        raise SourceError(f"--pattern {layout.pattern!r}: {exc}") from None
+    if fields - {"id", "channel"}:
+        raise SourceError(f"--pattern {layout.pattern!r}: unknown placeholder {{{sorted(fields - {'id', 'channel'})[0]}}}; "
+                          "only {id} and {channel}")
     if layout.per_channel and not layout.channels:
         raise SourceError(f"--pattern {layout.pattern!r} has {{channel}}: name the channels with --channels a,b,c")
     if layout.fit not in (None, *FITS):

@@ -26,12 +26,32 @@ def describe_store(path: str | Path) -> dict[str, Any]:
     and ``samples`` (rows of the store), ``bad`` (skipped at conversion), ``pending``,
     ``format_version``, ``source``, ``intensity_rule``, ``fit``, ``layout`` when recorded, and from
     the store's ``convert_report.json`` (when there is one): ``skipped`` (every input the conversion
-    skipped, those kept as ``bad`` rows included) and ``problems`` (``{kind: count}``)."""
+    skipped, those kept as ``bad`` rows included) and ``problems`` (``{kind: count}``).
+
+    A store whose arrays or attributes cannot be read (damaged chunks or metadata, a class list
+    of another length than the labels) is one :class:`~micro_bench_hpa.errors.StoreError` line
+    naming it and pointing at ``data verify``."""
+    from micro_bench.errors import MicroBenchError
+    from micro_bench_hpa.errors import StoreError
+
+    try:
+        return _describe(path)
+    except MicroBenchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - zarr, numcodecs and json raise many types for damaged files
+        raise StoreError(f"{path}: cannot be read ({type(exc).__name__}: {' '.join(str(exc).split())[:160]}); "
+                         f"run `micro-bench data verify {path}` to list what is damaged") from None
+
+
+def _describe(path: str | Path) -> dict[str, Any]:
     group = open_store(path)
     status = read_array(group, "status")
     labels = np.asarray(read_array(group, "labels"), dtype=bool)
     classes = strings_attr(group, "classes")
     written = status == DONE
+    if labels.ndim != 2 or labels.shape[1] != len(classes) or len(labels) != len(status):
+        raise ValueError(f"array labels is {labels.shape} but the store has {len(status)} samples and attribute "
+                         f"classes names {len(classes)}")
     counts = labels[written].sum(axis=0)
     attrs = dict(group.attrs)
     out: dict[str, Any] = {

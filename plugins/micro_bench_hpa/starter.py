@@ -104,6 +104,9 @@ def write_starter(store: str | Path, out: str | Path, *, force: bool = False) ->
         raise MicroBenchError(f"{out}: exists; choose another --out or pass --force to replace it")
     if out.exists() and out.is_dir():
         raise MicroBenchError(f"{out}: is a folder; --out names the benchmark file to write (e.g. my_data.yaml)")
+    for folder in out.resolve().parents:  # never inside a store or a results folder micro-bench wrote
+        if any((folder / name).is_file() for name in ("zarr.json", "result.json", "index.json")):
+            raise MicroBenchError(f"--out {out}: inside {folder}, which micro-bench wrote; write the benchmark elsewhere")
     text = starter_benchmark(store, out)
     atomic_write_text(out, text)
     return out

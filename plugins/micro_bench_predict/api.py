@@ -8,7 +8,7 @@ project's threshold function (:func:`micro_bench_metrics.thresholds.apply_thresh
 
 from __future__ import annotations
 
-import json
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -119,13 +119,25 @@ def resolve_run_dir(path: str | Path, run: str | None = None) -> Path:
         if run is not None:
             raise ModelCardError(f"{path}: --run needs a benchmark's runs folder (runs/<benchmark>, with index.json)")
         raise ModelCardError(f"{path}: not a finished run (no result.json) nor a benchmark's runs folder (no index.json)")
-    rows = json.loads(index.read_text(encoding="utf-8")).get("rows", [])
-    labels = [r["label"] for r in rows]
+    from micro_bench.errors import MicroBenchError
+    from micro_bench.results import read_index
+
+    try:
+        rows = read_index(path)["rows"]
+    except MicroBenchError as error:
+        raise ModelCardError(str(error)) from None
+    labels = [str(r.get("label")) for r in rows]
     if run is None:
         raise ModelCardError(f"{path}: a benchmark's runs folder; choose a row with --run, one of: {', '.join(map(repr, labels))}")
-    keys = [r["key"] for r in rows if r["label"] == run]
+    keys = []
+    for r in rows:
+        if str(r.get("label")) == run:
+            first = r.get("key") or (r.get("repeats") or [None])[0]
+            keys.append(first.get("key") if isinstance(first, dict) else first)
     if not keys:
         raise ModelCardError(f"{path}: no row labelled {run!r}; rows: {', '.join(map(repr, labels))}")
+    if not isinstance(keys[0], str) or not re.fullmatch(r"[0-9a-f]{8,64}", keys[0]):
+        raise ModelCardError(f"{index}: row {run!r} names {keys[0]!r}, not a run key (a folder name of hex digits)")
     return path / keys[0]
 
 

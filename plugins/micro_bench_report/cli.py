@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-__all__ = ["report_command", "results_command", "write_results"]
+__all__ = ["check_out", "report_command", "results_command", "write_results"]
 
 FORMATS = ("csv", "json", "parquet")
 
@@ -50,6 +50,19 @@ def write_results(runs_dir: Path, fmt: str, out: Path | None) -> int:
     return len(rows)
 
 
+def check_out(out: Path, runs_dir: Path) -> None:
+    """Refuse an ``--out`` that would overwrite what micro-bench wrote or reads: a path inside
+    RUNS_DIR, a run or benchmark folder, or a data store."""
+    from micro_bench.errors import MicroBenchError
+
+    full, root = out.resolve(), runs_dir.resolve()
+    if full == root or root in full.parents:
+        raise MicroBenchError(f"--out {out}: inside the results folder {runs_dir} it reads; write it elsewhere")
+    for folder in full.parents:
+        if any((folder / name).is_file() for name in ("result.json", "index.json", "zarr.json")):
+            raise MicroBenchError(f"--out {out}: inside {folder}, which micro-bench wrote; write it elsewhere")
+
+
 @click.command("results")
 @click.argument("runs_dir", required=False, type=click.Path(file_okay=False, path_type=Path), default=Path("runs"))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
@@ -58,6 +71,8 @@ def write_results(runs_dir: Path, fmt: str, out: Path | None) -> int:
 def results_command(runs_dir: Path, fmt: str, out: Path | None) -> None:
     """Every finished run in RUNS_DIR (default runs/) as one tidy table: a row per run x metric x
     split (x class), the run's config flattened into config.* columns."""
+    if out is not None:
+        check_out(out, runs_dir)
     n = write_results(runs_dir, fmt, out)
     if out is not None:
         click.echo(f"wrote {out} ({n} rows)", err=True)
@@ -72,6 +87,7 @@ def report_command(runs_dir: Path, out: Path) -> None:
     from micro_bench.results import atomic_write_text
     from micro_bench_report.html import build_report
 
+    check_out(out, runs_dir)
     html, n = build_report(runs_dir)
     atomic_write_text(out, html)
     click.echo(f"wrote {out} ({n} benchmark(s))")

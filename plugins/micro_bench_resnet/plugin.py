@@ -72,9 +72,11 @@ def micro_bench_resolve_component(kind: str, name: str) -> ComponentSpec | None:
         return None
     arch = name[len("timm:") :]
     # min_batch 2 for every timm model: the fastai head and most timm bodies hold BatchNorm, which
-    # cannot train on one sample (a batch of one is refused at validate, not deep in torch)
+    # cannot train on one sample (a batch of one is refused at validate, not deep in torch); the
+    # wrapper's own parameters (dropout, head, ...) checked as the resnet models' are; timm's own
+    # keywords by the factory's signature
     return ComponentSpec(name, timm_factory(arch), f"timm model {arch!r} with fastai layer groups",
-                         {**_REQUIRES, "provides": {"min_batch": 2}})
+                         {**_REQUIRES, "provides": {"min_batch": 2}, "params": RESNET_PARAMS})
 
 
 @hookimpl

@@ -36,12 +36,15 @@ def tables_command(runs_dir: Path, out: Path | None, formats: str) -> None:
     """Render every benchmark's table in RUNS_DIR (default runs/) from cached results."""
     from micro_bench_tables.tables import manifests
 
+    chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        raise click.ClickException(f"--format {formats!r}: expected a comma-separated list of {', '.join(FORMATS)}")
     found = manifests(runs_dir)
     if not found:
         raise click.ClickException(f"no benchmark results under {runs_dir}/ (looked for */index.json); run a benchmark first")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
     for index in found:
         for path in write_tables(index, chosen, out):
             click.echo(f"wrote {path}")

@@ -101,8 +101,14 @@ def _predictions(run_dir: Path) -> dict[str, Any] | None:
     path = run_dir / "predictions.npz"
     if not path.is_file():
         return None
-    with np.load(path, allow_pickle=False) as data:
-        return {k: data[k] for k in ("ids", "y_true", "y_score", "y_pred") if k in data}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in ("ids", "y_true", "y_score", "y_pred") if k in data}
+    except Exception as exc:  # noqa: BLE001 - numpy/zipfile raise many types for a damaged file
+        from micro_bench.runfolder import ResultError
+
+        raise ResultError(f"{path}: cannot be read ({type(exc).__name__}: {str(exc)[:100]}); run `micro-bench verify "
+                          f"{run_dir.parent.parent}` or rerun the benchmark with --force") from None
 
 
 #: (predictions file, its mtime, metrics, resample settings) -> distributions; a table is built

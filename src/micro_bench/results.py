@@ -142,7 +142,12 @@ def index_name(overrides: Sequence[str] = ()) -> str:
 
 def read_index(benchmark_dir: Path, name: str = INDEX_FILE) -> dict[str, Any]:
     """The manifest ``name`` (default ``index.json``) of ``<out>/<benchmark>``."""
-    from micro_bench.runfolder import read_result_file
+    from micro_bench.runfolder import ResultError, read_result_file
 
-    data: dict[str, Any] = read_result_file(Path(benchmark_dir) / name, Path(benchmark_dir).parent)
-    return data
+    path = Path(benchmark_dir) / name
+    data = read_result_file(path, Path(benchmark_dir).parent)
+    rows = data.get("rows") if isinstance(data, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ResultError(f"{path}: not a benchmark manifest (expected a mapping whose 'rows' is a list of rows); "
+                          f"run `micro-bench verify {Path(benchmark_dir).parent}` or rerun the benchmark")
+    return dict(data)
