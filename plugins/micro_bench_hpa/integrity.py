@@ -342,6 +342,9 @@ def verify(store: str | Path, *, workers: int | None = None,
     if remote:
         missing, changed = _remote_shards(where, res, _needed_blocks(status, digests, step, zero), storage_options)
     manifest = {} if remote else (_manifest(where) or {})
+    if not remote and not (Path(where) / MANIFEST).is_file() and int((status == DONE).sum()):
+        problems.append(f"{MANIFEST} is missing: the shards' sizes and CRC-32C and the sealed arrays cannot be checked "
+                        "(the conversion did not finish, or the file was deleted); convert again to reseal the store")
     local = Path(where)
     for r in res if not remote else ():
         for block in _needed_blocks(status, digests, step, zero):

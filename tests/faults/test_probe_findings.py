@@ -156,3 +156,13 @@ def test_timm_model_parameters_checked_at_validate(tmp_path: Path, value) -> Non
              "trainer": {"name": "torch", "batch_size": 8, "epochs": 1, "device": "cpu"}, "loss": "bce"}
     (tmp_path / "b.yaml").write_text(yaml.safe_dump(bench))
     assert_user_error(invoke("validate", str(tmp_path / "b.yaml")), "model.dropout: expected a number in [0, 1)")
+
+
+def test_verify_a_store_without_its_manifest_says_so(store: Path, tmp_path: Path) -> None:
+    """A sealed store's shard_manifest.json deleted: data verify said OK (nothing left to check the
+    shards' CRC-32C against); now a named problem."""
+    copy = Path(shutil.copytree(store, tmp_path / "s.zarr"))
+    (copy / "shard_manifest.json").unlink()
+    result = invoke("data", "verify", str(copy))
+    assert_user_error(result, "structural problem")
+    assert "problem: shard_manifest.json is missing" in result.output
