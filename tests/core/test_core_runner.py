@@ -248,6 +248,23 @@ def test_plugins_add_manifest_fields_in_the_place_the_tables_plugin_had_them(tmp
         run_benchmark(load_config(path), tmp_path / "runs", host=toy_pm, echo=None)
 
 
+def test_a_manifest_field_two_plugins_give_is_the_first_registered_ones(tmp_path, toy_pm, monkeypatch):
+    """The one duplicate policy: the plugin registered first keeps the field, the later one is
+    reported naming both (strict mode: an error)."""
+    from micro_bench.errors import PluginError
+
+    path = tmp_path / "b.yaml"
+    path.write_text(BENCH.replace("reference: ref.csv\n", ""))
+    toy_pm.register(IndexFields({"lab_notebook": "p. 12"}), name="first")
+    toy_pm.register(IndexFields({"lab_notebook": "p. 99"}), name="second")
+    run_benchmark(load_config(path), tmp_path / "runs", host=toy_pm, echo=None)
+    assert json.loads((tmp_path / "runs" / "toybench" / "index.json").read_text())["lab_notebook"] == "p. 12"
+    assert [p for p, m in toy_pm.problems if "duplicate index field 'lab_notebook'" in m and "'first'" in m] == ["second"]
+    monkeypatch.setenv("MICRO_BENCH_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="duplicate index field 'lab_notebook': provided by plugin 'first' and by plugin 'second'"):
+        run_benchmark(load_config(path), tmp_path / "runs", host=toy_pm, echo=None)
+
+
 class Rank:
     def __init__(self, rank):
         self.rank = rank
