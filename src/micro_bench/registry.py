@@ -15,15 +15,11 @@ from typing import Any
 import pluggy
 
 from micro_bench import components
-from micro_bench.components import KIND_TABLE, ComponentSpec
+from micro_bench.components import ComponentSpec
 from micro_bench.errors import ComponentError, MicroBenchError, PluginError
 from micro_bench.hookcall import call_hook, first_registered
 
-__all__ = ["HOOKS", "PLURALS", "Registry"]
-
-#: The provider hook and the plural of each kind (from :data:`~micro_bench.components.KIND_TABLE`).
-HOOKS: dict[str, str] = {k.name: k.hook for k in KIND_TABLE}
-PLURALS: dict[str, str] = {k.name: k.plural for k in KIND_TABLE}
+__all__ = ["Registry"]
 
 
 class Registry:

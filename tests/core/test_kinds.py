@@ -96,6 +96,8 @@ def test_a_kind_with_a_config_key_flows_from_yaml_to_the_trainer(palette_host, t
     assert run.to_dict()["palette"] == {"name": "warm", "warmth": 0.75}
     cooler = load_config(path, host=palette_host, overrides=["palette.warmth=0.25"]).runs[0]
     assert cooler.palette.params == {"warmth": 0.25} and run_key(cooler, "fp") != run_key(run, "fp")
+    listed = CliRunner().invoke(cli, ["list", "palettes"], obj=palette_host).output
+    assert [line.split()[0] for line in listed.splitlines()] == ["plain", "warm"] and "(default)" in listed
     built = prepare(run, palette_host)
     assert isinstance(built.palette, Palette) and built.components["palette"].warmth == 0.75
     results = run_benchmark(config, tmp_path / "runs", host=palette_host, echo=None)
