@@ -13,6 +13,7 @@ import click
 
 from micro_bench import pass_host
 from micro_bench.hookcall import call_hook
+from micro_bench.runlog import ENV
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from micro_bench.host import Host
@@ -46,9 +47,10 @@ _set = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
 @click.option("--threads-per-run", type=click.IntRange(min=1), default=1, show_default=True,
               help="dask without --scheduler: CPU threads each run's worker uses.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
-@click.option("--log", "loggers", multiple=True, type=click.Choice(["tensorboard", "mlflow"]),
-              help="Also log computed runs to TensorBoard (<run>/tensorboard/) or MLflow (./mlruns or "
-                   "MLFLOW_TRACKING_URI); repeatable; needs the extra of the same name.")
+@click.option("--log", "loggers", multiple=True, metavar="NAME",
+              help="Also log computed runs with this run logger (micro-bench list logger; bundled: tensorboard "
+                   "into <run>/tensorboard/, mlflow into ./mlruns or MLFLOW_TRACKING_URI, each needing the extra "
+                   "of the same name); repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of the table.")
 @click.option("--run", "only", multiple=True, metavar="LABEL",
               help="Run only the row with this label (repeatable); the table keeps the other rows' last results.")
@@ -64,14 +66,11 @@ def run(host: Host, ctx: click.Context, file: Path, profile: str | None, overrid
     from micro_bench.results import index_name
     from micro_bench_commands.selection import select_runs, whole_table
 
-    off = [i for i in host.plugin_infos() if i.name == "micro_bench_loggers" and i.status != "ok"]
-    if loggers and off:  # otherwise nothing would log, silently
-        raise click.ClickException(f"--log {loggers[0]}: the loggers plugin is {off[0].status} "
-                                   f"({off[0].error or 'MICRO_BENCH_DISABLED_PLUGINS names micro_bench_loggers'})")
-    before = os.environ.get("MICRO_BENCH_LOGGERS")
-    if loggers:  # the logger plugins read it (also in dask worker processes started from here)
+    check_loggers(host, loggers)
+    before = os.environ.get(ENV)
+    if loggers:  # the core's run loggers read it (also in dask worker processes started from here)
         known = [n for n in (before or "").split(",") if n]
-        os.environ["MICRO_BENCH_LOGGERS"] = ",".join(dict.fromkeys([*known, *loggers]))
+        os.environ[ENV] = ",".join(dict.fromkeys([*known, *loggers]))
     try:
         full = _load(host, file, profile, overrides)
         config = select_runs(full, only) if only else full
@@ -90,9 +89,9 @@ def run(host: Host, ctx: click.Context, file: Path, profile: str | None, overrid
                                   echo=log.info)
     finally:
         if before is None:
-            os.environ.pop("MICRO_BENCH_LOGGERS", None)
+            os.environ.pop(ENV, None)
         else:
-            os.environ["MICRO_BENCH_LOGGERS"] = before
+            os.environ[ENV] = before
     if not main:
         return
     if loggers and results and all(r.cached for r in results):
@@ -119,6 +118,30 @@ def run(host: Host, ctx: click.Context, file: Path, profile: str | None, overrid
     stem = index_name(full.overrides).replace("index", "table", 1).removesuffix(".json")
     click.echo(f"Results: {bench_dir}/ (the full table in {stem}.md, {stem}.csv, {stem}.tex; one folder "
                "per run with config.json, result.json, predictions.npz, log.txt, figures)")
+
+
+def check_loggers(host: Host, names: tuple[str, ...]) -> None:
+    """``--log NAME`` names a run logger some plugin provides (else one line with a suggestion,
+    exit 2 as for any bad option value; a disabled or broken ``loggers`` plugin is named when that is
+    why), and each can work (its optional ``check()``: a missing library is one line, exit 1)."""
+    import difflib
+
+    from micro_bench.runlog import check
+
+    registry = host.registries["logger"]
+    for name in names:
+        if name in registry:
+            continue
+        off = [i for i in host.plugin_infos() if i.name == "micro_bench_loggers" and i.status != "ok"]
+        if off and name in ("tensorboard", "mlflow"):  # otherwise the bundled ones look unknown
+            raise click.ClickException(f"--log {name}: the loggers plugin is {off[0].status} "
+                                       f"({off[0].error or 'MICRO_BENCH_DISABLED_PLUGINS names micro_bench_loggers'})")
+        close = difflib.get_close_matches(name, registry.names(), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise click.BadParameter(f"unknown run logger {name!r}{hint}; available: "
+                                 f"{', '.join(registry.names()) or '(none)'} (micro-bench list logger)",
+                                 param_hint="'--log'")
+    check(host, names)
 
 
 def check_owner(config: Any, out: Path) -> None:

@@ -286,6 +286,20 @@ def check_threshold(rule: Any) -> str:
     return f"fit(y_true, y_score) -> ({NUM_CLASSES},) finite thresholds; described"
 
 
+def check_logger(logger: Any) -> str:
+    """The :class:`~micro_bench.components.RunLogger` calls can be made (nothing is logged: a real
+    logger writes files or talks to a server); the optional ``check()`` takes no argument."""
+    from micro_bench.components import offers
+
+    for method, names in (("start", ("run",)), ("epoch", ("run", "epoch", "metrics")), ("end", ("run", "result"))):
+        _require(callable(getattr(logger, method, None)), f"has no {method}() (a RunLogger has start, epoch and end)")
+        _require(_takes(getattr(logger, method), names), f"{method}() cannot be called as {method}({', '.join(names)}) "
+                 "(see the RunLogger contract)")
+    if offers(logger, "check"):
+        _require(_takes(logger.check, ()), "check() must take no argument (see the RunLogger contract)")
+    return "start(run), epoch(run, epoch, metrics), end(run, result)" + ("; optional: check" if offers(logger, "check") else "")
+
+
 CHECKS: dict[str, Callable[..., str]] = {
     "model": check_model,
     "loss": check_loss,
@@ -296,4 +310,5 @@ CHECKS: dict[str, Callable[..., str]] = {
     "transform": check_transform,
     "sampler": check_sampler,
     "threshold": check_threshold,
+    "logger": check_logger,
 }

@@ -1,22 +1,22 @@
-"""What the bundled run loggers (``micro-bench run --log tensorboard|mlflow``) share: switched on
-by ``MICRO_BENCH_LOGGERS`` (which ``--log`` sets), the library checked before any run starts, one
-open session (a writer, an MLflow run) per computed run, and only finite numbers logged.
+"""What the bundled run loggers (``micro-bench run --log tensorboard|mlflow``) share: the library
+checked before any run starts (the optional ``check()`` of the
+:class:`~micro_bench.components.RunLogger` contract), one open session (a writer, an MLflow run)
+per computed run, and only finite numbers logged.
 
-A logger is a :class:`RunLogger` subclass with ``start``, ``epoch`` and ``end``; the plugin's entry
-module (:mod:`micro_bench_loggers.plugin`) calls every logger that ``--log`` named from one
-implementation of each lifecycle hook."""
+The core builds one logger per computed run (the factory, a :class:`LibraryLogger` subclass, is
+called without parameters) and calls ``start``, ``epoch`` and ``end`` (:mod:`micro_bench.runlog`);
+a third-party logger meets the same Protocol without subclassing anything here."""
 
 from __future__ import annotations
 
 import importlib.util
 import math
-import os
 from collections.abc import Mapping
 from typing import Any
 
 from micro_bench.errors import ConfigError
 
-__all__ = ["RunLogger", "finite"]
+__all__ = ["LibraryLogger", "finite"]
 
 
 def finite(metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -25,32 +25,18 @@ def finite(metrics: Mapping[str, Any]) -> dict[str, float]:
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
 
 
-class RunLogger:
-    """One logger: ``name`` in ``MICRO_BENCH_LOGGERS``, the ``module`` it needs (installed with
-    the extra of the same name), and its open sessions by run key."""
+class LibraryLogger:
+    """A bundled logger: its ``--log`` ``name``, the ``module`` it needs (installed with the extra
+    of the same name) and the ``library``'s display name; ``session``: what ``start`` opened."""
 
-    def __init__(self, name: str, module: str, library: str) -> None:
-        self.name, self.module, self.library = name, module, library
-        self.sessions: dict[str, Any] = {}
+    name = ""
+    module = ""
+    library = ""
 
-    def enabled(self) -> bool:
-        """Whether ``MICRO_BENCH_LOGGERS`` (set by ``run --log``) names this logger."""
-        return self.name in {p.strip() for p in os.environ.get("MICRO_BENCH_LOGGERS", "").split(",")}
+    def __init__(self) -> None:
+        self.session: Any = None
 
     def check(self) -> None:
-        """A one-line error before any run starts when logging is asked for and the library is
-        missing."""
-        if self.enabled() and importlib.util.find_spec(self.module) is None:
+        """A one-line error before any run starts when the library is missing."""
+        if importlib.util.find_spec(self.module) is None:
             raise ConfigError(f"--log {self.name} needs {self.library}: pip install 'micro-bench[{self.name}]'")
-
-    def start(self, run: Any) -> None:
-        """Open this run's session (only called when :meth:`enabled`)."""
-        raise NotImplementedError
-
-    def epoch(self, run: Any, session: Any, epoch: int, metrics: Mapping[str, Any]) -> None:
-        """Log one epoch's numbers into the run's open ``session``."""
-        raise NotImplementedError
-
-    def end(self, run: Any, session: Any, result: Any) -> None:
-        """Log the final numbers and close the run's ``session`` (already taken off :attr:`sessions`)."""
-        raise NotImplementedError

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from micro_bench_loggers.base import RunLogger, finite
+from micro_bench_loggers.base import LibraryLogger, finite
 
-__all__ = ["LOGGER", "NAME", "MlflowLogger", "tracking_uri"]
+__all__ = ["NAME", "MlflowLogger", "tracking_uri"]
 
 NAME = "mlflow"
 
@@ -33,8 +33,10 @@ def tracking_uri() -> str:
     return (Path.cwd() / "mlruns").resolve().as_uri()
 
 
-class MlflowLogger(RunLogger):
+class MlflowLogger(LibraryLogger):
     """One MLflow run per computed run; the session is ``(client, run_id)``."""
+
+    name, module, library = NAME, "mlflow", "MLflow"
 
     def start(self, run: Any) -> None:
         from mlflow.entities import Param
@@ -50,23 +52,23 @@ class MlflowLogger(RunLogger):
         config = run.config.to_dict()
         params = flatten({k: v for k, v in config.items() if k != "label"}, "").items()
         client.log_batch(info.info.run_id, params=[Param(k.lstrip("."), str(v)[:6000]) for k, v in params])
-        self.sessions[run.key] = (client, info.info.run_id)
+        self.session = (client, info.info.run_id)
 
-    def epoch(self, run: Any, session: Any, epoch: int, metrics: Mapping[str, Any]) -> None:
+    def epoch(self, run: Any, epoch: int, metrics: Mapping[str, Any]) -> None:
         import time
 
         from mlflow.entities import Metric
 
-        client, run_id = session
+        client, run_id = self.session
         now = int(time.time() * 1000)
         client.log_batch(run_id, metrics=[Metric(k, v, now, epoch) for k, v in finite(metrics).items()])
 
-    def end(self, run: Any, session: Any, result: Any) -> None:
+    def end(self, run: Any, result: Any) -> None:
         import time
 
         from mlflow.entities import Metric
 
-        client, run_id = session
+        (client, run_id), self.session = self.session, None
         now = int(time.time() * 1000)
         try:
             client.log_batch(run_id, metrics=[Metric(f"final.{k}", v, now, 0) for k, v in finite(result.metrics).items()])
@@ -76,5 +78,3 @@ class MlflowLogger(RunLogger):
             raise
         client.set_terminated(run_id, "FINISHED")
 
-
-LOGGER = MlflowLogger(NAME, "mlflow", "MLflow")

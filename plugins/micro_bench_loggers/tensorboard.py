@@ -13,29 +13,32 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from micro_bench_loggers.base import RunLogger, finite
+from micro_bench_loggers.base import LibraryLogger, finite
 
-__all__ = ["LOGGER", "NAME", "TensorBoardLogger"]
+__all__ = ["NAME", "TensorBoardLogger"]
 
 NAME = "tensorboard"
 
 
-class TensorBoardLogger(RunLogger):
+class TensorBoardLogger(LibraryLogger):
     """One ``SummaryWriter`` per computed run, in ``<run folder>/tensorboard/``."""
+
+    name, module, library = NAME, "tensorboard", "TensorBoard"
 
     def start(self, run: Any) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        self.sessions[run.key] = SummaryWriter(log_dir=str(run.directory / "tensorboard"))
+        self.session = SummaryWriter(log_dir=str(run.directory / "tensorboard"))
 
-    def epoch(self, run: Any, session: Any, epoch: int, metrics: Mapping[str, Any]) -> None:
+    def epoch(self, run: Any, epoch: int, metrics: Mapping[str, Any]) -> None:
         for key, value in finite(metrics).items():
-            session.add_scalar(f"epoch/{key}", value, epoch)
+            self.session.add_scalar(f"epoch/{key}", value, epoch)
 
-    def end(self, run: Any, session: Any, result: Any) -> None:
+    def end(self, run: Any, result: Any) -> None:
         import numpy as np
         from PIL import Image
 
+        session, self.session = self.session, None
         try:
             for step, lr in enumerate(result.history.get("lr_iter") or []):
                 session.add_scalar("lr/iteration", float(lr), step)
@@ -47,5 +50,3 @@ class TensorBoardLogger(RunLogger):
         finally:
             session.close()
 
-
-LOGGER = TensorBoardLogger(NAME, "tensorboard", "TensorBoard")

@@ -13,10 +13,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from micro_bench.contract import RunContext, Split
+from micro_bench.contract import Run, RunContext, Split
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
+
+    from micro_bench.results import RunResult
 
 __all__ = [
     "KINDS",
@@ -27,6 +29,7 @@ __all__ = [
     "Dataset",
     "Loss",
     "Metric",
+    "RunLogger",
     "Sampler",
     "Schedule",
     "TTAPolicy",
@@ -93,6 +96,7 @@ OPTIONAL: dict[str, dict[str, str]] = {
     },
     "dataset": {"reader": "reader() -> (indices -> (n, C, R, R) uint8 ndarray): a fast picklable reader"},
     "loss": {"adapt": "adapt(labels (n, K) bool) -> Mapping: fitted on the train labels before training"},
+    "logger": {"check": "check() -> None: raise ConfigError (e.g. naming the library to install) before any run starts"},
 }
 
 
@@ -305,6 +309,35 @@ class Trainer(Protocol):
         """``(len(indices), K) float`` probabilities in ``[0, 1]``."""
 
 
+class RunLogger(Protocol):
+    """Logs computed runs somewhere (``micro-bench run --log NAME``; registry kind ``logger``).
+
+    The factory is called without parameters once per computed run that ``--log`` (the
+    ``MICRO_BENCH_LOGGERS`` variable, comma-separated names) names it for, on the process that
+    writes the run (rank 0; a dask worker for the dask executor); runs reused from the cache are
+    not logged. The core calls ``start`` after the ``micro_bench_run_start`` hooks, ``epoch`` after
+    each epoch's ``micro_bench_epoch_end`` hooks, and ``end`` after every ``micro_bench_run_end``
+    hook (figures and the model card are written by then). ``run``: the
+    :class:`~micro_bench.contract.Run` (``key``, ``label``, ``benchmark``, ``directory``,
+    ``config``); ``result``: the written :class:`~micro_bench.results.RunResult`. A logger that
+    raises is reported in the run's log naming its plugin and gets no more calls for that run
+    (``end`` still comes after a failed ``epoch``, so it can close); the run and the other
+    loggers go on.
+
+    Optional (:data:`OPTIONAL`): ``check() -> None``, called on a freshly built logger before any
+    run starts; raise :class:`~micro_bench.errors.ConfigError` in one line when it cannot work
+    (e.g. its library is not installed: ``--log mlflow needs MLflow: pip install ...``).
+    """
+
+    def start(self, run: Run) -> None: ...
+
+    def epoch(self, run: Run, epoch: int, metrics: Mapping[str, Any]) -> None:
+        """One epoch's numbers as the trainer reported them (``train_loss``, ``lr``, ...)."""
+
+    def end(self, run: Run, result: RunResult) -> None:
+        """The final numbers; close what ``start`` opened."""
+
+
 #: Every component kind, in the order a run composes them. Adding a kind: one entry here plus its
 #: provider hook's spec (:mod:`micro_bench.hookspecs`); config loading, ``validate``, the run key,
 #: ``prepare`` and the run context pick it up from here.
@@ -319,6 +352,7 @@ KIND_TABLE: tuple[Kind, ...] = (
     Kind("sampler", "micro_bench_samplers", "samplers", "sampler", True, Sampler),
     Kind("metric", "micro_bench_metrics", "metrics", None, True, Metric),
     Kind("threshold", "micro_bench_threshold_rules", "threshold rules", None, True, ThresholdRule),
+    Kind("logger", "micro_bench_run_loggers", "run loggers", None, True, RunLogger),
 )
 #: Registry kinds, in the order a run composes them (:data:`KIND_TABLE`'s names).
 KINDS: tuple[str, ...] = tuple(k.name for k in KIND_TABLE)

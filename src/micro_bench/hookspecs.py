@@ -151,6 +151,20 @@ def micro_bench_threshold_rules() -> Iterable[ComponentSpec]:
 
 
 @hookspec
+def micro_bench_run_loggers() -> Iterable[ComponentSpec]:
+    """Provide run loggers (``micro-bench run --log NAME``; registry kind ``logger``).
+
+    Every implementation is called. Each factory, called without parameters once per computed
+    run that ``--log`` names it for, returns an object meeting
+    :class:`micro_bench.components.RunLogger`: ``start(run)``, ``epoch(run, epoch, metrics)`` and
+    ``end(run, result)``, optionally ``check()``. The bundled ``loggers`` plugin provides
+    ``tensorboard`` and ``mlflow``.
+
+    .. versionadded:: 0.3
+    """
+
+
+@hookspec
 def micro_bench_benchmarks() -> Iterable[str | Path]:
     """Provide benchmark files (YAML), runnable by name: ``micro-bench run <name>``.
 

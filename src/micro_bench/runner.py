@@ -33,6 +33,8 @@ from micro_bench.evaluate import (
 from micro_bench.hookcall import call_hook, first_registered
 from micro_bench.results import RunResult, index_name, read_result, write_json
 from micro_bench.runfolder import FINALISED, MODEL_FOLDER, run_lock, set_aside, written_since
+from micro_bench.runlog import RunLoggers
+from micro_bench.runlog import check as check_loggers
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from micro_bench.host import Host
@@ -82,8 +84,11 @@ def run_one(
                             progress=progress, echo=echo, dists=dists, reuse=not force)
 
 
-def _finalise(host: Host, run: Run, result: RunResult, log: Callable[[str], None]) -> None:
+def _finalise(host: Host, run: Run, result: RunResult, log: Callable[[str], None],
+              loggers: RunLoggers | None = None) -> None:
     call_hook(host.pm, "micro_bench_run_end", log, run=run, result=result)
+    if loggers is not None:  # after every run_end hook: figures and model card are written
+        loggers.end(result)
     (run.directory / FINALISED).touch()
 
 
@@ -112,14 +117,21 @@ def _execute(
                                                **({"trained_in": source.name} if source else {})})
     run = Run(cfg, key, directory, position, host)
     log = _logger(directory / "log.txt", echo) if main else (lambda line: None)
+    loggers: RunLoggers | None = None  # the run loggers --log chose (micro_bench.runlog), main process only
+
+    def epoch_end(epoch: int, metrics: Mapping[str, Any]) -> None:
+        call_hook(host.pm, "micro_bench_epoch_end", log, run=run, epoch=epoch, metrics=metrics)
+        if loggers is not None:
+            loggers.epoch(epoch, metrics)
+
     ctx = RunContext(
         directory=directory, seed=cfg.seed, label=cfg.label, log=log, progress=progress,
         position=position, benchmark=cfg.benchmark, host=host,
-        epoch_end=(lambda epoch, m: (call_hook(host.pm, "micro_bench_epoch_end", log, run=run, epoch=epoch,
-                                                   metrics=m), None)[1]) if main else (lambda epoch, m: None),
+        epoch_end=epoch_end if main else (lambda epoch, m: None),
     )
     if main:
         call_hook(host.pm, "micro_bench_run_start", log, run=run)
+        loggers = RunLoggers(host, run, log)
     built = prepare(for_loading(cfg, host.registries["model"]) if source else cfg, host, dataset=ds)
     ctx.components = built.components
     t0, split = time.perf_counter(), built.split
@@ -178,7 +190,7 @@ def _execute(
         built.trainer.finalize(ctx)  # e.g. the torch trainer removes its resume checkpoint
     log(f"finished {cfg.label!r}: " + ", ".join(
         f"{k}={v:.4f}" for k, v in result.metrics.items() if isinstance(v, float)))
-    _finalise(host, run, result, log)
+    _finalise(host, run, result, log, loggers)
     return result
 
 
@@ -211,6 +223,7 @@ def run_benchmark(
     call prints nothing unless the caller configures logging (the CLI does)."""
     options = {**({"scheduler": scheduler} if scheduler else {}), **dict(executor_options or {})}
     main = is_main_process(host)
+    check_loggers(host)  # the loggers MICRO_BENCH_LOGGERS names exist and can work, before any run
     results = list(_executor(host, executor)(config, Path(out), force=force, host=host, options=options,
                                              progress=progress, echo=echo if main else None))
     if main:

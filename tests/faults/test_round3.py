@@ -282,6 +282,9 @@ def test_copied_benchmark_without_its_reference_says_how_to_fix(toy_pm, tmp_path
 
 
 def test_log_on_cached_runs_says_nothing_was_logged(toy_pm, toy_bench, tmp_path: Path) -> None:
+    import micro_bench_loggers.plugin
+
+    toy_pm.register(micro_bench_loggers.plugin)  # provides the tensorboard logger --log names
     out = tmp_path / "runs"
     bench = toy_bench()
     assert _cli_run(toy_pm, str(bench), "--out", str(out)).exit_code == 0

@@ -1,0 +1,107 @@
+"""Run loggers (registry kind ``logger``, provided by any plugin through ``micro_bench_run_loggers``)
+and the one dispatcher that calls them.
+
+``micro-bench run --log NAME`` chooses loggers; ``MICRO_BENCH_LOGGERS`` (comma-separated names)
+carries the choice, also into dask worker processes. :func:`check` runs before any run starts;
+the runner opens :class:`RunLoggers` for each computed run (on the process that writes it): every
+chosen logger is built and started after the ``micro_bench_run_start`` hooks, told each epoch
+after the ``micro_bench_epoch_end`` hooks, and ended after every ``micro_bench_run_end`` hook.
+
+A logger that raises is reported in the run's log in one line naming its plugin and distribution
+(:mod:`micro_bench.blame`, else the plugin that registered it) and gets no more calls for that run,
+except ``end`` after a failed ``epoch`` (so that it can close); the other loggers and the run go on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from micro_bench.blame import Culprit, blame
+from micro_bench.components import offers
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from micro_bench.contract import Run
+    from micro_bench.host import Host
+    from micro_bench.results import RunResult
+
+__all__ = ["ENV", "RunLoggers", "check", "chosen"]
+
+#: The environment variable naming the chosen loggers (``run --log`` sets it).
+ENV = "MICRO_BENCH_LOGGERS"
+
+
+def chosen() -> list[str]:
+    """The logger names in :data:`ENV`, in order, without blanks or repeats."""
+    return list(dict.fromkeys(n.strip() for n in os.environ.get(ENV, "").split(",") if n.strip()))
+
+
+def check(host: Host, names: Iterable[str] | None = None) -> None:
+    """Before any run starts: each chosen logger (``names``, default :func:`chosen`) exists (else a
+    :class:`~micro_bench.errors.ComponentError` listing the loggers, with a suggestion) and, built,
+    passes its optional ``check()`` (a missing library: its one-line ``ConfigError``)."""
+    names = chosen() if names is None else list(names)
+    if not names:
+        return
+    registry = host.registries["logger"]
+    for name in names:
+        logger = registry.create(name)
+        if offers(logger, "check"):
+            logger.check()
+
+
+class RunLoggers:
+    """The chosen loggers of one computed run, started on creation."""
+
+    def __init__(self, host: Host, run: Run, log: Callable[[str], Any], names: Iterable[str] | None = None) -> None:
+        self._host, self._run, self._log = host, run, log
+        #: name -> started logger (``end`` is due); names in ``_epochs`` still get ``epoch``.
+        self._open: dict[str, Any] = {}
+        self._epochs: set[str] = set()
+        for name in chosen() if names is None else names:
+            if self._call(name, "start", None):
+                self._epochs.add(name)
+
+    @property
+    def names(self) -> list[str]:
+        """The loggers started and not yet ended, in order."""
+        return list(self._open)
+
+    def epoch(self, epoch: int, metrics: Mapping[str, Any]) -> None:
+        for name, logger in self._open.items():
+            if name in self._epochs and not self._call(name, "epoch", logger, epoch, metrics):
+                self._epochs.discard(name)
+
+    def end(self, result: RunResult) -> None:
+        """``end`` on every open logger (each once, a failing one does not stop the others)."""
+        while self._open:
+            name = next(iter(self._open))
+            logger = self._open.pop(name)
+            self._epochs.discard(name)
+            self._call(name, "end", logger, result)
+
+    def _call(self, name: str, stage: str, logger: Any, *args: Any) -> bool:
+        """``logger.<stage>(run, *args)``; ``logger`` ``None``: build it and start it."""
+        try:
+            if logger is None:
+                logger = self._host.registries["logger"].create(name)
+                logger.start(self._run)
+                self._open[name] = logger
+            else:
+                getattr(logger, stage)(self._run, *args)
+        except Exception as exc:  # noqa: BLE001 - one logger's failure is reported, the run goes on
+            self._log(f"{self._culprit(name, stage, exc)}; logging to {name!r} stopped for this run")
+            return False
+        return True
+
+    def _culprit(self, name: str, stage: str, exc: Exception) -> str:
+        """The failure in one line, naming the plugin (:func:`~micro_bench.blame.blame`, else the one
+        that registered the logger) and its distribution."""
+        found = blame(exc, self._host)
+        registry = self._host.registries["logger"]
+        plugin = found.plugin if found else registry.plugin_of(name) if name in registry else None
+        if plugin is None:  # not a known logger (a worker's environment): the error says so
+            text = " ".join(str(exc).split())
+            return f"run logger {name!r} failed in {stage}: {type(exc).__name__}: {text}"
+        return str(Culprit(plugin, self._host.origin_of(plugin), f"{stage} of run logger {name!r}", exc))
