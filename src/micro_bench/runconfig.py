@@ -77,12 +77,6 @@ class RunConfig:
             return None
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def component(self, key: str) -> Component | None:
-        """The component under config key ``key`` (``None``: the run has none)."""
-        if key not in _components.configured():
-            raise KeyError(f"{key!r} is not a component key; keys: {', '.join(_components.configured())}")
-        return self.components.get(key)
-
     def with_components(self, **changes: Component | None) -> RunConfig:
         """A copy with the components under the given config keys replaced."""
         return replace(self, components={**self.components, **changes})

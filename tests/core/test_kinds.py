@@ -5,7 +5,9 @@ plugin that declares it (``ComponentSpec(default=True)``), never from the core."
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 
 import pluggy
 import pytest
@@ -94,6 +96,10 @@ def test_a_kind_with_a_config_key_flows_from_yaml_to_the_trainer(palette_host, t
     assert list(run.to_dict())[:11] == ["benchmark", "label", "seed", "dataset", "model", "trainer", "loss",
                                        "scheduler", "transform", "tta", "sampler"]
     assert run.to_dict()["palette"] == {"name": "warm", "warmth": 0.75}
+    assert pickle.loads(pickle.dumps(run)) == copy.deepcopy(run) == run  # executors ship runs to workers
+    assert run.with_components(palette=None).palette is None and run.palette is not None
+    with pytest.raises(AttributeError, match="'RunConfig' object has no attribute 'pallete'"):
+        run.pallete  # noqa: B018 - a typo is not a component
     cooler = load_config(path, host=palette_host, overrides=["palette.warmth=0.25"]).runs[0]
     assert cooler.palette.params == {"warmth": 0.25} and run_key(cooler, "fp") != run_key(run, "fp")
     listed = CliRunner().invoke(cli, ["list", "palettes"], obj=palette_host).output
