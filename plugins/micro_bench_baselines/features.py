@@ -44,9 +44,12 @@ def pixel_features(
     if not (std > 0).all():
         raise ValueError(f"sklearn trainer: channel std must be > 0, got {std.tolist()}")
     if height != width or height % resolution:
-        raise ValueError(
-            f"sklearn trainer: dataset images are {height}x{width}, expected square with a side that is a "
-            f"multiple of resolution={resolution} (set dataset.resolution: {resolution})"
+        from micro_bench.errors import ConfigError  # the user's settings, not a bug: one line
+
+        raise ConfigError(
+            f"trainer.resolution: the sklearn trainer pools to {resolution} px, but the dataset's images are "
+            f"{height}x{width}; set trainer.resolution to a divisor of {height} (e.g. {_divisor(height, resolution)}) "
+            f"or dataset.resolution to a multiple of {resolution}"
         )
     x = images.rechunk({1: -1, 2: -1, 3: -1}).astype(np.float32)
     factor = height // resolution
@@ -56,3 +59,8 @@ def pixel_features(
     out = np.empty((n, channels * resolution * resolution), dtype=np.float32)
     da.store(x.reshape(n, -1), out, lock=False, scheduler="threads")
     return out
+
+
+def _divisor(side: int, wanted: int) -> int:
+    """The largest divisor of ``side`` not above ``wanted`` (at least 1)."""
+    return max((d for d in range(1, min(side, wanted) + 1) if side % d == 0), default=1)

@@ -166,3 +166,12 @@ def test_verify_a_store_without_its_manifest_says_so(store: Path, tmp_path: Path
     result = invoke("data", "verify", str(copy))
     assert_user_error(result, "structural problem")
     assert "problem: shard_manifest.json is missing" in result.output
+
+
+def test_sklearn_trainer_resolution_not_dividing_the_images_is_one_line(tmp_path: Path) -> None:
+    """trainer.resolution left at its default (64) on a 32 px dataset: an internal error (exit 70)
+    before; now the user's setting named, with the fix."""
+    bench = {**SK, "trainer": {"name": "sklearn", "n_jobs": 1}}
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(bench))
+    assert_user_error(invoke("run", str(tmp_path / "b.yaml"), "--out", str(tmp_path / "runs"), "--no-progress"),
+                      "trainer.resolution: the sklearn trainer pools to 64 px", "set trainer.resolution to a divisor of 32")

@@ -94,7 +94,10 @@ def test_pixel_features_block_mean_downsampling() -> None:
 
 
 def test_resolution_that_does_not_divide_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="16x16, expected square with a side that is a multiple of resolution=64"):
+    from micro_bench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="pools to 64 px, but the dataset's images are 16x16; set trainer.resolution "
+                                          "to a divisor of 16 \\(e.g. 16\\)"):
         pixel_features(FakeDataset(), np.array([0]), np.zeros(4), np.ones(4), resolution=64)
 
 
