@@ -6,6 +6,8 @@ from closing; an unknown name is one line; conformance checks the kind."""
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from micro_bench_commands.cli import cli
 
 RECORDER = '''\
 import json
+import os
 
 from micro_bench import ComponentSpec, hookimpl
 from micro_bench.errors import ConfigError
@@ -29,7 +32,8 @@ class Recorder:
 
     def start(self, run):
         self.path = run.directory / f"{self.name}.jsonl"
-        self._write({"call": "start", "key": run.key, "label": run.label, "benchmark": run.benchmark})
+        self._write({"call": "start", "key": run.key, "label": run.label, "benchmark": run.benchmark,
+                     "pid": os.getpid()})
 
     def epoch(self, run, epoch, metrics):
         self._write({"call": "epoch", "epoch": epoch, "metrics": dict(metrics)})
@@ -100,12 +104,10 @@ def test_log_toy_records_start_each_epoch_and_end_with_the_runs_values(host, toy
         losses = written["history"]["train_loss"]
         assert losses == [1.0, 0.5]  # the toy trainer's two epochs
         assert _records(folder / "toy.jsonl") == [
-            {"call": "start", "key": row["key"], "label": row["label"], "benchmark": "toybench"},
+            {"call": "start", "key": row["key"], "label": row["label"], "benchmark": "toybench", "pid": os.getpid()},
             *({"call": "epoch", "epoch": e, "metrics": {"train_loss": loss}} for e, loss in enumerate(losses)),
             {"call": "end", "metrics": written["metrics"]}]
     # the environment variable is only set for the run
-    import os
-
     assert "MICRO_BENCH_LOGGERS" not in os.environ
     # not asked for: nothing recorded
     again = _run(host, toy_bench(), tmp_path / "plain")
@@ -193,3 +195,28 @@ def test_the_csv_logger_of_writing_plugins_md_works_as_written(toy_bench, tmp_pa
             final = {k: float(v) for k, v in csv.reader(fh)}
         assert final == {k: v for k, v in written["metrics"].items() if isinstance(v, float)}
         assert set(final) == {"mean_score", "accuracy"}
+
+
+@pytest.mark.slow
+def test_the_chosen_logger_runs_in_the_dask_worker_processes(tmp_path, monkeypatch, toy_bench):
+    """MICRO_BENCH_LOGGERS reaches the workers: each run is logged once, by the process that ran it."""
+    pytest.importorskip("distributed")
+    import micro_bench_dask.plugin
+    import micro_bench_local.plugin
+    from micro_bench.config import load_config
+    from micro_bench.runner import run_benchmark
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(Path(toy_plugin.__file__).parent), *sys.path]))
+    monkeypatch.setenv("MICRO_BENCH_LOGGERS", "toy")
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "recorder.py").write_text(RECORDER, encoding="utf-8")
+    host = Host.load(builtins=False, entrypoints=False, plugins_dir=folder,
+                     plugins=[toy_plugin, micro_bench_dask.plugin, micro_bench_local.plugin])
+    config = load_config(toy_bench())
+    out = tmp_path / "runs"
+    results = run_benchmark(config, out, host=host, echo=None, executor="dask", executor_options={"workers": 1})
+    for result in results:
+        records = _records(out / "toybench" / result.key / "toy.jsonl")
+        assert [r["call"] for r in records] == ["start", "epoch", "epoch", "end"]
+        assert records[0]["pid"] != os.getpid() and records[-1]["metrics"] == result.metrics
