@@ -260,6 +260,10 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, *, 
     inputs, source = evaluation_inputs(run_dir, card, registries, check_samples)
     with torch.no_grad():
         reference = module(torch.from_numpy(inputs)).numpy()
+    if reference.ndim != 2 or reference.shape[1] != len(card["classes"]):
+        raise ExportError(f"{run_dir}/model/model.json lists {len(card['classes'])} classes but the model gives "
+                          f"{reference.shape[1:]} outputs per image; the card was edited or belongs to another model "
+                          "(rerun the benchmark row with --force)")
     example = torch.from_numpy(inputs[:2])
     record: dict[str, Any] = {
         "format": fmt, "file": target.name, "run": dict(card["run"]), "model": dict(card["model"]),

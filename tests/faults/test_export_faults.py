@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -282,3 +283,17 @@ def test_onnx_and_package_exports_killed_mid_write(trained: Path, tmp_path: Path
     assert _state_is_sound(target, load) == "absent" and _parts(target)  # the killed one's temporary file
     _finish(cmd)
     assert _state_is_sound(target, load) == "complete" and not _parts(target)  # cleaned by the rerun
+
+
+@pytest.mark.slow
+def test_export_refuses_a_card_whose_classes_differ_from_the_model(trained: Path, tmp_path: Path) -> None:
+    """Found by the probe: a model.json whose class list was cut exported without a word, its
+    description naming 1 class for a 28-output model."""
+    from micro_bench_export.export import export_run
+
+    run = Path(shutil.copytree(trained, tmp_path / "run"))
+    card = run / "model" / "model.json"
+    card.write_text(json.dumps({**json.loads(card.read_text()), "classes": ["x"]}))
+    with pytest.raises(ExportError, match="lists 1 classes but the model gives \\(28,\\) outputs"):
+        export_run(run, "torchscript", tmp_path / "m.pt", check_samples=2)
+    assert not (tmp_path / "m.pt").exists()
