@@ -124,9 +124,7 @@ def check_loggers(host: Host, names: tuple[str, ...]) -> None:
     """``--log NAME`` names a run logger some plugin provides (else one line with a suggestion,
     exit 2 as for any bad option value; a disabled or broken ``loggers`` plugin is named when that is
     why), and each can work (its optional ``check()``: a missing library is one line, exit 1)."""
-    import difflib
-
-    from micro_bench.runlog import check
+    from micro_bench.runlog import check, unknown
 
     registry = host.registries["logger"]
     for name in names:
@@ -136,11 +134,7 @@ def check_loggers(host: Host, names: tuple[str, ...]) -> None:
         if off and name in ("tensorboard", "mlflow"):  # otherwise the bundled ones look unknown
             raise click.ClickException(f"--log {name}: the loggers plugin is {off[0].status} "
                                        f"({off[0].error or 'MICRO_BENCH_DISABLED_PLUGINS names micro_bench_loggers'})")
-        close = difflib.get_close_matches(name, registry.names(), n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise click.BadParameter(f"unknown run logger {name!r}{hint}; available: "
-                                 f"{', '.join(registry.names()) or '(none)'} (micro-bench list logger)",
-                                 param_hint="'--log'")
+        raise click.BadParameter(unknown(host, name), param_hint="'--log'")
     check(host, names)
 
 

@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from micro_bench.blame import Culprit, blame
 from micro_bench.components import offers
+from micro_bench.errors import ComponentError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from micro_bench.contract import Run
     from micro_bench.host import Host
     from micro_bench.results import RunResult
 
-__all__ = ["ENV", "RunLoggers", "check", "chosen"]
+__all__ = ["ENV", "RunLoggers", "check", "chosen", "unknown"]
 
 #: The environment variable naming the chosen loggers (``run --log`` sets it).
 ENV = "MICRO_BENCH_LOGGERS"
@@ -39,16 +40,30 @@ def chosen() -> list[str]:
 
 def check(host: Host, names: Iterable[str] | None = None) -> None:
     """Before any run starts: each chosen logger (``names``, default :func:`chosen`) exists (else a
-    :class:`~micro_bench.errors.ComponentError` listing the loggers, with a suggestion) and, built,
+    one-line :class:`~micro_bench.errors.ComponentError` listing the loggers, with a suggestion) and, built,
     passes its optional ``check()`` (a missing library: its one-line ``ConfigError``)."""
     names = chosen() if names is None else list(names)
     if not names:
         return
     registry = host.registries["logger"]
     for name in names:
+        try:
+            registry.spec(name)
+        except ComponentError:
+            raise ComponentError(f"{ENV} (run --log): {unknown(host, name)}") from None
         logger = registry.create(name)
         if offers(logger, "check"):
             logger.check()
+
+
+def unknown(host: Host, name: str) -> str:
+    """One line for a logger name no plugin provides: the closest name and the available ones."""
+    import difflib
+
+    names = host.registries["logger"].names()
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown run logger {name!r}{hint}; available: {', '.join(names) or '(none)'} (micro-bench list logger)"
 
 
 class RunLoggers:

@@ -151,6 +151,17 @@ def test_an_unknown_logger_is_one_line_with_a_suggestion_before_any_run(host, to
     assert not (tmp_path / "runs").exists()
 
 
+
+def test_an_unknown_name_in_the_environment_is_one_line_before_any_run(host, toy_bench, tmp_path, monkeypatch):
+    monkeypatch.setenv("MICRO_BENCH_LOGGERS", "toy,nosuch")
+    result = _run(host, toy_bench(), tmp_path / "runs")
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert [line for line in result.output.splitlines() if line.startswith("Error:")] == [
+        "Error: MICRO_BENCH_LOGGERS (run --log): unknown run logger 'nosuch'; available: broken, mute, needy, toy "
+        "(micro-bench list logger)"]
+    assert not (tmp_path / "runs").exists()
+
+
 def test_list_and_conformance_see_the_kind(host):
     from micro_bench_conformance import check_plugin
 
