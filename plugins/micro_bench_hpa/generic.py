@@ -208,6 +208,8 @@ def plan_generic(src: str | Path, options: GenericOptions, *, min_side: int = 1,
         fields = {f for _, f, _, _ in string.Formatter().parse(layout.pattern) if f is not None}
     except ValueError as exc:  # an unmatched brace
         raise SourceError(f"--pattern {layout.pattern!r}: {exc}") from None
+    if Path(layout.pattern).is_absolute() or ".." in Path(layout.pattern).parts:
+        raise SourceError(f"--pattern {layout.pattern!r}: must be relative to the source folder, without '..'")
     if fields - {"id", "channel"}:
         raise SourceError(f"--pattern {layout.pattern!r}: unknown placeholder {{{sorted(fields - {'id', 'channel'})[0]}}}; "
                           "only {id} and {channel}")

@@ -206,6 +206,8 @@ def open_source(src: Any, channels: Sequence[str], resolution: int, ids: Sequenc
 
         found = Layout.from_attrs(layout) if layout is not None else Layout(pattern=str(pattern), channels=tuple(channels))
         if pattern is not None:
+            if Path(str(pattern)).is_absolute() or ".." in Path(str(pattern)).parts:
+                raise ValueError(f"--pattern {pattern!r}: must be relative to {path}, without '..'")
             found = found.with_(pattern=str(pattern))
         if list(found.channels or ()) != list(channels):
             raise ValueError(f"{path}: the layout's channels {list(found.channels or ())} differ from the model's "

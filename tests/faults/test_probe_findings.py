@@ -175,3 +175,19 @@ def test_sklearn_trainer_resolution_not_dividing_the_images_is_one_line(tmp_path
     (tmp_path / "b.yaml").write_text(yaml.safe_dump(bench))
     assert_user_error(invoke("run", str(tmp_path / "b.yaml"), "--out", str(tmp_path / "runs"), "--no-progress"),
                       "trainer.resolution: the sklearn trainer pools to 64 px", "set trainer.resolution to a divisor of 32")
+
+
+@pytest.mark.parametrize("pattern", ["/etc/{id}_{channel}.png", "../{id}_{channel}.png"])
+def test_pattern_outside_the_source_is_one_line(tmp_path: Path, pattern: str) -> None:
+    """An absolute --pattern reached pathlib's glob (NotImplementedError, exit 70)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "labels.csv").write_text("Id,Target\na,x\n")
+    assert_user_error(invoke("data", "convert", str(src), str(tmp_path / "o.zarr"), "--labels", str(src / "labels.csv"),
+                             "--channels", "r,g", "--pattern", pattern), "must be relative to the source folder")
+
+
+def test_predict_pattern_outside_the_source_is_one_line(runs: Path, tmp_path: Path) -> None:
+    (tmp_path / "imgs").mkdir()
+    assert_user_error(invoke("predict", str(runs / "tiny_sk"), str(tmp_path / "imgs"), "--run", "a", "--out",
+                             str(tmp_path / "p.csv"), "--pattern", "/etc/{id}_{channel}.png"), "must be relative to")
