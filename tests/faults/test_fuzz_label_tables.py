@@ -110,6 +110,9 @@ def make_case(rng: random.Random) -> Case:
 
 def _mutate(rng: random.Random, op: str, header: list[str], body: list[list[str]], mode: str, k: int) -> str:
     row = rng.randrange(len(body))
+    cut = len(body[row]) < 2 or not body[(row + 1) % len(body)]
+    if cut and op not in ("blank_row", "extra_cells", "pad_spaces"):
+        return op  # an earlier short_row or blank_row left this row without the cells to mutate
     if op == "dup_id" and len(body) > 1:
         body[row][0] = body[(row + 1) % len(body)][0]
     elif op == "empty_id":
