@@ -236,7 +236,7 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, *, 
     """
     import torch
 
-    from micro_bench_predict.card import ModelCardError, read_card
+    from micro_bench_predict.card import ModelCardError, check_card_fits, read_card
 
     check_options(fmt, check_samples, license)
     run_dir = Path(run_dir)
@@ -260,10 +260,12 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, *, 
     inputs, source = evaluation_inputs(run_dir, card, registries, check_samples)
     with torch.no_grad():
         reference = module(torch.from_numpy(inputs)).numpy()
-    if reference.ndim != 2 or reference.shape[1] != len(card["classes"]):
-        raise ExportError(f"{run_dir}/model/model.json lists {len(card['classes'])} classes but the model gives "
-                          f"{reference.shape[1:]} outputs per image; the card was edited or belongs to another model "
-                          "(rerun the benchmark row with --force)")
+    # load_trained checked the card against the network (check_card_fits) where a meta-device pass
+    # could tell; the real outputs settle it
+    try:
+        check_card_fits(run_dir, card, int(reference.shape[1]) if reference.ndim == 2 else -1)
+    except ModelCardError as error:
+        raise ExportError(str(error)) from None
     example = torch.from_numpy(inputs[:2])
     record: dict[str, Any] = {
         "format": fmt, "file": target.name, "run": dict(card["run"]), "model": dict(card["model"]),

@@ -38,8 +38,8 @@ from typing import Any
 
 from micro_bench.errors import MicroBenchError
 
-__all__ = ["CARD_FILE", "FORMAT", "FORMAT_VERSION", "ModelCardError", "build_card", "model_folder",
-           "read_card", "sha256_file", "write_card"]
+__all__ = ["CARD_FILE", "FORMAT", "FORMAT_VERSION", "ModelCardError", "build_card", "check_card_fits",
+           "model_folder", "read_card", "sha256_file", "write_card"]
 
 FORMAT = "micro-bench/model"
 #: Bump when a reader of the previous version would misread a card; older cards are refused.
@@ -207,3 +207,20 @@ def read_card(directory: str | Path) -> dict[str, Any]:
         if sha256_file(weights) != meta.get("sha256"):
             raise ModelCardError(f"{weights}: contents differ from the sha256 recorded in {path} (damaged or replaced)")
     return card
+
+
+def check_card_fits(directory: str | Path, card: Mapping[str, Any], outputs: int | None,
+                    channels: int | None = None) -> None:
+    """A one-line :class:`ModelCardError` naming ``<run>/model/model.json`` when its class list
+    does not have the ``outputs`` the loaded model gives per image, or its channel list not the
+    ``channels`` the model takes (``None``: not known, not checked). Shared by ``predict``
+    (:func:`micro_bench_predict.trained.load_trained`) and ``export``."""
+    path = model_folder(directory) / CARD_FILE
+    classes = len(card["classes"])
+    if outputs is not None and outputs != classes:
+        raise ModelCardError(f"{path}: lists {classes} classes but the model gives {outputs} outputs per image; "
+                             "the card was edited or belongs to another model (rerun the benchmark row with --force)")
+    listed = len(card["input"]["channels"])
+    if channels is not None and channels != listed:
+        raise ModelCardError(f"{path}: lists {listed} input channels but the model takes {channels}; "
+                             "the card was edited or belongs to another model (rerun the benchmark row with --force)")

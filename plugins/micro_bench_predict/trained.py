@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from micro_bench_predict.card import ModelCardError, model_folder, read_card
+from micro_bench_predict.card import ModelCardError, check_card_fits, model_folder, read_card
 from micro_bench_predict.rules import parse_threshold
 
 __all__ = ["ImageArray", "TrainedModel", "load_trained", "parse_threshold"]
@@ -153,6 +153,61 @@ def _create(registries: Mapping[str, Any], kind: str, comp: Mapping[str, Any] | 
     return registry.create(comp["name"], **params)
 
 
+def _torch_shape(model: Any, channels: int, side: int, in_chans: int) -> tuple[int | None, int | None]:
+    """Outputs per image and input channels of a torch module, from one forward pass on the meta
+    device (shapes only: no memory, no arithmetic; the module itself is untouched)."""
+    import torch
+    from torch.func import functional_call
+
+    state = {name: torch.empty_like(t, device="meta")
+             for name, t in [*model.named_parameters(), *model.named_buffers()]}
+
+    def width(c: int) -> int | None:
+        with torch.no_grad():
+            out = functional_call(model, state, (torch.empty(1, c, side, side, device="meta"),))
+        return int(out.shape[-1]) if isinstance(out, torch.Tensor) and out.ndim == 2 else None
+
+    training = model.training
+    model.eval()
+    try:
+        try:
+            return width(channels), channels
+        except Exception:  # noqa: BLE001 - the card's channel count does not fit; try the model's own
+            if in_chans == channels:
+                return None, None
+            try:
+                return width(in_chans), in_chans
+            except Exception:  # noqa: BLE001 - an op without a meta kernel: not known here
+                return None, None
+    finally:
+        model.train(training)
+
+
+def model_shape(trainer: Any, model: Any, card: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """``(outputs per image, input channels)`` of a loaded model where they are cheap and reliable to
+    find (``None``: not known): a torch module by a forward pass on the meta device; a fitted
+    scikit-learn estimator by ``predict_proba`` of one zero feature row (``n_features_in_``) and,
+    with the trainer's pixel ``resolution``, its channel count."""
+    import sys
+
+    channels, side = len(card["input"]["channels"]), int(card["input"]["resolution"])
+    torch = sys.modules.get("torch")  # a torch module exists only when torch was imported
+    if torch is not None and isinstance(model, torch.nn.Module):
+        in_chans = card["model"].get("in_chans")
+        return _torch_shape(model, channels, side, in_chans if isinstance(in_chans, int) else channels)
+    features = getattr(model, "n_features_in_", None)
+    if not isinstance(features, int) or not callable(getattr(model, "predict_proba", None)):
+        return None, None
+    try:
+        proba = np.asarray(model.predict_proba(np.zeros((1, features), np.float32)))
+        outputs = int(proba.shape[1]) if proba.ndim == 2 else None
+    except Exception:  # noqa: BLE001 - not known here; the prediction's own shape check still applies
+        outputs = None
+    res = getattr(trainer, "resolution", None)
+    taken = features // (res * res) if isinstance(res, int) and res > 0 and features % (res * res) == 0 else None
+    return outputs, taken
+
+
 def load_trained(run_dir: str | Path, *, device: str = "auto", threads: int | None = None,
                  registries: Mapping[str, Any] | None = None) -> TrainedModel:
     """Load the model of the finished run in ``run_dir`` (``runs/<benchmark>/<key>``).
@@ -166,7 +221,8 @@ def load_trained(run_dir: str | Path, *, device: str = "auto", threads: int | No
 
     Raises:
         ModelCardError: no model, an older format version, changed files, a trainer without
-            ``load``, or a model the installed plugins cannot rebuild.
+            ``load``, a model the installed plugins cannot rebuild, or a card whose class (or
+            channel) list does not fit the loaded model (:func:`check_card_fits`).
     """
     directory = Path(run_dir)
     card = read_card(directory)
@@ -197,6 +253,7 @@ def load_trained(run_dir: str | Path, *, device: str = "auto", threads: int | No
                              f"{type(error).__name__}: {detail}; if the installed {model['name']!r} is not the "
                              "architecture this run trained (a default of the model factory changed), rerun the "
                              "row with --force") from error
+    check_card_fits(directory, card, *model_shape(trainer, loaded, card))
     components = {"tta": _create(registries, "tta", card.get("tta")) if card.get("tta") else None}
     components["transform"] = _create(registries, "transform", card.get("transform")) if components["tta"] else None
     batch = getattr(trainer, "batch_size", None)
