@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from micro_bench.components import KINDS
+from micro_bench import components
 from micro_bench.errors import PluginError
 from micro_bench_conformance.checks import (
     CHECKS,
@@ -33,6 +33,7 @@ from micro_bench_conformance.checks import (
     SEED,
     Violation,
     check_metric,
+    check_protocol,
 )
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -66,11 +67,17 @@ def check_component(kind: str, name: str, registry: Registry, **params: Any) -> 
     """Build ``name`` from ``registry`` and check it against the contract of ``kind``.
 
     ``params`` override the spec's ``extra["conformance_params"]``; models always get
-    ``num_classes=5`` and ``in_chans=4``. Never raises for a misbehaving component: the failure
-    is the returned result's ``message``.
+    ``num_classes=5`` and ``in_chans=4``. ``kind`` is looked up in
+    :data:`~micro_bench.components.KIND_TABLE` when called, so a kind added to the table later is
+    checked too: against its Protocol's members (:func:`~micro_bench_conformance.checks.check_protocol`)
+    when no check of its own exists. Never raises for a misbehaving component: the failure is the
+    returned result's ``message``.
     """
-    if kind not in KINDS:
-        raise ValueError(f"unknown component kind {kind!r}; expected one of {', '.join(KINDS)}")
+    try:
+        entry = components.kind(kind)
+    except KeyError:
+        names = ", ".join(k.name for k in components.KIND_TABLE)
+        raise ValueError(f"unknown component kind {kind!r}; expected one of {names}") from None
     try:
         plugin, spec = registry.plugin_of(name), registry.spec(name)
     except Exception as exc:  # an unknown name: the registry's message lists what exists
@@ -92,7 +99,9 @@ def check_component(kind: str, name: str, registry: Registry, **params: Any) -> 
             if kind == "metric":
                 low, high = extra.get("range", (0.0, 1.0))
                 return CheckResult(kind, name, plugin, True, check_metric(component, (low, high)))
-            return CheckResult(kind, name, plugin, True, CHECKS[kind](component))
+            check = CHECKS.get(kind)
+            message = check(component) if check is not None else check_protocol(component, entry.protocol)
+            return CheckResult(kind, name, plugin, True, message)
     except Violation as exc:
         return CheckResult(kind, name, plugin, False, str(exc))
     except Exception as exc:  # the component itself crashed: report, never propagate

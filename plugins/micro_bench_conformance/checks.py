@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["CHECKS", "IN_CHANS", "NUM_CLASSES", "SEED", "Violation", "check_metric"]
+__all__ = ["CHECKS", "IN_CHANS", "NUM_CLASSES", "SEED", "Violation", "check_metric", "check_protocol"]
 
 #: K, the number of classes the checks use for models, losses, metrics and TTA reductions.
 NUM_CLASSES = 5
@@ -288,7 +288,8 @@ def check_threshold(rule: Any) -> str:
 
 def check_logger(logger: Any) -> str:
     """The :class:`~micro_bench.components.RunLogger` calls can be made (nothing is logged: a real
-    logger writes files or talks to a server); the optional ``check()`` takes no argument."""
+    logger writes files or talks to a server); the optional ``check()`` takes no argument and the
+    optional ``fail()`` can be called as ``fail(run, error)``."""
     from micro_bench.components import offers
 
     for method, names in (("start", ("run",)), ("epoch", ("run", "epoch", "metrics")), ("end", ("run", "result"))):
@@ -297,7 +298,11 @@ def check_logger(logger: Any) -> str:
                  "(see the RunLogger contract)")
     if offers(logger, "check"):
         _require(_takes(logger.check, ()), "check() must take no argument (see the RunLogger contract)")
-    return "start(run), epoch(run, epoch, metrics), end(run, result)" + ("; optional: check" if offers(logger, "check") else "")
+    if offers(logger, "fail"):
+        _require(_takes(logger.fail, ("run", "error")), "fail() cannot be called as fail(run, error) "
+                 "(see the RunLogger contract)")
+    optional = [m for m in ("check", "fail") if offers(logger, m)]
+    return "start(run), epoch(run, epoch, metrics), end(run, result)" + (f"; optional: {', '.join(optional)}" if optional else "")
 
 
 CHECKS: dict[str, Callable[..., str]] = {
@@ -312,3 +317,35 @@ CHECKS: dict[str, Callable[..., str]] = {
     "threshold": check_threshold,
     "logger": check_logger,
 }
+
+
+def check_protocol(component: Any, protocol: Any) -> str:
+    """A kind without a check of its own in :data:`CHECKS` (one added to
+    :data:`~micro_bench.components.KIND_TABLE` later): the component has every attribute its kind's
+    Protocol annotates and every method it declares, callable with the Protocol's parameters (by
+    position, keyword-only ones by keyword). Nothing is called: what the values mean is the kind's."""
+    import inspect
+
+    title = getattr(protocol, "__name__", str(protocol))
+    if protocol is object:
+        return f"no {title} members to check (the kind declares none)"
+    members: list[str] = []
+    for attr in getattr(protocol, "__annotations__", {}):
+        _require(hasattr(component, attr), f"has no {attr} (see the {title} contract)")
+        members.append(attr)
+    for attr, value in vars(protocol).items():
+        if attr.startswith("_") or not inspect.isfunction(value):
+            continue
+        method = getattr(component, attr, None)
+        if not callable(method):
+            raise Violation(f"has no {attr}() (see the {title} contract)")
+        params = list(inspect.signature(value).parameters.values())[1:]  # without self
+        positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        keywords = {p.name: p.name for p in params if p.kind is p.KEYWORD_ONLY}
+        try:
+            inspect.signature(method).bind(*positional, **keywords)
+        except TypeError:
+            call = ", ".join([*positional, *(f"{k}=..." for k in keywords)])
+            raise Violation(f"{attr}() cannot be called as {attr}({call}) (see the {title} contract)") from None
+        members.append(f"{attr}({', '.join([*positional, *keywords])})")
+    return f"{title}: " + (", ".join(members) if members else "no members to check")

@@ -4,7 +4,8 @@ checked before any run starts (the optional ``check()`` of the
 per computed run, and only finite numbers logged.
 
 The core builds one logger per computed run (the factory, a :class:`LibraryLogger` subclass, is
-called without parameters) and calls ``start``, ``epoch`` and ``end`` (:mod:`micro_bench.runlog`);
+called without parameters) and calls ``start``, ``epoch`` and ``end``, or ``fail`` instead of ``end``
+when the run raised (:mod:`micro_bench.runlog`);
 a third-party logger meets the same Protocol without subclassing anything here."""
 
 from __future__ import annotations

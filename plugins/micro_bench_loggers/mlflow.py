@@ -78,3 +78,14 @@ class MlflowLogger(LibraryLogger):
             raise
         client.set_terminated(run_id, "FINISHED")
 
+
+    def fail(self, run: Any, error: BaseException) -> None:
+        """The run raised after ``start``: its MLflow run ends ``FAILED`` (``KILLED`` for ^C), with the
+        error in the tag ``micro_bench.error``."""
+        if self.session is None:
+            return
+        (client, run_id), self.session = self.session, None
+        try:
+            client.set_tag(run_id, "micro_bench.error", f"{type(error).__name__}: {error}"[:5000])
+        finally:
+            client.set_terminated(run_id, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")

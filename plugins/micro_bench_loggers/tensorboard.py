@@ -50,3 +50,9 @@ class TensorBoardLogger(LibraryLogger):
         finally:
             session.close()
 
+
+    def fail(self, run: Any, error: BaseException) -> None:
+        """The run raised after ``start``: the writer is flushed and closed (the epochs logged stay)."""
+        session, self.session = self.session, None
+        if session is not None:
+            session.close()

@@ -96,7 +96,10 @@ OPTIONAL: dict[str, dict[str, str]] = {
     },
     "dataset": {"reader": "reader() -> (indices -> (n, C, R, R) uint8 ndarray): a fast picklable reader"},
     "loss": {"adapt": "adapt(labels (n, K) bool) -> Mapping: fitted on the train labels before training"},
-    "logger": {"check": "check() -> None: raise ConfigError (e.g. naming the library to install) before any run starts"},
+    "logger": {
+        "check": "check() -> None: raise ConfigError (e.g. naming the library to install) before any run starts",
+        "fail": "fail(run, error) -> None: instead of end when the run raised after start (close what start opened)",
+    },
 }
 
 
@@ -327,6 +330,10 @@ class RunLogger(Protocol):
     Optional (:data:`OPTIONAL`): ``check() -> None``, called on a freshly built logger before any
     run starts; raise :class:`~micro_bench.errors.ConfigError` in one line when it cannot work
     (e.g. its library is not installed: ``--log mlflow needs MLflow: pip install ...``).
+    ``fail(run, error) -> None``, called instead of ``end`` when the run raises after ``start``
+    (``error``: the run's exception, which still propagates unchanged whatever ``fail`` does):
+    close what ``start`` opened and mark the run failed (the MLflow logger ends its run FAILED).
+    A logger without ``fail`` gets no call when the run fails.
     """
 
     def start(self, run: Run) -> None: ...

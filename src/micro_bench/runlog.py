@@ -5,11 +5,15 @@ and the one dispatcher that calls them.
 carries the choice, also into dask worker processes. :func:`check` runs before any run starts;
 the runner opens :class:`RunLoggers` for each computed run (on the process that writes it): every
 chosen logger is built and started after the ``micro_bench_run_start`` hooks, told each epoch
-after the ``micro_bench_epoch_end`` hooks, and ended after every ``micro_bench_run_end`` hook.
+after the ``micro_bench_epoch_end`` hooks, and ended after every ``micro_bench_run_end`` hook. When
+the run raises after the loggers started (the trainer fails, a hook raises, ^C), each logger still
+open gets its optional ``fail(run, error)`` instead of ``end`` (an MLflow run ends FAILED, a
+TensorBoard writer is closed) and the run's own exception goes on unchanged.
 
 A logger that raises is reported in the run's log in one line naming its plugin and distribution
 (:mod:`micro_bench.blame`, else the plugin that registered it) and gets no more calls for that run,
-except ``end`` after a failed ``epoch`` (so that it can close); the other loggers and the run go on.
+except ``end`` (or ``fail``) after a failed ``epoch`` (so that it can close); the other loggers and the
+run go on. A logger failing in ``fail`` is reported the same way and never replaces the run's error.
 """
 
 from __future__ import annotations
@@ -95,6 +99,18 @@ class RunLoggers:
             logger = self._open.pop(name)
             self._epochs.discard(name)
             self._call(name, "end", logger, result)
+
+    def fail(self, error: BaseException) -> None:
+        """The run raised ``error`` after the loggers started: ``fail(run, error)`` on every open
+        logger that offers it (:data:`~micro_bench.components.OPTIONAL`), in order, each once; one
+        without it is only dropped. Never raises for a logger's failure (the caller re-raises
+        ``error``)."""
+        while self._open:
+            name = next(iter(self._open))
+            logger = self._open.pop(name)
+            self._epochs.discard(name)
+            if offers(logger, "fail"):
+                self._call(name, "fail", logger, error)
 
     def _call(self, name: str, stage: str, logger: Any, *args: Any) -> bool:
         """``logger.<stage>(run, *args)``; ``logger`` ``None``: build it and start it."""

@@ -132,66 +132,71 @@ def _execute(
     if main:
         call_hook(host.pm, "micro_bench_run_start", log, run=run)
         loggers = RunLoggers(host, run, log)
-    built = prepare(for_loading(cfg, host.registries["model"]) if source else cfg, host, dataset=ds)
-    ctx.components = built.components
-    t0, split = time.perf_counter(), built.split
-    check_split(split, cfg.evaluate, log)
-    if source is not None:  # same training, other evaluation: the finished run's model
-        built.model = built.trainer.load(source / MODEL_FOLDER, built.model)
-        finished = read_result(source)
-        history = {**(finished.history if finished is not None else {}), "trained_in": source.name}
-        log(f"{cfg.label!r}: trained as run {source.name} (only the evaluation differs): its model, not retrained")
-    else:
-        history = built.trainer.fit(built.model, ds, split, loss=built.loss, schedule=built.scheduler,
-                                    transform=built.transform, context=ctx, **sampler_argument(built)) or {}
-    t1 = time.perf_counter()
-    part = cfg.evaluate["split"]
-    eval_idx = split.indices(part)
+    try:
+        built = prepare(for_loading(cfg, host.registries["model"]) if source else cfg, host, dataset=ds)
+        ctx.components = built.components
+        t0, split = time.perf_counter(), built.split
+        check_split(split, cfg.evaluate, log)
+        if source is not None:  # same training, other evaluation: the finished run's model
+            built.model = built.trainer.load(source / MODEL_FOLDER, built.model)
+            finished = read_result(source)
+            history = {**(finished.history if finished is not None else {}), "trained_in": source.name}
+            log(f"{cfg.label!r}: trained as run {source.name} (only the evaluation differs): its model, not retrained")
+        else:
+            history = built.trainer.fit(built.model, ds, split, loss=built.loss, schedule=built.scheduler,
+                                        transform=built.transform, context=ctx, **sampler_argument(built)) or {}
+        t1 = time.perf_counter()
+        part = cfg.evaluate["split"]
+        eval_idx = split.indices(part)
 
-    who = f"trainer {cfg.trainer.name!r} (plugin {host.registries['trainer'].plugin_of(cfg.trainer.name)})"
+        who = f"trainer {cfg.trainer.name!r} (plugin {host.registries['trainer'].plugin_of(cfg.trainer.name)})"
 
-    def predict(indices: Any) -> Any:
-        scores = built.trainer.predict(built.model, ds, indices, tta=built.tta, transform=built.transform,
-                                       context=ctx)
-        return check_probabilities(scores, len(indices), ds.classes, who, lambda row: str(ds.ids[int(indices[row])]))
+        def predict(indices: Any) -> Any:
+            scores = built.trainer.predict(built.model, ds, indices, tta=built.tta, transform=built.transform,
+                                           context=ctx)
+            return check_probabilities(scores, len(indices), ds.classes, who, lambda row: str(ds.ids[int(indices[row])]))
 
-    y_score = np.asarray(predict(eval_idx), float)
-    y_true = np.asarray(split.labels(part), bool)
-    rule = cfg.evaluate["threshold"]
-    val = None
-    if isinstance(rule, str):
-        val_score = y_score if part == "val" else predict(split.val)
-        val = (split.labels("val"), val_score)
-    fitted = host.registries["threshold"].create(rule) if isinstance(rule, str) else None
-    thresholds = thresholds_for(rule, y_true.shape[1], val, fitted)
-    y_pred = labels_from(y_score, thresholds["values"])
-    t2 = time.perf_counter()
-    run.scores = Scores(y_true, y_score, np.asarray(thresholds["values"], float), y_pred, tuple(ds.classes))
-    result = RunResult(
-        benchmark=cfg.benchmark, label=cfg.label, key=key, metrics=compute_metrics(built.metrics, run.scores),
-        thresholds=thresholds, history=dict(history), dataset=dict(ds.describe()),
-        counts=class_counts(ds.labels, {p: split.indices(p) for p in PARTS}),
-        timings={"fit_s": t1 - t0, "predict_s": t2 - t1}, config=cfg.to_dict(), version=__version__,
-    )
-    result.dataset.setdefault("fingerprint", ds.fingerprint)
-    if not main:
+        y_score = np.asarray(predict(eval_idx), float)
+        y_true = np.asarray(split.labels(part), bool)
+        rule = cfg.evaluate["threshold"]
+        val = None
+        if isinstance(rule, str):
+            val_score = y_score if part == "val" else predict(split.val)
+            val = (split.labels("val"), val_score)
+        fitted = host.registries["threshold"].create(rule) if isinstance(rule, str) else None
+        thresholds = thresholds_for(rule, y_true.shape[1], val, fitted)
+        y_pred = labels_from(y_score, thresholds["values"])
+        t2 = time.perf_counter()
+        run.scores = Scores(y_true, y_score, np.asarray(thresholds["values"], float), y_pred, tuple(ds.classes))
+        result = RunResult(
+            benchmark=cfg.benchmark, label=cfg.label, key=key, metrics=compute_metrics(built.metrics, run.scores),
+            thresholds=thresholds, history=dict(history), dataset=dict(ds.describe()),
+            counts=class_counts(ds.labels, {p: split.indices(p) for p in PARTS}),
+            timings={"fit_s": t1 - t0, "predict_s": t2 - t1}, config=cfg.to_dict(), version=__version__,
+        )
+        result.dataset.setdefault("fingerprint", ds.fingerprint)
+        if not main:
+            return result
+        np.savez_compressed(directory / "predictions.npz", ids=np.asarray([ds.ids[i] for i in eval_idx]),
+                            y_true=y_true, y_score=y_score, y_pred=y_pred)
+        if offers(built.trainer, "save"):  # before result.json: a finished run has its model
+            folder = directory / MODEL_FOLDER
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            built.trainer.save(built.model, folder)
+        # digests of what the result rests on, for `micro-bench verify` (result.json itself is checked
+        # by recomputing its metrics from predictions.npz)
+        write_json(directory / "result.json", {**result.to_dict(), "files": file_digests(directory)})
+        if offers(built.trainer, "finalize"):
+            built.trainer.finalize(ctx)  # e.g. the torch trainer removes its resume checkpoint
+        log(f"finished {cfg.label!r}: " + ", ".join(
+            f"{k}={v:.4f}" for k, v in result.metrics.items() if isinstance(v, float)))
+        _finalise(host, run, result, log, loggers)
         return result
-    np.savez_compressed(directory / "predictions.npz", ids=np.asarray([ds.ids[i] for i in eval_idx]),
-                        y_true=y_true, y_score=y_score, y_pred=y_pred)
-    if offers(built.trainer, "save"):  # before result.json: a finished run has its model
-        folder = directory / MODEL_FOLDER
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir()
-        built.trainer.save(built.model, folder)
-    # digests of what the result rests on, for `micro-bench verify` (result.json itself is checked
-    # by recomputing its metrics from predictions.npz)
-    write_json(directory / "result.json", {**result.to_dict(), "files": file_digests(directory)})
-    if offers(built.trainer, "finalize"):
-        built.trainer.finalize(ctx)  # e.g. the torch trainer removes its resume checkpoint
-    log(f"finished {cfg.label!r}: " + ", ".join(
-        f"{k}={v:.4f}" for k, v in result.metrics.items() if isinstance(v, float)))
-    _finalise(host, run, result, log, loggers)
-    return result
+    except BaseException as exc:  # the loggers still open close (fail); the run's error goes on unchanged
+        if loggers is not None:
+            loggers.fail(exc)
+        raise
 
 
 def file_digests(directory: Path) -> dict[str, str]:

@@ -1,7 +1,9 @@
 """The core's run-logger dispatcher (:mod:`micro_bench.runlog`): run loggers are a component kind
 (one ``KIND_TABLE`` entry, provider hook ``micro_bench_run_loggers``); the ones ``MICRO_BENCH_LOGGERS``
 names are built per run and called in order; one that fails is reported naming its plugin and gets no
-more calls (but ``end`` after a failed ``epoch``), and never keeps the others from starting or closing."""
+more calls (but ``end`` after a failed ``epoch``), and never keeps the others from starting or closing.
+When the run raises after ``start``, every open logger gets its optional ``fail(run, error)`` instead of
+``end`` (once, in order) and the run's own exception reaches the caller unchanged."""
 
 from __future__ import annotations
 
@@ -34,6 +36,9 @@ class Recorder:
 
     def end(self, run, result):
         self._step("end", dict(result.metrics))
+
+    def fail(self, run, error):
+        self._step("fail", repr(error))
 
 
 def _recorder(name: str) -> type:
@@ -85,7 +90,7 @@ def test_logger_is_one_kind_of_the_table():
     assert (entry.hook, entry.plural, entry.key, entry.protocol) == (
         "micro_bench_run_loggers", "run loggers", None, components.RunLogger)
     assert "logger" not in components.configured().values()  # no config key: the run key is unchanged
-    assert set(components.OPTIONAL["logger"]) == {"check"}
+    assert set(components.OPTIONAL["logger"]) == {"check", "fail"}
 
 
 def test_only_the_named_loggers_run_in_the_given_order(host, monkeypatch):
@@ -145,3 +150,101 @@ def test_check_refuses_unknown_names_and_runs_the_optional_check(host):
     FAIL.update(picky="check")
     with pytest.raises(ConfigError, match="^--log picky needs pickylib$"):
         check(host, ["picky"])
+
+
+class Mute:
+    """Started, never told about the end of a failed run: it offers no ``fail``."""
+
+    def start(self, run):
+        CALLS.append(("mute", "start", run.key))
+
+    def epoch(self, run, epoch, metrics):
+        CALLS.append(("mute", "epoch", epoch))
+
+    def end(self, run, result):
+        CALLS.append(("mute", "end"))
+
+
+class MuteLoggers:
+    @hookimpl
+    def micro_bench_run_loggers(self):
+        return [ComponentSpec("mute", Mute)]
+
+
+def test_fail_reaches_every_open_logger_once_in_order_and_a_failing_one_is_reported(host):
+    host.register(MuteLoggers(), name="mute")
+    FAIL.update(first="start", second="fail")
+    lines: list[str] = []
+    loggers = RunLoggers(host, RUN, lines.append, ["first", "second", "mute", "third"])  # type: ignore[arg-type]
+    loggers.epoch(0, {"train_loss": 1.0})
+    error = ValueError("the trainer gave up")
+    loggers.fail(error)
+    assert loggers.names == []
+    loggers.fail(error)  # nothing open any more: no second call
+    loggers.end(RESULT)  # type: ignore[arg-type]
+    assert [c[:2] for c in CALLS] == [
+        ("first", "start"), ("second", "start"), ("mute", "start"), ("third", "start"),
+        ("second", "epoch"), ("mute", "epoch"), ("third", "epoch"),
+        ("second", "fail"), ("third", "fail")]  # first never started; mute offers no fail
+    assert [c[2] for c in CALLS if c[1] == "fail"] == [repr(error)] * 2
+    assert lines[1] == (f"plugin 'recorders' ({host.origin_of('recorders')}) failed in fail of run logger 'second': "
+                        "RuntimeError: second failed in fail; logging to 'second' stopped for this run")
+    assert len(lines) == 2 and "failed in start of run logger 'first'" in lines[0]
+
+
+def test_fail_follows_a_failed_epoch(host):
+    FAIL.update(first="epoch")
+    loggers = RunLoggers(host, RUN, [].append, ["first"])  # type: ignore[arg-type]
+    loggers.epoch(0, {})
+    loggers.epoch(1, {})
+    loggers.fail(KeyboardInterrupt())
+    assert [c[:2] for c in CALLS] == [("first", "start"), ("first", "epoch"), ("first", "fail")]
+
+
+class Crash(Exception):
+    """The trainer's own error, to be seen unchanged by whoever runs the benchmark."""
+
+
+class CrashingTrainer:
+    def __init__(self, epochs: int = 2) -> None:
+        self.epochs = epochs
+
+    def fit(self, model, dataset, split, *, loss, schedule, transform, context):
+        context.epoch_end(0, {"train_loss": 1.0})
+        raise Crash("out of patience at epoch 1")
+
+    def predict(self, model, dataset, indices, *, tta, transform, context):  # pragma: no cover - never reached
+        raise AssertionError("predict after a failed fit")
+
+
+class CrashingTrainers:
+    @hookimpl
+    def micro_bench_trainers(self):
+        return [ComponentSpec("crashing", CrashingTrainer)]
+
+
+def test_a_run_that_raises_fails_its_loggers_and_its_error_goes_on_unchanged(toy_pm, tmp_path, monkeypatch):
+    from micro_bench.config import load_config
+    from micro_bench.runner import run_benchmark
+    from toy_plugin import TOY_BENCH
+
+    CALLS.clear()
+    FAIL.clear()
+    FAIL.update(first="fail")  # a logger failing in fail() does not replace the run's error
+    toy_pm.register(Loggers(), name="recorders")
+    toy_pm.register(CrashingTrainers(), name="crashing")
+    monkeypatch.setenv("MICRO_BENCH_LOGGERS", "first,second")
+    path = tmp_path / "bench.yaml"
+    path.write_text(TOY_BENCH.replace("trainer: {name: toy_trainer, epochs: 2}", "trainer: crashing")
+                    .replace("reference: ref.csv\n", "").replace("  - {label: noisy, model: {noise: 0.5}}\n", ""))
+    config = load_config(path, host=toy_pm)
+    with pytest.raises(Crash, match="^out of patience at epoch 1$") as info:
+        run_benchmark(config, tmp_path / "runs", host=toy_pm, echo=None)
+    assert type(info.value) is Crash
+    calls, key = list(CALLS), CALLS[0][2]
+    assert calls == [("first", "start", key), ("second", "start", key),
+                     ("first", "epoch", 0, {"train_loss": 1.0}), ("second", "epoch", 0, {"train_loss": 1.0}),
+                     ("first", "fail", repr(info.value)), ("second", "fail", repr(info.value))]
+    log = (tmp_path / "runs" / "toybench" / key / "log.txt").read_text()
+    assert "failed in fail of run logger 'first': RuntimeError: first failed in fail" in log
+    assert not (tmp_path / "runs" / "toybench" / key / "result.json").exists()

@@ -78,3 +78,56 @@ def test_entry_module_imports_no_logging_library():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": ":".join(sys.path)}, cwd=Path(__file__).parent).stdout
     assert out.strip() == "[]"
+
+
+def test_tensorboard_fail_closes_the_writer_and_keeps_the_epochs(tmp_path):
+    """fail() (the run raised after start) flushes and closes the writer: the epochs logged are on disk."""
+    pytest.importorskip("tensorboard")
+    from types import SimpleNamespace
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = SimpleNamespace(key="k", directory=tmp_path)
+    logger = TensorBoardLogger()
+    logger.start(run)
+    writer, closed = logger.session, []
+    close = writer.close
+    writer.close = lambda: (closed.append(True), close())  # type: ignore[method-assign]
+    logger.epoch(run, 0, {"train_loss": 0.75})
+    logger.fail(run, RuntimeError("the trainer gave up"))
+    assert closed == [True] and logger.session is None
+    logger.fail(run, RuntimeError("again"))  # nothing open: no second close
+    assert closed == [True]
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    assert [(e.step, e.value) for e in events.Scalars("epoch/train_loss")] == [(0, 0.75)]
+
+
+def test_mlflow_fail_ends_the_run_failed_with_the_error(tmp_path, monkeypatch):
+    """fail() (the run raised after start) ends the MLflow run FAILED (KILLED for ^C), read back with
+    MLflow's own client; the epochs logged before stay."""
+    pytest.importorskip("mlflow")
+    from types import SimpleNamespace
+
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    config = SimpleNamespace(to_dict=lambda: {"label": "x", "model": {"name": "prevalence"}})
+    for label, error in (("crashed", RuntimeError("the trainer gave up")), ("stopped", KeyboardInterrupt())):
+        run = SimpleNamespace(key=f"k-{label}", label=label, benchmark="toybench", directory=tmp_path, config=config)
+        logger = MlflowLogger()
+        logger.start(run)
+        logger.epoch(run, 0, {"train_loss": 0.5})
+        logger.fail(run, error)
+        assert logger.session is None
+        logger.fail(run, error)  # a second call has nothing to end
+    client = MlflowClient((tmp_path / "mlruns").as_uri())
+    experiment = client.get_experiment_by_name("toybench")
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    assert {name: r.info.status for name, r in runs.items()} == {"crashed": "FAILED", "stopped": "KILLED"}
+    crashed = runs["crashed"]
+    assert crashed.data.tags["micro_bench.error"] == "RuntimeError: the trainer gave up"
+    assert crashed.data.params["model.name"] == "prevalence" and crashed.info.end_time is not None
+    assert [(m.step, m.value) for m in client.get_metric_history(crashed.info.run_id, "train_loss")] == [(0, 0.5)]
