@@ -29,5 +29,5 @@ def micro_bench_trainers() -> list[ComponentSpec]:
         "Model selection: the best validation row of source benchmarks, its trained model, no retraining",
         {**_SKIP, "paper": "Zhao & Tang, Table V: the best LR, RF and ResNet50 on validation",
          "params": {"source": Param(("str", "list[str]"), min_length=1, doc="benchmark names or files"),
-                    "metric": Param("str"), "profile": Param("str", nullable=True), "device": Param("str")}},
+                    "metric": Param("str", names="metric", doc="a metric the source rows recorded"), "profile": Param("str", nullable=True), "device": Param("str")}},
     )]

@@ -167,7 +167,25 @@ def facts_of(cfg: RunConfig, host: Host) -> dict[str, Any]:
             specs[kind] = host.registries[kind].spec(comp.name)
         except ComponentError:  # unknown: reported at its own key
             continue
-    return run_facts(specs)
+    facts = run_facts(specs)
+    for name in _named_kinds(cfg, host):  # a Param(names="metric"): the installed metrics
+        facts[f"registry.{name}"] = tuple(host.registries[name].names())
+    return facts
+
+
+def _named_kinds(cfg: RunConfig, host: Host) -> set[str]:
+    """The component kinds whose registered names a parameter of the run's components must be."""
+    kinds: set[str] = set()
+    for key, entry in configured().items():
+        comp = cfg.components.get(key)
+        if comp is None:
+            continue
+        try:
+            spec = host.registries[entry.name].spec(comp.name)
+        except ComponentError:  # unknown: reported at its own key
+            continue
+        kinds.update(p.names for p in declared(spec).values() if p.names and p.names in host.registries)
+    return kinds
 
 
 def build_dataset(cfg: RunConfig, host: Host) -> Any:

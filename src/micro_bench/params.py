@@ -69,6 +69,9 @@ class Param:
             run fact (``"model.layer_groups"``: at least one item per group; 1 where the run's
             components declare none).
         at_least: a run fact raising the lower bound (``"model.min_batch"``).
+        names: a component kind (``"metric"``): a string must be a name registered for it (the
+            run fact ``"registry.metric"``, known to ``validate`` and ``run``; a refusal suggests
+            the closest name).
         doc: one line for ``list -v`` and the docs.
     """
 
@@ -85,6 +88,7 @@ class Param:
     min_length: int | str = 0
     max_length: int | None = None
     at_least: str | None = None
+    names: str | None = None
     doc: str = ""
 
     def __post_init__(self) -> None:
@@ -110,7 +114,10 @@ class Param:
                              else f"at least {self._min_length(facts)}")
                     text = f"a list of {count} " + text[len("a list of "):]
             bounds = self._bounds_text(facts) if kind in ("int", "float", "list[int]", "list[float]") else ""
-            if self.choices and kind in ("str", "list[str]"):
+            allowed = (facts or {}).get(f"registry.{self.names}") if self.names else None
+            if kind == "str" and allowed is not None:
+                text = f"the name of an installed {self.names} ({', '.join(map(str, allowed))})"
+            elif self.choices and kind in ("str", "list[str]"):
                 bounds = "one of " + ", ".join(map(str, self.choices))
                 text = bounds if kind == "str" else f"{text}, each {bounds}"
             elif bounds:
@@ -183,7 +190,8 @@ class Param:
             if kind in ("int", "float"):
                 return self._number_ok(value, facts)
             if kind == "str":
-                return not self.choices or value in self.choices
+                allowed = (facts or {}).get(f"registry.{self.names}") if self.names else None
+                return (not self.choices or value in self.choices) and (allowed is None or value in allowed)
             if kind.startswith("list["):
                 length = self._length(facts)
                 if (length is not None and len(value) != length) or len(value) < self._min_length(facts):
@@ -200,7 +208,8 @@ class Param:
 
 def run_facts(specs: Mapping[str, Any]) -> dict[str, Any]:
     """``{"model.layer_groups": 3, ...}`` from the ``extra["provides"]`` of a run's component
-    specs (``{kind: ComponentSpec}``)."""
+    specs (``{kind: ComponentSpec}``). The names of a registry a :class:`Param` refers to
+    (``names``) are added by :func:`micro_bench.build.facts_of`."""
     facts: dict[str, Any] = {}
     for kind, spec in specs.items():
         provides = getattr(spec, "extra", {}).get("provides") or {}
@@ -219,6 +228,14 @@ def check_params(schema: Mapping[str, Param], params: Mapping[str, Any], where: 
         for ref in (param.length, param.min_length, param.at_least):
             if isinstance(ref, str) and ref in (facts or {}):
                 why = f" ({ref} is {facts[ref]!r})"  # type: ignore[index]
+        allowed = (facts or {}).get(f"registry.{param.names}") if param.names else None
+        if isinstance(value, str) and allowed:
+            import difflib
+
+            close = difflib.get_close_matches(value, list(map(str, allowed)), n=1, cutoff=0.6)
+            if close:
+                raise ConfigError(f"{where}.{key}: unknown {param.names} {value!r}; did you mean {close[0]!r}? "
+                                  f"(expected {param.describe(facts)})")
         raise ConfigError(f"{where}.{key}: expected {param.describe(facts)}, got {_shown(value)}{why}")
 
 
