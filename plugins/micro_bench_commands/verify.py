@@ -17,7 +17,6 @@ result a failure (exit 1).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -29,6 +28,7 @@ import click
 
 from micro_bench import pass_host
 from micro_bench.errors import MicroBenchError
+from micro_bench.results import sha256_file
 from micro_bench.runfolder import run_lock
 
 __all__ = ["verify_", "verify_runs"]
@@ -91,14 +91,6 @@ def _check_model_card(directory: Path) -> list[str]:
     return []
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _check_files(directory: Path, result: Mapping[str, Any]) -> list[str]:
     """Every file result.json lists still has the digest recorded when the run wrote it."""
     files = result.get("files")
@@ -114,7 +106,7 @@ def _check_files(directory: Path, result: Mapping[str, Any]) -> list[str]:
         elif not path.is_file():
             if rel != "predictions.npz":  # named by the caller already
                 problems.append(f"{directory}: {rel} is missing (listed in result.json)")
-        elif _sha256(path) != digest:
+        elif sha256_file(path) != digest:
             problems.append(f"{directory}: {rel} changed since the run wrote it (SHA-256 differs from result.json)")
     return problems
 

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from micro_bench.results import sha256_file
 from micro_bench_export.files import (
     TOLERANCE,
     ExportError,
@@ -44,7 +45,6 @@ from micro_bench_export.files import (
     _run_torchscript,
     _torchscript,
     clean_stale_parts,
-    sha256_of,
 )
 
 __all__ = ["FORMATS", "MAX_CHECK_SAMPLES", "TOLERANCE", "ExportError", "Exported", "check_options", "check_out", "export_run"]
@@ -308,7 +308,7 @@ def _write_export(fmt: str, module: Any, example: Any, inputs: np.ndarray, refer
 
             record.update(write_package(module, example, inputs, reference, card, record, target, run_dir, license,
                                         into=tmp))
-        record["sha256"], record["bytes"] = sha256_of(tmp), tmp.stat().st_size
+        record["sha256"], record["bytes"] = sha256_file(tmp), tmp.stat().st_size
     _write_json(sidecar, record)
 
 

@@ -6,7 +6,6 @@ module, not each other)."""
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 import tempfile
 import warnings
@@ -19,7 +18,7 @@ import numpy as np
 
 from micro_bench.errors import MicroBenchError
 
-__all__ = ["PAPER", "TOLERANCE", "ExportError", "clean_stale_parts", "sha256_of"]
+__all__ = ["PAPER", "TOLERANCE", "ExportError", "clean_stale_parts"]
 
 #: Largest absolute difference allowed between the export's and PyTorch's probabilities.
 TOLERANCE = 1e-4
@@ -84,14 +83,6 @@ def _atomic(path: Path, before_replace: Callable[[], None] | None = None) -> Ite
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _onnx(module: Any, example: Any, path: Path) -> dict[str, Any]:

@@ -29,7 +29,6 @@ result and the model folder. Imports only the standard library and numpy.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 from collections.abc import Mapping
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from micro_bench.errors import MicroBenchError
+from micro_bench.results import sha256_file
 
 __all__ = ["CARD_FILE", "FORMAT", "FORMAT_VERSION", "ModelCardError", "build_card", "check_card_fits",
            "model_folder", "read_card", "sha256_file", "write_card"]
@@ -56,14 +56,6 @@ def model_folder(directory: str | Path) -> Path:
 
 class ModelCardError(MicroBenchError, ValueError):
     """A run directory without a usable model (missing, older format, damaged weights)."""
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _bound_params(registry: Any, name: str, params: Mapping[str, Any], injected: Mapping[str, Any]) -> dict[str, Any]:

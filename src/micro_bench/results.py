@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["INDEX_FILE", "RESULT_FILE", "RunResult", "atomic_write_text", "index_name", "json_text", "read_index",
-           "read_result", "write_json"]
+           "read_result", "sha256_file", "write_json"]
 
 RESULT_FILE = "result.json"
 INDEX_FILE = "index.json"
@@ -151,3 +151,10 @@ def read_index(benchmark_dir: Path, name: str = INDEX_FILE) -> dict[str, Any]:
         raise ResultError(f"{path}: not a benchmark manifest (expected a mapping whose 'rows' is a list of rows); "
                           f"run `micro-bench verify {Path(benchmark_dir).parent}` or rerun the benchmark")
     return dict(data)
+
+
+def sha256_file(path: str | Path) -> str:
+    """The SHA-256 hex digest of a file's bytes, read in blocks (the digest ``result.json``'s
+    ``files``, model cards and export descriptions record, and ``verify`` compares)."""
+    with Path(path).open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()

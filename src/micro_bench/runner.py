@@ -31,7 +31,7 @@ from micro_bench.evaluate import (
     thresholds_for,
 )
 from micro_bench.hookcall import call_hook, first_registered
-from micro_bench.results import RunResult, index_name, read_result, write_json
+from micro_bench.results import RunResult, index_name, read_result, sha256_file, write_json
 from micro_bench.runfolder import FINALISED, MODEL_FOLDER, run_lock, set_aside, written_since
 from micro_bench.runlog import RunLoggers
 from micro_bench.runlog import check as check_loggers
@@ -201,18 +201,8 @@ def _execute(
 
 def file_digests(directory: Path) -> dict[str, str]:
     """``{relative path: sha256}`` of ``predictions.npz`` and every file of ``model/``."""
-    import hashlib
-
     files = [directory / "predictions.npz", *sorted((directory / MODEL_FOLDER).rglob("*"))]
-    out = {}
-    for f in files:
-        if f.is_file():
-            h = hashlib.sha256()
-            with f.open("rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    h.update(chunk)
-            out[f.relative_to(directory).as_posix()] = h.hexdigest()
-    return out
+    return {f.relative_to(directory).as_posix(): sha256_file(f) for f in files if f.is_file()}
 
 
 def run_benchmark(
